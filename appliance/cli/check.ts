@@ -1,0 +1,35 @@
+import { loadConfig } from '../config/load';
+import { ConfigError, formatProblem } from '../config/problem';
+import { summarizeConfig } from '../config/summary';
+import { parseVerb } from './usage';
+
+export const CHECK_USAGE = `Usage: socksalp check [--config DIR] [--quiet]
+
+Validates appliance.ini, alp.ini and servers.ini in DIR (default: conf).
+Prints every problem as "file:line: [section] key: what was expected" and exits 1,
+or prints a summary of the tables and exits 0.
+
+Options:
+  -c, --config DIR   configuration directory (default: conf)
+  -q, --quiet        print nothing when the configuration is valid
+  -h, --help         show this help
+`;
+
+export function check(argv: string[]): number {
+  const args = parseVerb(argv, CHECK_USAGE, {
+    config: { type: 'string', short: 'c', default: 'conf' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (!args) return 0;
+  try {
+    const config = loadConfig(args.values.config as string);
+    if (!args.values.quiet) process.stdout.write(summarizeConfig(config) + '\n');
+    return 0;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) process.stderr.write(formatProblem(p) + '\n');
+    const n = e.problems.length;
+    process.stderr.write(`${n} problem${n === 1 ? '' : 's'} in ${args.values.config}; nothing was applied\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+import { check, CHECK_USAGE } from './check';
+import { UsageError } from './usage';
+
+const USAGE = `Usage: socksalp <command> [options]
+
+socksalp dispatches SOCKS traffic among SOCKS servers by application-level protocol
+and priority, as a user-mode TUN/TAP appliance.
+
+Commands:
+  check   validate a configuration directory and summarize its tables
+  run     run the appliance
+  dash    the live terminal dashboard of a running appliance
+  ctl     query a running appliance through its control socket
+
+"socksalp <command> --help" describes each command.
+`;
+
+type Verb = { run: (argv: string[]) => number | Promise<number>; usage: string };
+
+const verbs: Record<string, Verb> = {
+  check: { run: check, usage: CHECK_USAGE },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    process.stdout.write(topic && verbs[topic] ? verbs[topic].usage : USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`socksalp ${require('../../../package.json').version}\n`);
+    return 0;
+  }
+  const verb = verbs[name];
+  if (!verb) throw new UsageError(`unknown command "${name}"`, USAGE);
+  return verb.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`socksalp: ${e.message}\n\n${e.usage}`);
+      process.exitCode = 2;
+      return;
+    }
+    // Expected failures carry a message for the operator; a stack only when asked for.
+    const err = e as Error;
+    process.stderr.write(`socksalp: ${err.message ?? String(e)}\n`);
+    if (process.env.SOCKSALP_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  },
+);

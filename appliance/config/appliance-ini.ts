@@ -1,0 +1,104 @@
+import { isAbsolute } from 'node:path';
+import type { IniFile } from './ini-file';
+import type { Problem } from './problem';
+import { SectionReader } from './fields';
+import { parseIpv4, parsePrefix } from './address';
+import type { ApplianceSettings, CapacityRule, IntranetSettings, Route } from './tables';
+
+export interface ApplianceIni {
+  appliance: ApplianceSettings;
+  intranet: IntranetSettings;
+  capacityForPriority: CapacityRule[];
+  routes: Route[];
+}
+
+const SECTIONS = ['appliance', 'intranet', 'selection', 'routes'];
+
+export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceIni {
+  for (const s of file.sections.values()) {
+    if (!SECTIONS.includes(s.name)) {
+      problems.push({ file: file.name, line: s.line, section: s.name, message: `unknown section (expected one of: ${SECTIONS.join(', ')})` });
+    }
+  }
+  const section = (name: string) =>
+    new SectionReader(file, file.sections.get(name) ?? { name, line: 0, entries: new Map() }, problems);
+
+  const a = section('appliance');
+  const appliance: ApplianceSettings = {
+    socksPort: a.port('socks_port', 1080)!,
+    idleTimeout: a.int('idle_timeout', 1, 86400 * 7, 300)!,
+    halfOpenTimeout: a.int('half_open_timeout', 1, 3600, 10)!,
+    maxHalfOpen: a.int('max_half_open', 1, 10_000_000, 20_000)!,
+    connectTimeout: a.int('connect_timeout', 1, 300, 5)!,
+    maxConnections: a.int('max_connections', 1, 10_000_000, 200_000)!,
+    controlSocket: a.raw('control_socket', false) ?? '/run/socksalp/control.sock',
+  };
+  if (!isAbsolute(appliance.controlSocket)) {
+    a.problem('control_socket', `expected an absolute path, got "${appliance.controlSocket}"`);
+  }
+  a.done();
+
+  const i = section('intranet');
+  const vips: number[] = [];
+  for (const v of i.list('vip', true) ?? []) {
+    const addr = parseIpv4(v);
+    if (addr === undefined) i.problem('vip', `expected IPv4 addresses separated by commas, got "${v}"`);
+    else if (vips.includes(addr)) i.problem('vip', `"${v}" is listed twice`);
+    else vips.push(addr);
+  }
+  const intranet: IntranetSettings = {
+    tun: i.ifname('tun', 'alp0')!,
+    vips,
+    mtu: i.int('mtu', 576, 65535, 1500)!,
+  };
+  i.done();
+
+  const s = section('selection');
+  const capacityForPriority: CapacityRule[] = [];
+  for (const item of s.list('capacity_for_priority', false) ?? ['0:0']) {
+    const m = /^(\d{1,3})\s*:\s*(\d{1,7})$/.exec(item);
+    if (!m || Number(m[1]) > 255) {
+      s.problem('capacity_for_priority', `expected "priority:capacity" pairs (priority 0-255) like "7:10, 4:5, 0:0", got "${item}"`);
+      continue;
+    }
+    const rule = { priority: Number(m[1]), capacity: Number(m[2]) };
+    if (capacityForPriority.some((r) => r.priority === rule.priority)) {
+      s.problem('capacity_for_priority', `priority ${rule.priority} appears twice`);
+      continue;
+    }
+    capacityForPriority.push(rule);
+  }
+  // Highest priority first: the first rule whose priority a datagram reaches is its rule.
+  capacityForPriority.sort((x, y) => y.priority - x.priority);
+  s.done();
+
+  const routes: Route[] = [];
+  const r = file.sections.get('routes');
+  if (r) {
+    const reader = new SectionReader(file, r, problems);
+    for (const key of r.entries.keys()) {
+      const text = reader.raw(key, true);
+      const prefix = parsePrefix(key);
+      if (prefix === undefined) {
+        reader.problem(key, 'expected a destination prefix like 203.0.113.0/24 as the key');
+        continue;
+      }
+      const m = text === undefined ? null : /^([A-Za-z0-9_.-]{1,15})(?:\s+via\s+(\S+))?$/.exec(text);
+      if (!m) {
+        if (text !== undefined) reader.problem(key, `expected "TAP" or "TAP via GATEWAY", got "${text}"`);
+        continue;
+      }
+      let gateway: number | undefined;
+      if (m[2] !== undefined) {
+        gateway = parseIpv4(m[2]);
+        if (gateway === undefined) {
+          reader.problem(key, `expected an IPv4 gateway after "via", got "${m[2]}"`);
+          continue;
+        }
+      }
+      routes.push({ prefix, tap: m[1], gateway });
+    }
+    reader.done();
+  }
+  return { appliance, intranet, capacityForPriority, routes };
+}

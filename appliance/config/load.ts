@@ -1,0 +1,97 @@
+import { join, resolve } from 'node:path';
+import { readIniFile, type IniFile } from './ini-file';
+import { ConfigError, type Problem } from './problem';
+import { readApplianceIni } from './appliance-ini';
+import { readAlpIni } from './alp-ini';
+import { readServersIni } from './servers-ini';
+import { formatIpv4, formatPrefix, inPrefix, prefixMask } from './address';
+import type { Config } from './tables';
+
+export const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
+
+/**
+ * Loads and validates the three INI files of a configuration directory.
+ * Returns the tables, or throws a ConfigError listing every problem found: each file is
+ * checked on its own first, then the rules that span files (names, segments, addresses).
+ */
+export function loadConfig(dir: string): Config {
+  const problems: Problem[] = [];
+  const abs = resolve(dir);
+  const [applianceFile, alpFile, serversFile] = CONFIG_FILES.map((f) => readIniFile(join(abs, f), problems));
+  // Each file that could be read is validated on its own, so one run reports all it can.
+  const applianceIni = applianceFile && readApplianceIni(applianceFile, problems);
+  const alps = alpFile && readAlpIni(alpFile, problems);
+  const servers = serversFile && readServersIni(serversFile, problems);
+  if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers) throw new ConfigError(problems);
+  const { appliance, intranet, capacityForPriority, routes } = applianceIni;
+
+  const at = (file: IniFile, section: string, key?: string): Pick<Problem, 'file' | 'line' | 'section' | 'key'> => {
+    const s = file.sections.get(section);
+    return { file: file.name, line: (key && s?.entries.get(key)?.line) || s?.line, section, key };
+  };
+
+  const alpNames = new Set(alps.records.map((a) => a.name));
+  const defaults = servers.filter((s) => s.isDefault);
+  if (defaults.length > 1) {
+    for (const s of defaults.slice(1)) {
+      problems.push({ ...at(serversFile, s.name, 'default'), message: `only one server may be the default; "${defaults[0].name}" already is` });
+    }
+  }
+  const endpoints = new Map<string, string>();
+  for (const s of servers) {
+    if (!s.alps.all) {
+      for (const name of s.alps.names) {
+        if (!alpNames.has(name)) {
+          const known = [...alpNames].join(', ') || 'none';
+          problems.push({ ...at(serversFile, s.name, 'alps'), message: `ALP "${name}" is not defined in alp.ini (defined: ${known})` });
+        }
+      }
+    }
+    if (!inPrefix(s.address, s.local)) {
+      problems.push({ ...at(serversFile, s.name, 'address'), message: `${formatIpv4(s.address)} is not on the segment ${formatPrefix(s.local)} given by "local"` });
+    } else if (s.address === s.local.address) {
+      problems.push({ ...at(serversFile, s.name, 'address'), message: `${formatIpv4(s.address)} is the appliance's own "local" address` });
+    }
+    const hostBits = (s.local.address & ~prefixMask(s.local.length)) >>> 0;
+    if (hostBits === 0 || hostBits === (~prefixMask(s.local.length) >>> 0)) {
+      problems.push({ ...at(serversFile, s.name, 'local'), message: `${formatPrefix(s.local)} is the segment's network or broadcast address, not a host address` });
+    }
+    const endpoint = `${formatIpv4(s.address)}:${s.port}`;
+    const twin = endpoints.get(endpoint);
+    if (twin) problems.push({ ...at(serversFile, s.name, 'address'), message: `${endpoint} is already server "${twin}"` });
+    else endpoints.set(endpoint, s.name);
+    if (s.tap === intranet.tun) {
+      problems.push({ ...at(serversFile, s.name, 'tap'), message: `"${s.tap}" is the intranet TUN device of appliance.ini` });
+    }
+    for (const vip of intranet.vips) {
+      if (inPrefix(vip, s.local)) {
+        problems.push({ ...at(applianceFile, 'intranet', 'vip'), message: `VIP ${formatIpv4(vip)} lies on server "${s.name}"'s segment ${formatPrefix(s.local)}` });
+      }
+    }
+  }
+  // One TAP reaches one segment: servers sharing a TAP must agree on the appliance's address there.
+  const segments = new Map<string, (typeof servers)[number]>();
+  for (const s of servers) {
+    const first = segments.get(s.tap);
+    if (!first) segments.set(s.tap, s);
+    else if (first.local.address !== s.local.address || first.local.length !== s.local.length) {
+      problems.push({
+        ...at(serversFile, s.name, 'local'),
+        message: `TAP "${s.tap}" is already on segment ${formatPrefix(first.local)} (server "${first.name}"); servers on one TAP share one "local"`,
+      });
+    }
+  }
+  for (const r of routes) {
+    const seg = segments.get(r.tap);
+    // Keys were parsed strictly (no leading zeros), so the formatted prefix is the key as written.
+    const where = at(applianceFile, 'routes', formatPrefix(r.prefix));
+    if (!seg) {
+      problems.push({ ...where, message: `TAP "${r.tap}" is not the TAP of any server in servers.ini` });
+    } else if (r.gateway !== undefined && !inPrefix(r.gateway, seg.local)) {
+      problems.push({ ...where, message: `gateway ${formatIpv4(r.gateway)} is not on ${r.tap}'s segment ${formatPrefix(seg.local)}` });
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers };
+}

@@ -1,0 +1,27 @@
+/**
+ * A configuration problem, located as precisely as the loader can: file, line, section, key.
+ * Every validation rule reports through this one shape so `check`, `run` and SIGHUP print
+ * the same message for the same mistake.
+ */
+export interface Problem {
+  file: string;
+  line?: number;
+  section?: string;
+  key?: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  const section = p.section === undefined ? '' : ` [${p.section}]`;
+  const key = p.key === undefined ? '' : ` ${p.key}`;
+  return `${where}:${section}${key}: ${p.message}`;
+}
+
+/** Thrown by a loader when it found problems; carries all of them, not just the first. */
+export class ConfigError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}

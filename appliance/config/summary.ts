@@ -1,0 +1,44 @@
+import { formatIpv4, formatMac, formatPrefix } from './address';
+import type { Config } from './tables';
+import { formatTable } from '../text/table';
+
+/** The one-screen summary `socksalp check` prints for a valid configuration. */
+export function summarizeConfig(c: Config): string {
+  const a = c.appliance;
+  const rules = c.capacityForPriority.map((r) => `priority>=${r.priority} -> capacity>=${r.capacity}`).join(', ');
+  const routes = c.routes.length === 0
+    ? 'none (only SOCKS traffic is forwarded)'
+    : c.routes.map((r) => `${formatPrefix(r.prefix)} -> ${r.tap}${r.gateway === undefined ? '' : ` via ${formatIpv4(r.gateway)}`}`).join(', ');
+  const alpRows = [...c.alps.records, c.alps.fallback].map((r) => [
+    r.name,
+    r.ports.length ? r.ports.join(',') : '(others)',
+    String(r.priority),
+    r.discardEligible ? 'yes' : 'no',
+  ]);
+  const serverRows = c.servers.map((s) => [
+    s.name,
+    `${formatIpv4(s.address)}:${s.port}`,
+    s.tap,
+    formatPrefix(s.local),
+    s.mac ? formatMac(s.mac) : 'arp',
+    String(s.capacity),
+    s.alps.all ? 'ALL' : s.alps.names.join(','),
+    s.versions.join(','),
+    String(s.queueLimit),
+    s.isDefault ? 'yes' : '',
+  ]);
+  return [
+    `configuration ${c.dir}: valid`,
+    `  appliance  socks_port ${a.socksPort}, idle_timeout ${a.idleTimeout}s, half_open_timeout ${a.halfOpenTimeout}s (max ${a.maxHalfOpen}), connect_timeout ${a.connectTimeout}s, max_connections ${a.maxConnections}`,
+    `  control    ${a.controlSocket}`,
+    `  intranet   tun ${c.intranet.tun} (mtu ${c.intranet.mtu}), vip ${c.intranet.vips.map(formatIpv4).join(', ')}`,
+    `  selection  ${rules}`,
+    `  routes     ${routes}`,
+    '',
+    'Socks ALP Configuration table (alp.ini)',
+    formatTable(['ALP', 'PORTS', 'PRIORITY', 'DISCARD_ELIGIBLE'], alpRows),
+    '',
+    'Socks Server ALP Configuration table (servers.ini)',
+    formatTable(['SERVER', 'ADDRESS', 'TAP', 'LOCAL', 'MAC', 'CAPACITY', 'ALPS', 'SOCKS', 'QUEUE', 'DEFAULT'], serverRows),
+  ].join('\n');
+}

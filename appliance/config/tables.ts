@@ -1,0 +1,85 @@
+import type { Prefix } from './address';
+
+/**
+ * The configuration as the data path uses it: the patent's two configuration tables
+ * (Socks ALP Configuration, Socks Server ALP Configuration) and the appliance's own settings.
+ * Built once per load or reload and never mutated afterwards, so stages may cache it.
+ */
+
+export interface ApplianceSettings {
+  socksPort: number;
+  /** Seconds without a datagram before an established connection leaves the table (step 714). */
+  idleTimeout: number;
+  /** Seconds a connection may stay before its SOCKS request is complete. */
+  halfOpenTimeout: number;
+  maxHalfOpen: number;
+  /** Seconds to wait for the chosen server's SYN-ACK before failing the client. */
+  connectTimeout: number;
+  maxConnections: number;
+  controlSocket: string;
+}
+
+export interface IntranetSettings {
+  tun: string;
+  vips: number[];
+  mtu: number;
+}
+
+/** One row of `capacity_for_priority`: a datagram of priority >= `priority` wants capacity >= `capacity`. */
+export interface CapacityRule {
+  priority: number;
+  capacity: number;
+}
+
+export interface Route {
+  prefix: Prefix;
+  tap: string;
+  /** Next hop on the TAP's segment; absent when the prefix is on the segment itself. */
+  gateway?: number;
+}
+
+/** A record of the Socks ALP Configuration table (figure 6, 602). */
+export interface AlpRecord {
+  name: string;
+  ports: number[];
+  priority: number;
+  discardEligible: boolean;
+}
+
+export interface AlpTable {
+  records: AlpRecord[];
+  /** The default record, used for any ALP not listed. */
+  fallback: AlpRecord;
+}
+
+export type SocksVersion = 4 | 5;
+
+/** A record of the Socks Server ALP Configuration table (figure 6, 607). */
+export interface ServerRecord {
+  name: string;
+  /** Socks_Server_Identifier. */
+  address: number;
+  port: number;
+  tap: string;
+  /** The appliance's own address on the server's segment, and the segment itself. */
+  local: Prefix;
+  mac?: Uint8Array;
+  /** Socks_Server_Capacity. */
+  capacity: number;
+  /** Socks_Server_ALP_List; `all` stands for the patent's "ALL". */
+  alps: { all: true } | { all: false; names: string[] };
+  isDefault: boolean;
+  versions: SocksVersion[];
+  queueLimit: number;
+}
+
+export interface Config {
+  dir: string;
+  loadedAt: Date;
+  appliance: ApplianceSettings;
+  intranet: IntranetSettings;
+  capacityForPriority: CapacityRule[];
+  routes: Route[];
+  alps: AlpTable;
+  servers: ServerRecord[];
+}
