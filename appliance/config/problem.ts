@@ -12,10 +12,11 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
-  const section = p.section === undefined ? '' : ` [${p.section}]`;
-  const key = p.key === undefined ? '' : ` ${p.key}`;
-  return `${where}:${section}${key}: ${p.message}`;
+  let where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  if (p.section !== undefined || p.key !== undefined) {
+    where += ':' + (p.section === undefined ? '' : ` [${p.section}]`) + (p.key === undefined ? '' : ` ${p.key}`);
+  }
+  return `${where}: ${p.message}`;
 }
 
 /** Thrown by a loader when it found problems; carries all of them, not just the first. */

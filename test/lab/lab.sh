@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# The socksalp lab: the project's own test hosts, in network namespaces.
+#
+#   salab-client  intranet client          c0 198.18.0.2/24, VIP and 198.19/16 via 198.18.0.1
+#   salab-app     the appliance's host     intra0 198.18.0.1/24; TUN alp0 carries the VIP;
+#                                          per server: bridge br-sX (198.19.N.254/24, the
+#                                          kernel's own leg) joining TAP alp-sX and veth seg-sX
+#   salab-sa      Dante (SOCKS4+5)         198.19.1.2/24, internet leg 203.0.113.11
+#   salab-sb      Dante (SOCKS4+5)         198.19.2.2/24, internet leg 203.0.113.12
+#   salab-sc      microsocks (SOCKS5)      198.19.3.2/24, internet leg 203.0.113.13
+#   salab-inet    nginx + socat services   br-inet 203.0.113.80/24 (web.socksalp.test)
+#
+# Only 198.18.0.0/15 and 203.0.113.0/24 are used and no namespace has a default route, so
+# nothing leaves the lab. The appliance owns 198.19.N.1 in user space (it answers ARP on its
+# TAPs); the kernel's 198.19.N.254 gives the direct and kernel-NAT paths used for comparison.
+#
+# Usage: lab.sh up | down | status | env
+#   up      build the lab (idempotent: an intact lab is left as it is)
+#   down    stop every lab process by pid, delete the namespaces and files (always safe)
+#   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
+#   env     print the lab's facts as KEY=VALUE lines, for tests and scripts
+set -Eeuo pipefail
+
+RUN=${SOCKSALP_LAB_RUN:-/run/socksalp-lab}
+BIG_MB=${SOCKSALP_LAB_BIG_MB:-64}
+PREFIX=salab
+NS_CLIENT=$PREFIX-client
+NS_APP=$PREFIX-app
+NS_INET=$PREFIX-inet
+# name index kind
+SERVERS=("sa 1 dante" "sb 2 dante" "sc 3 microsocks")
+WEB_ADDR=203.0.113.80
+WEB_HOST=web.socksalp.test
+VIP=198.18.0.100
+SERVICES=("ftp 21" "telnet 23" "gopher 70" "ssl 443")
+
+all_ns() {
+  echo "$NS_CLIENT $NS_APP $NS_INET"
+  for s in "${SERVERS[@]}"; do set -- $s; echo "$PREFIX-$1"; done
+}
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+
+# Runs a long-lived lab process in a namespace, detached from our stdio, and records its pid.
+spawn() {
+  local ns=$1 name=$2; shift 2
+  ip netns exec "$ns" "$@" </dev/null >>"$RUN/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+wait_listen() {
+  local ns=$1 addr=$2 port=$3 i
+  for i in $(seq 1 100); do
+    if ip netns exec "$ns" ss -Hltn "src $addr and sport = :$port" | grep -q .; then return 0; fi
+    sleep 0.1
+  done
+  log "nothing listens on $addr:$port in $ns; see $RUN/*.log"
+  return 1
+}
+
+hosts_file() {
+  mkdir -p "/etc/netns/$1"
+  printf '127.0.0.1 localhost\n%s %s\n' "$WEB_ADDR" "$WEB_HOST" >"/etc/netns/$1/hosts"
+  # No nameserver: the resolver tries loopback, which refuses at once. Names come from hosts.
+  printf 'options timeout:1 attempts:1\n' >"/etc/netns/$1/resolv.conf"
+}
+
+dante_conf() {
+  local name=$1 idx=$2
+  cat <<EOF
+logoutput: $RUN/$name/danted.log
+internal: 198.19.$idx.2 port = 1080
+external: ext0
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+  log: error
+}
+socks pass {
+  from: 0.0.0.0/0 to: 0.0.0.0/0
+  command: connect
+  log: connect disconnect error
+}
+EOF
+}
+
+nginx_conf() {
+  cat <<EOF
+daemon on;
+user root;
+worker_processes 2;
+pid $RUN/nginx.pid;
+error_log $RUN/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  log_format lab '\$remote_addr \$request_uri \$status \$body_bytes_sent';
+  access_log $RUN/nginx-access.log lab;
+  client_body_temp_path $RUN/nginx-tmp;
+  proxy_temp_path $RUN/nginx-tmp;
+  fastcgi_temp_path $RUN/nginx-tmp;
+  uwsgi_temp_path $RUN/nginx-tmp;
+  scgi_temp_path $RUN/nginx-tmp;
+  sendfile on;
+  keepalive_requests 100000;
+  server {
+    listen $WEB_ADDR:80 reuseport backlog=4096;
+    server_name $WEB_HOST;
+    root $RUN/www;
+  }
+}
+EOF
+}
+
+# The large file's bytes are an AES-CTR keystream with a fixed key: the same on every
+# machine, so its sha256 is a constant of the lab.
+make_files() {
+  mkdir -p "$RUN/www" "$RUN/nginx-tmp"
+  node -e '
+    const c = require("crypto").createCipheriv("aes-128-ctr", Buffer.alloc(16, 7), Buffer.alloc(16));
+    const fs = require("fs"); const fd = fs.openSync(process.argv[1], "w"); const zero = Buffer.alloc(1 << 20);
+    for (let i = 0; i < Number(process.argv[2]); i++) fs.writeSync(fd, c.update(zero));
+    fs.closeSync(fd);' "$RUN/www/big.bin" "$BIG_MB"
+  sha256sum "$RUN/www/big.bin" | cut -d' ' -f1 >"$RUN/www/big.bin.sha256"
+  printf 'hello from the socksalp lab\n' >"$RUN/www/hello.txt"
+}
+
+build() {
+  mkdir -p "$RUN"
+  for ns in $(all_ns); do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+  done
+
+  # Intranet: client <-> appliance host.
+  ip link add c0 netns "$NS_CLIENT" type veth peer name intra0 netns "$NS_APP"
+  ip -n "$NS_CLIENT" addr add 198.18.0.2/24 dev c0
+  ip -n "$NS_CLIENT" link set c0 up
+  ip -n "$NS_CLIENT" route add $VIP/32 via 198.18.0.1
+  ip -n "$NS_CLIENT" route add 198.19.0.0/16 via 198.18.0.1
+  ip -n "$NS_APP" addr add 198.18.0.1/24 dev intra0
+  ip -n "$NS_APP" link set intra0 up
+  ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1
+  ip -n "$NS_APP" tuntap add mode tun name alp0
+  ip -n "$NS_APP" link set alp0 up
+  ip -n "$NS_APP" route add $VIP/32 dev alp0
+  hosts_file "$NS_CLIENT"
+
+  # Internet: one bridge, the web host's address on it.
+  ip -n "$NS_INET" link add br-inet type bridge
+  ip -n "$NS_INET" addr add $WEB_ADDR/24 dev br-inet
+  ip -n "$NS_INET" link set br-inet up
+
+  for s in "${SERVERS[@]}"; do
+    set -- $s
+    local name=$1 idx=$2 ns=$PREFIX-$1
+    # Server segment: TAP and veth on one bridge in the appliance's namespace.
+    ip -n "$NS_APP" link add br-$name type bridge
+    ip -n "$NS_APP" addr add 198.19.$idx.254/24 dev br-$name
+    ip -n "$NS_APP" tuntap add mode tap name alp-$name
+    ip -n "$NS_APP" link set alp-$name master br-$name
+    ip link add seg-$name netns "$NS_APP" type veth peer name eth0 netns "$ns"
+    ip -n "$NS_APP" link set seg-$name master br-$name
+    for dev in br-$name alp-$name seg-$name; do ip -n "$NS_APP" link set $dev up; done
+    ip -n "$ns" addr add 198.19.$idx.2/24 dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add 198.18.0.0/15 via 198.19.$idx.254
+    # Internet leg.
+    ip link add ext0 netns "$ns" type veth peer name i-$name netns "$NS_INET"
+    ip -n "$ns" addr add 203.0.113.1$idx/24 dev ext0
+    ip -n "$ns" link set ext0 up
+    ip -n "$NS_INET" link set i-$name master br-inet
+    ip -n "$NS_INET" link set i-$name up
+    hosts_file "$ns"
+  done
+
+  make_files
+  nginx_conf >"$RUN/nginx.conf"
+  ip netns exec "$NS_INET" nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log"
+  # Each service names itself and the peer it saw, then echoes: the server side's own
+  # account of which SOCKS server carried a connection.
+  printf '#!/bin/sh\nprintf "socksalp-lab %%s %%s\\n" "$1" "$SOCAT_PEERADDR"\nexec cat\n' >"$RUN/service.sh"
+  for svc in "${SERVICES[@]}"; do
+    set -- $svc
+    spawn "$NS_INET" "svc-$2" socat "TCP-LISTEN:$2,bind=$WEB_ADDR,reuseaddr,fork,backlog=1024" "EXEC:sh $RUN/service.sh $1"
+  done
+
+  for s in "${SERVERS[@]}"; do
+    set -- $s
+    local name=$1 idx=$2 kind=$3 ns=$PREFIX-$1
+    mkdir -p "$RUN/$name"
+    if [ "$kind" = dante ]; then
+      dante_conf "$name" "$idx" >"$RUN/$name/danted.conf"
+      ip netns exec "$ns" danted -D -N 2 -f "$RUN/$name/danted.conf" -p "$RUN/$name.pid"
+    else
+      spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx
+    fi
+  done
+
+  wait_listen "$NS_INET" $WEB_ADDR 80
+  for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; done
+  for s in "${SERVERS[@]}"; do set -- $s; wait_listen "$PREFIX-$1" 198.19.$2.2 1080; done
+}
+
+# A zombie has ended, whoever reaps it; kill -0 would still see it.
+alive() {
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 30); do alive "$pid" || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+down() {
+  local f ns pid
+  if [ -d "$RUN" ]; then
+    for f in "$RUN"/*.pid; do
+      [ -e "$f" ] || continue
+      pid=$(cat "$f" 2>/dev/null || true)
+      [ -n "$pid" ] && stop_pid "$pid"
+    done
+  fi
+  for ns in $(all_ns); do
+    ip netns list | grep -qw "^$ns" || continue
+    # What still runs inside a lab namespace was started there by the lab or its tests.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$ns"
+    rm -rf "/etc/netns/$ns"
+  done
+  rm -rf "$RUN"
+  rmdir /etc/netns 2>/dev/null || true
+}
+
+status() {
+  local ns f pid
+  for ns in $(all_ns); do
+    ip netns list | grep -qw "^$ns" || { log "namespace $ns is missing"; return 1; }
+  done
+  [ -s "$RUN/www/big.bin.sha256" ] || { log "web files are missing"; return 1; }
+  for f in "$RUN"/*.pid; do
+    [ -e "$f" ] || { log "no lab process is running"; return 1; }
+    pid=$(cat "$f")
+    alive "$pid" || { log "$(basename "$f" .pid) (pid $pid) is not running"; return 1; }
+  done
+}
+
+env_facts() {
+  cat <<EOF
+LAB_RUN=$RUN
+LAB_NS_CLIENT=$NS_CLIENT
+LAB_NS_APP=$NS_APP
+LAB_NS_INET=$NS_INET
+LAB_VIP=$VIP
+LAB_WEB_ADDR=$WEB_ADDR
+LAB_WEB_HOST=$WEB_HOST
+LAB_BIG_URL=http://$WEB_HOST/big.bin
+LAB_BIG_SHA256=$(cat "$RUN/www/big.bin.sha256" 2>/dev/null || true)
+LAB_NGINX_LOG=$RUN/nginx-access.log
+EOF
+  for s in "${SERVERS[@]}"; do
+    set -- $s
+    local up=${1^^}
+    echo "LAB_SERVER_${up}_NS=$PREFIX-$1"
+    echo "LAB_SERVER_${up}_KIND=$3"
+    echo "LAB_SERVER_${up}_SOCKS=198.19.$2.2:1080"
+    echo "LAB_SERVER_${up}_EGRESS=203.0.113.1$2"
+  done
+  echo "LAB_SERVERS=$(for s in "${SERVERS[@]}"; do set -- $s; printf '%s,' "$1"; done | sed 's/,$//')"
+}
+
+case "${1:-}" in
+  up)
+    if status 2>/dev/null; then log "already up"; exit 0; fi
+    down
+    trap 'log "setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || down' ERR
+    build
+    trap - ERR
+    log "up: client $NS_CLIENT, appliance $NS_APP, servers $(for s in "${SERVERS[@]}"; do set -- $s; printf '%s ' "$PREFIX-$1"; done)"
+    ;;
+  down) down ;;
+  status) status ;;
+  env) env_facts ;;
+  *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,124 @@
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The lab as tests, benchmarks and the demo see it: a thin wrapper over lab.sh, which is the
+ * one place that knows the topology. Facts come from `lab.sh env`.
+ */
+export const REPO = join(__dirname, '..', '..', '..');
+const SCRIPT = join(REPO, 'test', 'lab', 'lab.sh');
+
+export type LabFacts = Record<string, string>;
+
+function lab(verb: string): string {
+  return execFileSync('bash', [SCRIPT, verb], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function labFacts(): LabFacts {
+  const facts: LabFacts = {};
+  for (const line of lab('env').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) facts[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return facts;
+}
+
+let upHere = false;
+let teardownArmed = false;
+
+/** Brings the lab up once per process and arranges for it to come down however the process ends. */
+export function useLab(): LabFacts {
+  if (!upHere) {
+    armTeardown();
+    upHere = true;
+    try {
+      lab('up');
+    } catch (e) {
+      const err = e as { stderr?: string };
+      throw new Error(`the lab did not come up:\n${err.stderr ?? String(e)}`);
+    }
+  }
+  return labFacts();
+}
+
+/** Tears the lab down if this process brought it up; safe to call more than once. */
+export function labDown(): void {
+  if (!upHere) return;
+  upHere = false;
+  lab('down');
+}
+
+function armTeardown(): void {
+  if (teardownArmed) return;
+  teardownArmed = true;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      try {
+        labDown();
+      } finally {
+        process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[signal]);
+      }
+    });
+  }
+  process.once('exit', () => {
+    if (upHere) spawnSync('bash', [SCRIPT, 'down'], { stdio: 'ignore' });
+  });
+}
+
+/** Runs a command inside a lab namespace and waits for it. */
+export function inNs(ns: string, cmd: string, args: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', input, timeout: 60_000, maxBuffer: 16 << 20 });
+}
+
+export interface Download {
+  status: number | null;
+  sha256: string;
+  bytes: number;
+  stderr: string;
+}
+
+/** Runs curl in a namespace and hashes what it received, without holding it in memory. */
+export function curlSha256(ns: string, args: string[]): Promise<Download> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, 'curl', '-sS', '--max-time', '60', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => { hash.update(b); bytes += b.length; });
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, sha256: hash.digest('hex'), bytes, stderr }));
+  });
+}
+
+/** The web server's access log as lines of "remote_addr uri status bytes". */
+export function webLog(facts: LabFacts): string[] {
+  return readFileSync(facts.LAB_NGINX_LOG, 'utf8').split('\n').filter((l) => l !== '');
+}
+
+/** Lab namespaces that exist now. */
+export function labNamespaces(): string[] {
+  const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  return out.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith('salab-'));
+}
+
+/** Pids of processes running (not zombies) inside the given namespaces. */
+export function pidsIn(namespaces: string[]): number[] {
+  const pids: number[] = [];
+  for (const ns of namespaces) {
+    const out = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+    for (const p of out.split('\n').filter(Boolean)) if (running(Number(p))) pids.push(Number(p));
+  }
+  return pids;
+}
+
+export function running(pid: number): boolean {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}

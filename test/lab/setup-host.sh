@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine, and nothing that is there already:
+# the lab's Debian packages (real SOCKS servers, web server, tools) and the npm dependencies.
+# Idempotent; run by "npm run lab" and "npm test" before anything else.
+set -Eeuo pipefail
+cd "$(dirname "$0")/../.."
+
+# command-that-proves-it-is-installed:debian-package
+NEEDED=(
+  ip:iproute2
+  ss:iproute2
+  bridge:iproute2
+  danted:dante-server
+  microsocks:microsocks
+  nginx:nginx-light
+  socat:socat
+  curl:curl
+  nft:nftables
+  ping:iputils-ping
+  tmux:tmux
+  sha256sum:coreutils
+)
+missing=()
+for item in "${NEEDED[@]}"; do
+  cmd=${item%%:*} pkg=${item#*:}
+  if ! PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1; then
+    [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  # The lab starts its own servers inside namespaces; the packages' services stay off.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e $policy ]; then printf '#!/bin/sh\nexit 101\n' >$policy; chmod +x $policy; made_policy=1; fi
+  trap '[ -z "$made_policy" ] || rm -f $policy' EXIT
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm dependencies: reinstalled only when the lock file is newer than what is installed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from '../lab/lab';
+
+const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
+const FILES = ['appliance.ini', 'alp.ini', 'servers.ini'];
+
+function socksalp(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+/**
+ * One broken configuration per validation rule: a copy of conf/ with one edit. `from` must
+ * occur in the file (checked), so a drifting default file cannot make a case pass vacuously.
+ */
+interface Broken {
+  rule: string;
+  file: string;
+  from: RegExp | 'append' | 'delete-file';
+  to?: string;
+  /** The start the message must have: "file:line: [section] key:" */
+  where: RegExp;
+}
+
+const CASES: Broken[] = [
+  { rule: 'unknown key', file: 'appliance.ini', from: /^socks_port = 1080/m, to: 'sock_port = 1080', where: /^appliance\.ini:\d+: \[appliance\] sock_port: unknown key/ },
+  { rule: 'duplicate section', file: 'alp.ini', from: 'append', to: '[http]\nports = 81\npriority = 1\ndiscard_eligible = no\n', where: /^alp\.ini:\d+: \[http\]: duplicate section \(first at line \d+\)/ },
+  { rule: 'duplicate key', file: 'servers.ini', from: /^port = 1080/m, to: 'port = 1080\nport = 1081', where: /^servers\.ini:\d+: \[sa\] port: duplicate key/ },
+  { rule: 'bad address', file: 'servers.ini', from: /198\.19\.1\.2$/m, to: '198.19.1.300', where: /^servers\.ini:\d+: \[sa\] address: expected an IPv4 address/ },
+  { rule: 'number out of range', file: 'appliance.ini', from: /^socks_port = 1080/m, to: 'socks_port = 70000', where: /^appliance\.ini:\d+: \[appliance\] socks_port: expected a whole number from 1 to 65535, got "70000"/ },
+  { rule: 'ALP named by a server but defined nowhere', file: 'servers.ini', from: /^alps = ftp, gopher, telnet/m, to: 'alps = ftp, news', where: /^servers\.ini:\d+: \[sb\] alps: ALP "news" is not defined in alp\.ini/ },
+  { rule: 'two servers on one TAP with different segments', file: 'servers.ini', from: /^tap = alp-sb/m, to: 'tap = alp-sa', where: /^servers\.ini:\d+: \[sb\] local: TAP "alp-sa" is already on segment 198\.19\.1\.1\/24/ },
+  { rule: 'missing required key', file: 'servers.ini', from: /^address = 198\.19\.3\.2\n/m, to: '', where: /^servers\.ini:\d+: \[sc\] address: required key is missing/ },
+  { rule: 'bad yes/no', file: 'alp.ini', from: /^discard_eligible = no/m, to: 'discard_eligible = maybe', where: /^alp\.ini:\d+: \[http\] discard_eligible: expected yes or no, got "maybe"/ },
+  { rule: 'port claimed by two ALPs', file: 'alp.ini', from: /^ports = 20, 21/m, to: 'ports = 21, 80', where: /^alp\.ini:\d+: \[ftp\] ports: port 80 already belongs to ALP "http"/ },
+  { rule: 'two default servers', file: 'servers.ini', from: /^versions = 5/m, to: 'versions = 5\ndefault = yes', where: /^servers\.ini:\d+: \[sc\] default: only one server may be the default; "sa" already is/ },
+  { rule: 'server off its segment', file: 'servers.ini', from: /^local = 198\.19\.2\.1\/24/m, to: 'local = 198.19.9.1/24', where: /^servers\.ini:\d+: \[sb\] address: 198\.19\.2\.2 is not on the segment 198\.19\.9\.1\/24/ },
+  { rule: 'missing [default] ALP', file: 'alp.ini', from: /^\[default\][^[]*/m, to: '', where: /^alp\.ini: \[default\]: missing section/ },
+  { rule: 'bad MAC address', file: 'servers.ini', from: /^capacity = 15/m, to: 'capacity = 15\nmac = 02:00:00:00:01', where: /^servers\.ini:\d+: \[sa\] mac: expected a MAC address/ },
+  { rule: 'bad capacity_for_priority', file: 'appliance.ini', from: /^capacity_for_priority = .*$/m, to: 'capacity_for_priority = 7-10, 0:0', where: /^appliance\.ini:\d+: \[selection\] capacity_for_priority: expected "priority:capacity" pairs/ },
+  { rule: 'unknown section', file: 'appliance.ini', from: 'append', to: '[dispatcher]\nmode = fast\n', where: /^appliance\.ini:\d+: \[dispatcher\]: unknown section/ },
+  { rule: 'route through a TAP no server uses', file: 'appliance.ini', from: /^; 203\.0\.113\.0\/24 = alp-sa via 198\.19\.1\.254/m, to: '203.0.113.0/24 = alp-zz via 198.19.1.254', where: /^appliance\.ini:\d+: \[routes\] 203\.0\.113\.0\/24: TAP "alp-zz" is not the TAP of any server/ },
+  { rule: 'missing file', file: 'servers.ini', from: 'delete-file', where: /^servers\.ini: file not found/ },
+];
+
+describe('socksalp check', function () {
+  this.timeout(20_000);
+  const dirs: string[] = [];
+  after(function () {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  function brokenCopy(c: Broken): string {
+    const dir = mkdtempSync(join(tmpdir(), 'socksalp-check-'));
+    dirs.push(dir);
+    for (const f of FILES) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+    const path = join(dir, c.file);
+    if (c.from === 'delete-file') {
+      rmSync(path);
+    } else if (c.from === 'append') {
+      writeFileSync(path, readFileSync(path, 'utf8') + '\n' + c.to);
+    } else {
+      const text = readFileSync(path, 'utf8');
+      expect(c.from.test(text), `${c.file} contains ${c.from}`).to.equal(true);
+      writeFileSync(path, text.replace(c.from, c.to ?? ''));
+    }
+    return dir;
+  }
+
+  it('accepts conf/ and prints the tables', function () {
+    const r = socksalp('check', '--config', join(REPO, 'conf'));
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/: valid\n/);
+    expect(r.stdout).to.match(/^ {2}http +80,8080 +7 +no$/m);
+    expect(r.stdout).to.match(/^ {2}sa +198\.19\.1\.2:1080 +alp-sa +198\.19\.1\.1\/24 +arp +15 +http,ssl +4,5 +4096 +yes$/m);
+    expect(r.stderr).to.equal('');
+  });
+
+  for (const c of CASES) {
+    it(`refuses ${c.rule}, naming file, section and key`, function () {
+      const r = socksalp('check', '--config', brokenCopy(c));
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.equal('');
+      const lines = r.stderr.split('\n');
+      expect(lines.some((l) => c.where.test(l)), `stderr was:\n${r.stderr}`).to.equal(true);
+      expect(r.stderr).to.match(/problems? in .*; nothing was applied\n$/);
+      expect(r.stderr).not.to.match(/\n\s+at /);
+    });
+  }
+
+  it('answers --help and refuses unknown options with the usage', function () {
+    const help = socksalp('check', '--help');
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.match(/^Usage: socksalp check/);
+    const bad = socksalp('check', '--bogus');
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.match(/Unknown option '--bogus'[\s\S]*Usage: socksalp check/);
+  });
+});
