@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { check, CHECK_USAGE } from './check';
+import { run, RUN_USAGE } from './run';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -20,6 +21,7 @@ type Verb = { run: (argv: string[]) => number | Promise<number>; usage: string }
 
 const verbs: Record<string, Verb> = {
   check: { run: check, usage: CHECK_USAGE },
+  run: { run, usage: RUN_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {

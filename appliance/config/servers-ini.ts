@@ -2,7 +2,7 @@ import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
 import { SectionReader } from './fields';
 import { parsePrefix } from './address';
-import type { ServerRecord, SocksVersion } from './tables';
+import { SOCKS_VERSIONS, type ServerRecord, type SocksVersion } from './tables';
 
 /** Reads the Socks Server ALP Configuration table: one section per SOCKS server. */
 export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord[] {
@@ -33,8 +33,9 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
 
     const versions: SocksVersion[] = [];
     for (const v of r.list('versions', false) ?? ['4', '5']) {
-      if (v !== '4' && v !== '5') r.problem('versions', `expected SOCKS versions 4 and/or 5, got "${v}"`);
-      else if (!versions.includes(Number(v) as SocksVersion)) versions.push(Number(v) as SocksVersion);
+      const known = SOCKS_VERSIONS.find((k) => k === v.toLowerCase());
+      if (known === undefined) r.problem('versions', `expected SOCKS versions among 4, 4a and 5, got "${v}"`);
+      else if (!versions.includes(known)) versions.push(known);
     }
     const queueLimit = r.int('queue_limit', 16, 1_000_000, 4096)!;
     r.done();
@@ -53,6 +54,10 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
       versions,
       queueLimit,
     });
+  }
+  // Selection keeps the servers a connection already tried in one 32-bit mask.
+  if (file.sections.size > 31) {
+    problems.push({ file: file.name, message: `${file.sections.size} servers: at most 31 are supported` });
   }
   if (file.sections.size === 0) {
     problems.push({ file: file.name, message: 'no servers: define at least one [server] section' });

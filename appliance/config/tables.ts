@@ -52,7 +52,9 @@ export interface AlpTable {
   fallback: AlpRecord;
 }
 
-export type SocksVersion = 4 | 5;
+/** SOCKS dialects a server speaks: 4a (a host name instead of an address) is not in every SOCKS4 server. */
+export type SocksVersion = '4' | '4a' | '5';
+export const SOCKS_VERSIONS: readonly SocksVersion[] = ['4', '4a', '5'];
 
 /** A record of the Socks Server ALP Configuration table (figure 6, 607). */
 export interface ServerRecord {

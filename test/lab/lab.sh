@@ -8,6 +8,8 @@
 #   salab-sa      Dante (SOCKS4+5)         198.19.1.2/24, internet leg 203.0.113.11
 #   salab-sb      Dante (SOCKS4+5)         198.19.2.2/24, internet leg 203.0.113.12
 #   salab-sc      microsocks (SOCKS5)      198.19.3.2/24, internet leg 203.0.113.13
+#   salab-sd      OpenSSH -D (4, 4a, 5)    198.19.4.2/24, internet leg 203.0.113.14; Dante and
+#                                          microsocks lack SOCKS4a, ssh's dynamic forwarding has it
 #   salab-inet    nginx + socat services   br-inet 203.0.113.80/24 (web.socksalp.test)
 #
 # Only 198.18.0.0/15 and 203.0.113.0/24 are used and no namespace has a default route, so
@@ -28,7 +30,7 @@ NS_CLIENT=$PREFIX-client
 NS_APP=$PREFIX-app
 NS_INET=$PREFIX-inet
 # name index kind
-SERVERS=("sa 1 dante" "sb 2 dante" "sc 3 microsocks")
+SERVERS=("sa 1 dante" "sb 2 dante" "sc 3 microsocks" "sd 4 ssh")
 WEB_ADDR=203.0.113.80
 WEB_HOST=web.socksalp.test
 VIP=198.18.0.100
@@ -85,6 +87,33 @@ socks pass {
   log: connect disconnect error
 }
 EOF
+}
+
+# A SOCKS server from OpenSSH: sshd on the namespace's loopback, and "ssh -D" to it with a
+# key made for this lab run. Connections leave from sshd, over the namespace's internet leg.
+ssh_socks() {
+  local name=$1 idx=$2 ns=$3 dir=$RUN/$1
+  mkdir -p /run/sshd  # sshd's privilege separation directory
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key"
+  cp "$dir/client_key.pub" "$dir/authorized_keys"
+  cat >"$dir/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding local
+PidFile none
+EOF
+  spawn "$ns" "$name-sshd" "$(command -v sshd)" -D -e -f "$dir/sshd_config"
+  wait_listen "$ns" 127.0.0.1 22
+  spawn "$ns" "$name" ssh -N -D 198.19.$idx.2:1080 -i "$dir/client_key" \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+    -o ServerAliveInterval=10 -o ExitOnForwardFailure=yes root@127.0.0.1
 }
 
 nginx_conf() {
@@ -194,8 +223,10 @@ build() {
     if [ "$kind" = dante ]; then
       dante_conf "$name" "$idx" >"$RUN/$name/danted.conf"
       ip netns exec "$ns" danted -D -N 2 -f "$RUN/$name/danted.conf" -p "$RUN/$name.pid"
-    else
+    elif [ "$kind" = microsocks ]; then
       spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx
+    else
+      ssh_socks "$name" "$idx" "$ns"
     fi
   done
 

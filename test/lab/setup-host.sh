@@ -18,6 +18,9 @@ NEEDED=(
   nft:nftables
   ping:iputils-ping
   tmux:tmux
+  ssh:openssh-client
+  ssh-keygen:openssh-client
+  sshd:openssh-server
   sha256sum:coreutils
 )
 missing=()

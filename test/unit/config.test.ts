@@ -32,14 +32,15 @@ describe('config: the lab defaults in conf/', function () {
   });
 
   it('builds the Socks Server ALP Configuration table', function () {
-    expect(c.servers.map((s) => s.name)).to.deep.equal(['sa', 'sb', 'sc']);
+    expect(c.servers.map((s) => s.name)).to.deep.equal(['sa', 'sb', 'sc', 'sd']);
     const sa = c.servers[0];
     expect(sa.address).to.equal(parseIpv4('198.19.1.2'));
     expect(sa.local).to.deep.equal({ address: parseIpv4('198.19.1.1'), length: 24 });
     expect(sa.capacity).to.equal(15);
     expect(sa.isDefault).to.equal(true);
     expect(sa.mac).to.equal(undefined);
-    expect(c.servers[2].versions).to.deep.equal([5]);
+    expect(c.servers[2].versions).to.deep.equal(['5']);
+    expect(c.servers[3].versions).to.deep.equal(['4', '4a', '5']);
     expect(c.servers[1].alps).to.deep.equal({ all: false, names: ['ftp', 'gopher', 'telnet'] });
   });
 });

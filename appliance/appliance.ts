@@ -1,0 +1,141 @@
+import type { Config } from './config/tables';
+import { loadConfig } from './config/load';
+import { ConfigError, formatProblem } from './config/problem';
+import { PacketPool } from './device/packet-pool';
+import { IoLoop } from './device/io-loop';
+import { Dispatcher, type Stages } from './flow/dispatcher';
+import { Forwarder } from './forward/forwarder';
+import { ServerHealth } from './forward/health';
+import { TrafficAnalyzer } from './stages/traffic-analyzer';
+import { PriorityFinder } from './stages/priority-finder';
+import { ServerSelection } from './stages/server-selection';
+import { RoundRobin } from './stages/schedulers/rr';
+import { formatMac, formatPrefix } from './config/address';
+
+/** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
+const POOL_SLOTS = 16384;
+const TAP_MTU = 1500;
+const TICK_MS = 100;
+
+export function buildStages(config: Config): Stages {
+  const analyzer = new TrafficAnalyzer(config.appliance.socksPort, config.alps);
+  return {
+    analyzer,
+    priorities: new PriorityFinder(config.alps),
+    selection: new ServerSelection(config.servers, analyzer.names, config.capacityForPriority, new RoundRobin()),
+    settings: config.appliance,
+  };
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  at: string;
+  message: string;
+}
+
+/**
+ * The running appliance: configuration, devices, the stages and the loop that drives them.
+ * Owns nothing it cannot release: `stop` closes the devices (persistent ones remain).
+ */
+export class Appliance {
+  config: Config;
+  readonly pool: PacketPool;
+  readonly forwarder: Forwarder;
+  readonly dispatcher: Dispatcher;
+  readonly health: ServerHealth;
+  private readonly loop: IoLoop;
+  private timer: NodeJS.Timeout | undefined;
+  readonly started = Date.now();
+  readonly version: string = require('../../package.json').version;
+  lastReload: ReloadResult | undefined;
+  private readonly epoch = process.hrtime.bigint();
+
+  constructor(config: Config, readonly log: (message: string) => void) {
+    this.config = config;
+    this.pool = new PacketPool(POOL_SLOTS, Math.max(config.intranet.mtu, TAP_MTU));
+    const stages = buildStages(config);
+    this.health = new ServerHealth(config.servers.length, log, config.servers.map((s) => s.name));
+    this.forwarder = new Forwarder(this.pool, config, stages, this.health, log);
+    const mss = Math.min(config.intranet.mtu, TAP_MTU) - 40;
+    this.dispatcher = new Dispatcher(this.forwarder, this.health, stages, config.servers, mss);
+    this.forwarder.dispatcher = this.dispatcher;
+    const devices = this.forwarder.devices;
+    this.loop = new IoLoop(
+      devices,
+      (i) => this.forwarder.readDevice(i),
+      () => this.forwarder.flush(),
+      (i) => this.forwarder.wantsWrite(i),
+    );
+  }
+
+  /** Seconds since start, as the tables count time. */
+  now(): number {
+    return Number(process.hrtime.bigint() - this.epoch) / 1e9;
+  }
+
+  start(): void {
+    this.forwarder.tick(this.now());
+    this.timer = setInterval(() => this.forwarder.tick(this.now()), TICK_MS);
+    this.loop.start();
+    const c = this.config;
+    this.log(
+      `running: ${c.intranet.tun} for ${c.intranet.vips.length} VIP(s), ${c.servers.length} server(s) on ` +
+        this.forwarder.segments.map((s) => s.tap).join(', ') + `; SOCKS port ${c.appliance.socksPort}`,
+    );
+  }
+
+  stop(): void {
+    this.loop.stop();
+    if (this.timer) clearInterval(this.timer);
+    this.forwarder.close();
+  }
+
+  /**
+   * SIGHUP: reads the INI files again. Invalid files are refused with the messages of
+   * `socksalp check` and the running tables stay. Valid ones apply to new connections;
+   * established connections keep their server. Changes that need other devices or servers
+   * (TUN, TAPs, server addresses) need a restart, and say so.
+   */
+  reload(): ReloadResult {
+    const at = new Date().toISOString();
+    let next: Config;
+    try {
+      next = loadConfig(this.config.dir);
+    } catch (e) {
+      const message = e instanceof ConfigError ? e.problems.map(formatProblem).join('\n') : String(e);
+      this.lastReload = { ok: false, at, message: `refused; the running configuration stays:\n${message}` };
+      this.log(`reload ${this.lastReload.message}`);
+      return this.lastReload;
+    }
+    const fixed = structuralChange(this.config, next);
+    if (fixed) {
+      this.lastReload = { ok: false, at, message: `refused: ${fixed} changed, which needs a restart; the running configuration stays` };
+      this.log(`reload ${this.lastReload.message}`);
+      return this.lastReload;
+    }
+    const stages = buildStages(next);
+    this.dispatcher.reconfigure(stages);
+    this.forwarder.reconfigure(stages, next.routes, next.intranet.vips);
+    this.config = next;
+    this.lastReload = { ok: true, at, message: 'applied to new connections' };
+    this.log('reload: configuration applied to new connections');
+    return this.lastReload;
+  }
+}
+
+/** What a reload cannot change while running: devices and the servers' identities. */
+function structuralChange(a: Config, b: Config): string | undefined {
+  if (a.intranet.tun !== b.intranet.tun || a.intranet.mtu !== b.intranet.mtu) return 'the TUN device';
+  if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
+  if (a.servers.length !== b.servers.length) return 'the number of servers';
+  for (let i = 0; i < a.servers.length; i++) {
+    const x = a.servers[i];
+    const y = b.servers[i];
+    const mac = (s: typeof x) => (s.mac ? formatMac(s.mac) : '');
+    if (x.name !== y.name || x.address !== y.address || x.port !== y.port || x.tap !== y.tap ||
+      formatPrefix(x.local) !== formatPrefix(y.local) || mac(x) !== mac(y) || x.queueLimit !== y.queueLimit) {
+      return `server ${x.name}'s name, address, port, tap, local, mac or queue_limit`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,58 @@
+import { loadConfig } from '../config/load';
+import { ConfigError, formatProblem } from '../config/problem';
+import { Appliance } from '../appliance';
+import { ControlServer } from '../control/server';
+import { parseVerb } from './usage';
+
+export const RUN_USAGE = `Usage: socksalp run [--config DIR]
+
+Runs the appliance in the foreground: opens the TUN device and one TAP per server segment
+(creating them when absent), dispatches SOCKS connections by ALP, and answers on the
+control socket. Logs go to standard error.
+
+Signals: SIGHUP reloads the INI files (refused with the reasons if they are invalid; the
+running tables stay), SIGTERM or SIGINT stops.
+
+Options:
+  -c, --config DIR   configuration directory (default: conf)
+  -h, --help         show this help
+`;
+
+function log(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} socksalp: ${message}\n`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseVerb(argv, RUN_USAGE, { config: { type: 'string', short: 'c', default: 'conf' } });
+  if (!args) return 0;
+  let config;
+  try {
+    config = loadConfig(args.values.config as string);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) process.stderr.write(formatProblem(p) + '\n');
+    process.stderr.write(`socksalp: not started: ${e.problems.length} problem(s) in ${args.values.config}\n`);
+    return 1;
+  }
+  const appliance = new Appliance(config, log);
+  const control = new ControlServer(appliance, config.appliance.controlSocket);
+  try {
+    await control.listen();
+  } catch (e) {
+    appliance.stop();
+    throw e;
+  }
+  appliance.start();
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log(`${signal}: stopping`);
+      control.close();
+      appliance.stop();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => appliance.reload());
+  });
+}

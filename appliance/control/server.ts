@@ -1,0 +1,112 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Appliance } from '../appliance';
+import { alps, connections, servers, status, SORT_KEYS } from './snapshot';
+
+/** Longest request line accepted; a client sending more is disconnected. */
+const MAX_LINE = 64 * 1024;
+
+/**
+ * The control socket: newline-delimited JSON, one request per line, one answer per line.
+ *   {"cmd":"status"} {"cmd":"servers"} {"cmd":"alps"} {"cmd":"snapshot"}
+ *   {"cmd":"conns","offset":0,"limit":100,"filter":"http","sort":"bytes"}
+ *   {"cmd":"reload"}
+ * Answers are {"ok":true,...} or {"ok":false,"error":"..."}. Mode 0600: root only.
+ */
+export class ControlServer {
+  private server: Server | undefined;
+  private readonly clients = new Set<Socket>();
+
+  constructor(private readonly appliance: Appliance, private readonly path: string) {}
+
+  /** Refuses to take over the socket of an appliance that is still running. */
+  async listen(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+    if (await inUse(this.path)) throw new Error(`control socket ${this.path} is in use: is another appliance running?`);
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // absent: nothing stale to remove
+    }
+    this.server = createServer((s) => this.serve(s));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.path, () => resolve());
+    });
+    chmodSync(this.path, 0o600);
+  }
+
+  private serve(s: Socket): void {
+    this.clients.add(s);
+    let pending = '';
+    s.setEncoding('utf8');
+    s.on('data', (chunk: string) => {
+      pending += chunk;
+      if (pending.length > MAX_LINE) {
+        s.destroy();
+        return;
+      }
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (line !== '') s.write(JSON.stringify(this.answer(line)) + '\n');
+      }
+    });
+    s.on('error', () => s.destroy());
+    s.on('close', () => this.clients.delete(s));
+  }
+
+  answer(line: string): object {
+    let req: Record<string, unknown>;
+    try {
+      req = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return { ok: false, error: 'request is not JSON' };
+    }
+    const a = this.appliance;
+    switch (req.cmd) {
+      case 'status':
+        return { ok: true, status: status(a) };
+      case 'servers':
+        return { ok: true, servers: servers(a) };
+      case 'alps':
+        return { ok: true, alps: alps(a) };
+      case 'snapshot':
+        return { ok: true, status: status(a), servers: servers(a), alps: alps(a) };
+      case 'conns': {
+        const offset = Math.max(0, Number(req.offset ?? 0) | 0);
+        const limit = Math.min(10_000, Math.max(1, Number(req.limit ?? 100) | 0));
+        const sort = String(req.sort ?? '');
+        if (sort !== '' && !SORT_KEYS.includes(sort)) return { ok: false, error: `sort is one of ${SORT_KEYS.join(', ')}` };
+        return { ok: true, ...connections(a, offset, limit, String(req.filter ?? ''), sort) };
+      }
+      case 'reload':
+        return { ok: true, reload: a.reload() };
+      default:
+        return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, reload` };
+    }
+  }
+
+  close(): void {
+    for (const s of this.clients) s.destroy();
+    this.server?.close();
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function inUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

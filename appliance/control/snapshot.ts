@@ -1,0 +1,135 @@
+import type { Appliance } from '../appliance';
+import { formatIpv4, formatPrefix } from '../config/address';
+import { STATE_NAMES, ConnState, type Connection } from '../flow/connection';
+import { DROP_REASONS } from '../forward/forwarder';
+
+/**
+ * What the control socket answers: plain JSON-able objects built on request from the live
+ * tables. Connections are paged and filtered here so that a client never makes the appliance
+ * serialize its whole table.
+ */
+
+export interface ConnRow {
+  client: string;
+  alp: string;
+  destination: string;
+  server: string;
+  port: number;
+  state: string;
+  age: number;
+  idle: number;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+export function status(a: Appliance): object {
+  const d = a.dispatcher;
+  const t = d.table;
+  const devices = a.forwarder.devices.map((dev) => ({ name: dev.name, kind: dev.kind, up: dev.fd >= 0, failure: dev.failure, ...dev.stats }));
+  return {
+    version: a.version,
+    pid: process.pid,
+    uptime: Math.round((Date.now() - a.started) / 1000),
+    configDir: a.config.dir,
+    configLoaded: a.config.loadedAt.toISOString(),
+    lastReload: a.lastReload,
+    controlSocket: a.config.appliance.controlSocket,
+    connections: t.size,
+    halfOpen: t.halfOpen,
+    table: t.stats,
+    dispatcher: d.stats,
+    drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
+    poolFree: a.pool.available,
+    devices,
+  };
+}
+
+export function servers(a: Appliance): object[] {
+  const f = a.forwarder;
+  const active = new Array<number>(a.config.servers.length).fill(0);
+  for (const c of a.dispatcher.table.byClient.values()) if (c.server >= 0 && c.state === ConnState.Spliced) active[c.server]++;
+  const names = a.dispatcher.alpNames();
+  return a.config.servers.map((s, i) => ({
+    name: s.name,
+    address: `${formatIpv4(s.address)}:${s.port}`,
+    tap: s.tap,
+    local: formatPrefix(s.local),
+    capacity: s.capacity,
+    alps: s.alps.all ? ['ALL'] : s.alps.names,
+    default: s.isDefault,
+    versions: s.versions,
+    state: !a.health.resolved[i] ? 'unresolved' : a.health.failing(i) ? 'failing' : 'up',
+    lastError: a.health.lastError[i],
+    failures: a.health.failures[i],
+    active: active[i],
+    ...f.serverStats[i],
+    queue: f.serverQueues[i].length,
+    queueLimit: f.serverQueues[i].bound,
+    discards: Object.fromEntries(names.map((n, k) => [n, f.discardsByAlp[i][k]]).filter(([, v]) => v !== 0)),
+  }));
+}
+
+export function alps(a: Appliance): object[] {
+  const names = a.dispatcher.alpNames();
+  const active = new Array<number>(names.length).fill(0);
+  const packets = new Array<number>(names.length).fill(0);
+  for (const c of a.dispatcher.table.byClient.values()) {
+    if (c.alp < 0) continue;
+    if (c.state === ConnState.Spliced) active[c.alp]++;
+    packets[c.alp] += c.packetsIn + c.packetsOut;
+  }
+  const records = [...a.config.alps.records, a.config.alps.fallback];
+  return records.map((r, k) => ({
+    name: r.name,
+    ports: r.ports,
+    priority: r.priority,
+    discardEligible: r.discardEligible,
+    active: active[k],
+    packets: packets[k],
+    discards: a.forwarder.discardsByAlp.reduce((sum, row) => sum + (row[k] ?? 0), 0),
+  }));
+}
+
+const SORTS: Record<string, (x: Connection, y: Connection) => number> = {
+  bytes: (x, y) => y.bytesIn + y.bytesOut - (x.bytesIn + x.bytesOut),
+  age: (x, y) => x.created - y.created,
+  alp: (x, y) => x.alp - y.alp,
+  server: (x, y) => x.server - y.server,
+  idle: (x, y) => x.lastSeen - y.lastSeen,
+};
+
+export function connections(a: Appliance, offset: number, limit: number, filter: string, sort: string): { total: number; matched: number; rows: ConnRow[] } {
+  const now = a.now();
+  const names = a.dispatcher.alpNames();
+  const serverNames = a.config.servers.map((s) => s.name);
+  const row = (c: Connection): ConnRow => ({
+    client: `${formatIpv4(c.clientIp)}:${c.clientPort}`,
+    alp: c.alp >= 0 ? names[c.alp] : '',
+    destination: c.destination,
+    server: c.server >= 0 ? serverNames[c.server] : '',
+    port: c.allocPort,
+    state: STATE_NAMES[c.state],
+    age: Math.round(now - c.created),
+    idle: Math.round(now - c.lastSeen),
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    packetsIn: c.packetsIn,
+    packetsOut: c.packetsOut,
+  });
+  let list = [...a.dispatcher.table.byClient.values()];
+  const total = list.length;
+  if (filter !== '') {
+    const f = filter.toLowerCase();
+    list = list.filter((c) => {
+      const r = row(c);
+      return `${r.client} ${r.alp} ${r.destination} ${r.server} ${r.state}`.toLowerCase().includes(f);
+    });
+  }
+  const cmp = SORTS[sort];
+  if (cmp) list.sort(cmp);
+  return { total, matched: list.length, rows: list.slice(offset, offset + limit).map(row) };
+}
+
+export const SORT_KEYS = Object.keys(SORTS);

@@ -1,0 +1,87 @@
+import * as libc from './libc';
+
+const TUNSETIFF = 0x400454ca;
+const TUNGETIFF = 0x800454d2;
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const SIOCGIFHWADDR = 0x8927;
+const IFF_UP = 0x1;
+const IFF_TUN = 0x0001;
+const IFF_TAP = 0x0002;
+const IFF_NO_PI = 0x1000;
+/** struct ifreq: 16 bytes of name, then a 24-byte union. */
+const IFREQ = 40;
+
+export type DeviceKind = 'tun' | 'tap';
+
+export class DeviceError extends Error {
+  constructor(readonly device: string, readonly op: string, readonly code: number) {
+    super(`${device}: ${op}: ${libc.strerror(code)}`);
+    this.name = 'DeviceError';
+  }
+}
+
+function ifreq(name: string): Uint8Array {
+  const req = new Uint8Array(IFREQ);
+  Buffer.from(req.buffer).write(name, 0, 15, 'latin1');
+  return req;
+}
+
+/**
+ * Attaches to the TUN or TAP device `name` (IFF_NO_PI), creating it when absent, and returns
+ * a non-blocking descriptor. A device created here goes away when the descriptor closes; a
+ * persistent one made beforehand (by the lab, or at boot) stays.
+ */
+export function openTunTap(name: string, kind: DeviceKind): number {
+  const fd = libc.open('/dev/net/tun', libc.O_RDWR | libc.O_NONBLOCK | libc.O_CLOEXEC);
+  if (fd < 0) throw new DeviceError(name, 'open /dev/net/tun', libc.errno());
+  const req = ifreq(name);
+  const flags = (kind === 'tun' ? IFF_TUN : IFF_TAP) | IFF_NO_PI;
+  req[16] = flags & 0xff;
+  req[17] = flags >> 8;
+  if (libc.ioctlPtr(fd, TUNSETIFF, req) < 0) {
+    const e = libc.errno();
+    libc.close(fd);
+    throw new DeviceError(name, kind === 'tun' ? 'attach as TUN (is it a TAP?)' : 'attach as TAP (is it a TUN?)', e);
+  }
+  try {
+    setUp(name);
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** Sets IFF_UP, as `ip link set NAME up` would. */
+function setUp(name: string): void {
+  const s = libc.socket(libc.AF_INET, libc.SOCK_DGRAM, 0);
+  if (s < 0) throw new DeviceError(name, 'socket', libc.errno());
+  try {
+    const req = ifreq(name);
+    if (libc.ioctlPtr(s, SIOCGIFFLAGS, req) < 0) throw new DeviceError(name, 'get flags', libc.errno());
+    if ((req[16] & IFF_UP) === 0) {
+      req[16] |= IFF_UP;
+      if (libc.ioctlPtr(s, SIOCSIFFLAGS, req) < 0) throw new DeviceError(name, 'set up', libc.errno());
+    }
+  } finally {
+    libc.close(s);
+  }
+}
+
+/** True while the descriptor is still attached to a device (it vanishes when deleted). */
+export function attached(fd: number): boolean {
+  return libc.ioctlPtr(fd, TUNGETIFF, new Uint8Array(IFREQ)) === 0;
+}
+
+/** The kernel's own hardware address of a TAP (for logs; the appliance uses its own). */
+export function hardwareAddress(name: string): Uint8Array | undefined {
+  const s = libc.socket(libc.AF_INET, libc.SOCK_DGRAM, 0);
+  if (s < 0) return undefined;
+  try {
+    const req = ifreq(name);
+    return libc.ioctlPtr(s, SIOCGIFHWADDR, req) < 0 ? undefined : req.slice(18, 24);
+  } finally {
+    libc.close(s);
+  }
+}

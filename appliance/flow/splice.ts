@@ -1,0 +1,52 @@
+import type { Ipv4View } from '../wire/ipv4';
+import { ACK, type TcpOptions, type TcpView } from '../wire/tcp';
+import type { Connection } from './connection';
+
+/**
+ * The splice: once both legs are joined, every segment is rewritten in place, with the
+ * checksums updated incrementally (RFC 1624) and nothing copied.
+ *
+ *   client -> server  (client, cport) -> (vip, socks)  becomes  (local, alloc) -> (server, sport)
+ *                     seq unchanged (the server leg starts at the client's ISN),
+ *                     ack and SACK edges - delta, window rescaled when the legs' scales differ
+ *   server -> client  (server, sport) -> (local, alloc) becomes (vip, socks) -> (client, cport)
+ *                     seq + delta, ack and SACK edges unchanged, window rescaled
+ *
+ * delta = (the appliance's next sequence number towards the client) - (the server's next) at
+ * the moment of the splice: the bytes the appliance answered in the server's stead on one
+ * leg, and the server's own copy of them swallowed on the other, line up.
+ * Timestamps are never negotiated on either leg; one that appears anyway is NOPed out.
+ */
+
+/** Rewritten window field: scaled to bytes by one leg's factor and back by the other's. */
+function rescale(window: number, shift: number): number {
+  if (shift === 0) return window;
+  const w = shift > 0 ? window * (1 << shift) : window >>> -shift;
+  return w > 0xffff ? 0xffff : w;
+}
+
+function rewriteTcpAddresses(ip: Ipv4View, tcp: TcpView, src: number, dst: number): void {
+  tcp.pseudoAddressChanged(ip.src, src);
+  tcp.pseudoAddressChanged(ip.dst, dst);
+  ip.rewriteSrc(src);
+  ip.rewriteDst(dst);
+}
+
+export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, local: number, serverAddress: number, serverPort: number): void {
+  rewriteTcpAddresses(ip, tcp, local, serverAddress);
+  tcp.rewriteSrcPort(c.allocPort);
+  tcp.rewriteDstPort(serverPort);
+  if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
+  if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
+  if (o.sackBlocks > 0) tcp.shiftSack(o, -c.delta);
+  if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
+}
+
+export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, socksPort: number): void {
+  rewriteTcpAddresses(ip, tcp, c.vip, c.clientIp);
+  tcp.rewriteSrcPort(socksPort);
+  tcp.rewriteDstPort(c.clientPort);
+  tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
+  if (c.windowShiftToClient !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToClient));
+  if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
+}

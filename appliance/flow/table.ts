@@ -1,0 +1,101 @@
+import { clientKey, ConnState, Connection, serverKey } from './connection';
+
+/**
+ * The Socks ALP Connection table: connections by (Cx_Source_IP_Address, Cx_Source_Port), the
+ * patent's key, and by (server, allocated port) for the reverse direction. Half-open entries
+ * (handshake not yet spliced) are counted apart and capped, so a SYN flood cannot fill it.
+ */
+export class ConnectionTable {
+  readonly byClient = new Map<number, Connection>();
+  private readonly byServer = new Map<number, Connection>();
+  /** Per server, the next port to try and which ports are in use. */
+  private readonly nextPort: number[];
+  private readonly portsInUse: Uint8Array[];
+  halfOpen = 0;
+  readonly stats = { created: 0, removed: 0, refusedFull: 0, refusedHalfOpen: 0, expiredIdle: 0, expiredHalfOpen: 0 };
+
+  constructor(servers: number, private maxConnections: number, private maxHalfOpen: number) {
+    this.nextPort = new Array<number>(servers).fill(1024);
+    this.portsInUse = Array.from({ length: servers }, () => new Uint8Array(65536));
+  }
+
+  get size(): number {
+    return this.byClient.size;
+  }
+
+  setLimits(maxConnections: number, maxHalfOpen: number): void {
+    this.maxConnections = maxConnections;
+    this.maxHalfOpen = maxHalfOpen;
+  }
+
+  lookupClient(ip: number, port: number): Connection | undefined {
+    return this.byClient.get(clientKey(ip, port));
+  }
+
+  lookupServer(server: number, port: number): Connection | undefined {
+    return this.byServer.get(serverKey(server, port));
+  }
+
+  /** A new half-open entry, or undefined when a limit forbids it (counted). */
+  create(ip: number, port: number, vip: number, now: number): Connection | undefined {
+    if (this.byClient.size >= this.maxConnections) {
+      this.stats.refusedFull++;
+      return undefined;
+    }
+    if (this.halfOpen >= this.maxHalfOpen) {
+      this.stats.refusedHalfOpen++;
+      return undefined;
+    }
+    const c = new Connection(clientKey(ip, port), ip, port, vip, now);
+    this.byClient.set(c.key, c);
+    this.halfOpen++;
+    this.stats.created++;
+    return c;
+  }
+
+  /**
+   * Gives the connection a source port on `server`'s leg. Ports rotate through 1024-65535 so
+   * that a port comes back as late as possible (the server may still hold the old 4-tuple in
+   * TIME-WAIT). False when every port towards that server is taken.
+   */
+  bindServer(c: Connection, server: number): boolean {
+    this.unbindServer(c);
+    const used = this.portsInUse[server];
+    let p = this.nextPort[server];
+    for (let n = 0; n < 64512; n++) {
+      if (used[p] === 0) {
+        used[p] = 1;
+        this.nextPort[server] = p === 65535 ? 1024 : p + 1;
+        c.server = server;
+        c.allocPort = p;
+        this.byServer.set(serverKey(server, p), c);
+        return true;
+      }
+      p = p === 65535 ? 1024 : p + 1;
+    }
+    return false;
+  }
+
+  private unbindServer(c: Connection): void {
+    if (c.server < 0) return;
+    this.portsInUse[c.server][c.allocPort] = 0;
+    this.byServer.delete(serverKey(c.server, c.allocPort));
+    c.server = -1;
+    c.allocPort = 0;
+  }
+
+  /** Moves a connection to `state`, keeping the half-open count (states before the splice) right. */
+  setState(c: Connection, state: ConnState): void {
+    const wasHalf = c.halfOpen;
+    c.state = state;
+    if (wasHalf && !c.halfOpen) this.halfOpen--;
+  }
+
+  remove(c: Connection): void {
+    if (this.byClient.get(c.key) !== c) return;
+    this.byClient.delete(c.key);
+    if (c.halfOpen) this.halfOpen--;
+    this.unbindServer(c);
+    this.stats.removed++;
+  }
+}

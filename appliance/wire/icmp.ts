@@ -1,0 +1,38 @@
+import { finish, sumWords } from './checksum';
+
+export const ICMP_ECHO_REPLY = 0;
+export const ICMP_UNREACHABLE = 3;
+export const ICMP_ECHO_REQUEST = 8;
+export const ICMP_TIME_EXCEEDED = 11;
+export const UNREACH_NET = 0;
+export const UNREACH_HOST = 1;
+
+/** A view over an ICMP message (RFC 792). */
+export class IcmpView {
+  buf: Uint8Array = new Uint8Array(0);
+  off = 0;
+  len = 0;
+
+  wrap(buf: Uint8Array, off: number, len: number): this {
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return this;
+  }
+
+  get type(): number { return this.buf[this.off]; }
+  set type(v: number) { this.buf[this.off] = v; }
+  get code(): number { return this.buf[this.off + 1]; }
+  set code(v: number) { this.buf[this.off + 1] = v; }
+  get checksum(): number { return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3]; }
+  set checksum(v: number) { this.buf[this.off + 2] = v >> 8; this.buf[this.off + 3] = v; }
+
+  get checksumValid(): boolean {
+    return this.len >= 8 && finish(sumWords(this.buf, this.off, this.len)) === 0;
+  }
+
+  fillChecksum(): void {
+    this.checksum = 0;
+    this.checksum = finish(sumWords(this.buf, this.off, this.len));
+  }
+}

@@ -1,0 +1,32 @@
+import { fold, pseudoHeaderSum, sumWords } from './checksum';
+
+export const UDP_HEADER = 8;
+
+/** A view over a UDP header (RFC 768). */
+export class UdpView {
+  buf: Uint8Array = new Uint8Array(0);
+  off = 0;
+  len = 0;
+
+  wrap(buf: Uint8Array, off: number, len: number): this {
+    this.buf = buf;
+    this.off = off;
+    this.len = len;
+    return this;
+  }
+
+  get srcPort(): number { return (this.buf[this.off] << 8) | this.buf[this.off + 1]; }
+  get dstPort(): number { return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3]; }
+  get length(): number { return (this.buf[this.off + 4] << 8) | this.buf[this.off + 5]; }
+  get checksum(): number { return (this.buf[this.off + 6] << 8) | this.buf[this.off + 7]; }
+
+  get valid(): boolean {
+    return this.len >= UDP_HEADER && this.length >= UDP_HEADER && this.length <= this.len;
+  }
+
+  /** A zero checksum means none was computed (allowed over IPv4). */
+  checksumValid(src: number, dst: number): boolean {
+    if (this.checksum === 0) return true;
+    return fold(sumWords(this.buf, this.off, this.length, pseudoHeaderSum(src, dst, 17, this.length))) === 0xffff;
+  }
+}
