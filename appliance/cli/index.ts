@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { check, CHECK_USAGE } from './check';
 import { run, RUN_USAGE } from './run';
+import { ctl, CTL_USAGE } from './ctl';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -22,6 +23,7 @@ type Verb = { run: (argv: string[]) => number | Promise<number>; usage: string }
 const verbs: Record<string, Verb> = {
   check: { run: check, usage: CHECK_USAGE },
   run: { run, usage: RUN_USAGE },
+  ctl: { run: ctl, usage: CTL_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -215,6 +215,7 @@ export class Dispatcher {
       this.refuse(c, SOCKS5_GENERAL_FAILURE, p.version === 4 || p.version === 5);
       return;
     }
+    const answeredBefore = c.answered;
     if (p.version === 5 && p.greetingEnd > 0) {
       c.greetingEnd = p.greetingEnd;
       c.method = p.method;
@@ -233,7 +234,7 @@ export class Dispatcher {
       }
     }
     if (p.status !== SocksStatus.Complete) {
-      this.ackClient(c);
+      if (c.answered === answeredBefore) this.ackClient(c); // an answer carries the ACK already
       return;
     }
     c.authEnd = p.authEnd;

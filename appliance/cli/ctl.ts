@@ -1,0 +1,110 @@
+import { controlRequest } from '../control/client';
+import { formatTable } from '../text/table';
+import { formatBytes, formatCount, formatDuration } from '../text/units';
+import { controlPath } from './control-path';
+import { parseVerb, UsageError } from './usage';
+
+export const CTL_USAGE = `Usage: socksalp ctl [--config DIR | --socket PATH] <command> [options]
+
+Queries a running appliance through its control socket.
+
+Commands:
+  list                 servers with their connections and counters (like ipvsadm -L -n)
+  conns                the Socks ALP Connection table
+      --filter TEXT    only rows containing TEXT (client, ALP, destination, server, state)
+      --sort KEY       bytes, age, alp, server or idle
+      --limit N        rows to show (default 50), --offset N to page
+  alps                 the Socks ALP Configuration table with live counters
+  status               counters, devices, drops, last reload (JSON)
+  reload               re-read the INI files, as SIGHUP does, and print the result
+
+Options:
+  -c, --config DIR     configuration whose control_socket to use (default: conf)
+  -s, --socket PATH    control socket path (overrides --config)
+  -h, --help           show this help
+`;
+
+type Row = Record<string, unknown>;
+
+export async function ctl(argv: string[]): Promise<number> {
+  const args = parseVerb(argv, CTL_USAGE, {
+    config: { type: 'string', short: 'c', default: 'conf' },
+    socket: { type: 'string', short: 's' },
+    filter: { type: 'string' },
+    sort: { type: 'string' },
+    limit: { type: 'string' },
+    offset: { type: 'string' },
+  }, true);
+  if (!args) return 0;
+  const [command, ...extra] = args.positionals;
+  if (command === undefined) throw new UsageError('which command?', CTL_USAGE);
+  if (extra.length) throw new UsageError(`unexpected "${extra.join(' ')}"`, CTL_USAGE);
+  const path = controlPath(args.values);
+  const ask = async (req: object): Promise<Row> => {
+    const a = await controlRequest(path, req);
+    if (a.ok !== true) throw new Error(String(a.error));
+    return a;
+  };
+  const out = (s: string) => process.stdout.write(s + '\n');
+  switch (command) {
+    case 'list': {
+      const a = await ask({ cmd: 'snapshot' });
+      const st = a.status as Row;
+      const servers = a.servers as Row[];
+      out(`socksalp ${st.version}: ${st.connections} connections (${st.halfOpen} half-open), up ${formatDuration(st.uptime as number)}`);
+      out(formatTable(
+        ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards'],
+        servers.map((s) => [
+          s.name, s.address, s.tap, String(s.capacity), (s.alps as string[]).join(','), String(s.state), String(s.active),
+          formatCount(s.packetsIn as number), formatCount(s.packetsOut as number),
+          formatBytes(s.bytesIn as number), formatBytes(s.bytesOut as number),
+          `${s.queue}/${s.queueLimit}`, String(Object.values(s.discards as Row).reduce((x: number, y) => x + (y as number), 0)),
+        ] as string[]),
+        '',
+      ));
+      return 0;
+    }
+    case 'conns': {
+      const a = await ask({
+        cmd: 'conns',
+        filter: args.values.filter ?? '',
+        sort: args.values.sort ?? '',
+        limit: Number(args.values.limit ?? 50),
+        offset: Number(args.values.offset ?? 0),
+      });
+      const rows = a.rows as Row[];
+      out(formatTable(
+        ['Client', 'ALP', 'Destination', 'Server', 'Port', 'State', 'Age', 'Idle', 'BytesIn', 'BytesOut'],
+        rows.map((r) => [
+          r.client, r.alp, r.destination, r.server, String(r.port), r.state, formatDuration(r.age as number),
+          formatDuration(r.idle as number), formatBytes(r.bytesIn as number), formatBytes(r.bytesOut as number),
+        ] as string[]),
+        '',
+      ));
+      out(`${rows.length} shown of ${a.matched} matching, ${a.total} in the table`);
+      return 0;
+    }
+    case 'alps': {
+      const a = await ask({ cmd: 'alps' });
+      out(formatTable(
+        ['ALP', 'Ports', 'Priority', 'DiscardEligible', 'ActiveConn', 'Packets', 'Discards'],
+        (a.alps as Row[]).map((r) => [
+          r.name, (r.ports as number[]).join(',') || '(others)', String(r.priority), r.discardEligible ? 'yes' : 'no',
+          String(r.active), formatCount(r.packets as number), String(r.discards),
+        ] as string[]),
+        '',
+      ));
+      return 0;
+    }
+    case 'status':
+      out(JSON.stringify((await ask({ cmd: 'status' })).status, null, 2));
+      return 0;
+    case 'reload': {
+      const r = (await ask({ cmd: 'reload' })).reload as Row;
+      out(String(r.message));
+      return r.ok ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown ctl command "${command}"`, CTL_USAGE);
+  }
+}

@@ -1,0 +1,193 @@
+import { expect } from 'chai';
+import { PacketPool } from '../../../appliance/device/packet-pool';
+import { Dispatcher, type Health, type Sink } from '../../../appliance/flow/dispatcher';
+import { ConnState } from '../../../appliance/flow/connection';
+import type { Config, ServerRecord } from '../../../appliance/config/tables';
+import { buildStages } from '../../../appliance/appliance';
+import { Ipv4View, IPV4_MIN_HEADER } from '../../../appliance/wire/ipv4';
+import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
+import { ip, segment, tcpRepr } from '../wire/packets';
+
+const CLIENT = ip('198.18.0.2');
+const VIP = ip('198.18.0.100');
+
+function server(name: string, n: number, extra: Partial<ServerRecord> = {}): ServerRecord {
+  return {
+    name, address: ip(`198.19.${n}.2`), port: 1080, tap: `alp-${name}`, local: { address: ip(`198.19.${n}.1`), length: 24 },
+    capacity: 15, alps: { all: true }, isDefault: false, versions: ['4', '5'], queueLimit: 64, ...extra,
+  };
+}
+
+const CONFIG: Config = {
+  dir: '/test', loadedAt: new Date(0),
+  appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x' },
+  intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
+  capacityForPriority: [{ priority: 0, capacity: 0 }],
+  routes: [],
+  alps: { records: [{ name: 'http', ports: [80], priority: 7, discardEligible: false }], fallback: { name: 'default', ports: [], priority: 4, discardEligible: true } },
+  servers: [server('sa', 1), server('sb', 2)],
+};
+
+interface Out { to: 'client' | number; ip: Ipv4View; tcp: TcpRepr; payload: Buffer; own: boolean }
+
+/** Captures what the dispatcher sends, decoded, instead of writing it to devices. */
+class Capture implements Sink, Health {
+  readonly pool = new PacketPool(256, 1500);
+  out: Out[] = [];
+  failures: string[] = [];
+  private decode(slot: number, len: number, to: 'client' | number, own: boolean): void {
+    const b = Buffer.from(this.pool.buf.subarray(this.pool.ipOffset(slot), this.pool.ipOffset(slot) + len));
+    const v = new Ipv4View().wrap(b, 0, len);
+    expect(v.check(), 'IP header checksum').to.equal(0);
+    const t = new TcpView().wrap(b, IPV4_MIN_HEADER, len - IPV4_MIN_HEADER);
+    expect(t.checksumValid(v.src, v.dst), 'TCP checksum').to.equal(true);
+    this.out.push({ to, ip: v, tcp: parseTcp(t, new TcpOptions()), payload: b.subarray(t.payloadOffset), own });
+    this.pool.give(slot);
+  }
+  toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client', true); }
+  toServer(s: number, slot: number, len: number, _alp: number, _prio: number, own: boolean): void { this.decode(slot, len, s, own); }
+  usable(): boolean { return true; }
+  failed(s: number, why: string): void { this.failures.push(`${s}: ${why}`); }
+  succeeded(): void {}
+  take(): Out[] { const o = this.out; this.out = []; return o; }
+}
+
+function setup(config = CONFIG) {
+  const cap = new Capture();
+  const d = new Dispatcher(cap, cap, buildStages(config), config.servers, 1460);
+  d.tick(1);
+  const views = { ip: new Ipv4View(), tcp: new TcpView(), o: new TcpOptions() };
+  const feed = (from: 'client' | number, b: Buffer) => {
+    const slot = cap.pool.take();
+    cap.pool.buf.set(b, cap.pool.ipOffset(slot));
+    const v = views.ip.wrap(cap.pool.buf, cap.pool.ipOffset(slot), b.length);
+    const t = views.tcp.wrap(cap.pool.buf, v.payloadOffset, v.payloadLength);
+    t.readOptions(views.o);
+    if (from === 'client') d.fromClient(slot, v, t, views.o, b.length);
+    else d.fromServer(from, slot, v, t, views.o, b.length);
+    return cap.take();
+  };
+  return { cap, d, feed };
+}
+
+const fromClient = (t: Partial<TcpRepr>, payload?: Buffer, opts?: number[]) => segment(CLIENT, VIP, tcpRepr({ srcPort: 40000, dstPort: 1080, window: 502, ...t }), payload, opts);
+const fromServer = (s: ServerRecord, port: number, t: Partial<TcpRepr>, payload?: Buffer) => segment(s.address, s.local.address, tcpRepr({ srcPort: 1080, dstPort: port, window: 500, ...t }), payload);
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+const TS = [0x01, 0x01, 0x08, 0x0a, 0, 0, 0, 1, 0, 0, 0, 0];
+
+describe('flow/dispatcher: late binding, segment by segment', function () {
+  it('SOCKS5: answers the handshake, picks a server, replays, swallows its copy, splices', function () {
+    const { d, feed } = setup();
+    const sa = CONFIG.servers[0];
+    // 1. SYN with MSS 1460, wscale 7, SACK-permitted and a timestamp: SYN-ACK without timestamp.
+    let out = feed('client', fromClient({ seq: 1000, flags: SYN, mss: 1460, wscale: 7, sackPermitted: true }, undefined, TS));
+    expect(out).to.have.length(1);
+    const synAck = out[0];
+    expect(synAck.to).to.equal('client');
+    expect(synAck.ip.src).to.equal(VIP);
+    expect(synAck.tcp).to.deep.include({ srcPort: 1080, dstPort: 40000, ack: 1001, flags: SYN | ACK, mss: 1460, wscale: 7, sackPermitted: true });
+    const isn = synAck.tcp.seq;
+    // 2. ACK with the greeting: the appliance answers "no authentication" itself.
+    out = feed('client', fromClient({ seq: 1001, ack: isn + 1, flags: ACK | PSH }, hex('050100')));
+    expect(out).to.have.length(1);
+    expect(out[0].tcp).to.deep.include({ seq: isn + 1, ack: 1004, flags: ACK | PSH });
+    expect(out[0].payload.toString('hex')).to.equal('0500');
+    // 3. The request for 203.0.113.80:80 (ALP http): ACK to the client, SYN to the server with rewritten addresses.
+    const request = hex('05010001cb0071500050');
+    out = feed('client', fromClient({ seq: 1004, ack: isn + 3, flags: ACK | PSH }, request));
+    expect(out.map((o) => o.to)).to.deep.equal(['client', 0]);
+    expect(out[0].tcp).to.deep.include({ seq: isn + 3, ack: 1014, flags: ACK });
+    const syn = out[1];
+    expect([syn.ip.src, syn.ip.dst]).to.deep.equal([sa.local.address, sa.address]);
+    expect(syn.tcp).to.deep.include({ dstPort: 1080, seq: 1000, flags: SYN, mss: 1460, wscale: 7, sackPermitted: true });
+    expect(syn.own).to.equal(true);
+    const port = syn.tcp.srcPort;
+    const conn = d.table.lookupClient(CLIENT, 40000)!;
+    expect(conn.state).to.equal(ConnState.Connecting);
+    expect(conn.destination).to.equal('203.0.113.80:80');
+    // 4. The server's SYN-ACK (window scale 9): the greeting is replayed.
+    out = feed(0, fromServer(sa, port, { seq: 0x5000, ack: 1001, flags: SYN | ACK, mss: 1460, wscale: 9 }));
+    expect(out).to.have.length(1);
+    expect(out[0].tcp).to.deep.include({ srcPort: port, seq: 1001, ack: 0x5001, flags: ACK | PSH });
+    expect(out[0].payload.toString('hex')).to.equal('050100');
+    // 5. The server's method reply is swallowed (the client has it already); the request follows.
+    out = feed(0, fromServer(sa, port, { seq: 0x5001, ack: 1004, flags: ACK | PSH }, hex('0500')));
+    expect(out).to.have.length(1);
+    expect(out[0].tcp).to.deep.include({ seq: 1004, ack: 0x5003 });
+    expect(out[0].payload.toString('hex')).to.equal(request.toString('hex'));
+    expect(conn.state).to.equal(ConnState.Spliced);
+    // 6. The server's SOCKS reply reaches the client in its sequence space, window rescaled (9 -> 7).
+    const reply = hex('05000001cb0071700400');
+    out = feed(0, fromServer(sa, port, { seq: 0x5003, ack: 1014, flags: ACK | PSH, window: 100 }, reply));
+    expect(out).to.have.length(1);
+    expect(out[0].to).to.equal('client');
+    expect([out[0].ip.src, out[0].ip.dst]).to.deep.equal([VIP, CLIENT]);
+    expect(out[0].tcp).to.deep.include({ srcPort: 1080, dstPort: 40000, seq: isn + 3, ack: 1014, window: 400 });
+    expect(out[0].payload.toString('hex')).to.equal(reply.toString('hex'));
+    // 7. The client's next bytes go to the server, its ack mapped back.
+    out = feed('client', fromClient({ seq: 1014, ack: isn + 13, flags: ACK | PSH }, Buffer.from('GET /')));
+    expect(out).to.have.length(1);
+    expect(out[0].to).to.equal(0);
+    expect(out[0].tcp).to.deep.include({ srcPort: port, dstPort: 1080, seq: 1014, ack: 0x5003 + 10 });
+    expect(out[0].own).to.equal(false);
+    // 8. FIN both ways and the last ACK: the entry lingers, then leaves.
+    feed('client', fromClient({ seq: 1019, ack: isn + 13, flags: ACK | FIN }));
+    feed(0, fromServer(sa, port, { seq: 0x500d, ack: 1020, flags: ACK | FIN }));
+    expect(conn.state).to.equal(ConnState.Closed);
+    d.tick(10);
+    expect(d.table.size).to.equal(0);
+  });
+
+  it('SOCKS4 collected one byte per segment', function () {
+    const { d, feed } = setup();
+    const isn = feed('client', fromClient({ seq: 1, flags: SYN, mss: 1460 }))[0].tcp.seq;
+    const request = hex('04010050cb00715000');
+    let seen: string[] = [];
+    for (let i = 0; i < request.length; i++) {
+      const out = feed('client', fromClient({ seq: 2 + i, ack: isn + 1, flags: ACK }, request.subarray(i, i + 1)));
+      seen = out.map((o) => (o.to === 'client' ? `ack ${o.tcp.ack - 2}` : 'syn'));
+    }
+    expect(seen).to.deep.equal([`ack ${request.length}`, 'syn']);
+    expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.Connecting);
+  });
+
+  it('a server that resets makes the next one be tried; none left refuses the client', function () {
+    const { cap, d, feed } = setup();
+    const isn = feed('client', fromClient({ seq: 1, flags: SYN }))[0].tcp.seq;
+    let out = feed('client', fromClient({ seq: 2, ack: isn + 1, flags: ACK }, hex('04010050cb0071500000')));
+    const first = out.find((o) => o.to !== 'client')!;
+    out = feed(first.to as number, fromServer(CONFIG.servers[first.to as number], first.tcp.srcPort, { seq: 0, ack: 2, flags: RST | ACK }));
+    const second = out.find((o) => o.to !== 'client')!;
+    expect(second.to).to.not.equal(first.to);
+    expect(second.tcp.flags).to.equal(SYN);
+    out = feed(second.to as number, fromServer(CONFIG.servers[second.to as number], second.tcp.srcPort, { seq: 0, ack: 2, flags: RST | ACK }));
+    expect(cap.failures).to.have.length(2);
+    expect(out).to.have.length(1);
+    expect(out[0].to).to.equal('client');
+    expect(out[0].tcp.flags).to.equal(ACK | PSH | FIN);
+    expect(out[0].payload.toString('hex')).to.equal('005b000000000000'); // SOCKS4 "rejected"
+    expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.Refused);
+  });
+
+  it('refuses BIND with the protocol\'s reply and a clean close', function () {
+    const { feed } = setup();
+    const isn = feed('client', fromClient({ seq: 1, flags: SYN }))[0].tcp.seq;
+    feed('client', fromClient({ seq: 2, ack: isn + 1, flags: ACK }, hex('050100')));
+    const out = feed('client', fromClient({ seq: 5, ack: isn + 3, flags: ACK }, hex('05020001cb0071500050')));
+    expect(out).to.have.length(1);
+    expect(out[0].tcp.flags).to.equal(ACK | PSH | FIN);
+    expect(out[0].payload.toString('hex')).to.equal('05070001000000000000');
+  });
+
+  it('answers a segment for no connection with a RST, and caps half-open entries', function () {
+    const cfg = { ...CONFIG, appliance: { ...CONFIG.appliance, maxHalfOpen: 2 } };
+    const { d, feed } = setup(cfg);
+    const rst = feed('client', fromClient({ seq: 7, ack: 99, flags: ACK }));
+    expect(rst[0].tcp).to.deep.include({ seq: 99, flags: RST });
+    for (let p = 1; p <= 3; p++) feed('client', segment(CLIENT, VIP, tcpRepr({ srcPort: p, dstPort: 1080, seq: 1, flags: SYN })));
+    expect(d.table.size).to.equal(2);
+    expect(d.table.stats.refusedHalfOpen).to.equal(1);
+    d.tick(20); // half_open_timeout passed: RST and gone
+    expect(d.table.size).to.equal(0);
+  });
+});
