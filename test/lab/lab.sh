@@ -16,11 +16,12 @@
 # nothing leaves the lab. The appliance owns 198.19.N.1 in user space (it answers ARP on its
 # TAPs); the kernel's 198.19.N.254 gives the direct and kernel-NAT paths used for comparison.
 #
-# Usage: lab.sh up | down | status | env
+# Usage: lab.sh up | down | status | env | stop-server NAME | start-server NAME
 #   up      build the lab (idempotent: an intact lab is left as it is)
 #   down    stop every lab process by pid, delete the namespaces and files (always safe)
 #   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
 #   env     print the lab's facts as KEY=VALUE lines, for tests and scripts
+#   stop-server / start-server   stop or restart one SOCKS server's process (failure tests)
 set -Eeuo pipefail
 
 RUN=${SOCKSALP_LAB_RUN:-/run/socksalp-lab}
@@ -138,6 +139,8 @@ http {
     listen $WEB_ADDR:80 reuseport backlog=4096;
     server_name $WEB_HOST;
     root $RUN/www;
+    # The address the request came from: which SOCKS server carried it, told by the far side.
+    add_header X-Peer \$remote_addr always;
   }
 }
 EOF
@@ -216,19 +219,7 @@ build() {
     spawn "$NS_INET" "svc-$2" socat "TCP-LISTEN:$2,bind=$WEB_ADDR,reuseaddr,fork,backlog=1024" "EXEC:sh $RUN/service.sh $1"
   done
 
-  for s in "${SERVERS[@]}"; do
-    set -- $s
-    local name=$1 idx=$2 kind=$3 ns=$PREFIX-$1
-    mkdir -p "$RUN/$name"
-    if [ "$kind" = dante ]; then
-      dante_conf "$name" "$idx" >"$RUN/$name/danted.conf"
-      ip netns exec "$ns" danted -D -N 2 -f "$RUN/$name/danted.conf" -p "$RUN/$name.pid"
-    elif [ "$kind" = microsocks ]; then
-      spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx
-    else
-      ssh_socks "$name" "$idx" "$ns"
-    fi
-  done
+  for s in "${SERVERS[@]}"; do start_server ${s%% *}; done
 
   wait_listen "$NS_INET" $WEB_ADDR 80
   for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; done
@@ -240,6 +231,36 @@ alive() {
   local state
   state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
   [ -n "$state" ] && [ "$state" != Z ]
+}
+
+server_entry() {
+  local s
+  for s in "${SERVERS[@]}"; do [ "${s%% *}" = "$1" ] && { echo "$s"; return 0; }; done
+  log "no lab server named $1"
+  return 1
+}
+
+start_server() {
+  local entry
+  entry=$(server_entry "$1")
+  set -- $entry
+  local name=$1 idx=$2 kind=$3 ns=$PREFIX-$1
+  mkdir -p "$RUN/$name"
+  if [ "$kind" = dante ]; then
+    dante_conf "$name" "$idx" >"$RUN/$name/danted.conf"
+    ip netns exec "$ns" danted -D -N 2 -f "$RUN/$name/danted.conf" -p "$RUN/$name.pid"
+  elif [ "$kind" = microsocks ]; then
+    spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx
+  else
+    ssh_socks "$name" "$idx" "$ns"
+  fi
+}
+
+# Stops a SOCKS server's process, leaving its host up: its kernel then refuses connections.
+stop_server() {
+  server_entry "$1" >/dev/null
+  [ -f "$RUN/$1.pid" ] && stop_pid "$(cat "$RUN/$1.pid")"
+  rm -f "$RUN/$1.pid"
 }
 
 stop_pid() {
@@ -316,6 +337,8 @@ case "${1:-}" in
     log "up: client $NS_CLIENT, appliance $NS_APP, servers $(for s in "${SERVERS[@]}"; do set -- $s; printf '%s ' "$PREFIX-$1"; done)"
     ;;
   down) down ;;
+  stop-server) stop_server "${2:?server name}" ;;
+  start-server) start_server "${2:?server name}"; set -- $(server_entry "$2"); wait_listen "$PREFIX-$1" "198.19.$2.2" 1080 ;;
   status) status ;;
   env) env_facts ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;

@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { controlRequest } from '../../appliance/control/client';
+import { REPO } from './lab';
+
+const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
+
+/** A copy of conf/ with some keys changed: `{ 'appliance.ini': { idle_timeout: '5' } }`. */
+export function configCopy(changes: Record<string, Record<string, string>>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'socksalp-conf-'));
+  for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+  for (const [file, keys] of Object.entries(changes)) editIni(join(dir, file), keys);
+  return dir;
+}
+
+/** Sets `key = value` on existing lines (first occurrence, or within "[section] key" form). */
+export function editIni(path: string, keys: Record<string, string>): void {
+  let text = readFileSync(path, 'utf8');
+  for (const [spec, value] of Object.entries(keys)) {
+    const [section, key] = spec.includes(' ') ? spec.split(' ') : [undefined, spec];
+    const start = section === undefined ? 0 : text.indexOf(`[${section}]`);
+    if (start < 0) throw new Error(`${path}: no [${section}]`);
+    const re = new RegExp(`^${key}\\s*=.*$`, 'm');
+    const m = re.exec(text.slice(start));
+    if (!m) throw new Error(`${path}: no ${spec}`);
+    const at = start + m.index;
+    text = text.slice(0, at) + `${key} = ${value}` + text.slice(at + m[0].length);
+  }
+  writeFileSync(path, text);
+}
+
+/** The appliance running in the lab's appliance namespace, stopped by its pid. */
+export class ApplianceProcess {
+  private readonly child: ChildProcess;
+  output = '';
+  exited: number | null = null;
+
+  constructor(readonly configDir: string, readonly socket: string, ns = 'salab-app') {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (b: Buffer) => (this.output += b.toString()));
+    this.child.stderr!.on('data', (b: Buffer) => (this.output += b.toString()));
+    this.child.on('exit', (code) => (this.exited = code ?? -1));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Waits until the control socket answers and every server is resolved. */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.exited !== null) throw new Error(`the appliance exited (${this.exited}):\n${this.output}`);
+      try {
+        const a = await controlRequest(this.socket, { cmd: 'servers' }, 1000);
+        if ((a.servers as { state: string }[]).every((s) => s.state === 'up')) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > until) throw new Error(`the appliance did not become ready:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  ask(req: object): Promise<Record<string, unknown>> {
+    return controlRequest(this.socket, req);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.child.kill(sig);
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited !== null) return;
+    const done = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+    if (this.exited === null) this.child.kill('SIGKILL');
+  }
+
+  static cleanup(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
