@@ -2,6 +2,7 @@
 import { check, CHECK_USAGE } from './check';
 import { run, RUN_USAGE } from './run';
 import { ctl, CTL_USAGE } from './ctl';
+import { dash, DASH_USAGE } from './dash';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -24,6 +25,7 @@ const verbs: Record<string, Verb> = {
   check: { run: check, usage: CHECK_USAGE },
   run: { run, usage: RUN_USAGE },
   ctl: { run: ctl, usage: CTL_USAGE },
+  dash: { run: dash, usage: DASH_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {

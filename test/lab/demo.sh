@@ -1,47 +1,77 @@
 #!/usr/bin/env bash
-# "npm run lab": the lab with a little demo traffic. Brings the lab up, validates conf/, and
-# shows real curl clients downloading through each SOCKS server, with the bytes' sha256 and
-# the server that carried them as the web server saw it. The lab is torn down at the end
-# unless --keep is given (then "bash test/lab/lab.sh down" removes it).
+# "npm run lab": the appliance in the lab, with a little demo traffic. Brings the lab up,
+# validates conf/, runs the appliance in the appliance namespace with conf/, then sends real
+# curl downloads through the VIP in each SOCKS dialect and a connection to each ALP service,
+# showing the sha256 of what arrived and which SOCKS server carried it (as the far side saw
+# it), and the appliance's own tables. Everything is stopped and removed at the end unless
+# --keep is given (then "bash test/lab/lab.sh down" removes it all).
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 keep=
 for a in "$@"; do
   case $a in
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $a" >&2; exit 2 ;;
   esac
 done
 LAB=test/lab/lab.sh
-[ -n "$keep" ] || trap 'bash $LAB down' EXIT
+SOCKSALP="node dist/appliance/cli/index.js"
+app_pid=
+cleanup() {
+  [ -n "$keep" ] && return
+  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
+  bash $LAB down
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bash $LAB up
 eval "$(bash $LAB env | sed 's/^/export /')"
-node dist/appliance/cli/index.js check --config conf
+$SOCKSALP check --config conf
 echo
 
+ip netns exec "$LAB_NS_APP" $SOCKSALP run --config conf 2>"$LAB_RUN/appliance.log" &
+app_pid=$!
+for _ in $(seq 1 50); do
+  $SOCKSALP ctl --config conf list 2>/dev/null | grep -qv unresolved && break
+  sleep 0.2
+done
+
 egress_of() {
-  local ip=$1 s
+  local ip=$1 s v
   for s in ${LAB_SERVERS//,/ }; do
-    local v="LAB_SERVER_${s^^}_EGRESS"
+    v="LAB_SERVER_${s^^}_EGRESS"
     [ "${!v}" = "$ip" ] && { echo "$s"; return; }
   done
   echo "?"
 }
 
-echo "Direct to each SOCKS server (expected sha256 $LAB_BIG_SHA256):"
-for s in ${LAB_SERVERS//,/ }; do
-  S=${s^^}; socks_var="LAB_SERVER_${S}_SOCKS"; kind_var="LAB_SERVER_${S}_KIND"
-  flags=(--socks5-hostname)
-  [ "${!kind_var}" = dante ] && flags=(--socks4 --socks5-hostname)
-  for f in "${flags[@]}"; do
-    start=$(date +%s%N)
-    sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 "$f" "${!socks_var}" "$LAB_BIG_URL" | sha256sum | cut -d' ' -f1)
-    ms=$(( ($(date +%s%N) - start) / 1000000 ))
-    carried=$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")
-    ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
-    printf '  %-4s %-18s via %-22s sha256 %s  web server saw: %s  (%d ms)\n' "$ok" "$f" "${!socks_var}" "${sha:0:16}…" "$carried" "$ms"
-  done
+VIP=$LAB_VIP:1080
+echo "Through the appliance at $VIP (expected sha256 ${LAB_BIG_SHA256:0:16}…):"
+for f in --socks4 --socks4a --socks5 --socks5-hostname; do
+  url=$LAB_BIG_URL
+  [ "$f" = --socks4 ] || [ "$f" = --socks5 ] && url=http://$LAB_WEB_ADDR/big.bin
+  start=$(date +%s%N)
+  sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 "$f" "$VIP" "$url" | sha256sum | cut -d' ' -f1)
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
+  printf '  %-4s curl %-18s http  sha256 %s  carried by %-3s (%d ms)\n' "$ok" "$f" "${sha:0:16}…" \
+    "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms"
 done
+for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
+  set -- $svc
+  banner=$( (echo hi; sleep 0.3) | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "SOCKS4:$LAB_VIP:$LAB_WEB_ADDR:$2,socksport=1080" 2>/dev/null | head -n1 || true)
+  printf '  %-4s socat --socks4  %-6s %-33s carried by %s\n' "$([ -n "$banner" ] && echo ok || echo FAIL)" "$1" "\"$banner\"" "$(egress_of "${banner##* }")"
+done
+echo
+$SOCKSALP ctl --config conf list
+echo
+$SOCKSALP ctl --config conf alps
+if [ -n "$keep" ]; then
+  echo
+  echo "The lab and the appliance (pid $app_pid) keep running:"
+  echo "  $SOCKSALP ctl --config conf conns      # the connection table"
+  echo "  ip netns exec $LAB_NS_CLIENT curl --socks5-hostname $VIP $LAB_BIG_URL -o /dev/null"
+  echo "  bash $LAB down                         # stop everything"
+fi
