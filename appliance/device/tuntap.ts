@@ -42,7 +42,9 @@ export function openTunTap(name: string, kind: DeviceKind): number {
   if (libc.ioctlPtr(fd, TUNSETIFF, req) < 0) {
     const e = libc.errno();
     libc.close(fd);
-    throw new DeviceError(name, kind === 'tun' ? 'attach as TUN (is it a TAP?)' : 'attach as TAP (is it a TUN?)', e);
+    const why = e === libc.EBUSY ? 'attach (another process has it open: is another appliance running?)'
+      : kind === 'tun' ? 'attach as TUN (is it a TAP?)' : 'attach as TAP (is it a TUN?)';
+    throw new DeviceError(name, why, e);
   }
   try {
     setUp(name);
