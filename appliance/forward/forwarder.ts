@@ -412,7 +412,8 @@ export class Forwarder implements Sink {
 
   /** ICMP error about `ip` to its sender (RFC 792: the header and 8 bytes of the datagram). */
   private icmpError(ip: Ipv4View, type: number, code: number): void {
-    if (ip.protocol === PROTO_ICMP) return; // never about an ICMP message
+    // Never about an ICMP error (RFC 1122 3.2.2); an echo request may get one.
+    if (ip.protocol === PROTO_ICMP && ip.payloadLength > 0 && ICMP_ERRORS.includes(this.pool.buf[ip.payloadOffset])) return;
     const slot = this.pool.take();
     if (slot < 0) return;
     const quoted = Math.min(ip.totalLength, ip.headerLength + 8);
@@ -523,4 +524,6 @@ export class Forwarder implements Sink {
 }
 
 const BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+/** Destination unreachable, source quench, redirect, time exceeded, parameter problem. */
+const ICMP_ERRORS = [3, 4, 5, 11, 12];
 

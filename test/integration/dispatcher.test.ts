@@ -26,6 +26,8 @@ describe('dispatcher: real clients through the VIP', function () {
     lab = useLab();
     vip = `${lab.LAB_VIP}:1080`;
     conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, idle_timeout: '5' } });
+    // [routes] is the file's last section: a route for non-SOCKS traffic to sb's segment.
+    writeFileSync(join(conf, 'appliance.ini'), readFileSync(join(conf, 'appliance.ini'), 'utf8') + '198.19.2.0/24 = alp-sb\n');
     app = new ApplianceProcess(conf, SOCKET);
     await app.ready();
   });
@@ -80,6 +82,20 @@ describe('dispatcher: real clients through the VIP', function () {
     const r = inNs(lab.LAB_NS_CLIENT, 'ping', ['-c', '2', '-W', '2', lab.LAB_VIP]);
     expect(r.status, r.stdout + r.stderr).to.equal(0);
     expect(r.stdout).to.match(/2 received/);
+  });
+
+  it('routes non-SOCKS datagrams by [routes], and answers ICMP unreachable where none fits', function () {
+    // The kernel in the appliance namespace sends these two destinations into the TUN.
+    const routes = [['198.19.2.2/32'], ['198.19.9.0/24']];
+    for (const [prefix] of routes) inNs(lab.LAB_NS_APP, 'ip', ['route', 'add', prefix, 'dev', 'alp0']);
+    try {
+      const routed = inNs(lab.LAB_NS_CLIENT, 'ping', ['-c', '2', '-W', '2', '198.19.2.2']);
+      expect(routed.status, routed.stdout + routed.stderr).to.equal(0);
+      const unreachable = inNs(lab.LAB_NS_CLIENT, 'ping', ['-c', '1', '-W', '2', '198.19.9.9']);
+      expect(unreachable.stdout).to.match(new RegExp(`From ${lab.LAB_VIP.replace(/\./g, '\\.')} .*Destination Net Unreachable`));
+    } finally {
+      for (const [prefix] of routes) inNs(lab.LAB_NS_APP, 'ip', ['route', 'del', prefix, 'dev', 'alp0']);
+    }
   });
 
   it('shows the servers and a live connection through ctl', async function () {
