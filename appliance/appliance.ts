@@ -80,7 +80,7 @@ export class Appliance {
     const c = this.config;
     this.log(
       `running: ${c.intranet.tun} for ${c.intranet.vips.length} VIP(s), ${c.servers.length} server(s) on ` +
-        this.forwarder.segments.map((s) => s.tap).join(', ') + `; SOCKS port ${c.appliance.socksPort}`,
+        this.forwarder.segments.map((s) => s.tap).join(', ') + `; SOCKS port ${c.appliance.socksPort}; readiness by ${this.loop.mechanism}`,
     );
   }
 

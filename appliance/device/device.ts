@@ -1,34 +1,55 @@
 import * as libc from './libc';
 import { openTunTap, type DeviceKind } from './tuntap';
-import type { PacketPool } from './packet-pool';
+import { VNET_HDR, type PacketPool } from './packet-pool';
+import { ETH_HEADER } from '../wire/ethernet';
 
 /**
- * One TUN or TAP descriptor. Reads drain until EAGAIN; a write that would block says so and
- * the caller's output queue keeps the packet (forward/output-queue). A vanished device
- * (EIO, EBADF, ENODEV) is recorded once and its descriptor closed; the others go on.
+ * One TUN or TAP descriptor, opened with IFF_VNET_HDR and TCP offloads: a read may bring a
+ * TCP super-packet of up to 64 KiB with a partial checksum, and a write may hand one to the
+ * kernel, which segments it where needed. The virtio-net header travels in the pool's
+ * per-slot metadata, with offsets made relative to the IP header (a TAP's count from the
+ * Ethernet header).
+ *
+ * Reads drain until EAGAIN; a write that would block says so and the caller's output queue
+ * keeps the packet (forward/output-queue). A vanished device (EIO, EBADF, ENODEV) is recorded
+ * once and no longer read or written; the others go on.
  */
 export class Device {
   fd: number;
   readonly stats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, errors: 0 };
   failure: string | undefined;
+  /** What a header offset counts from, before the IP header. */
+  private readonly l2: number;
 
   constructor(readonly name: string, readonly kind: DeviceKind, private readonly pool: PacketPool) {
     this.fd = openTunTap(name, kind);
+    this.l2 = kind === 'tap' ? ETH_HEADER : 0;
   }
 
-  /** Views the descriptor reads into and writes from: at the frame (TAP) or the IP header (TUN). */
   private view(slot: number): Uint8Array {
-    return this.kind === 'tap' ? this.pool.frameViews[slot] : this.pool.ipViews[slot];
+    return this.kind === 'tap' ? this.pool.tapViews[slot] : this.pool.tunViews[slot];
   }
 
-  /** Reads one packet into `slot`; returns its length, 0 when nothing is waiting or the device failed. */
+  /**
+   * Reads one packet into `slot` (a big one: a super-packet may come); returns its length
+   * without the virtio-net header (a frame for a TAP, a datagram for the TUN), 0 when nothing
+   * is waiting or the device failed.
+   */
   read(slot: number): number {
-    if (this.fd < 0) return 0;
-    const n = libc.read(this.fd, this.view(slot), this.kind === 'tap' ? this.pool.slotSize : this.pool.maxIpLength);
-    if (n > 0) {
+    if (this.fd < 0 || this.failure !== undefined) return 0;
+    const v = this.view(slot);
+    const n = libc.read(this.fd, v, v.length);
+    if (n > VNET_HDR) {
+      const p = this.pool;
+      p.vnetFlags[slot] = v[0];
+      p.gsoType[slot] = v[1];
+      p.hdrLen[slot] = Math.max(0, (v[2] | (v[3] << 8)) - this.l2);
+      p.gsoSize[slot] = v[4] | (v[5] << 8);
+      p.csumStart[slot] = Math.max(0, (v[6] | (v[7] << 8)) - this.l2);
+      p.csumOffset[slot] = v[8] | (v[9] << 8);
       this.stats.rxPackets++;
-      this.stats.rxBytes += n;
-      return n;
+      this.stats.rxBytes += n - VNET_HDR;
+      return n - VNET_HDR;
     }
     if (n < 0) {
       const e = libc.errno();
@@ -38,13 +59,32 @@ export class Device {
   }
 
   /**
-   * Writes `len` bytes of the slot. True when the packet is gone (written, or refused for
-   * good and counted); false when the descriptor would block and the caller should keep it.
+   * Writes `len` bytes of the slot (a frame for a TAP, a datagram for the TUN) behind its
+   * virtio-net header. True when the packet is gone (written, or refused for good and
+   * counted); false when the descriptor would block and the caller should keep it.
    */
   write(slot: number, len: number): boolean {
-    if (this.fd < 0) return true;
-    const n = libc.write(this.fd, this.view(slot), len);
-    if (n === len) {
+    if (this.fd < 0 || this.failure !== undefined) return true;
+    const v = this.view(slot);
+    const p = this.pool;
+    const flags = p.vnetFlags[slot];
+    const gso = p.gsoType[slot];
+    v[0] = flags;
+    v[1] = gso;
+    const hdrLen = gso !== 0 ? p.hdrLen[slot] + this.l2 : 0;
+    v[2] = hdrLen;
+    v[3] = hdrLen >> 8;
+    const gsoSize = gso !== 0 ? p.gsoSize[slot] : 0;
+    v[4] = gsoSize;
+    v[5] = gsoSize >> 8;
+    const start = flags !== 0 ? p.csumStart[slot] + this.l2 : 0;
+    v[6] = start;
+    v[7] = start >> 8;
+    const off = flags !== 0 ? p.csumOffset[slot] : 0;
+    v[8] = off;
+    v[9] = off >> 8;
+    const n = libc.write(this.fd, v, len + VNET_HDR);
+    if (n === len + VNET_HDR) {
       this.stats.txPackets++;
       this.stats.txBytes += len;
       return true;
@@ -58,10 +98,10 @@ export class Device {
     return true;
   }
 
+  /** The descriptor stays open until the I/O loop has stopped watching it, then `close`. */
   private fail(why: string): void {
     this.stats.errors++;
     this.failure = why;
-    this.close();
   }
 
   close(): void {

@@ -11,6 +11,7 @@ export const close = libc.func('int close(int fd)') as (fd: number) => number;
 export const read = libc.func('long read(int fd, uint8_t *buf, unsigned long count)') as (fd: number, buf: Uint8Array, count: number) => number;
 export const write = libc.func('long write(int fd, const uint8_t *buf, unsigned long count)') as (fd: number, buf: Uint8Array, count: number) => number;
 export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long request, uint8_t *arg)') as (fd: number, request: number, arg: Uint8Array) => number;
+export const ioctlInt = libc.func('int ioctl(int fd, unsigned long request, unsigned long arg)') as (fd: number, request: number, arg: number) => number;
 export const socket = libc.func('int socket(int domain, int type, int protocol)') as (domain: number, type: number, protocol: number) => number;
 export const poll = libc.func('int poll(uint8_t *fds, unsigned long nfds, int timeout)') as KoffiFunc<(fds: Uint8Array, nfds: number, timeout: number) => number>;
 const strerrorFn = libc.func('const char *strerror(int errnum)') as (errnum: number) => string;

@@ -9,6 +9,11 @@ const IFF_UP = 0x1;
 const IFF_TUN = 0x0001;
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+const TUNSETOFFLOAD = 0x400454d0;
+/** We accept partial checksums and IPv4 TCP super-packets. */
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
 /** struct ifreq: 16 bytes of name, then a 24-byte union. */
 const IFREQ = 40;
 
@@ -28,15 +33,15 @@ function ifreq(name: string): Uint8Array {
 }
 
 /**
- * Attaches to the TUN or TAP device `name` (IFF_NO_PI), creating it when absent, and returns
- * a non-blocking descriptor. A device created here goes away when the descriptor closes; a
+ * Attaches to the TUN or TAP device `name` (IFF_NO_PI, IFF_VNET_HDR, checksum and TCPv4
+ * segmentation offloads), creating it when absent, and returns a non-blocking descriptor. A device created here goes away when the descriptor closes; a
  * persistent one made beforehand (by the lab, or at boot) stays.
  */
 export function openTunTap(name: string, kind: DeviceKind): number {
   const fd = libc.open('/dev/net/tun', libc.O_RDWR | libc.O_NONBLOCK | libc.O_CLOEXEC);
   if (fd < 0) throw new DeviceError(name, 'open /dev/net/tun', libc.errno());
   const req = ifreq(name);
-  const flags = (kind === 'tun' ? IFF_TUN : IFF_TAP) | IFF_NO_PI;
+  const flags = (kind === 'tun' ? IFF_TUN : IFF_TAP) | IFF_NO_PI | IFF_VNET_HDR;
   req[16] = flags & 0xff;
   req[17] = flags >> 8;
   if (libc.ioctlPtr(fd, TUNSETIFF, req) < 0) {
@@ -45,6 +50,11 @@ export function openTunTap(name: string, kind: DeviceKind): number {
     const why = e === libc.EBUSY ? 'attach (another process has it open: is another appliance running?)'
       : kind === 'tun' ? 'attach as TUN (is it a TAP?)' : 'attach as TAP (is it a TUN?)';
     throw new DeviceError(name, why, e);
+  }
+  if (libc.ioctlInt(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
+    const e = libc.errno();
+    libc.close(fd);
+    throw new DeviceError(name, 'enable offloads', e);
   }
   try {
     setUp(name);

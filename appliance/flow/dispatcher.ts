@@ -100,7 +100,13 @@ export class Dispatcher {
 
   fromClient(slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
     const flags = tcp.flags;
-    const c = this.table.lookupClient(ip.src, tcp.srcPort);
+    let c = this.table.lookupClient(ip.src, tcp.srcPort);
+    if (c !== undefined && (flags & (SYN | ACK | RST)) === SYN && tcp.seq !== c.clientIsn) {
+      // A new connection from a port whose old entry still lingers (the server closed first,
+      // so the client kept no TIME-WAIT): the old one is over; this SYN starts afresh.
+      this.abandon(c);
+      c = undefined;
+    }
     if (c === undefined) {
       if ((flags & (SYN | ACK | RST)) === SYN) this.accept(ip, tcp, o);
       else if ((flags & RST) === 0) this.resetClientUnknown(ip, tcp);
@@ -533,6 +539,12 @@ export class Dispatcher {
         }
       }
     }
+  }
+
+  /** Ends a connection the client has moved on from, telling a server leg still open. */
+  private abandon(c: Connection): void {
+    if (c.state === ConnState.Spliced || c.state === ConnState.Replaying) this.resetServerLeg(c);
+    this.remove(c);
   }
 
   private remove(c: Connection): void {

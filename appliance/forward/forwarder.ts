@@ -1,7 +1,7 @@
 import type { Config, Route } from '../config/tables';
 import { inPrefix } from '../config/address';
 import { Device } from '../device/device';
-import type { PacketPool } from '../device/packet-pool';
+import { VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM, type PacketPool } from '../device/packet-pool';
 import { ArpView, ARP_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp';
 import { emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, EthernetView } from '../wire/ethernet';
 import { IcmpView, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, UNREACH_NET } from '../wire/icmp';
@@ -104,7 +104,7 @@ export class Forwarder implements Sink {
       }
     }
     this.serverQueues = config.servers.map((s) => new OutputQueue(s.queueLimit, pool));
-    this.tunQueue = new OutputQueue(pool.slots, pool);
+    this.tunQueue = new OutputQueue(pool.smallSlots + pool.bigSlots, pool);
     this.cc = new CongestionControl(stages.priorities);
     this.routes = config.routes;
     this.vips = config.intranet.vips;
@@ -114,6 +114,13 @@ export class Forwarder implements Sink {
     this.serverStats = config.servers.map(() => ({ packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }));
     this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
     this.reassembler = new Reassembler(pool, 4 << 20, 30);
+    for (let i = 0; i <= this.segments.length; i++) this.landing.push(-1);
+  }
+
+  /** Releases the landing slots (stop, or a device set that changes). */
+  private releaseLanding(): void {
+    for (const s of this.landing) if (s >= 0) this.pool.give(s);
+    this.landing.length = 0;
   }
 
   get devices(): Device[] {
@@ -140,16 +147,17 @@ export class Forwarder implements Sink {
   /** Drains device `index` (0: the TUN, then one per segment); returns packets read. */
   readDevice(index: number): number {
     const dev = index === 0 ? this.tun : this.segments[index - 1].device;
+    const l2 = index === 0 ? 0 : ETH_HEADER;
     let got = 0;
     while (got < BATCH) {
-      const slot = this.pool.take();
-      if (slot < 0) {
+      // Read into the device's big landing slot; an ordinary packet moves to a small one.
+      let landing = this.landing[index];
+      if (landing < 0 && (landing = this.landing[index] = this.pool.takeBig()) < 0) {
         this.drop(-1, 'pool-exhausted');
         break;
       }
-      const n = dev.read(slot);
+      const n = dev.read(landing);
       if (n === 0) {
-        this.pool.give(slot);
         if (dev.failure && !this.logged.has(dev.name)) {
           this.logged.add(dev.name);
           this.log(`device ${dev.name} failed (${dev.failure}); the others go on`);
@@ -157,10 +165,33 @@ export class Forwarder implements Sink {
         break;
       }
       got++;
+      let slot = landing;
+      if (n - l2 <= this.pool.smallMaxIp) {
+        slot = this.pool.take();
+        if (slot < 0) {
+          this.drop(-1, 'pool-exhausted');
+          continue;
+        }
+        this.pool.copy(landing, slot, n - l2);
+      } else {
+        this.landing[index] = -1;
+      }
       if (index === 0) this.fromIntranet(slot, n);
       else this.fromSegment(index - 1, slot, n);
     }
     return got;
+  }
+
+  /** Per device, the big slot the next read lands in. */
+  private readonly landing: number[] = [];
+
+  /** Whether the TCP checksum is to be checked: not when the kernel checked it or will fill it in. */
+  private tcpPartial(slot: number): boolean {
+    return (this.pool.vnetFlags[slot] & VNET_F_NEEDS_CSUM) !== 0;
+  }
+
+  private tcpTrusted(slot: number): boolean {
+    return (this.pool.vnetFlags[slot] & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0;
   }
 
   private isVip(a: number): boolean {
@@ -187,12 +218,12 @@ export class Forwarder implements Sink {
     const proto = ip.protocol;
     const toVip = this.isVip(ip.dst);
     if (proto === PROTO_TCP && toVip) {
-      const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength);
+      const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
       if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
         this.drop(slot, 'malformed-tcp');
         return;
       }
-      if (!tcp.checksumValid(ip.src, ip.dst)) {
+      if (!this.tcpTrusted(slot) && !tcp.checksumValid(ip.src, ip.dst)) {
         this.drop(slot, 'bad-tcp-checksum');
         return;
       }
@@ -249,12 +280,12 @@ export class Forwarder implements Sink {
     }
     if (ip.protocol === PROTO_TCP) {
       const server = seg.servers.get(ip.src);
-      const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength);
+      const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
       if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
         this.drop(slot, 'malformed-tcp');
         return;
       }
-      if (!tcp.checksumValid(ip.src, ip.dst)) {
+      if (!this.tcpTrusted(slot) && !tcp.checksumValid(ip.src, ip.dst)) {
         this.drop(slot, 'bad-tcp-checksum');
         return;
       }
@@ -519,6 +550,7 @@ export class Forwarder implements Sink {
   }
 
   close(): void {
+    this.releaseLanding();
     for (const d of this.devices) d.close();
   }
 }

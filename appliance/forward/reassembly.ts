@@ -36,10 +36,10 @@ export class Reassembler {
     const hl = ip.headerLength;
     const offset = ip.fragmentOffset;
     const length = ip.payloadLength;
-    const max = this.pool.maxIpLength;
+    const max = this.pool.smallMaxIp;
     let p = this.pending.get(key);
     if (p === undefined) {
-      if (this.held + this.pool.slotSize > this.maxBytes) {
+      if (this.held + this.pool.smallSize > this.maxBytes) {
         this.stats.dropped++;
         this.pool.give(slot);
         return -1;
@@ -52,7 +52,7 @@ export class Reassembler {
       }
       p = { slot: whole, received: 0, total: -1, headerLength: hl, expires: now + this.timeout, filled: new Uint8Array(Math.ceil(max / 8)) };
       this.pending.set(key, p);
-      this.held += this.pool.slotSize;
+      this.held += this.pool.smallSize;
     }
     const src = this.pool.buf;
     const base = this.pool.ipOffset(p.slot);
@@ -87,7 +87,7 @@ export class Reassembler {
     src[base + 7] = 0;
     ip.fillChecksum();
     this.pending.delete(key);
-    this.held -= this.pool.slotSize;
+    this.held -= this.pool.smallSize;
     this.stats.completed++;
     this.lastLength = tl;
     return p.slot;
@@ -95,7 +95,7 @@ export class Reassembler {
 
   private abandon(key: string, p: Pending): void {
     this.pending.delete(key);
-    this.held -= this.pool.slotSize;
+    this.held -= this.pool.smallSize;
     this.pool.give(p.slot);
     this.stats.dropped++;
   }

@@ -54,11 +54,18 @@ export class TcpView {
   off = 0;
   /** Segment length (header and payload), from the IP header. */
   len = 0;
+  /**
+   * The checksum field is partial (offloaded: CHECKSUM_PARTIAL): it holds the folded
+   * pseudo-header sum, not complemented, and the kernel sums header and payload later. Then
+   * only address changes touch it, and with the sign the other way round.
+   */
+  partial = false;
 
-  wrap(buf: Uint8Array, off: number, len: number): this {
+  wrap(buf: Uint8Array, off: number, len: number, partial = false): this {
     this.buf = buf;
     this.off = off;
     this.len = len;
+    this.partial = partial;
     return this;
   }
 
@@ -145,33 +152,36 @@ export class TcpView {
   // Incremental rewrites: each keeps the checksum right by RFC 1624 without re-summing.
 
   rewriteSrcPort(v: number): void {
-    this.checksum = update16(this.checksum, this.srcPort, v);
+    if (!this.partial) this.checksum = update16(this.checksum, this.srcPort, v);
     this.srcPort = v;
   }
 
   rewriteDstPort(v: number): void {
-    this.checksum = update16(this.checksum, this.dstPort, v);
+    if (!this.partial) this.checksum = update16(this.checksum, this.dstPort, v);
     this.dstPort = v;
   }
 
   rewriteSeq(v: number): void {
-    this.checksum = update32(this.checksum, this.seq, v);
+    if (!this.partial) this.checksum = update32(this.checksum, this.seq, v);
     this.seq = v;
   }
 
   rewriteAck(v: number): void {
-    this.checksum = update32(this.checksum, this.ack, v);
+    if (!this.partial) this.checksum = update32(this.checksum, this.ack, v);
     this.ack = v;
   }
 
   rewriteWindow(v: number): void {
-    this.checksum = update16(this.checksum, this.window, v);
+    if (!this.partial) this.checksum = update16(this.checksum, this.window, v);
     this.window = v;
   }
 
-  /** Addresses are covered only through the pseudo-header; the IP layer rewrites them. */
+  /**
+   * Addresses are covered only through the pseudo-header; the IP layer rewrites them. A partial
+   * field P is the complement of a full one, so P' = ~update(~P).
+   */
   pseudoAddressChanged(from: number, to: number): void {
-    this.checksum = update32(this.checksum, from, to);
+    this.checksum = this.partial ? ~update32(~this.checksum & 0xffff, from, to) & 0xffff : update32(this.checksum, from, to);
   }
 
   /** Adds `delta` to every edge of the SACK blocks at `o.sackOffset`. */
@@ -181,13 +191,17 @@ export class TcpView {
       const from = readU32(this.buf, at);
       const to = (from + delta) >>> 0;
       writeU32(this.buf, at, to);
-      c = update32(c, from, to);
+      if (!this.partial) c = update32(c, from, to);
     }
     this.checksum = c;
   }
 
   /** Overwrites an option with NOPs: how a timestamp is stripped without moving the payload. */
   nopOut(at: number, length: number): void {
+    if (this.partial) {
+      this.buf.fill(OPT_NOP, at, at + length);
+      return;
+    }
     let c = this.checksum;
     const b = this.buf;
     // Update per aligned 16-bit word, relative to the header start.

@@ -134,7 +134,12 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     feed('client', fromClient({ seq: 1019, ack: isn + 13, flags: ACK | FIN }));
     feed(0, fromServer(sa, port, { seq: 0x500d, ack: 1020, flags: ACK | FIN }));
     expect(conn.state).to.equal(ConnState.Closed);
-    d.tick(10);
+    // 9. The client reuses its port at once (it kept no TIME-WAIT): a new connection, not the old leg.
+    out = feed('client', fromClient({ seq: 777777, flags: SYN, mss: 1460 }));
+    expect(out.map((o) => [o.to, o.tcp.flags])).to.deep.equal([['client', SYN | ACK]]);
+    expect(out[0].tcp.ack).to.equal(777778);
+    expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.SynReceived);
+    d.tick(20);
     expect(d.table.size).to.equal(0);
   });
 

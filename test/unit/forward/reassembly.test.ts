@@ -57,7 +57,7 @@ describe('forward/reassembly', function () {
 
   it('drops an incomplete datagram after the timeout, and refuses past the memory cap', function () {
     const pool = new PacketPool(16, 1500);
-    const r = new Reassembler(pool, pool.slotSize, 30);
+    const r = new Reassembler(pool, pool.smallSize, 30);
     const { parts } = fragments(payload, 400);
     feed(r, pool, parts[0], 0);
     const other = fragments(Buffer.alloc(16), 8).parts[0];
