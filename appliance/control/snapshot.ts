@@ -42,6 +42,7 @@ export function status(a: Appliance): object {
     dispatcher: d.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
     poolFree: a.pool.available,
+    memory: process.memoryUsage(),
     devices,
   };
 }

@@ -32,23 +32,12 @@ export const enum Phase {
   Request = 2,
 }
 
-export class Connection {
-  state = ConnState.SynReceived;
-  // Cx_Source_IP_Address, Cx_Source_Port, and the VIP the client addressed.
-  readonly clientIp: number;
-  readonly clientPort: number;
-  readonly vip: number;
-  /** Cx_ALP (TrafficAnalyzer index), with its priority and discard eligibility. */
-  alp = -1;
-  priority = 0;
-  /** SOCKS version, 4 or 5, once known; and the dialect servers must speak for it. */
-  version = 0;
-  dialect: SocksVersion = '5';
-  /** What the client asked to reach, for people: "host:port". */
-  destination = '';
-
-  // Client leg: the appliance is the TCP peer until the splice.
-  clientIsn = 0;
+/**
+ * What only the handshake needs: the client leg the appliance answers itself, the bytes it
+ * collects, the replay to the server. Dropped once the server has acknowledged the replay,
+ * so an established connection costs only the Connection itself.
+ */
+export class Handshake {
   /** Next sequence number expected from the client. */
   clientNext = 0;
   clientWscale = -1;
@@ -66,18 +55,12 @@ export class Connection {
   /** Bytes of the handshake's phases within `collected`. */
   greetingEnd = 0;
   authEnd = 0;
-  requestEnd = 0;
   /** SOCKS5: the method and what the appliance answered the client so far (to check the server's copy). */
   method = -1;
   answered = 0;
 
-  // Server leg.
-  server = -1;
   /** Servers that already failed this connection (bit per server index). */
   tried = 0;
-  allocPort = 0;
-  serverIsn = 0;
-  /** Next sequence number expected from the server. */
   serverNext = 0;
   serverWscale = -1;
   phase = Phase.Greeting;
@@ -86,21 +69,48 @@ export class Connection {
   /** End (in client bytes) of what has been replayed so far, and the highest the server acknowledged. */
   replayedTo = 0;
   serverAcked = 0;
+
+  deadline = 0;
+  retries = 0;
+  connectStarted = 0;
+}
+
+/**
+ * A record of the Socks ALP Connection table (patent figure 6, 612), grown into what the
+ * splice needs: the client (Cx_Source_IP_Address, Cx_Source_Port) and the VIP it addressed,
+ * Cx_ALP, the server leg's rewritten addresses (the network-management patent's "pair of
+ * pairs": the server and the port the appliance allocated), the sequence offset between the
+ * legs, and the counters shown to operators.
+ */
+export class Connection {
+  state = ConnState.SynReceived;
+  readonly clientIp: number;
+  readonly clientPort: number;
+  readonly vip: number;
+  /** Cx_ALP (TrafficAnalyzer index) and its priority. */
+  alp = -1;
+  priority = 0;
+  /** SOCKS version, 4 or 5, once known; and the dialect servers must speak for it. */
+  version = 0;
+  dialect: SocksVersion = '5';
+  /** What the client asked to reach, for people: "host:port". */
+  destination = '';
+  /** The client's ISN: the server leg starts at it, so client-to-server seq needs no change. */
+  clientIsn = 0;
+  hs: Handshake | null = new Handshake();
+
+  server = -1;
+  allocPort = 0;
   /** serverSeq + delta = clientSeq for server-to-client data. */
   delta = 0;
   /** Window rescaling per direction: shift the field left by this (negative: right). */
   windowShiftToClient = 0;
   windowShiftToServer = 0;
 
-  // Timers and closing.
-  deadline = 0;
-  connectStarted = 0;
-  retries = 0;
   finFromClient = false;
   finFromServer = false;
   closeAt = 0;
 
-  // Counters.
   readonly created: number;
   lastSeen: number;
   packetsIn = 0;

@@ -43,6 +43,8 @@ const RECEIVE_WINDOW = 65535;
 /** First SYN retransmission; doubled each time until connect_timeout. */
 const SYN_RTO = 1;
 const REPLAY_RTO = 0.3;
+/** The client bytes kept before the splice: the longest handshake, and some early data. */
+const COLLECT_MAX = SOCKS_MAX_HANDSHAKE + 2048;
 /** How long a closed or refused connection stays to absorb retransmitted FINs and ACKs. */
 const LINGER = 2;
 
@@ -133,7 +135,7 @@ export class Dispatcher {
           this.sendSynAck(c);
           return;
         }
-        if ((flags & ACK) === 0 || tcp.ack !== c.ourNext) return;
+        if ((flags & ACK) === 0 || tcp.ack !== c.hs!.ourNext) return;
         this.table.setState(c, ConnState.Collecting);
         this.collect(c, tcp);
         return;
@@ -143,7 +145,7 @@ export class Dispatcher {
         if (flags & FIN) {
           // The client gave up before the splice: nothing to keep on either leg.
           if (c.state !== ConnState.Collecting) this.resetServerLeg(c);
-          this.sendToClient(c, c.ourNext, (tcp.seq + tcp.seqLength) >>> 0, RST | ACK);
+          this.sendToClient(c, c.hs!.ourNext, (tcp.seq + tcp.seqLength) >>> 0, RST | ACK);
           this.remove(c);
           return;
         }
@@ -152,7 +154,7 @@ export class Dispatcher {
       case ConnState.Refused:
       case ConnState.Closed:
         // Acknowledge the client's FIN so that it closes cleanly; ignore the rest.
-        if (flags & FIN) this.sendToClient(c, c.ourNext, (tcp.seq + tcp.seqLength) >>> 0, ACK);
+        if (flags & FIN && c.hs !== null) this.sendToClient(c, c.hs.ourNext, (tcp.seq + tcp.seqLength) >>> 0, ACK);
         return;
     }
   }
@@ -162,48 +164,58 @@ export class Dispatcher {
     const c = this.table.create(ip.src, tcp.srcPort, ip.dst, this.now);
     if (c === undefined) return;
     c.clientIsn = tcp.seq;
-    c.clientNext = (tcp.seq + 1) >>> 0;
-    c.clientWscale = o.wscale;
-    c.clientSackOk = o.sackPermitted;
-    c.clientMss = o.mss > 0 ? o.mss : 536;
-    c.ourIsn = this.builder.isn();
-    c.ourNext = (c.ourIsn + 1) >>> 0;
-    c.ourWscale = o.wscale >= 0 ? OUR_WSCALE : -1;
-    c.deadline = this.now + this.stages.settings.halfOpenTimeout;
+    const h = c.hs!;
+    h.clientNext = (tcp.seq + 1) >>> 0;
+    h.clientWscale = o.wscale;
+    h.clientSackOk = o.sackPermitted;
+    h.clientMss = o.mss > 0 ? o.mss : 536;
+    h.ourIsn = this.builder.isn();
+    h.ourNext = (h.ourIsn + 1) >>> 0;
+    h.ourWscale = o.wscale >= 0 ? OUR_WSCALE : -1;
+    h.deadline = this.now + this.stages.settings.halfOpenTimeout;
     this.watched.add(c);
     this.sendSynAck(c);
   }
 
   private sendSynAck(c: Connection): void {
+    const h = c.hs!;
     const slot = this.builder.build(
-      c.vip, this.stages.analyzer.socksPort, c.clientIp, c.clientPort, c.ourIsn, c.clientNext, SYN | ACK, RECEIVE_WINDOW,
-      undefined, 0, 0, this.mss, c.ourWscale, c.clientSackOk,
+      c.vip, this.stages.analyzer.socksPort, c.clientIp, c.clientPort, h.ourIsn, h.clientNext, SYN | ACK, RECEIVE_WINDOW,
+      undefined, 0, 0, this.mss, h.ourWscale, h.clientSackOk,
     );
     this.emitToClient(slot);
   }
 
   /** Takes the client's handshake bytes in order, answers SOCKS5 negotiation, binds when complete. */
   private collect(c: Connection, tcp: TcpView): void {
+    const h = c.hs!;
     const n = tcp.payloadLength;
     if (n === 0) return;
     // Bytes before clientNext are retransmissions; a gap means a lost segment: re-ACK and wait.
-    const skip = (c.clientNext - tcp.seq) | 0;
+    const skip = (h.clientNext - tcp.seq) | 0;
     if (skip < 0) {
       this.ackClient(c);
       return;
     }
     if (skip < n) {
       const take = n - skip;
-      if (c.collected === null) c.collected = Buffer.allocUnsafe(SOCKS_MAX_HANDSHAKE + 2048);
-      if (c.collectedLength + take > c.collected.length) {
+      if (h.collectedLength + take > COLLECT_MAX) {
         // More than any handshake, and the server is not there yet: let the client retransmit.
         this.ackClient(c);
         return;
       }
+      if (h.collected === null || h.collectedLength + take > h.collected.length) {
+        // Most handshakes are a few dozen bytes: start small, grow by doubling.
+        let size = h.collected === null ? 64 : h.collected.length * 2;
+        while (size < h.collectedLength + take) size *= 2;
+        const grown = Buffer.allocUnsafe(Math.min(size, COLLECT_MAX));
+        h.collected?.copy(grown, 0, 0, h.collectedLength);
+        h.collected = grown;
+      }
       const from = tcp.payloadOffset + skip;
-      (tcp.buf as Buffer).copy(c.collected, c.collectedLength, from, from + take);
-      c.collectedLength += take;
-      c.clientNext = (c.clientNext + take) >>> 0;
+      (tcp.buf as Buffer).copy(h.collected, h.collectedLength, from, from + take);
+      h.collectedLength += take;
+      h.clientNext = (h.clientNext + take) >>> 0;
     }
     if (c.state !== ConnState.Collecting) {
       // Bytes after the request wait with it; the replay sends them on.
@@ -214,18 +226,19 @@ export class Dispatcher {
   }
 
   private advanceHandshake(c: Connection): void {
-    const buf = c.collected!;
-    const p = parseSocks(buf, 0, c.collectedLength, this.parse);
+    const h = c.hs!;
+    const buf = h.collected!;
+    const p = parseSocks(buf, 0, h.collectedLength, this.parse);
     c.version = p.version;
     if (p.status === SocksStatus.Invalid) {
       this.refuse(c, SOCKS5_GENERAL_FAILURE, p.version === 4 || p.version === 5);
       return;
     }
-    const answeredBefore = c.answered;
+    const answeredBefore = h.answered;
     if (p.version === 5 && p.greetingEnd > 0) {
-      c.greetingEnd = p.greetingEnd;
-      c.method = p.method;
-      if (c.answered === 0) {
+      h.greetingEnd = p.greetingEnd;
+      h.method = p.method;
+      if (h.answered === 0) {
         // The method reply: [5, method]; with no acceptable method, the close follows it.
         this.replyToClient(c, 5, p.method, p.method === METHOD_REFUSED);
         if (p.method === METHOD_REFUSED) {
@@ -233,18 +246,17 @@ export class Dispatcher {
           return;
         }
       }
-      if (p.method === METHOD_USERPASS && p.authEnd > p.greetingEnd && c.answered === 2) {
+      if (p.method === METHOD_USERPASS && p.authEnd > p.greetingEnd && h.answered === 2) {
         // RFC 1929 success, given optimistically: the chosen server has the last word.
-        c.authEnd = p.authEnd;
+        h.authEnd = p.authEnd;
         this.replyToClient(c, 1, 0, false);
       }
     }
     if (p.status !== SocksStatus.Complete) {
-      if (c.answered === answeredBefore) this.ackClient(c); // an answer carries the ACK already
+      if (h.answered === answeredBefore) this.ackClient(c); // an answer carries the ACK already
       return;
     }
-    c.authEnd = p.authEnd;
-    c.requestEnd = p.requestEnd;
+    h.authEnd = p.authEnd;
     c.destination = `${describeDestination(buf, 0, p)}:${p.port}`;
     c.dialect = p.version === 5 ? '5' : p.atyp === ATYP_NAME ? '4a' : '4';
     if (p.command !== CMD_CONNECT) {
@@ -261,30 +273,33 @@ export class Dispatcher {
 
   /** Sends a 2-byte SOCKS5 answer ([5, method] or [1, status]) in the server's stead. */
   private replyToClient(c: Connection, a: number, b: number, fin: boolean): void {
+    const h = c.hs!;
     const bytes = this.scratch;
     bytes[0] = a;
     bytes[1] = b;
     const flags = ACK | PSH | (fin ? FIN : 0);
-    this.sendToClient(c, c.ourNext, c.clientNext, flags, bytes, 0, 2);
-    c.ourNext = (c.ourNext + 2 + (fin ? 1 : 0)) >>> 0;
-    c.answered += 2;
+    this.sendToClient(c, h.ourNext, h.clientNext, flags, bytes, 0, 2);
+    h.ourNext = (h.ourNext + 2 + (fin ? 1 : 0)) >>> 0;
+    h.answered += 2;
   }
 
   private readonly scratch = Buffer.alloc(16);
 
   /** The SOCKS failure reply for the client's version (when it has one), then the close. */
   private refuse(c: Connection, code: number, withReply: boolean): void {
+    const h = c.hs!;
     let n = 0;
     if (withReply && (c.version === 4 || c.version === 5)) n = writeFailureReply(c.version, code, this.scratch, 0);
-    this.sendToClient(c, c.ourNext, c.clientNext, ACK | PSH | FIN, this.scratch, 0, n);
-    c.ourNext = (c.ourNext + n + 1) >>> 0;
+    this.sendToClient(c, h.ourNext, h.clientNext, ACK | PSH | FIN, this.scratch, 0, n);
+    h.ourNext = (h.ourNext + n + 1) >>> 0;
     this.refused(c);
   }
 
   private refused(c: Connection): void {
+    const h = c.hs!;
     this.stats.refused++;
     this.table.setState(c, ConnState.Refused);
-    c.collected = null;
+    h.collected = null;
     c.closeAt = this.now + LINGER * 2;
     this.watched.add(c);
   }
@@ -293,34 +308,36 @@ export class Dispatcher {
 
   /** Figure 10, then the SYN to the chosen server with the rewritten addresses. */
   private connect(c: Connection): void {
+    const h = c.hs!;
     const st = this.stages;
     for (;;) {
-      const s = st.selection.select(c.alp, c.priority, c.dialect, this.health, c.tried);
+      const s = st.selection.select(c.alp, c.priority, c.dialect, this.health, h.tried);
       if (s < 0) {
         this.refuse(c, SOCKS5_HOST_UNREACHABLE, true);
         return;
       }
       if (this.table.bindServer(c, s)) break;
-      c.tried |= 1 << s; // every port towards it is taken
+      h.tried |= 1 << s; // every port towards it is taken
     }
     this.table.setState(c, ConnState.Connecting);
-    c.retries = 0;
-    c.connectStarted = this.now;
-    c.deadline = this.now + SYN_RTO;
-    c.phase = c.version === 5 ? Phase.Greeting : Phase.Request;
-    c.swallowed = 0;
-    c.replayedTo = 0;
-    c.serverAcked = 0;
+    h.retries = 0;
+    h.connectStarted = this.now;
+    h.deadline = this.now + SYN_RTO;
+    h.phase = c.version === 5 ? Phase.Greeting : Phase.Request;
+    h.swallowed = 0;
+    h.replayedTo = 0;
+    h.serverAcked = 0;
     this.watched.add(c);
     this.sendSyn(c);
   }
 
   private sendSyn(c: Connection): void {
+    const h = c.hs!;
     const srv = this.servers[c.server];
     // The server leg starts at the client's ISN, so client-to-server sequence numbers need no change.
     const slot = this.builder.build(
       srv.local.address, c.allocPort, srv.address, srv.port, c.clientIsn, 0, SYN, RECEIVE_WINDOW,
-      undefined, 0, 0, Math.min(c.clientMss, this.mss), c.clientWscale, c.clientSackOk,
+      undefined, 0, 0, Math.min(h.clientMss, this.mss), h.clientWscale, h.clientSackOk,
     );
     this.emitToServer(c, slot);
   }
@@ -339,27 +356,27 @@ export class Dispatcher {
     c.bytesOut += len;
     const flags = tcp.flags;
     if (c.state === ConnState.Spliced || c.state === ConnState.Closed) {
-      if (c.replayedTo > c.serverAcked && flags & ACK) this.noteServerAck(c, tcp.ack);
+      if (c.hs !== null && flags & ACK) this.noteServerAck(c, tcp.ack); // the replay is not acknowledged yet
       rewriteToClient(ip, tcp, o, c, this.stages.analyzer.socksPort);
       this.trackClose(c, flags, false);
       this.sink.toIntranet(slot, len);
       return;
     }
     this.sink.pool.give(slot);
+    const h = c.hs!;
     if (c.state === ConnState.Connecting) {
       if (flags & RST) {
         if ((flags & ACK) && tcp.ack === ((c.clientIsn + 1) >>> 0)) this.serverFailed(c, 'refused the connection');
         return;
       }
       if ((flags & (SYN | ACK)) !== (SYN | ACK) || tcp.ack !== ((c.clientIsn + 1) >>> 0)) return;
-      c.serverIsn = tcp.seq;
-      c.serverNext = (tcp.seq + 1) >>> 0;
-      const clientScaled = c.clientWscale >= 0;
+      h.serverNext = (tcp.seq + 1) >>> 0;
+      const clientScaled = h.clientWscale >= 0;
       const serverScaled = clientScaled && o.wscale >= 0;
-      c.serverWscale = serverScaled ? o.wscale : -1;
+      h.serverWscale = serverScaled ? o.wscale : -1;
       // Window fields in bytes: client leg scales by clientWscale/ourWscale, server leg by clientWscale/serverWscale.
-      c.windowShiftToServer = (clientScaled ? c.clientWscale : 0) - (serverScaled ? c.clientWscale : 0);
-      c.windowShiftToClient = (serverScaled ? c.serverWscale : 0) - (clientScaled ? c.ourWscale : 0);
+      c.windowShiftToServer = (clientScaled ? h.clientWscale : 0) - (serverScaled ? h.clientWscale : 0);
+      c.windowShiftToClient = (serverScaled ? h.serverWscale : 0) - (clientScaled ? h.ourWscale : 0);
       this.table.setState(c, ConnState.Replaying);
       this.health.succeeded(c.server);
       this.replay(c);
@@ -377,31 +394,31 @@ export class Dispatcher {
     if (flags & ACK) this.noteServerAck(c, tcp.ack);
     const n = tcp.payloadLength;
     if (n === 0) return;
-    if (tcp.seq !== c.serverNext) {
+    if (tcp.seq !== h.serverNext) {
       this.ackServer(c);
       return;
     }
     // The server's answers to the greeting and auth: compare with what the client was told.
     const b = tcp.buf;
     const at = tcp.payloadOffset;
-    const expectA = c.phase === Phase.Greeting ? 5 : 1;
-    const expectB = c.phase === Phase.Greeting ? c.method : 0;
+    const expectA = h.phase === Phase.Greeting ? 5 : 1;
+    const expectB = h.phase === Phase.Greeting ? h.method : 0;
     for (let i = 0; i < n; i++) {
-      const want = c.swallowed % 2 === 0 ? expectA : expectB;
+      const want = h.swallowed % 2 === 0 ? expectA : expectB;
       if (b[at + i] !== want) {
         this.resetServerLeg(c);
         this.refuse(c, SOCKS5_GENERAL_FAILURE, true);
         return;
       }
-      c.swallowed++;
+      h.swallowed++;
     }
-    c.serverNext = (c.serverNext + n) >>> 0;
-    if (c.swallowed % 2 !== 0) {
+    h.serverNext = (h.serverNext + n) >>> 0;
+    if (h.swallowed % 2 !== 0) {
       this.ackServer(c);
       return;
     }
-    c.swallowed = 0;
-    c.phase = c.phase === Phase.Greeting && c.method === METHOD_USERPASS ? Phase.Auth : Phase.Request;
+    h.swallowed = 0;
+    h.phase = h.phase === Phase.Greeting && h.method === METHOD_USERPASS ? Phase.Auth : Phase.Request;
     this.replay(c);
   }
 
@@ -411,50 +428,57 @@ export class Dispatcher {
    * request is the splice: from then on the server's bytes go to the client.
    */
   private replay(c: Connection): void {
-    const end = c.phase === Phase.Greeting ? c.greetingEnd : c.phase === Phase.Auth ? c.authEnd : c.collectedLength;
-    const start = c.phase === Phase.Greeting ? 0 : c.phase === Phase.Auth ? c.greetingEnd : c.authEnd;
+    const h = c.hs!;
+    const end = h.phase === Phase.Greeting ? h.greetingEnd : h.phase === Phase.Auth ? h.authEnd : h.collectedLength;
+    const start = h.phase === Phase.Greeting ? 0 : h.phase === Phase.Auth ? h.greetingEnd : h.authEnd;
     this.sendReplay(c, start, end);
-    c.replayedTo = end;
-    c.retries = 0;
-    c.deadline = this.now + REPLAY_RTO;
-    if (c.phase === Phase.Request) this.splice(c);
+    h.replayedTo = end;
+    h.retries = 0;
+    h.deadline = this.now + REPLAY_RTO;
+    if (h.phase === Phase.Request) this.splice(c);
   }
 
   private sendReplay(c: Connection, start: number, end: number): void {
+    const h = c.hs!;
     const srv = this.servers[c.server];
     const maxSeg = this.mss;
     for (let at = start; at < end; at += maxSeg) {
       const n = Math.min(maxSeg, end - at);
       const slot = this.builder.build(
-        srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + at) >>> 0, c.serverNext, ACK | PSH,
-        this.windowToServer(c), c.collected!, at, n,
+        srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + at) >>> 0, h.serverNext, ACK | PSH,
+        this.windowToServer(c), h.collected!, at, n,
       );
       this.emitToServer(c, slot);
     }
   }
 
   private splice(c: Connection): void {
-    c.delta = (c.ourNext - c.serverNext) | 0;
+    const h = c.hs!;
+    c.delta = (h.ourNext - h.serverNext) | 0;
     this.table.setState(c, ConnState.Spliced);
     this.stats.spliced++;
     // Keep only what a retransmission of the replay may need; free the rest with the buffer.
-    if (c.replayedTo === c.serverAcked) this.endReplay(c);
+    if (h.replayedTo === h.serverAcked) this.endReplay(c);
   }
 
   private noteServerAck(c: Connection, ack: number): void {
+    const h = c.hs!;
     const acked = (ack - c.clientIsn - 1) | 0;
-    if (acked > c.serverAcked) c.serverAcked = Math.min(acked, c.replayedTo);
-    if (c.state === ConnState.Spliced && c.serverAcked >= c.replayedTo) this.endReplay(c);
+    if (acked > h.serverAcked) h.serverAcked = Math.min(acked, h.replayedTo);
+    if (c.state === ConnState.Spliced && h.serverAcked >= h.replayedTo) this.endReplay(c);
   }
 
+  /** The server has all of the replay: the handshake state goes; the splice needs none of it. */
   private endReplay(c: Connection): void {
-    c.collected = null;
-    if (c.state === ConnState.Spliced) this.watched.delete(c);
+    if (c.state !== ConnState.Spliced) return;
+    c.hs = null;
+    this.watched.delete(c);
   }
 
   private serverFailed(c: Connection, why: string): void {
+    const h = c.hs!;
     this.health.failed(c.server, why);
-    c.tried |= 1 << c.server;
+    h.tried |= 1 << c.server;
     this.stats.retried++;
     this.connect(c);
   }
@@ -490,37 +514,42 @@ export class Dispatcher {
     this.now = now;
     const st = this.stages.settings;
     for (const c of this.watched) {
+      const h = c.hs;
+      if (h === null) {
+        if (now >= c.closeAt) this.remove(c); // closed after the handshake was dropped
+        continue;
+      }
       switch (c.state) {
         case ConnState.SynReceived:
         case ConnState.Collecting:
-          if (now >= c.deadline) {
+          if (now >= h.deadline) {
             this.stats.handshakeTimeouts++;
             this.table.stats.expiredHalfOpen++;
-            this.sendToClient(c, c.ourNext, c.clientNext, RST | ACK);
+            this.sendToClient(c, h.ourNext, h.clientNext, RST | ACK);
             this.remove(c);
           }
           break;
         case ConnState.Connecting:
-          if (now < c.deadline) break;
-          if (now - c.connectStarted >= st.connectTimeout) {
+          if (now < h.deadline) break;
+          if (now - h.connectStarted >= st.connectTimeout) {
             this.serverFailed(c, `did not answer within ${st.connectTimeout} s`);
           } else {
-            c.retries++;
-            c.deadline = now + (SYN_RTO << c.retries);
+            h.retries++;
+            h.deadline = now + (SYN_RTO << h.retries);
             this.sendSyn(c);
           }
           break;
         case ConnState.Replaying:
         case ConnState.Spliced:
-          if (now < c.deadline || c.serverAcked >= c.replayedTo) break;
-          if (++c.retries > 6) {
+          if (now < h.deadline || h.serverAcked >= h.replayedTo) break;
+          if (++h.retries > 6) {
             this.resetServerLeg(c);
-            this.sendToClient(c, c.ourNext, c.clientNext, RST | ACK);
+            this.sendToClient(c, h.ourNext, h.clientNext, RST | ACK);
             this.remove(c);
             break;
           }
-          c.deadline = now + REPLAY_RTO * (1 << c.retries);
-          this.sendReplay(c, c.serverAcked, c.replayedTo);
+          h.deadline = now + REPLAY_RTO * (1 << h.retries);
+          this.sendReplay(c, h.serverAcked, h.replayedTo);
           break;
         case ConnState.Refused:
         case ConnState.Closed:
@@ -549,30 +578,34 @@ export class Dispatcher {
 
   private remove(c: Connection): void {
     this.watched.delete(c);
-    c.collected = null;
+    c.hs = null;
     this.table.remove(c);
   }
 
   // ---------------------------------------------------------------- segments of our own
 
   private windowToServer(c: Connection): number {
-    return c.serverWscale >= 0 ? RECEIVE_WINDOW >> c.clientWscale : RECEIVE_WINDOW;
+    const h = c.hs!;
+    return h.serverWscale >= 0 ? RECEIVE_WINDOW >> h.clientWscale : RECEIVE_WINDOW;
   }
 
   private ackClient(c: Connection): void {
-    this.sendToClient(c, c.ourNext, c.clientNext, ACK);
+    const h = c.hs!;
+    this.sendToClient(c, h.ourNext, h.clientNext, ACK);
   }
 
   private ackServer(c: Connection): void {
+    const h = c.hs!;
     const srv = this.servers[c.server];
     const slot = this.builder.build(
-      srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + c.replayedTo) >>> 0, c.serverNext, ACK, this.windowToServer(c),
+      srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, ACK, this.windowToServer(c),
     );
     this.emitToServer(c, slot);
   }
 
   private sendToClient(c: Connection, seq: number, ack: number, flags: number, payload?: Buffer, off = 0, n = 0): void {
-    const window = c.ourWscale >= 0 ? RECEIVE_WINDOW >> c.ourWscale : RECEIVE_WINDOW;
+    const h = c.hs!;
+    const window = h.ourWscale >= 0 ? RECEIVE_WINDOW >> h.ourWscale : RECEIVE_WINDOW;
     const slot = this.builder.build(c.vip, this.stages.analyzer.socksPort, c.clientIp, c.clientPort, seq, ack, flags, window, payload, off, n);
     this.emitToClient(slot);
   }
@@ -595,9 +628,12 @@ export class Dispatcher {
 
   /** Tells the server its leg is abandoned (the client left, or a later server was chosen). */
   private resetServerLeg(c: Connection): void {
-    if (c.server < 0 || c.state === ConnState.Connecting) return;
+    // Once the handshake state is gone the appliance no longer knows where the client's
+    // stream stands; a RST would not be accepted, and the server's own timers end that leg.
+    const h = c.hs;
+    if (h === null || c.server < 0 || c.state === ConnState.Connecting) return;
     const srv = this.servers[c.server];
-    const slot = this.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + c.replayedTo) >>> 0, c.serverNext, RST | ACK, 0);
+    const slot = this.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, RST | ACK, 0);
     this.stats.resetsSent++;
     this.emitToServer(c, slot);
   }

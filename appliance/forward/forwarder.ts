@@ -1,5 +1,5 @@
 import type { Config, Route } from '../config/tables';
-import { inPrefix } from '../config/address';
+import { formatMac, inPrefix } from '../config/address';
 import { Device } from '../device/device';
 import { VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM, type PacketPool } from '../device/packet-pool';
 import { ArpView, ARP_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp';
@@ -19,8 +19,10 @@ export interface Segment {
   device: Device;
   local: number;
   mac: Uint8Array;
-  /** Servers on this segment by address. */
+  /** Servers on this segment by endpoint (address * 65536 + port). */
   servers: Map<number, number>;
+  /** Servers on this segment by address alone: several may share a host. */
+  hosts: Map<number, number[]>;
 }
 
 /** Packets read per device per wake-up before the others get their turn. */
@@ -93,10 +95,13 @@ export class Forwarder implements Sink {
           // Locally administered, unique per segment address: 02:53:41 ("SA") + low 24 bits.
           mac: Uint8Array.of(0x02, 0x53, 0x41, (l >>> 16) & 255, (l >>> 8) & 255, l & 255),
           servers: new Map(),
+          hosts: new Map(),
         });
         seg = this.segments.length - 1;
       }
-      this.segments[seg].servers.set(s.address, i);
+      const g = this.segments[seg];
+      g.servers.set(s.address * 65536 + s.port, i);
+      g.hosts.set(s.address, [...(g.hosts.get(s.address) ?? []), i]);
       this.serverSegment.push(seg);
       if (s.mac) {
         this.macs.set(s.address, s.mac);
@@ -279,7 +284,6 @@ export class Forwarder implements Sink {
       return;
     }
     if (ip.protocol === PROTO_TCP) {
-      const server = seg.servers.get(ip.src);
       const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
       if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
         this.drop(slot, 'malformed-tcp');
@@ -289,6 +293,7 @@ export class Forwarder implements Sink {
         this.drop(slot, 'bad-tcp-checksum');
         return;
       }
+      const server = seg.servers.get(ip.src * 65536 + tcp.srcPort);
       if (server === undefined) {
         this.drop(slot, 'not-for-us');
         return;
@@ -315,8 +320,8 @@ export class Forwarder implements Sink {
       return;
     }
     const sender = a.senderIp;
-    const server = seg.servers.get(sender);
-    if (server !== undefined || this.arpNext.has(sender)) this.learn(sender, a.senderMac, server);
+    const servers = seg.hosts.get(sender);
+    if (servers !== undefined || this.arpNext.has(sender)) this.learn(sender, a.senderMac, servers);
     if (a.operation !== ARP_REQUEST || a.targetIp !== seg.local) {
       this.pool.give(slot);
       return;
@@ -334,14 +339,13 @@ export class Forwarder implements Sink {
     this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
   }
 
-  private learn(ip: number, mac: Uint8Array, server: number | undefined): void {
+  private learn(ip: number, mac: Uint8Array, servers: number[] | undefined): void {
     const known = this.macs.get(ip);
-    if (known === undefined || known.some((b, i) => b !== mac[i])) {
-      this.macs.set(ip, Uint8Array.from(mac));
-      if (server !== undefined && !this.health.resolved[server]) {
-        this.health.resolved[server] = true;
-        this.log(`server ${this.config.servers[server].name} is at ${[...mac].map((b) => b.toString(16).padStart(2, '0')).join(':')}`);
-      }
+    if (known === undefined || known.some((b, i) => b !== mac[i])) this.macs.set(ip, Uint8Array.from(mac));
+    for (const server of servers ?? []) {
+      if (this.health.resolved[server]) continue;
+      this.health.resolved[server] = true;
+      this.log(`server ${this.config.servers[server].name} is at ${formatMac(mac)}`);
     }
     this.arpNext.set(ip, this.now + ARP_REFRESH);
   }

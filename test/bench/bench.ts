@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { inNs, labDown, REPO, useLab, type LabFacts } from '../lab/lab';
@@ -12,7 +13,8 @@ import { ApplianceProcess, configCopy } from '../lab/appliance-process';
  * printed side by side with the ratios of (a) to the others. Every load is bounded in count and
  * time and stops by itself; the lab is torn down at the end.
  *
- * Options: --quick (smaller counts, for a smoke run), --big-mb N (the bulk file, default 256).
+ * Options: --quick (smaller counts, for a smoke run), --big-mb N (the bulk file, default 256),
+ * --idle N (connections held for the RSS figure, default 100000), --rss-only.
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
@@ -76,6 +78,62 @@ table ip socksalp_bench {
   execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules });
 }
 
+/**
+ * RSS with `count` idle connections in the table. Real TCP connections from the client
+ * namespace through the appliance to SOCKS servers that hold them (hold-server: Dante and
+ * microsocks spend a process or thread per client). This machine allows 20,000 descriptors per
+ * process, so clients and servers are split: six hold-servers on sb's and sc's hosts, six
+ * clients from six source addresses.
+ */
+async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ rss: number; open: number; table: number; seconds: number }> {
+  const LAB = join(REPO, 'test', 'lab', 'lab.sh');
+  const HOLD_SERVER = join(REPO, 'dist', 'test', 'bench', 'hold-server.js');
+  const HOLD_CLIENT = join(REPO, 'dist', 'test', 'bench', 'hold-client.js');
+  const spawned: ChildProcess[] = [];
+  const servers: string[] = [];
+  for (const [name, n] of [['sb', 2], ['sc', 3]] as const) {
+    execFileSync('bash', [LAB, 'stop-server', name]);
+    for (let k = 0; k < 3; k++) {
+      const port = 1080 + k;
+      spawned.push(spawn('ip', ['netns', 'exec', `salab-${name}`, 'bash', '-c', `ulimit -n 20000; exec ${process.execPath} ${HOLD_SERVER} --listen 198.19.${n}.2:${port}`], { stdio: 'ignore' }));
+      servers.push(`[h${name}${k}]\naddress = 198.19.${n}.2\nport = ${port}\ntap = alp-${name}\nlocal = 198.19.${n}.1/24\nalps = ALL\ndefault = ${servers.length === 0 ? 'yes' : 'no'}\n`);
+    }
+  }
+  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, idle_timeout: '600' } });
+  writeFileSync(join(conf, 'servers.ini'), servers.join('\n'));
+  const sources = Array.from({ length: 6 }, (_, k) => `198.18.0.${k + 2}`);
+  for (const a of sources.slice(1)) inNs(lab.LAB_NS_CLIENT, 'ip', ['addr', 'add', `${a}/24`, 'dev', 'c0']);
+  const app = new ApplianceProcess(conf, SOCKET);
+  try {
+    await new Promise((r) => setTimeout(r, 500)); // the hold-servers start listening
+    await app.ready();
+    const per = Math.ceil(count / sources.length);
+    const started = Date.now();
+    const clients = sources.map((from) => new Promise<{ open: number }>((resolve, reject) => {
+      const c = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'bash', '-c',
+        `ulimit -n 20000; exec ${process.execPath} ${HOLD_CLIENT} --count ${per} --concurrency 128 --hold 20 --from ${from}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      spawned.push(c);
+      c.stdout!.once('data', (b: Buffer) => resolve(JSON.parse(b.toString())));
+      c.once('exit', (code) => reject(new Error(`hold-client from ${from} exited (${code})`)));
+    }));
+    const opened = await Promise.all(clients);
+    const seconds = (Date.now() - started) / 1000;
+    await new Promise((r) => setTimeout(r, 3000)); // let the garbage of the handshakes be collected
+    const status = (await app.ask({ cmd: 'status' })).status as { connections: number };
+    if (process.argv.includes('--verbose')) process.stderr.write(JSON.stringify(status, null, 1) + '\n');
+    return { rss: rssMb(app.pid), open: opened.reduce((s, o) => s + o.open, 0), table: status.connections, seconds };
+  } finally {
+    // Clients first, with RSTs, while the appliance still carries them to the servers.
+    const exited = spawned.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))));
+    for (const p of spawned) p.kill('SIGTERM');
+    await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 10_000))]);
+    await new Promise((r) => setTimeout(r, 1000));
+    await app.stop();
+    ApplianceProcess.cleanup(conf);
+    for (const a of sources.slice(1)) inNs(lab.LAB_NS_CLIENT, 'ip', ['addr', 'del', `${a}/24`, 'dev', 'c0']);
+  }
+}
+
 function rssMb(pid: number): number {
   const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
@@ -89,6 +147,17 @@ async function main(): Promise<void> {
   const vip = `${lab.LAB_VIP}:1080`;
   const results: Record<string, Figures> = {};
   let rss = { idle: 0, after: 0 };
+  const idleCount = Number(argValue('--idle') ?? (quick ? 20_000 : 100_000));
+  if (process.argv.includes('--rss-only')) {
+    try {
+      const r = await rssWithIdleConnections(lab, idleCount);
+      process.stdout.write(`appliance RSS: ${r.rss.toFixed(0)} MB with ${r.table} connections in the table (${r.open} held open, opened in ${r.seconds.toFixed(0)} s)\n`);
+    } finally {
+      labDown();
+    }
+    return;
+  }
+  let held = { rss: 0, open: 0, table: 0, seconds: 0 };
   try {
     process.stderr.write('bench: (b) direct to Dante\n');
     results.direct = measure(lab, lab.LAB_SERVER_SA_SOCKS);
@@ -113,6 +182,8 @@ async function main(): Promise<void> {
       await app.stop();
       ApplianceProcess.cleanup(conf);
     }
+    process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
+    held = await rssWithIdleConnections(lab, idleCount);
   } finally {
     labDown();
   }
@@ -129,7 +200,8 @@ async function main(): Promise<void> {
     '',
     `appliance / nftables:  bulk ${(a.bulkMBps / results.nftables.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.nftables.cps).toFixed(2)}, echo ${(a.rrPerSecond / results.nftables.rrPerSecond).toFixed(2)}`,
     `appliance / direct:    bulk ${(a.bulkMBps / results.direct.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.direct.cps).toFixed(2)}, p99 ${(a.p99 - results.direct.p99).toFixed(2)} ms above, echo ${(a.rrPerSecond / results.direct.rrPerSecond).toFixed(2)}`,
-    `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads`,
+    `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads; ` +
+      `${held.rss.toFixed(0)} MB with ${held.table} connections in the table (${held.open} held open, opened in ${held.seconds.toFixed(0)} s)`,
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -1,0 +1,44 @@
+import { createServer, type Socket } from 'node:net';
+
+/**
+ * A SOCKS5 server that accepts every request and holds the connection open without going
+ * anywhere: for the benchmark that fills the appliance's table with 100,000 idle connections,
+ * where real servers (a process or thread per client) would be the limit, not the appliance.
+ * Answers the greeting with "no authentication" and the request with success.
+ *
+ *   node hold-server.js --listen 198.19.2.2:1080
+ */
+const i = process.argv.indexOf('--listen');
+const [host, port] = (i > 0 ? process.argv[i + 1] : '0.0.0.0:1080').split(':');
+let held = 0;
+const sockets = new Set<Socket>();
+const server = createServer((s) => {
+  sockets.add(s);
+  let stage = 0;
+  let pending = Buffer.alloc(0);
+  s.on('data', (b: Buffer) => {
+    pending = Buffer.concat([pending, b]);
+    if (stage === 0 && pending.length >= 2 && pending.length >= 2 + pending[1]) {
+      pending = pending.subarray(2 + pending[1]);
+      s.write(Buffer.from([5, 0]));
+      stage = 1;
+    }
+    if (stage === 1 && pending.length >= 10) {
+      s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+      stage = 2;
+      held++;
+    }
+  });
+  s.on('error', () => s.destroy());
+  s.on('close', () => {
+    sockets.delete(s);
+    if (stage === 2) held--;
+  });
+});
+server.maxConnections = 1_000_000;
+server.listen({ host, port: Number(port), backlog: 8192 }, () => process.stderr.write(`hold-server on ${host}:${port}\n`));
+process.on('SIGTERM', () => {
+  for (const s of sockets) s.resetAndDestroy();
+  process.exit(0);
+});
+setInterval(() => process.stderr.write(`hold-server: ${held} held\n`), 10_000).unref();
