@@ -143,6 +143,39 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(d.table.size).to.equal(0);
   });
 
+  for (const verdict of ['00', '01']) {
+    it(`SOCKS5 username/password: answered optimistically, then the server ${verdict === '00' ? 'accepts' : 'refuses and the client gets a failure'}`, function () {
+      const { d, feed } = setup();
+      const sa = CONFIG.servers[0];
+      const isn = feed('client', fromClient({ seq: 100, flags: SYN }))[0].tcp.seq;
+      let out = feed('client', fromClient({ seq: 101, ack: isn + 1, flags: ACK }, hex('050102')));
+      expect(out[0].payload.toString('hex')).to.equal('0502'); // the only method offered
+      const auth = Buffer.concat([hex('0103'), Buffer.from('bob'), hex('02'), Buffer.from('pw')]);
+      out = feed('client', fromClient({ seq: 104, ack: isn + 3, flags: ACK }, auth));
+      expect(out[0].payload.toString('hex')).to.equal('0100'); // success, before any server is asked
+      const request = hex('05010001cb0071500050');
+      out = feed('client', fromClient({ seq: 104 + auth.length, ack: isn + 5, flags: ACK }, request));
+      const port = out.find((o) => o.to === 0)!.tcp.srcPort;
+      out = feed(0, fromServer(sa, port, { seq: 0x9000, ack: 101, flags: SYN | ACK }));
+      expect(out[0].payload.toString('hex')).to.equal('050102');
+      out = feed(0, fromServer(sa, port, { seq: 0x9001, ack: 104, flags: ACK }, hex('0502')));
+      expect(out[0].payload.toString('hex')).to.equal(auth.toString('hex')); // the credentials, replayed
+      out = feed(0, fromServer(sa, port, { seq: 0x9003, ack: 104 + auth.length, flags: ACK }, hex(`01${verdict}`)));
+      const conn = d.table.lookupClient(CLIENT, 40000)!;
+      if (verdict === '00') {
+        expect(out[0].payload.toString('hex')).to.equal(request.toString('hex'));
+        expect(conn.state).to.equal(ConnState.Spliced);
+        expect(conn.delta).to.equal(((isn + 5) - 0x9005) | 0);
+      } else {
+        const toClient = out.find((o) => o.to === 'client')!;
+        expect(toClient.payload.toString('hex')).to.equal('05010001000000000000');
+        expect(toClient.tcp.flags & FIN).to.equal(FIN);
+        expect(out.some((o) => o.to === 0 && (o.tcp.flags & RST) !== 0)).to.equal(true);
+        expect(conn.state).to.equal(ConnState.Refused);
+      }
+    });
+  }
+
   it('SOCKS4 collected one byte per segment', function () {
     const { d, feed } = setup();
     const isn = feed('client', fromClient({ seq: 1, flags: SYN, mss: 1460 }))[0].tcp.seq;
