@@ -38,6 +38,7 @@ export function status(a: Appliance): object {
     controlSocket: a.config.appliance.controlSocket,
     connections: t.size,
     halfOpen: t.halfOpen,
+    watching: d.watching,
     table: t.stats,
     dispatcher: d.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),

@@ -67,8 +67,13 @@ export class Dispatcher {
   private sweep: Iterator<Connection>;
   readonly stats = {
     spliced: 0, refused: 0, retried: 0, resetsSent: 0, badSegments: 0, unknownServerSegments: 0,
-    handshakeTimeouts: 0, idleTimeouts: 0, poolExhausted: 0,
+    handshakeTimeouts: 0, idleTimeouts: 0, poolExhausted: 0, replayGaveUp: 0, abandoned: 0, closed: 0, reset: 0,
   };
+
+  /** Connections with a timer running (handshakes, unacknowledged replays, lingering closes). */
+  get watching(): number {
+    return this.watched.size;
+  }
 
   constructor(
     private readonly sink: Sink,
@@ -498,10 +503,12 @@ export class Dispatcher {
   private trackClose(c: Connection, flags: number, fromClient: boolean): void {
     if ((flags & (FIN | RST)) === 0) return;
     if (flags & RST) {
+      this.stats.reset++;
       c.finFromClient = c.finFromServer = true;
     } else if (fromClient) c.finFromClient = true;
     else c.finFromServer = true;
     if (c.finFromClient && c.finFromServer && c.state !== ConnState.Closed) {
+      this.stats.closed++;
       this.table.setState(c, ConnState.Closed);
       c.closeAt = this.now + LINGER;
       this.watched.add(c);
@@ -544,6 +551,7 @@ export class Dispatcher {
         case ConnState.Spliced:
           if (now < h.deadline || h.serverAcked >= h.replayedTo) break;
           if (++h.retries > 6) {
+            this.stats.replayGaveUp++;
             this.resetServerLeg(c);
             this.sendToClient(c, h.ourNext, h.clientNext, RST | ACK);
             this.remove(c);
@@ -586,6 +594,7 @@ export class Dispatcher {
 
   /** Ends a connection the client has moved on from, telling a server leg still open. */
   private abandon(c: Connection): void {
+    this.stats.abandoned++;
     if (c.state === ConnState.Spliced || c.state === ConnState.Replaying) this.resetServerLeg(c);
     this.remove(c);
   }

@@ -205,33 +205,53 @@ export class Forwarder implements Sink {
     return false;
   }
 
-  /** A datagram from the TUN: the intranet's side. */
-  fromIntranet(slot: number, n: number): void {
+  /**
+   * Points `this.ip` at the datagram of `slot` (`n` bytes) and checks it; a fragment goes to
+   * reassembly. Returns the slot holding the whole datagram, or -1 when it was dropped
+   * (counted) or is waiting for more fragments.
+   */
+  private checkIp(slot: number, n: number): number {
     const ip = this.ip.wrap(this.pool.buf, this.pool.ipOffset(slot), n);
     const err = ip.check();
     if (err !== Ipv4Error.None) {
       this.drop(slot, err === Ipv4Error.Checksum ? 'bad-ip-checksum' : err === Ipv4Error.Version ? 'not-ipv4' : 'malformed-ip');
-      return;
+      return -1;
     }
-    if (ip.isFragment) {
-      const whole = this.reassembler.add(slot, ip, this.now);
-      if (whole < 0) return;
-      slot = whole;
-      ip.wrap(this.pool.buf, this.pool.ipOffset(slot), this.reassembler.lastLength);
+    if (!ip.isFragment) return slot;
+    const whole = this.reassembler.add(slot, ip, this.now);
+    if (whole >= 0) ip.wrap(this.pool.buf, this.pool.ipOffset(whole), this.reassembler.lastLength);
+    return whole;
+  }
+
+  /**
+   * Points `this.tcp` and `this.opts` at the segment in `this.ip` and checks header, options
+   * and (unless the kernel vouches for it) the checksum; undefined when dropped (counted).
+   */
+  private checkTcp(slot: number): TcpView | undefined {
+    const ip = this.ip;
+    const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
+    if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
+      this.drop(slot, 'malformed-tcp');
+      return undefined;
     }
+    if (!this.tcpTrusted(slot) && !tcp.checksumValid(ip.src, ip.dst)) {
+      this.drop(slot, 'bad-tcp-checksum');
+      return undefined;
+    }
+    return tcp;
+  }
+
+  /** A datagram from the TUN: the intranet's side. */
+  fromIntranet(slot: number, n: number): void {
+    slot = this.checkIp(slot, n);
+    if (slot < 0) return;
+    const ip = this.ip;
     const len = ip.totalLength;
     const proto = ip.protocol;
     const toVip = this.isVip(ip.dst);
     if (proto === PROTO_TCP && toVip) {
-      const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
-      if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
-        this.drop(slot, 'malformed-tcp');
-        return;
-      }
-      if (!this.tcpTrusted(slot) && !tcp.checksumValid(ip.src, ip.dst)) {
-        this.drop(slot, 'bad-tcp-checksum');
-        return;
-      }
+      const tcp = this.checkTcp(slot);
+      if (tcp === undefined) return;
       if (this.dispatcher.isSocks(tcp.dstPort)) {
         this.dispatcher.fromClient(slot, ip, tcp, this.opts, len);
         return;
@@ -266,33 +286,17 @@ export class Forwarder implements Sink {
       this.pool.give(slot);
       return;
     }
-    const ip = this.ip.wrap(this.pool.buf, this.pool.ipOffset(slot), n - ETH_HEADER);
-    const err = ip.check();
-    if (err !== Ipv4Error.None) {
-      this.drop(slot, err === Ipv4Error.Checksum ? 'bad-ip-checksum' : 'malformed-ip');
-      return;
-    }
-    if (ip.isFragment) {
-      const whole = this.reassembler.add(slot, ip, this.now);
-      if (whole < 0) return;
-      slot = whole;
-      ip.wrap(this.pool.buf, this.pool.ipOffset(slot), this.reassembler.lastLength);
-    }
+    slot = this.checkIp(slot, n - ETH_HEADER);
+    if (slot < 0) return;
+    const ip = this.ip;
     const len = ip.totalLength;
     if (ip.dst !== seg.local) {
       this.route(slot, ip, false);
       return;
     }
     if (ip.protocol === PROTO_TCP) {
-      const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
-      if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
-        this.drop(slot, 'malformed-tcp');
-        return;
-      }
-      if (!this.tcpTrusted(slot) && !tcp.checksumValid(ip.src, ip.dst)) {
-        this.drop(slot, 'bad-tcp-checksum');
-        return;
-      }
+      const tcp = this.checkTcp(slot);
+      if (tcp === undefined) return;
       const server = seg.servers.get(ip.src * 65536 + tcp.srcPort);
       if (server === undefined) {
         this.drop(slot, 'not-for-us');

@@ -1,22 +1,12 @@
 import { readU32, writeU32 } from './ipv4';
+import { WireView } from './view';
 
 export const ARP_LENGTH = 28;
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 
 /** A view over an ARP packet for IPv4 over Ethernet (RFC 826). */
-export class ArpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class ArpView extends WireView {
   /** Ethernet hardware, IPv4 protocol, 6- and 4-byte addresses: the only kind the appliance speaks. */
   get valid(): boolean {
     const b = this.buf;

@@ -1,20 +1,11 @@
+import { WireView } from './view';
+
 export const ETH_HEADER = 14;
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 
 /** A view over an Ethernet II header (no VLAN tags: the TAP segments carry none). */
-export class EthernetView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class EthernetView extends WireView {
   get valid(): boolean { return this.len >= ETH_HEADER; }
   get etherType(): number { return (this.buf[this.off + 12] << 8) | this.buf[this.off + 13]; }
   set etherType(v: number) { this.buf[this.off + 12] = v >> 8; this.buf[this.off + 13] = v; }

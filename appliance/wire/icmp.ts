@@ -1,4 +1,5 @@
 import { finish, sumWords } from './checksum';
+import { WireView } from './view';
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_UNREACHABLE = 3;
@@ -8,18 +9,7 @@ export const UNREACH_NET = 0;
 export const UNREACH_HOST = 1;
 
 /** A view over an ICMP message (RFC 792). */
-export class IcmpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class IcmpView extends WireView {
   get type(): number { return this.buf[this.off]; }
   set type(v: number) { this.buf[this.off] = v; }
   get code(): number { return this.buf[this.off + 1]; }

@@ -1,4 +1,5 @@
 import { finish, fold, sumWords, update16, update32 } from './checksum';
+import { WireView } from './view';
 
 export const IPV4_MIN_HEADER = 20;
 export const PROTO_ICMP = 1;
@@ -20,19 +21,7 @@ export const enum Ipv4Error {
  * offsets, never throwing, never copying. `check()` validates before anything else is read.
  * One instance is re-pointed at each datagram with `wrap`, so the per-packet path allocates nothing.
  */
-export class Ipv4View {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  /** Bytes available from `off`: the datagram may be followed by padding (Ethernet minimum). */
-  len = 0;
-
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class Ipv4View extends WireView {
   get version(): number { return this.buf[this.off] >> 4; }
   get headerLength(): number { return (this.buf[this.off] & 0x0f) * 4; }
   get dscpEcn(): number { return this.buf[this.off + 1]; }

@@ -1,5 +1,6 @@
 import { finish, fold, pseudoHeaderSum, sumWords, update16, update32 } from './checksum';
 import { readU32, writeU32 } from './ipv4';
+import { WireView } from './view';
 
 export const TCP_MIN_HEADER = 20;
 export const FIN = 0x01;
@@ -49,11 +50,7 @@ export class TcpOptions {
 }
 
 /** A view over a TCP header (RFC 9293), re-pointed per segment like Ipv4View. */
-export class TcpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  /** Segment length (header and payload), from the IP header. */
-  len = 0;
+export class TcpView extends WireView {
   /**
    * The checksum field is partial (offloaded: CHECKSUM_PARTIAL): it holds the folded
    * pseudo-header sum, not complemented, and the kernel sums header and payload later. Then
@@ -61,10 +58,9 @@ export class TcpView {
    */
   partial = false;
 
-  wrap(buf: Uint8Array, off: number, len: number, partial = false): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
+  /** `len` is the segment length (header and payload), from the IP header. */
+  override wrap(buf: Uint8Array, off: number, len: number, partial = false): this {
+    super.wrap(buf, off, len);
     this.partial = partial;
     return this;
   }

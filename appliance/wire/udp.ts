@@ -1,20 +1,10 @@
 import { fold, pseudoHeaderSum, sumWords } from './checksum';
+import { WireView } from './view';
 
 export const UDP_HEADER = 8;
 
 /** A view over a UDP header (RFC 768). */
-export class UdpView {
-  buf: Uint8Array = new Uint8Array(0);
-  off = 0;
-  len = 0;
-
-  wrap(buf: Uint8Array, off: number, len: number): this {
-    this.buf = buf;
-    this.off = off;
-    this.len = len;
-    return this;
-  }
-
+export class UdpView extends WireView {
   get srcPort(): number { return (this.buf[this.off] << 8) | this.buf[this.off + 1]; }
   get dstPort(): number { return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3]; }
   get length(): number { return (this.buf[this.off + 4] << 8) | this.buf[this.off + 5]; }

@@ -111,7 +111,7 @@ async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ r
     const started = Date.now();
     const clients = sources.map((from) => new Promise<{ open: number }>((resolve, reject) => {
       const c = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'bash', '-c',
-        `ulimit -n 20000; exec ${process.execPath} ${HOLD_CLIENT} --count ${per} --concurrency 128 --hold 20 --from ${from}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+        `ulimit -n 20000; exec ${process.execPath} ${HOLD_CLIENT} --count ${per} --concurrency 128 --from ${from}`], { stdio: ['ignore', 'pipe', 'inherit'] });
       spawned.push(c);
       c.stdout!.once('data', (b: Buffer) => resolve(JSON.parse(b.toString())));
       c.once('exit', (code) => reject(new Error(`hold-client from ${from} exited (${code})`)));

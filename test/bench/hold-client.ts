@@ -14,7 +14,8 @@ function arg(name: string, fallback: string): string {
 const [host, port] = arg('proxy', '198.18.0.100:1080').split(':');
 const count = Number(arg('count', '1000'));
 const concurrency = Number(arg('concurrency', '256'));
-const hold = Number(arg('hold', '10'));
+/** Seconds to hold once all are open; the bench ends them sooner with SIGTERM. */
+const hold = Number(arg('hold', '900'));
 const sources = arg('from', '198.18.0.2').split(',');
 const request = Buffer.from([5, 1, 0, 1, 203, 0, 113, 80, 0, 80]);
 const open: Socket[] = [];
