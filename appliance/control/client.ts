@@ -1,5 +1,13 @@
 import { createConnection } from 'node:net';
 
+/** The control socket could not be reached: `reason` says why, for people. */
+export class ControlUnreachable extends Error {
+  constructor(readonly path: string, readonly reason: string) {
+    super(`cannot reach the control socket ${path}: ${reason}`);
+    this.name = 'ControlUnreachable';
+  }
+}
+
 /** One request on the control socket and its answer (a fresh connection per call). */
 export function controlRequest(path: string, request: object, timeoutMs = 5000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -7,7 +15,7 @@ export function controlRequest(path: string, request: object, timeoutMs = 5000):
     let data = '';
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new Error(`no answer from ${path} within ${timeoutMs} ms`));
+      reject(new ControlUnreachable(path, `no answer within ${timeoutMs} ms`));
     }, timeoutMs);
     s.setEncoding('utf8');
     s.on('connect', () => s.write(JSON.stringify(request) + '\n'));
@@ -26,7 +34,7 @@ export function controlRequest(path: string, request: object, timeoutMs = 5000):
     s.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'no appliance is running there' : e.message;
-      reject(new Error(`cannot reach the control socket ${path}: ${why}`));
+      reject(new ControlUnreachable(path, why));
     });
   });
 }

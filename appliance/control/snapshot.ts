@@ -102,6 +102,13 @@ const SORTS: Record<string, (x: Connection, y: Connection) => number> = {
   idle: (x, y) => x.lastSeen - y.lastSeen,
 };
 
+/**
+ * One page of the connection table, filtered and sorted, without copying or sorting the whole
+ * table: one pass keeps the best `offset + limit` entries in a small sorted array (binary
+ * insertion), so a page of 100,000 connections costs O(n log k), and an unsorted, unfiltered
+ * page stops as soon as it is full. Matching a filter builds the row's text, so filtering
+ * costs one pass of string work; it is only asked for while someone is filtering.
+ */
 export function connections(a: Appliance, offset: number, limit: number, filter: string, sort: string): { total: number; matched: number; rows: ConnRow[] } {
   const now = a.now();
   const names = a.dispatcher.alpNames();
@@ -120,18 +127,40 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
     packetsIn: c.packetsIn,
     packetsOut: c.packetsOut,
   });
-  let list = [...a.dispatcher.table.byClient.values()];
-  const total = list.length;
-  if (filter !== '') {
-    const f = filter.toLowerCase();
-    list = list.filter((c) => {
-      const r = row(c);
-      return `${r.client} ${r.alp} ${r.destination} ${r.server} ${r.state}`.toLowerCase().includes(f);
-    });
-  }
+  const table = a.dispatcher.table.byClient;
+  const f = filter.toLowerCase();
+  const matches = (c: Connection) => {
+    if (f === '') return true;
+    const text = `${formatIpv4(c.clientIp)}:${c.clientPort} ${c.alp >= 0 ? names[c.alp] : ''} ${c.destination} ${c.server >= 0 ? serverNames[c.server] : ''} ${STATE_NAMES[c.state]}`;
+    return text.toLowerCase().includes(f);
+  };
   const cmp = SORTS[sort];
-  if (cmp) list.sort(cmp);
-  return { total, matched: list.length, rows: list.slice(offset, offset + limit).map(row) };
+  const keep = offset + limit;
+  const best: Connection[] = [];
+  let matched = 0;
+  for (const c of table.values()) {
+    if (!matches(c)) continue;
+    matched++;
+    if (!cmp) {
+      if (best.length < keep) best.push(c);
+      else if (f === '') {
+        matched = table.size; // nothing more to learn: every entry matches
+        break;
+      }
+      continue;
+    }
+    if (best.length === keep && cmp(c, best[keep - 1]) >= 0) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmp(best[mid], c) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, c);
+    if (best.length > keep) best.pop();
+  }
+  return { total: table.size, matched, rows: best.slice(offset, keep).map(row) };
 }
 
 export const SORT_KEYS = Object.keys(SORTS);

@@ -1,0 +1,119 @@
+import { expect } from 'chai';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO, useLab, type LabFacts } from '../lab/lab';
+import { ApplianceProcess, configCopy } from '../lab/appliance-process';
+
+const SOCKET = '/run/socksalp-test-dash/control.sock';
+const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
+/** Our own tmux server, so that nothing of anyone else's is touched, and all of it can go. */
+const TMUX = ['-L', 'socksalp-test'];
+const SESSION = 'dash';
+
+function tmux(...args: string[]) {
+  return spawnSync('tmux', [...TMUX, ...args], { encoding: 'utf8' });
+}
+
+function screen(): string {
+  return tmux('capture-pane', '-p', '-t', SESSION).stdout;
+}
+
+/** Rows of the Connections panel (those naming the lab's client). */
+function connectionRows(text: string): string[] {
+  return text.split('\n').filter((l) => /198\.18\.0\.2:\d+/.test(l));
+}
+
+async function until(what: string, test: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the screen:\n${screen()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * The dashboard as its users see it, in tmux: what the screen shows after real traffic, after
+ * a filter keystroke, after the appliance stops; and the --once snapshot.
+ */
+describe('dashboard: the screen, driven through tmux', function () {
+  this.timeout(120_000);
+  let lab: LabFacts;
+  let conf: string;
+  let app: ApplianceProcess;
+  const held: ChildProcess[] = [];
+
+  before(async function () {
+    lab = useLab();
+    conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+    app = new ApplianceProcess(conf, SOCKET);
+    await app.ready();
+    // Two connections held open through the VIP: HTTP (nginx waits for the request) and FTP.
+    for (const port of [80, 21]) {
+      const c = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'socat', '-T', '60', '-', `SOCKS4:${lab.LAB_VIP}:${lab.LAB_WEB_ADDR}:${port},socksport=1080`], { stdio: ['pipe', 'ignore', 'ignore'] });
+      held.push(c);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  });
+
+  after(async function () {
+    tmux('kill-server');
+    for (const c of held) c.kill();
+    await app?.stop();
+    if (conf) ApplianceProcess.cleanup(conf);
+  });
+
+  it('prints one plain-text snapshot with --once', function () {
+    const r = spawnSync(process.execPath, [CLI, 'dash', '--socket', SOCKET, '--once', '--width', '120'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^socksalp \d+\.\d+\.\d+ {2}up /);
+    expect(r.stdout).to.match(/^sa +198\.19\.1\.2:1080 +alp-sa +15 +http,ssl +up +1 /m);
+    const rows = connectionRows(r.stdout);
+    expect(rows.some((l) => /\shttp\s+203\.0\.113\.80:80\s+sa\s+\d+\s+spliced/.test(l)), rows.join('\n')).to.equal(true);
+    expect(rows.some((l) => /\sftp\s+203\.0\.113\.80:21\s+sb\s/.test(l))).to.equal(true);
+    expect(r.stdout).to.match(/^== Throughput ==$/m);
+  });
+
+  it('shows the client, ALP http and the server that carried it', async function () {
+    const started = tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', `${process.execPath} ${CLI} dash --socket ${SOCKET}`);
+    expect(started.status, started.stderr).to.equal(0);
+    await until('the connection rows', () => connectionRows(screen()).length === 2);
+    const text = screen();
+    expect(connectionRows(text).some((l) => /198\.18\.0\.2:\d+\s+http\s+203\.0\.113\.80:80\s+sa\s/.test(l)), text).to.equal(true);
+    expect(text).to.match(/Servers/);
+    expect(text).to.match(/xhttp +80,8080 +7 +no +1 /); // the ALP table, live (x is the border)
+    expect(text).to.match(/Tab\/S-Tab panel .* q quit/);
+  });
+
+  it('keeps only matching rows after a filter keystroke', async function () {
+    tmux('send-keys', '-t', SESSION, '/');
+    tmux('send-keys', '-t', SESSION, 'ftp', 'Enter');
+    await until('the filter to apply', () => connectionRows(screen()).length === 1);
+    const rows = connectionRows(screen());
+    expect(rows[0]).to.match(/\sftp\s+203\.0\.113\.80:21\s+sb\s/);
+    expect(screen()).to.match(/matching "ftp"/);
+    tmux('send-keys', '-t', SESSION, 'Escape');
+    await until('the filter to clear', () => connectionRows(screen()).length === 2);
+  });
+
+  it('says so when the appliance stops, and stays alive', async function () {
+    await app.stop();
+    await until('the notice', () => /not reachable/.test(screen()));
+    expect(screen()).to.match(/no appliance is running there/);
+    const panes = tmux('list-panes', '-t', SESSION, '-F', '#{pane_dead} #{pane_pid}');
+    const [dead, pid] = panes.stdout.trim().split(' ');
+    expect(dead).to.equal('0');
+    expect(() => process.kill(Number(pid), 0)).not.to.throw();
+    const once = spawnSync(process.execPath, [CLI, 'dash', '--socket', SOCKET, '--once'], { encoding: 'utf8' });
+    expect(once.status).to.equal(1);
+    expect(once.stderr).to.match(/not reachable at \/run\/socksalp-test-dash\/control\.sock/);
+    expect(screen()).not.to.match(/\n\s+at /);
+  });
+
+  it('reconnects by itself when the appliance is back', async function () {
+    app = new ApplianceProcess(conf, SOCKET);
+    await app.ready();
+    await until('the data to come back', () => /socksalp \d+\.\d+\.\d+ {2}up /.test(screen()) && !/not reachable/.test(screen()));
+    tmux('send-keys', '-t', SESSION, 'q');
+    await until('the dashboard to quit on q', () => tmux('has-session', '-t', SESSION).status !== 0);
+  });
+});

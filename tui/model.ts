@@ -1,0 +1,187 @@
+import { ControlUnreachable, controlRequest } from '../appliance/control/client';
+
+/**
+ * What the dashboard knows of the appliance: the last snapshot and connection page from the
+ * control socket, and short histories (one sample per refresh) for the sparklines. Rates are
+ * differences of the appliance's counters between two refreshes.
+ */
+
+export interface ServerView {
+  name: string;
+  address: string;
+  tap: string;
+  capacity: number;
+  alps: string[];
+  state: string;
+  active: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  queue: number;
+  queueLimit: number;
+  discards: Record<string, number>;
+}
+
+export interface AlpView {
+  name: string;
+  ports: number[];
+  priority: number;
+  discardEligible: boolean;
+  active: number;
+  packets: number;
+  discards: number;
+}
+
+export interface DeviceView {
+  name: string;
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+}
+
+export interface StatusView {
+  version: string;
+  uptime: number;
+  configDir: string;
+  configLoaded: string;
+  lastReload?: { ok: boolean; at: string; message: string };
+  controlSocket: string;
+  connections: number;
+  halfOpen: number;
+  table: { created: number };
+  devices: DeviceView[];
+}
+
+export interface ConnView {
+  client: string;
+  alp: string;
+  destination: string;
+  server: string;
+  port: number;
+  state: string;
+  age: number;
+  idle: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export const SORTS = ['bytes', 'age', 'alp', 'server', 'idle'] as const;
+export const HISTORY = 120;
+
+/** A fixed-length series, oldest first. */
+export class Series {
+  readonly values: number[] = [];
+  push(v: number): void {
+    this.values.push(v);
+    if (this.values.length > HISTORY) this.values.shift();
+  }
+  get last(): number {
+    return this.values.length ? this.values[this.values.length - 1] : 0;
+  }
+}
+
+export class DashboardModel {
+  status?: StatusView;
+  servers: ServerView[] = [];
+  alps: AlpView[] = [];
+  conns: ConnView[] = [];
+  connsTotal = 0;
+  connsMatched = 0;
+  /** Why the last refresh failed; undefined while connected. */
+  error?: string;
+  lastOk?: Date;
+
+  sort: (typeof SORTS)[number] = 'bytes';
+  filter = '';
+  offset = 0;
+  pageSize = 20;
+
+  readonly packetsIn = new Series();
+  readonly packetsOut = new Series();
+  readonly bytesIn = new Series();
+  readonly bytesOut = new Series();
+  readonly newConns = new Series();
+  readonly queues = new Map<string, Series>();
+  readonly discardsByAlp = new Map<string, Series>();
+  readonly discardsByServer = new Map<string, Series>();
+  private previous?: {
+    at: number; rxP: number; txP: number; rxB: number; txB: number; created: number;
+    discards: Map<string, number>; serverDiscards: Map<string, number>;
+  };
+
+  constructor(readonly socket: string) {}
+
+  /** One round trip to the appliance: snapshot and the current page of connections. */
+  async refresh(): Promise<void> {
+    try {
+      const [snap, page] = await Promise.all([
+        controlRequest(this.socket, { cmd: 'snapshot' }, 2000),
+        controlRequest(this.socket, { cmd: 'conns', offset: this.offset, limit: this.pageSize, filter: this.filter, sort: this.sort }, 2000),
+      ]);
+      if (snap.ok !== true) throw new Error(String(snap.error));
+      if (page.ok !== true) throw new Error(String(page.error));
+      this.status = snap.status as StatusView;
+      this.servers = snap.servers as ServerView[];
+      this.alps = snap.alps as AlpView[];
+      this.conns = page.rows as ConnView[];
+      this.connsTotal = page.total as number;
+      this.connsMatched = page.matched as number;
+      this.error = undefined;
+      this.lastOk = new Date();
+      this.sample();
+    } catch (e) {
+      this.error = e instanceof ControlUnreachable ? e.reason : (e as Error).message;
+    }
+  }
+
+  private sample(): void {
+    const st = this.status!;
+    const at = Date.now() / 1000;
+    let rxP = 0, txP = 0, rxB = 0, txB = 0;
+    for (const d of st.devices) {
+      rxP += d.rxPackets;
+      txP += d.txPackets;
+      rxB += d.rxBytes;
+      txB += d.txBytes;
+    }
+    const discards = new Map<string, number>();
+    const serverDiscards = new Map<string, number>();
+    for (const s of this.servers) {
+      let total = 0;
+      for (const [alp, n] of Object.entries(s.discards)) {
+        discards.set(alp, (discards.get(alp) ?? 0) + n);
+        total += n;
+      }
+      serverDiscards.set(s.name, total);
+      this.series(this.queues, s.name).push(s.queue);
+    }
+    const p = this.previous;
+    // A restarted appliance starts its counters again: no negative rates.
+    if (p && at > p.at && rxP >= p.rxP) {
+      const dt = at - p.at;
+      this.packetsIn.push((rxP - p.rxP) / dt);
+      this.packetsOut.push((txP - p.txP) / dt);
+      this.bytesIn.push((rxB - p.rxB) / dt);
+      this.bytesOut.push((txB - p.txB) / dt);
+      this.newConns.push(Math.max(0, st.table.created - p.created) / dt);
+      for (const a of this.alps) this.series(this.discardsByAlp, a.name).push(Math.max(0, (discards.get(a.name) ?? 0) - (p.discards.get(a.name) ?? 0)) / dt);
+      for (const s of this.servers) {
+        this.series(this.discardsByServer, s.name).push(Math.max(0, serverDiscards.get(s.name)! - (p.serverDiscards.get(s.name) ?? 0)) / dt);
+      }
+    }
+    this.previous = { at, rxP, txP, rxB, txB, created: st.table.created, discards, serverDiscards };
+  }
+
+  private series(map: Map<string, Series>, key: string): Series {
+    let s = map.get(key);
+    if (!s) map.set(key, (s = new Series()));
+    return s;
+  }
+
+  /** Servers in congestion: discarding since the last refresh, or their queue near its bound. */
+  get congested(): string[] {
+    return this.servers.filter((s) => (this.discardsByServer.get(s.name)?.last ?? 0) > 0 || s.queue >= 0.9 * s.queueLimit).map((s) => s.name);
+  }
+}

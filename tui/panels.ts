@@ -1,0 +1,131 @@
+import { formatTable } from '../appliance/text/table';
+import { formatBytes, formatCount, formatDuration, truncate } from '../appliance/text/units';
+import { Series, type DashboardModel } from './model';
+
+/**
+ * The dashboard's panels as plain text: the live screen puts each in a box, `dash --once`
+ * prints them one after the other. ASCII only, so that a serial console shows the same.
+ */
+
+/** Ten levels from nothing to full, scaled to the series' own maximum. */
+const LEVELS = ' .:-=+*#%@';
+
+export function sparkline(values: number[], width: number): string {
+  const v = values.slice(-width);
+  const max = Math.max(...v, 0);
+  const line = v.map((x) => (max === 0 ? ' ' : LEVELS[Math.min(9, Math.round((x / max) * 9))])).join('');
+  return line.padStart(width, ' ');
+}
+
+/** A bar for `value` out of `limit`, `width` characters inside brackets. */
+export function gauge(value: number, limit: number, width: number): string {
+  const filled = limit > 0 ? Math.min(width, Math.ceil((value / limit) * width)) : 0;
+  return `[${'#'.repeat(filled)}${' '.repeat(width - filled)}]`;
+}
+
+function fit(lines: string[], width: number): string[] {
+  return lines.map((l) => truncate(l.trimEnd(), width));
+}
+
+export function statusLine(m: DashboardModel, width: number): string {
+  const st = m.status;
+  if (!st) return truncate(`socksalp dashboard: ${m.error ? `NOT CONNECTED: ${m.error} (${m.socket})` : `connecting to ${m.socket}...`}`, width);
+  const reload = st.lastReload ? `reload ${st.lastReload.ok ? 'ok' : 'REFUSED'} ${st.lastReload.at.slice(11, 19)}` : 'no reload yet';
+  const state = m.error ? `NOT CONNECTED: ${m.error}; retrying, data from ${m.lastOk?.toISOString().slice(11, 19)}` : `up ${formatDuration(st.uptime)}`;
+  return truncate(
+    `socksalp ${st.version}  ${state}  conf ${st.configDir} loaded ${st.configLoaded.slice(11, 19)}  ${reload}  socket ${st.controlSocket}`,
+    width,
+  );
+}
+
+export function serversPanel(m: DashboardModel, width: number): string[] {
+  const rows = m.servers.map((s) => [
+    s.name, s.address, s.tap, String(s.capacity), truncate(s.alps.join(','), 18), s.state, String(s.active),
+    `${formatCount(s.packetsIn)}/${formatBytes(s.bytesIn)}`, `${formatCount(s.packetsOut)}/${formatBytes(s.bytesOut)}`,
+    `${gauge(s.queue, s.queueLimit, 6)}${s.queue}/${s.queueLimit}`,
+    String(Object.values(s.discards).reduce((a, b) => a + b, 0)),
+  ]);
+  // From servers to the appliance is "in", towards them "out", in packets/bytes.
+  return fit(formatTable(['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS'], rows, '').split('\n'), width);
+}
+
+export function alpPanel(m: DashboardModel, width: number): string[] {
+  const rows = m.alps.map((a) => [
+    a.name, truncate(a.ports.join(',') || '(others)', 14), String(a.priority), a.discardEligible ? 'yes' : 'no',
+    String(a.active), formatCount(a.packets), String(a.discards),
+  ]);
+  return fit(formatTable(['ALP', 'PORTS', 'PRIO', 'DISCARD', 'CONNS', 'PACKETS', 'DISCARDS'], rows, '').split('\n'), width);
+}
+
+/** The connection page, `height` lines at most including header and summary. */
+export function connectionsPanel(m: DashboardModel, width: number, height: number): string[] {
+  const rows = m.conns.slice(0, Math.max(0, height - 2)).map((c) => [
+    c.client, c.alp, truncate(c.destination, 28), c.server, String(c.port || ''), c.state,
+    formatDuration(c.age), formatDuration(c.idle), formatBytes(c.bytesIn), formatBytes(c.bytesOut),
+  ]);
+  const table = formatTable(['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'AGE', 'IDLE', 'IN', 'OUT'], rows, '').split('\n');
+  const first = m.conns.length ? m.offset + 1 : 0;
+  const summary = `${first}-${m.offset + m.conns.length} of ${m.connsMatched}` +
+    (m.filter ? ` matching "${m.filter}"` : '') + `, ${m.connsTotal} in the table; sort: ${m.sort}`;
+  return fit([...table, summary], width);
+}
+
+function rateLine(label: string, s: Series, format: (n: number) => string, width: number): string {
+  const head = `${label.padEnd(14)} ${format(s.last).padStart(9)} `;
+  return head + sparkline(s.values, Math.max(0, width - head.length));
+}
+
+export function throughputPanel(m: DashboardModel, width: number): string[] {
+  const perSecond = (f: (n: number) => string) => (n: number) => `${f(n)}/s`;
+  return [
+    rateLine('packets in', m.packetsIn, perSecond(formatCount), width),
+    rateLine('packets out', m.packetsOut, perSecond(formatCount), width),
+    rateLine('bytes in', m.bytesIn, perSecond(formatBytes), width),
+    rateLine('bytes out', m.bytesOut, perSecond(formatBytes), width),
+    rateLine('new conns', m.newConns, perSecond(formatCount), width),
+  ];
+}
+
+export function queuesPanel(m: DashboardModel, width: number): string[] {
+  const congested = m.congested;
+  const lines = [congested.length ? `CONGESTED: ${congested.join(', ')} (discarding)` : 'no congestion'];
+  for (const s of m.servers) lines.push(rateLine(`queue ${s.name}`, m.queues.get(s.name) ?? EMPTY, (n) => `${n}/${s.queueLimit}`, width));
+  for (const a of m.alps) {
+    const s = m.discardsByAlp.get(a.name);
+    if (s && s.values.some((v) => v > 0)) lines.push(rateLine(`drop ${a.name} p${a.priority}`, s, (n) => `${formatCount(n)}/s`, width));
+  }
+  return fit(lines, width);
+}
+
+const EMPTY = new Series();
+
+export const KEYS = 'Tab/S-Tab panel  arrows PgUp/PgDn scroll  s sort  / filter  r reload  ? help  q quit';
+
+export const HELP = [
+  'socksalp dashboard',
+  '',
+  '  Tab, Shift-Tab   move between panels',
+  '  Up, Down         scroll the focused panel (connections: a row at a time)',
+  '  PgUp, PgDn       a page at a time; the mouse wheel scrolls where the terminal allows',
+  '  s                sort connections by bytes, age, ALP, server, idle time',
+  '  /                filter connections: client, ALP, destination, server or state',
+  '  Esc              clear the filter',
+  '  r                reload the configuration (as SIGHUP does) and show the result',
+  '  q                quit (the appliance goes on)',
+  '',
+  'Data comes from the control socket twice a second; the appliance is a separate process.',
+];
+
+/** Every panel, one after the other, for `dash --once`. */
+export function renderOnce(m: DashboardModel, width: number): string {
+  const section = (title: string, lines: string[]) => [`== ${title} ==`, ...lines, ''];
+  return [
+    statusLine(m, width),
+    '',
+    ...section('Servers', serversPanel(m, width)),
+    ...section('Socks ALP Configuration table', alpPanel(m, width)),
+    ...section('Connections (Socks ALP Connection table)', connectionsPanel(m, width, m.pageSize + 2)),
+    ...section('Queues and congestion', queuesPanel(m, width)),
+    ...section('Throughput', throughputPanel(m, width)),
+  ].join('\n');
+}
