@@ -67,8 +67,9 @@ export interface ConnView {
   bytesOut: number;
 }
 
-export const SORTS = ['bytes', 'age', 'alp', 'server', 'idle'] as const;
-export const HISTORY = 120;
+export const SORTS = ['age', 'bytes', 'alp', 'server', 'idle'] as const;
+/** Samples kept: five minutes at two a second. */
+export const HISTORY = 600;
 
 /** A fixed-length series, oldest first. */
 export class Series {
@@ -93,7 +94,8 @@ export class DashboardModel {
   error?: string;
   lastOk?: Date;
 
-  sort: (typeof SORTS)[number] = 'bytes';
+  /** Oldest first is the table's own order: the cheapest page for the appliance to give. */
+  sort: (typeof SORTS)[number] = 'age';
   filter = '';
   offset = 0;
   pageSize = 20;

@@ -10,8 +10,20 @@ import { Series, type DashboardModel } from './model';
 /** Ten levels from nothing to full, scaled to the series' own maximum. */
 const LEVELS = ' .:-=+*#%@';
 
+/**
+ * The series in `width` characters: when it is longer, each character stands for a bucket of
+ * consecutive samples (their maximum, so that a burst is not averaged away).
+ */
 export function sparkline(values: number[], width: number): string {
-  const v = values.slice(-width);
+  let v = values;
+  if (v.length > width && width > 0) {
+    const per = Math.ceil(v.length / width);
+    const buckets: number[] = [];
+    for (let i = v.length % per === 0 ? 0 : (v.length % per) - per; i < v.length; i += per) {
+      buckets.push(Math.max(...v.slice(Math.max(0, i), i + per)));
+    }
+    v = buckets.slice(-width);
+  }
   const max = Math.max(...v, 0);
   const line = v.map((x) => (max === 0 ? ' ' : LEVELS[Math.min(9, Math.round((x / max) * 9))])).join('');
   return line.padStart(width, ' ');
@@ -38,6 +50,22 @@ export function statusLine(m: DashboardModel, width: number): string {
   );
 }
 
+/** Keeps the columns that fit: a narrow terminal loses the least needed first. */
+function columns(width: number, header: string[], rows: string[][], dropOrder: string[]): string[] {
+  let h = header;
+  let r = rows;
+  for (const name of ['', ...dropOrder]) {
+    if (name !== '') {
+      const i = h.indexOf(name);
+      h = h.filter((_, k) => k !== i);
+      r = r.map((row) => row.filter((_, k) => k !== i));
+    }
+    const lines = formatTable(h, r, '').split('\n');
+    if (Math.max(...lines.map((l) => l.length)) <= width) return lines;
+  }
+  return formatTable(h, r, '').split('\n');
+}
+
 export function serversPanel(m: DashboardModel, width: number): string[] {
   const rows = m.servers.map((s) => [
     s.name, s.address, s.tap, String(s.capacity), truncate(s.alps.join(','), 18), s.state, String(s.active),
@@ -46,7 +74,8 @@ export function serversPanel(m: DashboardModel, width: number): string[] {
     String(Object.values(s.discards).reduce((a, b) => a + b, 0)),
   ]);
   // From servers to the appliance is "in", towards them "out", in packets/bytes.
-  return fit(formatTable(['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS'], rows, '').split('\n'), width);
+  const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS'];
+  return fit(columns(width, header, rows, ['TAP', 'ALPS', 'IN', 'CAP']), width);
 }
 
 export function alpPanel(m: DashboardModel, width: number): string[] {
@@ -63,7 +92,7 @@ export function connectionsPanel(m: DashboardModel, width: number, height: numbe
     c.client, c.alp, truncate(c.destination, 28), c.server, String(c.port || ''), c.state,
     formatDuration(c.age), formatDuration(c.idle), formatBytes(c.bytesIn), formatBytes(c.bytesOut),
   ]);
-  const table = formatTable(['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'AGE', 'IDLE', 'IN', 'OUT'], rows, '').split('\n');
+  const table = columns(width, ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'AGE', 'IDLE', 'IN', 'OUT'], rows, ['PORT', 'AGE', 'IDLE']);
   const first = m.conns.length ? m.offset + 1 : 0;
   const summary = `${first}-${m.offset + m.conns.length} of ${m.connsMatched}` +
     (m.filter ? ` matching "${m.filter}"` : '') + `, ${m.connsTotal} in the table; sort: ${m.sort}`;
@@ -107,7 +136,7 @@ export const HELP = [
   '  Tab, Shift-Tab   move between panels',
   '  Up, Down         scroll the focused panel (connections: a row at a time)',
   '  PgUp, PgDn       a page at a time; the mouse wheel scrolls where the terminal allows',
-  '  s                sort connections by bytes, age, ALP, server, idle time',
+  '  s                sort connections by age, bytes, ALP, server, idle time',
   '  /                filter connections: client, ALP, destination, server or state',
   '  Esc              clear the filter',
   '  r                reload the configuration (as SIGHUP does) and show the result',

@@ -79,7 +79,7 @@ export class ControlServer {
         const offset = Math.max(0, Number(req.offset ?? 0) | 0);
         const limit = Math.min(10_000, Math.max(1, Number(req.limit ?? 100) | 0));
         const sort = String(req.sort ?? '');
-        if (sort !== '' && !SORT_KEYS.includes(sort)) return { ok: false, error: `sort is one of ${SORT_KEYS.join(', ')}` };
+        if (sort !== '' && !SORT_KEYS.includes(sort)) return { ok: false, error: `sort is one of ${SORT_KEYS.filter(Boolean).join(', ')}` };
         return { ok: true, ...connections(a, offset, limit, String(req.filter ?? ''), sort) };
       }
       case 'reload':

@@ -1,6 +1,6 @@
 import type { Appliance } from '../appliance';
 import { formatIpv4, formatPrefix } from '../config/address';
-import { STATE_NAMES, ConnState, type Connection } from '../flow/connection';
+import { STATE_NAMES, type Connection } from '../flow/connection';
 import { DROP_REASONS } from '../forward/forwarder';
 
 /**
@@ -50,8 +50,7 @@ export function status(a: Appliance): object {
 
 export function servers(a: Appliance): object[] {
   const f = a.forwarder;
-  const active = new Array<number>(a.config.servers.length).fill(0);
-  for (const c of a.dispatcher.table.byClient.values()) if (c.server >= 0 && c.state === ConnState.Spliced) active[c.server]++;
+  const active = a.dispatcher.census.activeByServer;
   const names = a.dispatcher.alpNames();
   return a.config.servers.map((s, i) => ({
     name: s.name,
@@ -65,7 +64,7 @@ export function servers(a: Appliance): object[] {
     state: !a.health.resolved[i] ? 'unresolved' : a.health.failing(i) ? 'failing' : 'up',
     lastError: a.health.lastError[i],
     failures: a.health.failures[i],
-    active: active[i],
+    active: active[i] ?? 0,
     ...f.serverStats[i],
     queue: f.serverQueues[i].length,
     queueLimit: f.serverQueues[i].bound,
@@ -74,29 +73,23 @@ export function servers(a: Appliance): object[] {
 }
 
 export function alps(a: Appliance): object[] {
-  const names = a.dispatcher.alpNames();
-  const active = new Array<number>(names.length).fill(0);
-  const packets = new Array<number>(names.length).fill(0);
-  for (const c of a.dispatcher.table.byClient.values()) {
-    if (c.alp < 0) continue;
-    if (c.state === ConnState.Spliced) active[c.alp]++;
-    packets[c.alp] += c.packetsIn + c.packetsOut;
-  }
+  const { activeByAlp: active, packetsByAlp: packets } = a.dispatcher.census;
   const records = [...a.config.alps.records, a.config.alps.fallback];
   return records.map((r, k) => ({
     name: r.name,
     ports: r.ports,
     priority: r.priority,
     discardEligible: r.discardEligible,
-    active: active[k],
-    packets: packets[k],
+    active: active[k] ?? 0,
+    packets: packets[k] ?? 0,
     discards: a.forwarder.discardsByAlp.reduce((sum, row) => sum + (row[k] ?? 0), 0),
   }));
 }
 
-const SORTS: Record<string, (x: Connection, y: Connection) => number> = {
+/** Comparators; `age` (oldest first) is the table's own order, so it needs none. */
+const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefined> = {
   bytes: (x, y) => y.bytesIn + y.bytesOut - (x.bytesIn + x.bytesOut),
-  age: (x, y) => x.created - y.created,
+  age: undefined,
   alp: (x, y) => x.alp - y.alp,
   server: (x, y) => x.server - y.server,
   idle: (x, y) => x.lastSeen - y.lastSeen,
@@ -163,4 +156,4 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
   return { total: table.size, matched, rows: best.slice(offset, keep).map(row) };
 }
 
-export const SORT_KEYS = Object.keys(SORTS);
+export const SORT_KEYS = ['', ...Object.keys(SORTS)];

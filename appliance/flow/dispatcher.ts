@@ -85,6 +85,8 @@ export class Dispatcher {
     const s = stages.settings;
     this.table = new ConnectionTable(servers.length, s.maxConnections, s.maxHalfOpen);
     this.sweep = this.table.byClient.values();
+    this.census = Dispatcher.emptyCensus(servers.length, stages.analyzer.names.length);
+    this.counting = Dispatcher.emptyCensus(servers.length, stages.analyzer.names.length);
     this.builder = new SegmentBuilder(sink.pool);
   }
 
@@ -375,7 +377,16 @@ export class Dispatcher {
         if ((flags & ACK) && tcp.ack === ((c.clientIsn + 1) >>> 0)) this.serverFailed(c, 'refused the connection');
         return;
       }
-      if ((flags & (SYN | ACK)) !== (SYN | ACK) || tcp.ack !== ((c.clientIsn + 1) >>> 0)) return;
+      if ((flags & (SYN | ACK)) !== (SYN | ACK) || tcp.ack !== ((c.clientIsn + 1) >>> 0)) {
+        // RFC 9293 3.10.7.3, SYN-SENT: an unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST>. It is
+        // how a server still holding this 4-tuple from before a restart (it answers our SYN
+        // with a challenge ACK) lets go of it; the SYN then goes again.
+        if (flags & ACK) {
+          this.resetServerUnknown(c.server, ip, tcp);
+          this.sendSyn(c);
+        }
+        return;
+      }
       h.serverNext = (tcp.seq + 1) >>> 0;
       const clientScaled = h.clientWscale >= 0;
       const serverScaled = clientScaled && o.wscale >= 0;
@@ -576,20 +587,44 @@ export class Dispatcher {
    */
   private sweepIdle(now: number, idle: number): void {
     const table = this.table.byClient;
+    const counting = this.counting;
     let budget = Math.max(1000, table.size >> 3);
     while (budget-- > 0) {
       const next = this.sweep.next();
       if (next.done) {
         this.sweep = table.values();
+        this.publishCensus();
         return;
       }
       const c = next.value;
+      if (c.alp >= 0 && c.alp < counting.packetsByAlp.length) {
+        counting.packetsByAlp[c.alp] += c.packetsIn + c.packetsOut;
+        if (c.state === ConnState.Spliced) counting.activeByAlp[c.alp]++;
+      }
+      if (c.state === ConnState.Spliced && c.server >= 0) counting.activeByServer[c.server]++;
       if (c.state === ConnState.Spliced && now - c.lastSeen >= idle) {
         this.stats.idleTimeouts++;
         this.table.stats.expiredIdle++;
         this.remove(c);
       }
     }
+  }
+
+  /**
+   * What the operators' views count over the table (active connections per server and ALP,
+   * packets per ALP), gathered by the idle sweep as it passes and published once per pass:
+   * at most a second old, and never a scan of the table on a request.
+   */
+  census = Dispatcher.emptyCensus(0, 0);
+  private counting = Dispatcher.emptyCensus(0, 0);
+
+  private static emptyCensus(servers: number, alps: number) {
+    return { activeByServer: new Array<number>(servers).fill(0), activeByAlp: new Array<number>(alps).fill(0), packetsByAlp: new Array<number>(alps).fill(0) };
+  }
+
+  private publishCensus(): void {
+    this.census = this.counting;
+    this.counting = Dispatcher.emptyCensus(this.servers.length, this.stages.analyzer.names.length);
   }
 
   /** Ends a connection the client has moved on from, telling a server leg still open. */

@@ -15,7 +15,9 @@ export class ConnectionTable {
   readonly stats = { created: 0, removed: 0, refusedFull: 0, refusedHalfOpen: 0, expiredIdle: 0, expiredHalfOpen: 0 };
 
   constructor(servers: number, private maxConnections: number, private maxHalfOpen: number) {
-    this.nextPort = new Array<number>(servers).fill(1024);
+    // A random start per server: after a restart, the ports of the connections the servers may
+    // still hold from before are unlikely to come back first.
+    this.nextPort = Array.from({ length: servers }, () => 1024 + Math.floor(Math.random() * 64512));
     this.portsInUse = Array.from({ length: servers }, () => new Uint8Array(65536));
   }
 

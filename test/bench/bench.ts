@@ -85,6 +85,8 @@ table ip socksalp_bench {
  * process, so clients and servers are split: six hold-servers on sb's and sc's hosts, six
  * clients from six source addresses.
  */
+let dashboardMs = 0;
+
 async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ rss: number; open: number; table: number; seconds: number }> {
   const LAB = join(REPO, 'test', 'lab', 'lab.sh');
   const HOLD_SERVER = join(REPO, 'dist', 'test', 'bench', 'hold-server.js');
@@ -119,6 +121,11 @@ async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ r
     const opened = await Promise.all(clients);
     const seconds = (Date.now() - started) / 1000;
     await new Promise((r) => setTimeout(r, 3000)); // let the garbage of the handshakes be collected
+    // What a dashboard asks twice a second, with the table full: a snapshot and a sorted page.
+    const asked = process.hrtime.bigint();
+    await app.ask({ cmd: 'snapshot' });
+    await app.ask({ cmd: 'conns', offset: 0, limit: 40, sort: 'bytes', filter: '' });
+    dashboardMs = Number(process.hrtime.bigint() - asked) / 1e6;
     const status = (await app.ask({ cmd: 'status' })).status as { connections: number };
     if (process.argv.includes('--verbose')) process.stderr.write(JSON.stringify(status, null, 1) + '\n');
     return { rss: rssMb(app.pid), open: opened.reduce((s, o) => s + o.open, 0), table: status.connections, seconds };
@@ -178,6 +185,15 @@ async function main(): Promise<void> {
       rss.idle = rssMb(app.pid);
       results.appliance = measure(lab, vip);
       rss.after = rssMb(app.pid);
+      // The same with a live dashboard attached (in its own tmux server, 120x40).
+      const tmux = ['-L', 'socksalp-bench'];
+      execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '40', `${process.execPath} ${join(REPO, 'dist', 'appliance', 'cli', 'index.js')} dash --socket ${SOCKET}`]);
+      try {
+        process.stderr.write('bench: (a) with a dashboard attached\n');
+        results.withDashboard = measure(lab, vip);
+      } finally {
+        spawnSync('tmux', [...tmux, 'kill-server']);
+      }
     } finally {
       await app.stop();
       ApplianceProcess.cleanup(conf);
@@ -195,6 +211,7 @@ async function main(): Promise<void> {
     `socksalp bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, bulk file ${bigMb} MiB`,
     `${'path'.padEnd(12)} ${'bulk MB/s'.padStart(8)} ${'conn/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'echo rr/s'.padStart(9)} ${'failed'.padStart(7)}`,
     row('appliance', a),
+    row('  +dashboard', results.withDashboard),
     row('direct', results.direct),
     row('nftables', results.nftables),
     '',
@@ -202,6 +219,9 @@ async function main(): Promise<void> {
     `appliance / direct:    bulk ${(a.bulkMBps / results.direct.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.direct.cps).toFixed(2)}, p99 ${(a.p99 - results.direct.p99).toFixed(2)} ms above, echo ${(a.rrPerSecond / results.direct.rrPerSecond).toFixed(2)}`,
     `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads; ` +
       `${held.rss.toFixed(0)} MB with ${held.table} connections in the table (${held.open} held open, opened in ${held.seconds.toFixed(0)} s)`,
+    `dashboard refresh (snapshot + page sorted by bytes) with that table: ${dashboardMs.toFixed(0)} ms`,
+    `with a dashboard attached / without: bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
+      `p99 ${(results.withDashboard.p99 - a.p99).toFixed(2)} ms, echo ${(results.withDashboard.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -76,7 +76,7 @@ describe('dashboard: the screen, driven through tmux', function () {
   it('shows the client, ALP http and the server that carried it', async function () {
     const started = tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', `${process.execPath} ${CLI} dash --socket ${SOCKET}`);
     expect(started.status, started.stderr).to.equal(0);
-    await until('the connection rows', () => connectionRows(screen()).length === 2);
+    await until('the connection rows and the live ALP table', () => connectionRows(screen()).length === 2 && /xhttp +80,8080 +7 +no +1 /.test(screen()));
     const text = screen();
     expect(connectionRows(text).some((l) => /198\.18\.0\.2:\d+\s+http\s+203\.0\.113\.80:80\s+sa\s/.test(l)), text).to.equal(true);
     expect(text).to.match(/Servers/);

@@ -102,6 +102,7 @@ describe('dispatcher: real clients through the VIP', function () {
     // A connection held open from the client: the ftp service echoes until socat's stdin closes.
     const held = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'socat', '-', `SOCKS4:${lab.LAB_VIP}:${lab.LAB_WEB_ADDR}:21,socksport=1080`], { stdio: ['pipe', 'pipe', 'ignore'] });
     await new Promise((r) => held.stdout.once('data', r));
+    await new Promise((r) => setTimeout(r, 300)); // active counts are gathered by the sweep, every tick here
     try {
       const conns = socksalp('ctl', '--socket', SOCKET, 'conns', '--filter', 'ftp');
       expect(conns.status, conns.stderr).to.equal(0);

@@ -207,6 +207,18 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.Refused);
   });
 
+  it('answers a challenge ACK to its SYN (a server holding the 4-tuple from before) with RST, then SYN again', function () {
+    const { feed } = setup();
+    const isn = feed('client', fromClient({ seq: 1, flags: SYN }))[0].tcp.seq;
+    const out = feed('client', fromClient({ seq: 2, ack: isn + 1, flags: ACK }, hex('04010050cb00715000')));
+    const syn = out.find((o) => o.to !== 'client')!;
+    const srv = CONFIG.servers[syn.to as number];
+    const reply = feed(syn.to as number, fromServer(srv, syn.tcp.srcPort, { seq: 5555, ack: 0x70000000, flags: ACK }));
+    expect(reply.map((o) => o.tcp.flags)).to.deep.equal([RST, SYN]);
+    expect(reply[0].tcp.seq).to.equal(0x70000000);
+    expect(reply[1].tcp.seq).to.equal(1);
+  });
+
   it('refuses BIND with the protocol\'s reply and a clean close', function () {
     const { feed } = setup();
     const isn = feed('client', fromClient({ seq: 1, flags: SYN }))[0].tcp.seq;

@@ -30,7 +30,9 @@ describe('tui: formatting', function () {
     expect(sparkline([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 10)).to.equal(' .:-=+*#%@');
     expect(sparkline([5, 10], 4)).to.equal('  +@');
     expect(sparkline([0, 0], 3)).to.equal('   ');
-    expect(sparkline(Array.from({ length: 50 }, (_, i) => i), 5)).to.have.length(5);
+    // Longer series are bucketed (maximum per bucket), newest bucket last.
+    expect(sparkline([9, 0, 0, 0, 0, 0, 3, 0, 0, 9], 5)).to.equal('@  -@');
+    expect(sparkline(Array.from({ length: 600 }, (_, i) => i), 50)).to.have.length(50);
   });
 
   it('draws queue gauges', function () {
