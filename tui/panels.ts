@@ -106,13 +106,13 @@ function rateLine(label: string, s: Series, format: (n: number) => string, width
 
 export function throughputPanel(m: DashboardModel, width: number): string[] {
   const perSecond = (f: (n: number) => string) => (n: number) => `${f(n)}/s`;
-  return [
+  return fit([
     rateLine('packets in', m.packetsIn, perSecond(formatCount), width),
     rateLine('packets out', m.packetsOut, perSecond(formatCount), width),
     rateLine('bytes in', m.bytesIn, perSecond(formatBytes), width),
     rateLine('bytes out', m.bytesOut, perSecond(formatBytes), width),
     rateLine('new conns', m.newConns, perSecond(formatCount), width),
-  ];
+  ], width);
 }
 
 export function queuesPanel(m: DashboardModel, width: number): string[] {

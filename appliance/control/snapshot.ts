@@ -42,6 +42,7 @@ export function status(a: Appliance): object {
     table: t.stats,
     dispatcher: d.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
+    internalErrors: a.forwarder.internalErrors,
     poolFree: a.pool.available,
     memory: process.memoryUsage(),
     devices,

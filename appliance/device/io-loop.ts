@@ -15,6 +15,7 @@ interface FdWatch {
 }
 
 function loadFdWatch(): FdWatch | undefined {
+  if (process.env.SOCKSALP_NO_FDWATCH) return undefined; // to run, and test, the fallback
   try {
     return require(join(__dirname, '..', '..', '..', 'build', 'Release', 'fdwatch.node')) as FdWatch;
   } catch {

@@ -181,11 +181,30 @@ export class Forwarder implements Sink {
       } else {
         this.landing[index] = -1;
       }
-      if (index === 0) this.fromIntranet(slot, n);
-      else this.fromSegment(index - 1, slot, n);
+      try {
+        if (index === 0) this.fromIntranet(slot, n);
+        else this.fromSegment(index - 1, slot, n);
+      } catch (e) {
+        this.internalError(e);
+      }
     }
     return got;
   }
+
+  /**
+   * A bug met by one packet must not stop the others: the packet is lost (its slot too, since
+   * where it stood is unknown), counted, and the first one of each kind logged.
+   */
+  internalError(e: unknown): void {
+    this.internalErrors++;
+    const what = (e as Error)?.message ?? String(e);
+    if (!this.logged.has(`internal:${what}`)) {
+      this.logged.add(`internal:${what}`);
+      this.log(`internal error, packet dropped (counted, logged once): ${what}${process.env.SOCKSALP_DEBUG ? `\n${(e as Error)?.stack}` : ''}`);
+    }
+  }
+
+  internalErrors = 0;
 
   /** Per device, the big slot the next read lands in. */
   private readonly landing: number[] = [];
@@ -551,9 +570,13 @@ export class Forwarder implements Sink {
   tick(now: number): void {
     this.now = now;
     this.health.now = now;
-    this.resolve();
-    this.reassembler.expire(now);
-    this.dispatcher.tick(now);
+    try {
+      this.resolve();
+      this.reassembler.expire(now);
+      this.dispatcher.tick(now);
+    } catch (e) {
+      this.internalError(e);
+    }
     this.flush();
   }
 

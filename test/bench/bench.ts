@@ -85,7 +85,16 @@ table ip socksalp_bench {
  * process, so clients and servers are split: six hold-servers on sb's and sc's hosts, six
  * clients from six source addresses.
  */
-let dashboardMs = 0;
+const dashboardMs = { age: 0, bytes: 0 };
+
+/** CPU time (ms per second) a process spends over `seconds`. */
+async function cpuMsPerSecond(pid: number, seconds: number): Promise<number> {
+  const ticks = () => execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+  const hz = 100;
+  const t0 = ticks();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return ((ticks() - t0) * (1000 / hz)) / seconds;
+}
 
 async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ rss: number; open: number; table: number; seconds: number }> {
   const LAB = join(REPO, 'test', 'lab', 'lab.sh');
@@ -121,11 +130,14 @@ async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ r
     const opened = await Promise.all(clients);
     const seconds = (Date.now() - started) / 1000;
     await new Promise((r) => setTimeout(r, 3000)); // let the garbage of the handshakes be collected
-    // What a dashboard asks twice a second, with the table full: a snapshot and a sorted page.
-    const asked = process.hrtime.bigint();
-    await app.ask({ cmd: 'snapshot' });
-    await app.ask({ cmd: 'conns', offset: 0, limit: 40, sort: 'bytes', filter: '' });
-    dashboardMs = Number(process.hrtime.bigint() - asked) / 1e6;
+    // What a dashboard asks twice a second, with the table full: a snapshot and a page, in the
+    // default order (oldest first) and sorted by bytes.
+    for (const sort of ['age', 'bytes'] as const) {
+      const asked = process.hrtime.bigint();
+      await app.ask({ cmd: 'snapshot' });
+      await app.ask({ cmd: 'conns', offset: 0, limit: 40, sort, filter: '' });
+      dashboardMs[sort] = Number(process.hrtime.bigint() - asked) / 1e6;
+    }
     const status = (await app.ask({ cmd: 'status' })).status as { connections: number };
     if (process.argv.includes('--verbose')) process.stderr.write(JSON.stringify(status, null, 1) + '\n');
     return { rss: rssMb(app.pid), open: opened.reduce((s, o) => s + o.open, 0), table: status.connections, seconds };
@@ -165,6 +177,7 @@ async function main(): Promise<void> {
     return;
   }
   let held = { rss: 0, open: 0, table: 0, seconds: 0 };
+  const cpu = { idle: 0, withDashboard: 0, dashboard: 0 };
   try {
     process.stderr.write('bench: (b) direct to Dante\n');
     results.direct = measure(lab, lab.LAB_SERVER_SA_SOCKS);
@@ -185,10 +198,16 @@ async function main(): Promise<void> {
       rss.idle = rssMb(app.pid);
       results.appliance = measure(lab, vip);
       rss.after = rssMb(app.pid);
-      // The same with a live dashboard attached (in its own tmux server, 120x40).
+      // The same with a live dashboard attached (in its own tmux server, 120x40); first what it
+      // costs, in CPU time, the appliance and itself, with no traffic to blur the figure.
+      cpu.idle = await cpuMsPerSecond(app.pid, 10);
       const tmux = ['-L', 'socksalp-bench'];
       execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '40', `${process.execPath} ${join(REPO, 'dist', 'appliance', 'cli', 'index.js')} dash --socket ${SOCKET}`]);
       try {
+        const dashPid = Number(execFileSync('tmux', [...tmux, 'list-panes', '-t', 'dash', '-F', '#{pane_pid}'], { encoding: 'utf8' }).trim());
+        const [withDash, dashItself] = await Promise.all([cpuMsPerSecond(app.pid, 10), cpuMsPerSecond(dashPid, 10)]);
+        cpu.withDashboard = withDash;
+        cpu.dashboard = dashItself;
         process.stderr.write('bench: (a) with a dashboard attached\n');
         results.withDashboard = measure(lab, vip);
       } finally {
@@ -219,8 +238,9 @@ async function main(): Promise<void> {
     `appliance / direct:    bulk ${(a.bulkMBps / results.direct.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.direct.cps).toFixed(2)}, p99 ${(a.p99 - results.direct.p99).toFixed(2)} ms above, echo ${(a.rrPerSecond / results.direct.rrPerSecond).toFixed(2)}`,
     `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads; ` +
       `${held.rss.toFixed(0)} MB with ${held.table} connections in the table (${held.open} held open, opened in ${held.seconds.toFixed(0)} s)`,
-    `dashboard refresh (snapshot + page sorted by bytes) with that table: ${dashboardMs.toFixed(0)} ms`,
-    `with a dashboard attached / without: bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
+    `dashboard refresh (snapshot + one page) with that table: ${dashboardMs.age.toFixed(1)} ms oldest first (the default), ${dashboardMs.bytes.toFixed(1)} ms sorted by bytes`,
+    `appliance CPU with no traffic: ${cpu.idle.toFixed(1)} ms/s alone, ${cpu.withDashboard.toFixed(1)} ms/s with a dashboard attached; the dashboard itself ${cpu.dashboard.toFixed(1)} ms/s`,
+    `under load, with a dashboard attached / without (one run each, noisy): bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
       `p99 ${(results.withDashboard.p99 - a.p99).toFixed(2)} ms, echo ${(results.withDashboard.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
   ];
   process.stdout.write(out.join('\n') + '\n');

@@ -37,8 +37,11 @@ export class ApplianceProcess {
   output = '';
   exited: number | null = null;
 
-  constructor(readonly configDir: string, readonly socket: string, ns = 'salab-app') {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(readonly configDir: string, readonly socket: string, env: Record<string, string> = {}, ns = 'salab-app') {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     this.child.stdout!.on('data', (b: Buffer) => (this.output += b.toString()));
     this.child.stderr!.on('data', (b: Buffer) => (this.output += b.toString()));
     this.child.on('exit', (code) => (this.exited = code ?? -1));
