@@ -1,71 +1,11 @@
 import { ControlUnreachable, controlRequest } from '../appliance/control/client';
+import type { AlpRow, ConnRow, ServerRow, Status } from '../appliance/control/snapshot';
 
 /**
  * What the dashboard knows of the appliance: the last snapshot and connection page from the
  * control socket, and short histories (one sample per refresh) for the sparklines. Rates are
  * differences of the appliance's counters between two refreshes.
  */
-
-export interface ServerView {
-  name: string;
-  address: string;
-  tap: string;
-  capacity: number;
-  alps: string[];
-  state: string;
-  active: number;
-  packetsIn: number;
-  packetsOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  queue: number;
-  queueLimit: number;
-  discards: Record<string, number>;
-}
-
-export interface AlpView {
-  name: string;
-  ports: number[];
-  priority: number;
-  discardEligible: boolean;
-  active: number;
-  packets: number;
-  discards: number;
-}
-
-export interface DeviceView {
-  name: string;
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-}
-
-export interface StatusView {
-  version: string;
-  uptime: number;
-  configDir: string;
-  configLoaded: string;
-  lastReload?: { ok: boolean; at: string; message: string };
-  controlSocket: string;
-  connections: number;
-  halfOpen: number;
-  table: { created: number };
-  devices: DeviceView[];
-}
-
-export interface ConnView {
-  client: string;
-  alp: string;
-  destination: string;
-  server: string;
-  port: number;
-  state: string;
-  age: number;
-  idle: number;
-  bytesIn: number;
-  bytesOut: number;
-}
 
 export const SORTS = ['age', 'bytes', 'alp', 'server', 'idle'] as const;
 /** Samples kept: five minutes at two a second. */
@@ -84,10 +24,10 @@ export class Series {
 }
 
 export class DashboardModel {
-  status?: StatusView;
-  servers: ServerView[] = [];
-  alps: AlpView[] = [];
-  conns: ConnView[] = [];
+  status?: Status;
+  servers: ServerRow[] = [];
+  alps: AlpRow[] = [];
+  conns: ConnRow[] = [];
   connsTotal = 0;
   connsMatched = 0;
   /** Why the last refresh failed; undefined while connected. */
@@ -124,10 +64,10 @@ export class DashboardModel {
       ]);
       if (snap.ok !== true) throw new Error(String(snap.error));
       if (page.ok !== true) throw new Error(String(page.error));
-      this.status = snap.status as StatusView;
-      this.servers = snap.servers as ServerView[];
-      this.alps = snap.alps as AlpView[];
-      this.conns = page.rows as ConnView[];
+      this.status = snap.status as Status;
+      this.servers = snap.servers as ServerRow[];
+      this.alps = snap.alps as AlpRow[];
+      this.conns = page.rows as ConnRow[];
       this.connsTotal = page.total as number;
       this.connsMatched = page.matched as number;
       this.error = undefined;

@@ -24,7 +24,12 @@ export interface ConnRow {
   packetsOut: number;
 }
 
-export function status(a: Appliance): object {
+/** The control socket's answers, as the dashboard and `ctl` read them. */
+export type Status = ReturnType<typeof status>;
+export type ServerRow = ReturnType<typeof servers>[number];
+export type AlpRow = ReturnType<typeof alps>[number];
+
+export function status(a: Appliance) {
   const d = a.dispatcher;
   const t = d.table;
   const devices = a.forwarder.devices.map((dev) => ({ name: dev.name, kind: dev.kind, up: dev.fd >= 0, failure: dev.failure, ...dev.stats }));
@@ -49,7 +54,7 @@ export function status(a: Appliance): object {
   };
 }
 
-export function servers(a: Appliance): object[] {
+export function servers(a: Appliance) {
   const f = a.forwarder;
   const active = a.dispatcher.census.activeByServer;
   const names = a.dispatcher.alpNames();
@@ -69,11 +74,11 @@ export function servers(a: Appliance): object[] {
     ...f.serverStats[i],
     queue: f.serverQueues[i].length,
     queueLimit: f.serverQueues[i].bound,
-    discards: Object.fromEntries(names.map((n, k) => [n, f.discardsByAlp[i][k]]).filter(([, v]) => v !== 0)),
+    discards: Object.fromEntries(names.map((n, k) => [n, f.discardsByAlp[i][k]] as const).filter(([, v]) => v !== 0)) as Record<string, number>,
   }));
 }
 
-export function alps(a: Appliance): object[] {
+export function alps(a: Appliance) {
   const { activeByAlp: active, packetsByAlp: packets } = a.dispatcher.census;
   const records = [...a.config.alps.records, a.config.alps.fallback];
   return records.map((r, k) => ({

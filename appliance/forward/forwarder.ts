@@ -51,6 +51,8 @@ export class Forwarder implements Sink {
   readonly serverQueues: OutputQueue[];
   private readonly tunQueue: OutputQueue;
   private readonly macs = new Map<number, Uint8Array>();
+  /** Each server's MAC, as `macs` has it for its address: read per packet, so no lookup. */
+  private readonly serverMac: (Uint8Array | undefined)[] = [];
   private readonly arpNext = new Map<number, number>();
   private cc: CongestionControl;
   private routes: Route[];
@@ -103,6 +105,7 @@ export class Forwarder implements Sink {
       g.servers.set(s.address * 65536 + s.port, i);
       g.hosts.set(s.address, [...(g.hosts.get(s.address) ?? []), i]);
       this.serverSegment.push(seg);
+      this.serverMac.push(s.mac);
       if (s.mac) {
         this.macs.set(s.address, s.mac);
         health.resolved[i] = true;
@@ -364,7 +367,11 @@ export class Forwarder implements Sink {
 
   private learn(ip: number, mac: Uint8Array, servers: number[] | undefined): void {
     const known = this.macs.get(ip);
-    if (known === undefined || known.some((b, i) => b !== mac[i])) this.macs.set(ip, Uint8Array.from(mac));
+    if (known === undefined || known.some((b, i) => b !== mac[i])) {
+      const copy = Uint8Array.from(mac);
+      this.macs.set(ip, copy);
+      for (const server of servers ?? []) this.serverMac[server] = copy;
+    }
     for (const server of servers ?? []) {
       if (this.health.resolved[server]) continue;
       this.health.resolved[server] = true;
@@ -514,8 +521,7 @@ export class Forwarder implements Sink {
    * protected.
    */
   toServer(server: number, slot: number, len: number, alp: number, priority: number, own: boolean): void {
-    const srv = this.config.servers[server];
-    const mac = this.macs.get(srv.address);
+    const mac = this.serverMac[server];
     if (mac === undefined) {
       this.drop(slot, 'no-arp');
       return;
