@@ -65,13 +65,16 @@ for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
   printf '  %-4s socat --socks4  %-6s %-33s carried by %s\n' "$([ -n "$banner" ] && echo ok || echo FAIL)" "$1" "\"$banner\"" "$(egress_of "${banner##* }")"
 done
 echo
-$SOCKSALP ctl --config conf list
-echo
-$SOCKSALP ctl --config conf alps
+echo "The appliance's own view (socksalp dash --once):"
+$SOCKSALP dash --config conf --once --width "${COLUMNS:-120}"
 if [ -n "$keep" ]; then
   echo
   echo "The lab and the appliance (pid $app_pid) keep running:"
-  echo "  $SOCKSALP ctl --config conf conns      # the connection table"
+  echo "  $SOCKSALP dash --config conf           # the live dashboard (q quits)"
+  echo "  $SOCKSALP ctl --config conf list       # servers, like ipvsadm -L -n"
   echo "  ip netns exec $LAB_NS_CLIENT curl --socks5-hostname $VIP $LAB_BIG_URL -o /dev/null"
   echo "  bash $LAB down                         # stop everything"
+else
+  echo
+  echo "(npm run lab -- --keep leaves the lab and the appliance running, to watch with socksalp dash)"
 fi
