@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { controlRequest } from '../../appliance/control/client';
 import { REPO } from './lab';
 
@@ -75,12 +75,15 @@ export class ApplianceProcess {
     this.child.kill(sig);
   }
 
+  /** Stops the appliance by its pid and removes its control socket's directory (the test's own). */
   async stop(): Promise<void> {
-    if (this.exited !== null) return;
-    const done = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-    if (this.exited === null) this.child.kill('SIGKILL');
+    if (this.exited === null) {
+      const done = new Promise((r) => this.child.once('exit', r));
+      this.child.kill('SIGTERM');
+      await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+      if (this.exited === null) this.child.kill('SIGKILL');
+    }
+    rmSync(dirname(this.socket), { recursive: true, force: true });
   }
 
   static cleanup(dir: string): void {
