@@ -83,6 +83,14 @@ printf '#!/bin/sh\nexec node /opt/socksalp/dist/appliance/cli/index.js "$@"\n' >
 chmod +x "$root/usr/local/bin/socksalp"
 install -m 0644 image/socksalp.service "$root/etc/systemd/system/socksalp.service"
 ln -sf /etc/systemd/system/socksalp.service "$root/etc/systemd/system/multi-user.target.wants/socksalp.service"
+# tty1 and the serial console show the dashboard; quitting it (q) gives a login prompt.
+install -D -m 0755 image/console.sh "$root/usr/local/lib/socksalp/console"
+for unit in getty@tty1 serial-getty@ttyS0; do
+  mkdir -p "$root/etc/systemd/system/$unit.service.d"
+  printf '[Service]\nExecStart=\nExecStart=-/usr/local/lib/socksalp/console %%I\nStandardInput=tty\nStandardOutput=tty\nTTYPath=/dev/%%I\n' \
+    >"$root/etc/systemd/system/$unit.service.d/socksalp-dashboard.conf"
+done
+ln -sf /lib/systemd/system/serial-getty@.service "$root/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
 
 log "system settings"
 echo socksalp >"$root/etc/hostname"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run image:smoke: boots image/out/socksalp.qcow2 under qemu with software emulation (no
-# KVM here) and waits for the login prompt and the appliance's "running" line on the serial
+# KVM here) and waits for the appliance's "running" line and the dashboard on the serial
 # console. Reports the boot-to-appliance time. A copy of the image is booted, and qemu is
 # stopped by its pid whatever happens. (The full boot test in the lab is still to come.)
 set -Eeuo pipefail
@@ -17,11 +17,11 @@ trap cleanup EXIT
 cp "$IMAGE" "$tmp/disk.qcow2"
 start=$(date +%s)
 qemu-system-x86_64 -m 1024 -smp 1 -display none -no-reboot -net none \
-  -drive file="$tmp/disk.qcow2",if=virtio,format=qcow2 -serial file:"$tmp/serial.log" &
+  -drive file="$tmp/disk.qcow2",if=virtio,format=qcow2 -serial file:"$tmp/serial.log" 2>"$tmp/qemu.log" &
 qemu_pid=$!
 for _ in $(seq 1 300); do
-  if grep -aq 'socksalp: running:' "$tmp/serial.log" 2>/dev/null && grep -aq 'login:' "$tmp/serial.log"; then
-    echo "smoke: booted under TCG; login prompt and appliance running after $(( $(date +%s) - start )) s"
+  if grep -aq 'socksalp: running:' "$tmp/serial.log" 2>/dev/null && grep -aq 'conf /etc/socksalp' "$tmp/serial.log"; then
+    echo "smoke: booted under TCG; the appliance running and the dashboard on the serial console after $(( $(date +%s) - start )) s"
     grep -a 'socksalp: running:' "$tmp/serial.log" | tail -n1 | sed 's/^.*socksalp: /  socksalp: /'
     exit 0
   fi
