@@ -3,6 +3,7 @@ import { check, CHECK_USAGE } from './check';
 import { run, RUN_USAGE } from './run';
 import { ctl, CTL_USAGE } from './ctl';
 import { dash, DASH_USAGE } from './dash';
+import { net, NET_USAGE } from './net';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -15,6 +16,7 @@ Commands:
   run     run the appliance
   dash    the live terminal dashboard of a running appliance
   ctl     query a running appliance through its control socket
+  net     set up the host's kernel for the appliance (the VM image; idempotent)
 
 "socksalp <command> --help" describes each command.
 `;
@@ -26,6 +28,7 @@ const verbs: Record<string, Verb> = {
   run: { run, usage: RUN_USAGE },
   ctl: { run: ctl, usage: CTL_USAGE },
   dash: { run: dash, usage: DASH_USAGE },
+  net: { run: net, usage: NET_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {

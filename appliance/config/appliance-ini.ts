@@ -50,7 +50,15 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
     tun: i.ifname('tun', 'alp0')!,
     vips,
     mtu: i.int('mtu', 576, 65535, 1500)!,
+    nic: i.optionalIfname('nic'),
+    address: undefined,
   };
+  const addressText = i.raw('address', false);
+  if (addressText !== undefined) {
+    intranet.address = parsePrefix(addressText);
+    if (intranet.address === undefined) i.problem('address', `expected the host's address and prefix like 198.18.0.1/24, got "${addressText}"`);
+    if (intranet.nic === undefined) i.problem('address', 'an address needs the nic it goes on');
+  }
   i.done();
 
   const s = section('selection');

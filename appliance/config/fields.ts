@@ -102,6 +102,11 @@ export class SectionReader {
     return v;
   }
 
+  /** An interface name that may be left out. */
+  optionalIfname(key: string): string | undefined {
+    return this.raw(key, false) === undefined ? undefined : this.ifname(key);
+  }
+
   /** Reports every key in the section that no getter asked for. */
   done(): void {
     for (const [key, e] of this.section.entries) {

@@ -81,6 +81,22 @@ export function loadConfig(dir: string): Config {
       });
     }
   }
+  // NICs (a dedicated host): one segment per NIC, and not the intranet's.
+  const nicOwner = new Map<string, (typeof servers)[number]>();
+  for (const s of servers) {
+    if (s.nic === undefined) continue;
+    if (s.nic === intranet.nic) {
+      problems.push({ ...at(serversFile, s.name, 'nic'), message: `"${s.nic}" is the intranet's nic in appliance.ini` });
+    }
+    const first = nicOwner.get(s.nic);
+    if (first && first.tap !== s.tap) {
+      problems.push({ ...at(serversFile, s.name, 'nic'), message: `nic "${s.nic}" is already bridged with TAP "${first.tap}" (server "${first.name}"); one NIC carries one segment` });
+    } else if (!first) nicOwner.set(s.nic, s);
+    const twin = segments.get(s.tap);
+    if (twin && twin.nic !== s.nic) {
+      problems.push({ ...at(serversFile, s.name, 'nic'), message: `servers on TAP "${s.tap}" must name the same nic ("${twin.name}" has ${twin.nic ?? 'none'})` });
+    }
+  }
   for (const r of routes) {
     const seg = segments.get(r.tap);
     // Keys were parsed strictly (no leading zeros), so the formatted prefix is the key as written.

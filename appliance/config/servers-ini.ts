@@ -38,6 +38,7 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
       else if (!versions.includes(known)) versions.push(known);
     }
     const queueLimit = r.int('queue_limit', 16, 1_000_000, 4096)!;
+    const nic = r.optionalIfname('nic');
     r.done();
 
     if (address === undefined || tap === undefined || local === undefined) continue;
@@ -53,6 +54,7 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
       isDefault,
       versions,
       queueLimit,
+      nic,
     });
   }
   // Selection keeps the servers a connection already tried in one 32-bit mask.

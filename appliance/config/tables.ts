@@ -23,6 +23,9 @@ export interface IntranetSettings {
   tun: string;
   vips: number[];
   mtu: number;
+  /** On a dedicated host (the VM): the NIC facing the intranet and the host's address on it. */
+  nic?: string;
+  address?: Prefix;
 }
 
 /** One row of `capacity_for_priority`: a datagram of priority >= `priority` wants capacity >= `capacity`. */
@@ -73,6 +76,8 @@ export interface ServerRecord {
   isDefault: boolean;
   versions: SocksVersion[];
   queueLimit: number;
+  /** On a dedicated host: the NIC this server's segment is on, bridged with the TAP. */
+  nic?: string;
 }
 
 export interface Config {

@@ -23,6 +23,8 @@ interface Broken {
   to?: string;
   /** The start the message must have: "file:line: [section] key:" */
   where: RegExp;
+  /** A second edit the case needs: [file, from, to]. */
+  also?: [string, RegExp, string];
 }
 
 const CASES: Broken[] = [
@@ -43,6 +45,9 @@ const CASES: Broken[] = [
   { rule: 'bad capacity_for_priority', file: 'appliance.ini', from: /^capacity_for_priority = .*$/m, to: 'capacity_for_priority = 7-10, 0:0', where: /^appliance\.ini:\d+: \[selection\] capacity_for_priority: expected "priority:capacity" pairs/ },
   { rule: 'unknown section', file: 'appliance.ini', from: 'append', to: '[dispatcher]\nmode = fast\n', where: /^appliance\.ini:\d+: \[dispatcher\]: unknown section/ },
   { rule: 'route through a TAP no server uses', file: 'appliance.ini', from: /^; 203\.0\.113\.0\/24 = alp-sa via 198\.19\.1\.254/m, to: '203.0.113.0/24 = alp-zz via 198.19.1.254', where: /^appliance\.ini:\d+: \[routes\] 203\.0\.113\.0\/24: TAP "alp-zz" is not the TAP of any server/ },
+  { rule: 'one NIC for two segments', file: 'servers.ini', from: /^tap = alp-sb$/m, to: 'tap = alp-sb\nnic = ens4', also: ['servers.ini', /^tap = alp-sa$/m, 'tap = alp-sa\nnic = ens4'], where: /^servers\.ini:\d+: \[sb\] nic: nic "ens4" is already bridged with TAP "alp-sa"/ },
+  { rule: 'a server on the intranet NIC', file: 'appliance.ini', from: /^tun = alp0$/m, to: 'tun = alp0\nnic = ens4', also: ['servers.ini', /^tap = alp-sa$/m, 'tap = alp-sa\nnic = ens4'], where: /^servers\.ini:\d+: \[sa\] nic: "ens4" is the intranet's nic/ },
+  { rule: 'an address without its NIC', file: 'appliance.ini', from: /^tun = alp0$/m, to: 'tun = alp0\naddress = 198.18.0.1/24', where: /^appliance\.ini:\d+: \[intranet\] address: an address needs the nic it goes on/ },
   { rule: 'missing file', file: 'servers.ini', from: 'delete-file', where: /^servers\.ini: file not found/ },
 ];
 
@@ -66,6 +71,13 @@ describe('socksalp check', function () {
       const text = readFileSync(path, 'utf8');
       expect(c.from.test(text), `${c.file} contains ${c.from}`).to.equal(true);
       writeFileSync(path, text.replace(c.from, c.to ?? ''));
+    }
+    if (c.also) {
+      const [file, from, to] = c.also;
+      const other = join(dir, file);
+      const text = readFileSync(other, 'utf8');
+      expect(from.test(text), `${file} contains ${from}`).to.equal(true);
+      writeFileSync(other, text.replace(from, to));
     }
     return dir;
   }

@@ -1,0 +1,50 @@
+import { formatIpv4, formatPrefix, inPrefix } from '../config/address';
+import type { Config } from '../config/tables';
+
+/**
+ * On a dedicated host (the VM image), what the kernel must have for the appliance, derived
+ * from the INI files alone: forwarding on, the intranet NIC up with its address, the TUN with
+ * the VIPs routed into it (proxy ARP for a VIP inside the intranet's subnet, so that clients
+ * on that subnet reach it), and per server segment a bridge joining the segment's NIC and the
+ * TAP. Every step is idempotent: `unless` is a command whose success means "already so".
+ */
+export interface Step {
+  argv: string[];
+  unless?: string[];
+}
+
+/** The bridge of segment `index`: named by position, since "br-" + a 15-character TAP name would not fit. */
+export function bridgeName(index: number): string {
+  return `sabr${index}`;
+}
+
+export function networkPlan(c: Config): Step[] {
+  const steps: Step[] = [{ argv: ['sysctl', '-qw', 'net.ipv4.ip_forward=1'] }];
+  const { nic, address, tun, vips } = c.intranet;
+  if (nic !== undefined) {
+    steps.push({ argv: ['ip', 'link', 'set', nic, 'up'] });
+    if (address !== undefined) steps.push({ argv: ['ip', 'addr', 'replace', formatPrefix(address), 'dev', nic] });
+  }
+  steps.push({ argv: ['ip', 'tuntap', 'add', 'mode', 'tun', 'name', tun], unless: ['ip', 'link', 'show', tun] });
+  steps.push({ argv: ['ip', 'link', 'set', tun, 'up'] });
+  for (const vip of vips) {
+    steps.push({ argv: ['ip', 'route', 'replace', `${formatIpv4(vip)}/32`, 'dev', tun] });
+    if (nic !== undefined && address !== undefined && inPrefix(vip, address)) {
+      steps.push({ argv: ['ip', 'neigh', 'replace', 'proxy', formatIpv4(vip), 'dev', nic] });
+    }
+  }
+  const taps: string[] = [];
+  for (const s of c.servers) {
+    if (s.nic === undefined || taps.includes(s.tap)) continue;
+    const br = bridgeName(taps.length);
+    taps.push(s.tap);
+    steps.push(
+      { argv: ['ip', 'link', 'add', br, 'type', 'bridge'], unless: ['ip', 'link', 'show', br] },
+      { argv: ['ip', 'tuntap', 'add', 'mode', 'tap', 'name', s.tap], unless: ['ip', 'link', 'show', s.tap] },
+      { argv: ['ip', 'link', 'set', s.tap, 'master', br, 'up'] },
+      { argv: ['ip', 'link', 'set', s.nic, 'master', br, 'up'] },
+      { argv: ['ip', 'link', 'set', br, 'up'] },
+    );
+  }
+  return steps;
+}

@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import { networkPlan } from '../../../appliance/host/network-plan';
+import type { Config, ServerRecord } from '../../../appliance/config/tables';
+import { parseIpv4, parsePrefix } from '../../../appliance/config/address';
+
+function server(name: string, n: number, nic?: string, tap = `alp-${name}`): ServerRecord {
+  return {
+    name, address: parseIpv4(`198.19.${n}.2`)!, port: 1080, tap, local: parsePrefix(`198.19.${n}.1/24`)!,
+    capacity: 1, alps: { all: true }, isDefault: false, versions: ['4', '5'], queueLimit: 64, nic,
+  };
+}
+
+describe('host: the network plan from the INI files', function () {
+  const base: Config = {
+    dir: '/etc/socksalp', loadedAt: new Date(0),
+    appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 10, connectTimeout: 5, maxConnections: 10, controlSocket: '/run/s' },
+    intranet: { tun: 'alp0', vips: [parseIpv4('198.18.0.100')!, parseIpv4('198.18.9.9')!], mtu: 1500, nic: 'ens3', address: parsePrefix('198.18.0.1/24') },
+    capacityForPriority: [], routes: [],
+    alps: { records: [], fallback: { name: 'default', ports: [], priority: 0, discardEligible: true } },
+    servers: [server('sa', 1, 'ens4'), server('sa2', 1, 'ens4', 'alp-sa'), server('sb', 2, 'ens5'), server('sc', 3)],
+  };
+
+  it('gives forwarding, the intranet NIC, the TUN and VIP routes (proxy ARP on-subnet), a bridge per NIC segment', function () {
+    const lines = networkPlan(base).map((s) => `${s.unless ? `${s.unless.join(' ')} || ` : ''}${s.argv.join(' ')}`);
+    expect(lines).to.deep.equal([
+      'sysctl -qw net.ipv4.ip_forward=1',
+      'ip link set ens3 up',
+      'ip addr replace 198.18.0.1/24 dev ens3',
+      'ip link show alp0 || ip tuntap add mode tun name alp0',
+      'ip link set alp0 up',
+      'ip route replace 198.18.0.100/32 dev alp0',
+      'ip neigh replace proxy 198.18.0.100 dev ens3',
+      'ip route replace 198.18.9.9/32 dev alp0',
+      'ip link show sabr0 || ip link add sabr0 type bridge',
+      'ip link show alp-sa || ip tuntap add mode tap name alp-sa',
+      'ip link set alp-sa master sabr0 up',
+      'ip link set ens4 master sabr0 up',
+      'ip link set sabr0 up',
+      'ip link show sabr1 || ip link add sabr1 type bridge',
+      'ip link show alp-sb || ip tuntap add mode tap name alp-sb',
+      'ip link set alp-sb master sabr1 up',
+      'ip link set ens5 master sabr1 up',
+      'ip link set sabr1 up',
+    ]);
+  });
+
+  it('leaves the NICs alone when none are named (the lab)', function () {
+    const lab = { ...base, intranet: { ...base.intranet, nic: undefined, address: undefined }, servers: [server('sa', 1)] };
+    expect(networkPlan(lab).map((s) => s.argv[0] + ' ' + s.argv.slice(1, 3).join(' '))).to.deep.equal([
+      'sysctl -qw net.ipv4.ip_forward=1', 'ip tuntap add', 'ip link set', 'ip route replace', 'ip route replace',
+    ]);
+  });
+});
