@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load';
-import { ConfigError, formatProblem } from '../config/problem';
+import { loadOrReport } from './load-or-report';
 import { summarizeConfig } from '../config/summary';
 import { parseVerb } from './usage';
 
@@ -21,15 +20,8 @@ export function check(argv: string[]): number {
     quiet: { type: 'boolean', short: 'q' },
   });
   if (!args) return 0;
-  try {
-    const config = loadConfig(args.values.config as string);
-    if (!args.values.quiet) process.stdout.write(summarizeConfig(config) + '\n');
-    return 0;
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) process.stderr.write(formatProblem(p) + '\n');
-    const n = e.problems.length;
-    process.stderr.write(`${n} problem${n === 1 ? '' : 's'} in ${args.values.config}; nothing was applied\n`);
-    return 1;
-  }
+  const config = loadOrReport(args.values.config as string, 'nothing was applied');
+  if (!config) return 1;
+  if (!args.values.quiet) process.stdout.write(summarizeConfig(config) + '\n');
+  return 0;
 }

@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load';
-import { ConfigError, formatProblem } from '../config/problem';
+import { loadOrReport } from './load-or-report';
 import { networkPlan } from '../host/network-plan';
 import { applyPlan } from '../host/apply';
 import { parseVerb } from './usage';
@@ -24,14 +23,8 @@ export function net(argv: string[]): number {
     'dry-run': { type: 'boolean', short: 'n' },
   });
   if (!args) return 0;
-  let config;
-  try {
-    config = loadConfig(args.values.config as string);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) process.stderr.write(formatProblem(p) + '\n');
-    return 1;
-  }
+  const config = loadOrReport(args.values.config as string, 'the host was left as it is');
+  if (!config) return 1;
   const plan = networkPlan(config);
   if (args.values['dry-run']) {
     for (const s of plan) process.stdout.write(`${s.unless ? `${s.unless.join(' ')} || ` : ''}${s.argv.join(' ')}\n`);

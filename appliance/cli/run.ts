@@ -1,5 +1,4 @@
-import { loadConfig } from '../config/load';
-import { ConfigError, formatProblem } from '../config/problem';
+import { loadOrReport } from './load-or-report';
 import { Appliance } from '../appliance';
 import { ControlServer } from '../control/server';
 import { parseVerb } from './usage';
@@ -25,15 +24,8 @@ function log(message: string): void {
 export async function run(argv: string[]): Promise<number> {
   const args = parseVerb(argv, RUN_USAGE, { config: { type: 'string', short: 'c', default: 'conf' } });
   if (!args) return 0;
-  let config;
-  try {
-    config = loadConfig(args.values.config as string);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    for (const p of e.problems) process.stderr.write(formatProblem(p) + '\n');
-    process.stderr.write(`socksalp: not started: ${e.problems.length} problem(s) in ${args.values.config}\n`);
-    return 1;
-  }
+  const config = loadOrReport(args.values.config as string, 'the appliance was not started');
+  if (!config) return 1;
   const appliance = new Appliance(config, log);
   const control = new ControlServer(appliance, config.appliance.controlSocket);
   try {

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { REPO, useLab, type LabFacts } from '../lab/lab';
-import { ApplianceProcess, configCopy, editIni } from '../lab/appliance-process';
+import { REPO } from '../lab/lab';
+import { applianceForSuite, editIni } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test-cc/control.sock';
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
@@ -15,25 +15,11 @@ const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
  */
 describe('congestion control: a small queue under a burst', function () {
   this.timeout(90_000);
-  let lab: LabFacts;
-  let conf: string;
-  let app: ApplianceProcess;
-
-  before(async function () {
-    lab = useLab();
-    conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
-    // queue_limit = 16 goes in on a line of its own after sb's capacity.
-    editIni(join(conf, 'servers.ini'), { 'sb capacity': '5\nqueue_limit = 16' });
-    app = new ApplianceProcess(conf, SOCKET);
-    await app.ready();
-  });
-
-  after(async function () {
-    await app?.stop();
-    if (conf) ApplianceProcess.cleanup(conf);
-  });
+  // queue_limit = 16 goes in on a line of its own after sb's capacity.
+  const s = applianceForSuite(SOCKET, {}, {}, (dir) => editIni(join(dir, 'servers.ini'), { 'sb capacity': '5\nqueue_limit = 16' }));
 
   it('discards over the bound, counts by ALP, and the echo still returns every byte', function () {
+    const lab = s.lab;
     const data = randomBytes(8_000_000);
     const banner = `socksalp-lab ftp ${lab.LAB_SERVER_SB_EGRESS}\n`;
     // socat holds its input open 3 s after the data, for the echo to come back.

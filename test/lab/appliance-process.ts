@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { controlRequest } from '../../appliance/control/client';
-import { REPO } from './lab';
+import { REPO, useLab, type LabFacts } from './lab';
 
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
 
@@ -89,4 +89,31 @@ export class ApplianceProcess {
   static cleanup(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface SuiteAppliance {
+  lab: LabFacts;
+  conf: string;
+  app: ApplianceProcess;
+}
+
+/**
+ * Mocha hooks around a suite: the lab up, an appliance running on a copy of conf/ with
+ * `changes` (and `edit` applied to the copy), stopped and removed afterwards. The fields are
+ * filled in by the time the suite's tests run.
+ */
+export function applianceForSuite(socket: string, changes: Record<string, Record<string, string>> = {}, env: Record<string, string> = {}, edit?: (dir: string) => void): SuiteAppliance {
+  const s = {} as SuiteAppliance;
+  before(async function () {
+    s.lab = useLab();
+    s.conf = configCopy({ ...changes, 'appliance.ini': { control_socket: socket, ...changes['appliance.ini'] } });
+    edit?.(s.conf);
+    s.app = new ApplianceProcess(s.conf, socket, env);
+    await s.app.ready();
+  });
+  after(async function () {
+    await s.app?.stop();
+    if (s.conf) ApplianceProcess.cleanup(s.conf);
+  });
+  return s;
 }
