@@ -2,28 +2,59 @@
 # npm run image: builds image/out/socksalp.qcow2, a bootable Debian bookworm with the appliance.
 #
 #   1. mmdebstrap makes the root filesystem from the apt sources configured on this machine
-#      (no mirror is named here): kernel, systemd, iproute2, Node.js, tcpdump, ping.
+#      (no mirror is named here): kernel, systemd, iproute2, Node.js, tcpdump, ping; kernel
+#      modules no appliance VM can use (sound, GPUs, wireless, media, ...) are left out.
 #   2. The appliance goes to /opt/socksalp (compiled code, production node_modules, the fdwatch
-#      addon) and conf/ to /etc/socksalp; a systemd unit runs it (check before start and reload).
+#      addon) and conf/ to /etc/socksalp with the VM's NICs filled in (eth0 the intranet, eth1..
+#      the servers' segments, in servers.ini's order); a systemd unit runs it.
 #   3. A 2 GiB disk with one ext4 partition (label socksalp-root) gets the tree, through one loop
 #      device at the partition's offset (no partition nodes needed), and GRUB for BIOS: the MBR
 #      code from boot.img and grub-mkimage's core.img in the gap after the MBR (its built-in
 #      block list already points at sector 2, so no grub-bios-setup is needed). Serial console
 #      on ttyS0 and VGA on tty1.
-#   4. qemu-img turns it into qcow2.
+#   4. qemu-img turns it into qcow2; socksalp.gns3a is written beside it with its checksum.
 # Runs as root; every mount and loop device is undone on exit, failure included.
+#
+# Reproducible up to timestamps: SOURCE_DATE_EPOCH is the last commit's time (mmdebstrap and
+# mkinitramfs honour it), the file system's UUID and hash seed are fixed, the password hash has
+# a fixed salt. image/out/manifest.txt lists every file of the root with its mode, owner and
+# sha256 but no time: two builds from one commit and one package set give the same manifest.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 OUT=image/out
 WORK=$OUT/work
 KEEP_TAR=${SOCKSALP_IMAGE_KEEP_ROOTFS:-}
 PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,iproute2,iputils-ping,tcpdump,nodejs,procps,less,nano,ethtool
+# Module trees of hardware a lab VM never has; what stays covers virtio, e1000/e1000e and the
+# other emulated NICs, IDE/SATA/SCSI disks, bridges and TUN/TAP.
+DROP_MODULES="sound drivers/gpu drivers/media drivers/infiniband drivers/net/wireless
+  drivers/bluetooth drivers/staging drivers/iio drivers/isdn drivers/mtd drivers/input/touchscreen
+  drivers/hwmon drivers/thunderbolt drivers/fpga drivers/nfc drivers/net/can drivers/net/ethernet/mellanox
+  drivers/scsi/qla2xxx drivers/scsi/lpfc drivers/scsi/mpt3sas drivers/scsi/be2iscsi drivers/target
+  net/wireless net/mac80211 net/bluetooth net/nfc net/can fs/nfs fs/nfsd fs/ceph fs/ocfs2 fs/gfs2 fs/xfs fs/btrfs fs/smb fs/cifs"
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+FS_UUID=5c0c5a1b-0000-4000-8000-000000000001
+VERSION=$(node -p 'require("./package.json").version')
 
 log() { printf 'image: %s\n' "$*" >&2; }
 
+# conf/ with the VM's NICs filled in: eth0 faces the intranet (with the address the clients'
+# route to the VIP points at), eth1, eth2, .. the servers' segments in servers.ini's order.
+# net.ifnames=0 on the kernel's command line keeps these names in PCI slot order, as
+# hypervisors number their adapters.
+image_conf() {
+  local dir=$1
+  cp conf/*.ini "$dir/"
+  sed -i -e 's/^; nic = eth0$/nic = eth0/' -e 's|^; address = \(.*\)$|address = \1|' "$dir/appliance.ini"
+  awk '/^tap = / { print; print "nic = eth" ++n; next } { print }' conf/servers.ini >"$dir/servers.ini"
+  grep -q '^nic = eth0$' "$dir/appliance.ini" && grep -q '^address = ' "$dir/appliance.ini" \
+    || { log "conf/appliance.ini no longer has the commented [intranet] nic/address lines"; return 1; }
+  node dist/appliance/cli/index.js check --quiet --config "$dir"
+}
+
 need() {
   local missing=() item
-  for item in mmdebstrap:mmdebstrap qemu-img:qemu-utils grub-mkimage:grub-pc-bin sfdisk:fdisk mkfs.ext4:e2fsprogs; do
+  for item in mmdebstrap:mmdebstrap qemu-img:qemu-utils grub-mkimage:grub-pc-bin sfdisk:fdisk mkfs.ext4:e2fsprogs openssl:openssl; do
     command -v "${item%%:*}" >/dev/null 2>&1 || missing+=("${item#*:}")
   done
   [ -e /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
@@ -51,9 +82,14 @@ started=$(date +%s)
 
 if [ ! -f "$WORK/rootfs.tar" ]; then
   log "root filesystem (mmdebstrap, bookworm)"
+  drop=
+  for m in $DROP_MODULES; do drop="$drop \"\$1\"/usr/lib/modules/*/kernel/$m"; done
   mmdebstrap --variant=apt --include="$PACKAGES" \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+    --customize-hook="rm -rf $drop" \
+    --customize-hook='for k in "$1"/usr/lib/modules/*; do chroot "$1" depmod -a "${k##*/}"; done' \
+    --customize-hook='chroot "$1" update-initramfs -u -k all' \
     bookworm "$WORK/rootfs.tar"
 fi
 
@@ -63,7 +99,7 @@ rm -f "$raw"
 truncate -s 2G "$raw"
 printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q "$raw"
 loop=$(losetup -o $((2048 * 512)) -f --show "$raw")
-mkfs.ext4 -q -L socksalp-root "$loop"
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -L socksalp-root -U "$FS_UUID" -E hash_seed="$FS_UUID" "$loop"
 mkdir -p "$WORK/mnt"
 mount "$loop" "$WORK/mnt"
 root=$WORK/mnt
@@ -77,7 +113,7 @@ mkdir -p "$app/build/Release"
 [ -f build/Release/fdwatch.node ] && cp build/Release/fdwatch.node "$app/build/Release/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 rm -rf "$app/dist/test"
-cp conf/*.ini "$root/etc/socksalp/"
+image_conf "$root/etc/socksalp"
 mkdir -p "$root/usr/local/bin"
 printf '#!/bin/sh\nexec node /opt/socksalp/dist/appliance/cli/index.js "$@"\n' >"$root/usr/local/bin/socksalp"
 chmod +x "$root/usr/local/bin/socksalp"
@@ -95,8 +131,12 @@ ln -sf /lib/systemd/system/serial-getty@.service "$root/etc/systemd/system/getty
 log "system settings"
 echo socksalp >"$root/etc/hostname"
 echo 'LABEL=socksalp-root / ext4 defaults,noatime 0 1' >"$root/etc/fstab"
-# The documented default login (image/README.md says how to change it).
-chroot "$root" sh -c 'echo root:socksalp | chpasswd'
+printf 'socksalp %s\n' "$VERSION" >"$root/etc/socksalp-release"
+printf 'socksalp %s: the SOCKS ALP dispatcher (\\l)\nLog in as root, password socksalp (change it with passwd). INI files: /etc/socksalp\n\n' \
+  "$VERSION" >"$root/etc/issue"
+# The documented default login (image/README.md says how to change it); a fixed salt keeps
+# the build reproducible, and the password is meant to be changed anyway.
+chroot "$root" usermod -p "$(openssl passwd -6 -salt socksalpimage socksalp)" root
 kernel=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n1)
 initrd=initrd.img-${kernel#vmlinuz-}
 
@@ -110,10 +150,14 @@ terminal_output serial console
 set timeout=1
 menuentry "socksalp" {
   search --no-floppy --label --set=root socksalp-root
-  linux /boot/$kernel root=LABEL=socksalp-root ro console=tty1 console=ttyS0,115200n8
+  linux /boot/$kernel root=LABEL=socksalp-root ro net.ifnames=0 console=tty1 console=ttyS0,115200n8
   initrd /boot/$initrd
 }
 EOF
+# Every file's type, mode, owner, size and link target, then every regular file's sha256.
+(cd "$root" && find . -xdev \( -path ./lost+found -o -path ./proc -o -path ./sys -o -path ./dev \) -prune \
+   -o -printf '%y %m %u:%g %s %p -> %l\n' | LC_ALL=C sort -k5 \
+ && find . -xdev -path ./lost+found -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$OUT/manifest.txt"
 grub-mkimage -O i386-pc -o "$WORK/core.img" -p '(hd0,msdos1)/boot/grub' \
   biosdisk part_msdos ext2 normal linux configfile search search_label serial terminal echo test
 [ "$(stat -c %s "$WORK/core.img")" -lt $((2047 * 512)) ] || { log "core.img does not fit before the partition"; exit 1; }
@@ -123,6 +167,16 @@ dd if="$WORK/core.img" of="$raw" bs=512 seek=1 conv=notrunc status=none
 
 log "qcow2"
 qemu-img convert -c -O qcow2 "$raw" "$OUT/socksalp.qcow2"
+ln -f "$OUT/socksalp.qcow2" "$OUT/socksalp-$VERSION.qcow2"
+node -e '
+  const fs = require("fs");
+  const [template, md5sum, filesize, version, out] = process.argv.slice(1);
+  const a = JSON.parse(fs.readFileSync(template, "utf8"));
+  const filename = `socksalp-${version}.qcow2`;  // the hard link beside socksalp.qcow2
+  a.images = [{ filename, version, md5sum, filesize: Number(filesize) }];
+  a.versions = [{ name: version, images: { hda_disk_image: filename } }];
+  fs.writeFileSync(out, JSON.stringify(a, null, 4) + "\n");' image/socksalp.gns3a \
+  "$(md5sum <"$OUT/socksalp.qcow2" | cut -c1-32)" "$(stat -c %s "$OUT/socksalp.qcow2")" "$VERSION" "$OUT/socksalp.gns3a"
 rm -f "$raw" "$WORK/core.img"
 [ -n "$KEEP_TAR" ] || rm -f "$WORK/rootfs.tar"
 log "done in $(( $(date +%s) - started )) s: $OUT/socksalp.qcow2, $(du -h "$OUT/socksalp.qcow2" | cut -f1)"

@@ -16,8 +16,12 @@
 # nothing leaves the lab. The appliance owns 198.19.N.1 in user space (it answers ARP on its
 # TAPs); the kernel's 198.19.N.254 gives the direct and kernel-NAT paths used for comparison.
 #
-# Usage: lab.sh up | down | status | env | stop-server NAME | start-server NAME
-#   up      build the lab (idempotent: an intact lab is left as it is)
+# With --vm (the VM image's boot test) salab-app holds no appliance: it only bridges each
+# segment to a TAP for a VM's NIC, vm-intra (the VM's eth0, facing the client) and vm-sX
+# (eth1.., facing server sX), and neither the TUN nor 198.18.0.1 nor 198.19.N.254 exist there.
+#
+# Usage: lab.sh up [--vm] | down | status [--vm] | env | stop-server NAME | start-server NAME
+#   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
 #   down    stop every lab process by pid, delete the namespaces and files (always safe)
 #   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
 #   env     print the lab's facts as KEY=VALUE lines, for tests and scripts
@@ -159,8 +163,20 @@ make_files() {
   printf 'hello from the socksalp lab\n' >"$RUN/www/hello.txt"
 }
 
+# A bridge in the appliance's namespace joining a segment's veth and a TAP.
+segment_bridge() {
+  local br=$1 tap=$2 veth=$3 dev
+  ip -n "$NS_APP" link add "$br" type bridge
+  ip -n "$NS_APP" tuntap add mode tap name "$tap"
+  ip -n "$NS_APP" link set "$tap" master "$br"
+  ip -n "$NS_APP" link set "$veth" master "$br"
+  for dev in "$br" "$tap" "$veth"; do ip -n "$NS_APP" link set "$dev" up; done
+}
+
 build() {
+  local appliance=$1
   mkdir -p "$RUN"
+  echo "$appliance" >"$RUN/appliance"
   for ns in $(all_ns); do
     ip netns add "$ns"
     ip -n "$ns" link set lo up
@@ -172,12 +188,16 @@ build() {
   ip -n "$NS_CLIENT" link set c0 up
   ip -n "$NS_CLIENT" route add $VIP/32 via 198.18.0.1
   ip -n "$NS_CLIENT" route add 198.19.0.0/16 via 198.18.0.1
-  ip -n "$NS_APP" addr add 198.18.0.1/24 dev intra0
-  ip -n "$NS_APP" link set intra0 up
-  ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1
-  ip -n "$NS_APP" tuntap add mode tun name alp0
-  ip -n "$NS_APP" link set alp0 up
-  ip -n "$NS_APP" route add $VIP/32 dev alp0
+  if [ "$appliance" = vm ]; then
+    segment_bridge br-intra vm-intra intra0
+  else
+    ip -n "$NS_APP" addr add 198.18.0.1/24 dev intra0
+    ip -n "$NS_APP" link set intra0 up
+    ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$NS_APP" tuntap add mode tun name alp0
+    ip -n "$NS_APP" link set alp0 up
+    ip -n "$NS_APP" route add $VIP/32 dev alp0
+  fi
   hosts_file "$NS_CLIENT"
 
   # Internet: one bridge, the web host's address on it.
@@ -189,13 +209,13 @@ build() {
     set -- $s
     local name=$1 idx=$2 ns=$PREFIX-$1
     # Server segment: TAP and veth on one bridge in the appliance's namespace.
-    ip -n "$NS_APP" link add br-$name type bridge
-    ip -n "$NS_APP" addr add 198.19.$idx.254/24 dev br-$name
-    ip -n "$NS_APP" tuntap add mode tap name alp-$name
-    ip -n "$NS_APP" link set alp-$name master br-$name
     ip link add seg-$name netns "$NS_APP" type veth peer name eth0 netns "$ns"
-    ip -n "$NS_APP" link set seg-$name master br-$name
-    for dev in br-$name alp-$name seg-$name; do ip -n "$NS_APP" link set $dev up; done
+    if [ "$appliance" = vm ]; then
+      segment_bridge br-$name vm-$name seg-$name
+    else
+      segment_bridge br-$name alp-$name seg-$name
+      ip -n "$NS_APP" addr add 198.19.$idx.254/24 dev br-$name
+    fi
     ip -n "$ns" addr add 198.19.$idx.2/24 dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add 198.18.0.0/15 via 198.19.$idx.254
@@ -291,7 +311,8 @@ down() {
 }
 
 status() {
-  local ns f pid
+  local appliance=$1 ns f pid
+  [ "$(cat "$RUN/appliance" 2>/dev/null)" = "$appliance" ] || { log "no lab for an appliance on the $appliance is up"; return 1; }
   for ns in $(all_ns); do
     ip netns list | grep -qw "^$ns" || { log "namespace $ns is missing"; return 1; }
   done
@@ -306,6 +327,7 @@ status() {
 env_facts() {
   cat <<EOF
 LAB_RUN=$RUN
+LAB_APPLIANCE=$(cat "$RUN/appliance" 2>/dev/null || true)
 LAB_NS_CLIENT=$NS_CLIENT
 LAB_NS_APP=$NS_APP
 LAB_NS_INET=$NS_INET
@@ -324,22 +346,29 @@ EOF
     echo "LAB_SERVER_${up}_SOCKS=198.19.$2.2:1080"
     echo "LAB_SERVER_${up}_EGRESS=203.0.113.1$2"
   done
+  echo "LAB_VM_TAPS=vm-intra$(for s in "${SERVERS[@]}"; do printf ' vm-%s' "${s%% *}"; done)"
   echo "LAB_SERVERS=$(for s in "${SERVERS[@]}"; do set -- $s; printf '%s,' "$1"; done | sed 's/,$//')"
 }
 
+appliance=host
+case "${2:-}" in
+  --vm) appliance=vm ;;
+  "") ;;
+  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || { log "unknown option ${2}"; exit 2; } ;;
+esac
 case "${1:-}" in
   up)
-    if status 2>/dev/null; then log "already up"; exit 0; fi
+    if status "$appliance" 2>/dev/null; then log "already up"; exit 0; fi
     down
     trap 'log "setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || down' ERR
-    build
+    build "$appliance"
     trap - ERR
     log "up: client $NS_CLIENT, appliance $NS_APP, servers $(for s in "${SERVERS[@]}"; do set -- $s; printf '%s ' "$PREFIX-$1"; done)"
     ;;
   down) down ;;
   stop-server) stop_server "${2:?server name}" ;;
   start-server) start_server "${2:?server name}"; set -- $(server_entry "$2"); wait_listen "$PREFIX-$1" "198.19.$2.2" 1080 ;;
-  status) status ;;
+  status) status "$appliance" ;;
   env) env_facts ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

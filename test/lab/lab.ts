@@ -12,8 +12,8 @@ const SCRIPT = join(REPO, 'test', 'lab', 'lab.sh');
 
 export type LabFacts = Record<string, string>;
 
-function lab(verb: string): string {
-  return execFileSync('bash', [SCRIPT, verb], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function lab(...args: string[]): string {
+  return execFileSync('bash', [SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function labFacts(): LabFacts {
@@ -28,13 +28,16 @@ export function labFacts(): LabFacts {
 let upHere = false;
 let teardownArmed = false;
 
-/** Brings the lab up once per process and arranges for it to come down however the process ends. */
-export function useLab(): LabFacts {
+/**
+ * Brings the lab up once per process and arranges for it to come down however the process ends.
+ * `vm`: the appliance's namespace only bridges the segments to TAPs for a VM (lab.sh up --vm).
+ */
+export function useLab(appliance: 'host' | 'vm' = 'host'): LabFacts {
   if (!upHere) {
     armTeardown();
     upHere = true;
     try {
-      lab('up');
+      lab('up', ...(appliance === 'vm' ? ['--vm'] : []));
     } catch (e) {
       const err = e as { stderr?: string };
       throw new Error(`the lab did not come up:\n${err.stderr ?? String(e)}`);
