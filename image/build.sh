@@ -3,7 +3,7 @@
 #
 #   1. mmdebstrap makes the root filesystem from the apt sources configured on this machine
 #      (no mirror is named here): kernel, systemd, iproute2, Node.js, tcpdump, ping; kernel
-#      modules no appliance VM can use (sound, GPUs, wireless, media, ...) are left out.
+#      modules no appliance VM can use are left out (image/slim-modules.sh).
 #   2. The appliance goes to /opt/socksalp (compiled code, production node_modules, the fdwatch
 #      addon) and conf/ to /etc/socksalp with the VM's NICs filled in (eth0 the intranet, eth1..
 #      the servers' segments, in servers.ini's order); a systemd unit runs it.
@@ -25,13 +25,6 @@ OUT=image/out
 WORK=$OUT/work
 KEEP_TAR=${SOCKSALP_IMAGE_KEEP_ROOTFS:-}
 PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,iproute2,iputils-ping,tcpdump,nodejs,procps,less,nano,ethtool
-# Module trees of hardware a lab VM never has; what stays covers virtio, e1000/e1000e and the
-# other emulated NICs, IDE/SATA/SCSI disks, bridges and TUN/TAP.
-DROP_MODULES="sound drivers/gpu drivers/media drivers/infiniband drivers/net/wireless
-  drivers/bluetooth drivers/staging drivers/iio drivers/isdn drivers/mtd drivers/input/touchscreen
-  drivers/hwmon drivers/thunderbolt drivers/fpga drivers/nfc drivers/net/can drivers/net/ethernet/mellanox
-  drivers/scsi/qla2xxx drivers/scsi/lpfc drivers/scsi/mpt3sas drivers/scsi/be2iscsi drivers/target
-  net/wireless net/mac80211 net/bluetooth net/nfc net/can fs/nfs fs/nfsd fs/ceph fs/ocfs2 fs/gfs2 fs/xfs fs/btrfs fs/smb fs/cifs"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 FS_UUID=5c0c5a1b-0000-4000-8000-000000000001
 VERSION=$(node -p 'require("./package.json").version')
@@ -82,14 +75,11 @@ started=$(date +%s)
 
 if [ ! -f "$WORK/rootfs.tar" ]; then
   log "root filesystem (mmdebstrap, bookworm)"
-  drop=
-  for m in $DROP_MODULES; do drop="$drop \"\$1\"/usr/lib/modules/*/kernel/$m"; done
-  mmdebstrap --variant=apt --include="$PACKAGES" \
+  # merged-usr: /usr merged by a hook rather than the usrmerge package, which needs Perl.
+  mmdebstrap --variant=apt --include="$PACKAGES" --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
-    --customize-hook="rm -rf $drop" \
-    --customize-hook='for k in "$1"/usr/lib/modules/*; do chroot "$1" depmod -a "${k##*/}"; done' \
-    --customize-hook='chroot "$1" update-initramfs -u -k all' \
+    --customize-hook="sh $PWD/image/slim-modules.sh \"\$1\"" \
     bookworm "$WORK/rootfs.tar"
 fi
 
