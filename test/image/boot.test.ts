@@ -88,6 +88,12 @@ MODELS.forEach((nic, index) => {
       expect(webLog(lab).slice(before).map((l) => l.split(' ')[0])).to.deep.equal([egress('sb')]);
     });
 
+    it('shows the dashboard on tty1, the VGA console, too', async function () {
+      // /dev/vcs1 is tty1's screen as text, 80 columns a row.
+      const screen = await vm.shell('test "$(fold -w 80 /dev/vcs1 | grep -c -e "conf /etc/socksalp" -e "198.19.1.2:1080")" -eq 2 || fold -w 80 /dev/vcs1');
+      expect(screen.status, `the header and sa's row on tty1:\n${screen.output}`).to.equal(0);
+    });
+
     it('refuses a broken edit on reload, says why on the console, and keeps running as before', async function () {
       const from = vm.serial().length;
       expect((await vm.shell("echo 'colour = blue' >>/etc/socksalp/alp.ini")).status).to.equal(0);
