@@ -9,7 +9,8 @@ On a dedicated host (the VM image), sets up what the appliance needs in the kern
 INI files: IP forwarding, the intranet NIC ([intranet] nic, address), the TUN with the VIPs
 routed into it (proxy ARP for a VIP on the intranet's subnet), and for each server segment
 with a nic a bridge joining that NIC and the segment's TAP. Idempotent: run at boot and on
-every reload. Nothing here is needed in the lab, which builds its own topology.
+every reload. A NIC the files name but the host lacks is reported and left out; the rest is
+still set up. Nothing here is needed in the lab, which builds its own topology.
 
 Options:
   -c, --config DIR   configuration directory (default: conf)
@@ -30,7 +31,8 @@ export function net(argv: string[]): number {
     for (const s of plan) process.stdout.write(`${s.unless ? `${s.unless.join(' ')} || ` : ''}${s.argv.join(' ')}\n`);
     return 0;
   }
-  const done = applyPlan(plan);
+  const { done, missing } = applyPlan(plan);
+  for (const line of missing) process.stderr.write(`socksalp net: ${line}\n`);
   const changed = done.filter((d) => !d.skipped).length;
   process.stdout.write(`socksalp net: ${changed} step(s) applied, ${done.length - changed} already in place\n`);
   return 0;

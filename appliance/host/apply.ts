@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Step } from './network-plan';
 
 export interface Applied {
@@ -6,10 +7,25 @@ export interface Applied {
   skipped: boolean;
 }
 
-/** Runs a plan's steps in order; throws at the first one that fails, saying which and why. */
-export function applyPlan(steps: Step[]): Applied[] {
+export interface Outcome {
+  done: Applied[];
+  /** One line per NIC the INI files name but the host lacks; its steps were left out. */
+  missing: string[];
+}
+
+/**
+ * Runs a plan's steps in order; throws at the first one that fails, saying which and why.
+ * A NIC that is not there (a VM given fewer adapters than the files name) is an expected
+ * event: its steps are left out, it is reported once, and the rest of the plan still applies.
+ */
+export function applyPlan(steps: Step[]): Outcome {
   const done: Applied[] = [];
+  const missing = new Map<string, string>();
   for (const step of steps) {
+    if (step.nic && (missing.has(step.nic.name) || !existsSync(`/sys/class/net/${step.nic.name}`))) {
+      missing.set(step.nic.name, `${step.nic.where} ${step.nic.name}: no such device; left out until it exists and the configuration is reloaded`);
+      continue;
+    }
     if (step.unless && spawnSync(step.unless[0], step.unless.slice(1), { stdio: 'ignore' }).status === 0) {
       done.push({ step, skipped: true });
       continue;
@@ -21,5 +37,5 @@ export function applyPlan(steps: Step[]): Applied[] {
     }
     done.push({ step, skipped: false });
   }
-  return done;
+  return { done, missing: [...missing.values()] };
 }

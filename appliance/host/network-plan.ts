@@ -11,6 +11,8 @@ import type { Config } from '../config/tables';
 export interface Step {
   argv: string[];
   unless?: string[];
+  /** The NIC the step works on, and where the INI files name it: a NIC may be missing. */
+  nic?: { name: string; where: string };
 }
 
 /** The bridge of segment `index`: named by position, since "br-" + a 15-character TAP name would not fit. */
@@ -21,16 +23,17 @@ export function bridgeName(index: number): string {
 export function networkPlan(c: Config): Step[] {
   const steps: Step[] = [{ argv: ['sysctl', '-qw', 'net.ipv4.ip_forward=1'] }];
   const { nic, address, tun, vips } = c.intranet;
+  const intranetNic = nic === undefined ? undefined : { name: nic, where: 'appliance.ini [intranet] nic' };
   if (nic !== undefined) {
-    steps.push({ argv: ['ip', 'link', 'set', nic, 'up'] });
-    if (address !== undefined) steps.push({ argv: ['ip', 'addr', 'replace', formatPrefix(address), 'dev', nic] });
+    steps.push({ argv: ['ip', 'link', 'set', nic, 'up'], nic: intranetNic });
+    if (address !== undefined) steps.push({ argv: ['ip', 'addr', 'replace', formatPrefix(address), 'dev', nic], nic: intranetNic });
   }
   steps.push({ argv: ['ip', 'tuntap', 'add', 'mode', 'tun', 'name', tun], unless: ['ip', 'link', 'show', tun] });
   steps.push({ argv: ['ip', 'link', 'set', tun, 'up'] });
   for (const vip of vips) {
     steps.push({ argv: ['ip', 'route', 'replace', `${formatIpv4(vip)}/32`, 'dev', tun] });
     if (nic !== undefined && address !== undefined && inPrefix(vip, address)) {
-      steps.push({ argv: ['ip', 'neigh', 'replace', 'proxy', formatIpv4(vip), 'dev', nic] });
+      steps.push({ argv: ['ip', 'neigh', 'replace', 'proxy', formatIpv4(vip), 'dev', nic], nic: intranetNic });
     }
   }
   const taps: string[] = [];
@@ -42,7 +45,7 @@ export function networkPlan(c: Config): Step[] {
       { argv: ['ip', 'link', 'add', br, 'type', 'bridge'], unless: ['ip', 'link', 'show', br] },
       { argv: ['ip', 'tuntap', 'add', 'mode', 'tap', 'name', s.tap], unless: ['ip', 'link', 'show', s.tap] },
       { argv: ['ip', 'link', 'set', s.tap, 'master', br, 'up'] },
-      { argv: ['ip', 'link', 'set', s.nic, 'master', br, 'up'] },
+      { argv: ['ip', 'link', 'set', s.nic, 'master', br, 'up'], nic: { name: s.nic, where: `servers.ini [${s.name}] nic` } },
       { argv: ['ip', 'link', 'set', br, 'up'] },
     );
   }

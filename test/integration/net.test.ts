@@ -69,4 +69,20 @@ describe('socksalp net: the host set up from the INI files', function () {
     // The creations are skipped the second time; the "set" steps are harmless repeats.
     expect(second.stdout).to.match(/, 5 already in place/);
   });
+
+  it('reports a NIC the files name but the host lacks, and sets up the rest', function () {
+    const servers = join(conf, 'servers.ini');
+    const before = readFileSync(servers, 'utf8');
+    writeFileSync(servers, `${before}\n[sc]\naddress = 198.19.3.2\ntap = alp-sc\nlocal = 198.19.3.1/24\nnic = ens6\nalps = telnet\n`);
+    try {
+      const r = inNs(process.execPath, CLI, 'net', '--config', conf);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr).to.equal('socksalp net: servers.ini [sc] nic ens6: no such device; left out until it exists and the configuration is reloaded\n');
+      const links = new Map(json('link', 'show').map((l) => [l.ifname as string, l]));
+      expect(links.get('alp-sc')?.master).to.equal('sabr2');
+      expect(links.get('ens4')?.master).to.equal('sabr0');
+    } finally {
+      writeFileSync(servers, before);
+    }
+  });
 });
