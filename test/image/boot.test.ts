@@ -109,6 +109,18 @@ MODELS.forEach((nic, index) => {
       expect((await vm.shell('systemctl is-active --quiet socksalp')).status).to.equal(0);
     });
 
+    it('restarts the appliance when it dies, with the edited configuration, and keeps its log in the journal', async function () {
+      const from = vm.serial().length;
+      expect((await vm.shell('systemctl kill -s KILL socksalp')).status).to.equal(0);
+      await vm.waitFor(/socksalp: running:/, from, 60_000);
+      expect(load('http5,ftp5h', 4)).to.deep.equal({
+        http5: { [egress('sb')]: 2 },
+        ftp5h: { [egress('sb')]: 2 },
+      });
+      const journal = await vm.shell('journalctl -b -u socksalp -o cat | grep -c "reload: configuration applied"');
+      expect(journal.status, journal.output).to.equal(0);
+    });
+
     it('shows the dashboard again after logout', async function () {
       const from = vm.serial().length;
       vm.type('exit\r');
