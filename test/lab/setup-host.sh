@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, and nothing that is there already:
 # the lab's Debian packages (real SOCKS servers, web server, tools) and the npm dependencies.
-# Idempotent; run by "npm run lab" and "npm test" before anything else.
+# Idempotent; run by "npm run lab" and "npm test" before anything else. With --image, also
+# what the VM image's boot test needs (npm run image:test): qemu.
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,6 +24,7 @@ NEEDED=(
   sshd:openssh-server
   sha256sum:coreutils
 )
+[ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
 for item in "${NEEDED[@]}"; do
   cmd=${item%%:*} pkg=${item#*:}
