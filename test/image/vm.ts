@@ -74,10 +74,8 @@ export class LabVm {
   /** Waits until `pattern` appears in the console's output after offset `from`; returns the offset after the match. */
   async waitFor(pattern: RegExp, from: number, timeoutMs: number): Promise<{ end: number; match: RegExpExecArray }> {
     const until = Date.now() + timeoutMs;
-    const re = new RegExp(pattern.source, pattern.flags.replace('g', ''));
     for (;;) {
-      const text = this.serial().slice(from);
-      const m = re.exec(text);
+      const m = pattern.exec(this.serial().slice(from));
       if (m) return { end: from + m.index + m[0].length, match: m };
       if (this.exited) throw new Error(`qemu exited while waiting for ${pattern}: ${this.qemuStderr}\n${this.tail()}`);
       if (Date.now() > until) throw new Error(`no ${pattern} on the serial console within ${timeoutMs / 1000} s; it said:\n${this.tail()}`);
