@@ -9,7 +9,7 @@ import type { AlpRow, ConnRow, ServerRow, Status } from '../appliance/control/sn
 
 export const SORTS = ['age', 'bytes', 'alp', 'server', 'idle'] as const;
 /** Samples kept: five minutes at two a second. */
-export const HISTORY = 600;
+const HISTORY = 600;
 
 /** A fixed-length series, oldest first. */
 export class Series {

@@ -1,9 +1,10 @@
 import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
+import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import type { AlpRecord, AlpTable } from './tables';
 
-export const PRIORITY_MAX = 255;
+const PRIORITY_MAX = 255;
 
 /** Reads the Socks ALP Configuration table: one section per ALP plus `[default]`. */
 export function readAlpIni(file: IniFile, problems: Problem[]): AlpTable {
@@ -22,9 +23,9 @@ export function readAlpIni(file: IniFile, problems: Problem[]): AlpTable {
       for (const item of r.list('ports', true) ?? []) {
         const p = /^\d{1,5}$/.test(item) ? Number(item) : NaN;
         if (!(p >= 1 && p <= 65535)) {
-          r.problem('ports', `expected destination ports 1-65535 separated by commas, got "${item}"`);
+          r.problem('ports', `expected destination ports 1-65535 separated by commas, got ${quote(item)}`);
         } else if (portOwner.has(p)) {
-          r.problem('ports', `port ${p} already belongs to ALP "${portOwner.get(p)}"; a port names one ALP`);
+          r.problem('ports', `port ${p} already belongs to ALP ${quote(portOwner.get(p)!)}; a port names one ALP`);
         } else {
           portOwner.set(p, section.name);
           ports.push(p);

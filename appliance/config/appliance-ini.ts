@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
+import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { parseIpv4, parsePrefix } from './address';
 import type { ApplianceSettings, CapacityRule, IntranetSettings, Route } from './tables';
@@ -34,7 +35,7 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
     controlSocket: a.raw('control_socket', false) ?? '/run/socksalp/control.sock',
   };
   if (!isAbsolute(appliance.controlSocket)) {
-    a.problem('control_socket', `expected an absolute path, got "${appliance.controlSocket}"`);
+    a.problem('control_socket', `expected an absolute path, got ${quote(appliance.controlSocket)}`);
   }
   a.done();
 
@@ -42,8 +43,8 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
   const vips: number[] = [];
   for (const v of i.list('vip', true) ?? []) {
     const addr = parseIpv4(v);
-    if (addr === undefined) i.problem('vip', `expected IPv4 addresses separated by commas, got "${v}"`);
-    else if (vips.includes(addr)) i.problem('vip', `"${v}" is listed twice`);
+    if (addr === undefined) i.problem('vip', `expected IPv4 addresses separated by commas, got ${quote(v)}`);
+    else if (vips.includes(addr)) i.problem('vip', `${quote(v)} is listed twice`);
     else vips.push(addr);
   }
   const intranet: IntranetSettings = {
@@ -56,7 +57,7 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
   const addressText = i.raw('address', false);
   if (addressText !== undefined) {
     intranet.address = parsePrefix(addressText);
-    if (intranet.address === undefined) i.problem('address', `expected the host's address and prefix like 198.18.0.1/24, got "${addressText}"`);
+    if (intranet.address === undefined) i.problem('address', `expected the host's address and prefix like 198.18.0.1/24, got ${quote(addressText)}`);
     if (intranet.nic === undefined) i.problem('address', 'an address needs the nic it goes on');
   }
   i.done();
@@ -66,7 +67,7 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
   for (const item of s.list('capacity_for_priority', false) ?? ['0:0']) {
     const m = /^(\d{1,3})\s*:\s*(\d{1,7})$/.exec(item);
     if (!m || Number(m[1]) > 255) {
-      s.problem('capacity_for_priority', `expected "priority:capacity" pairs (priority 0-255) like "7:10, 4:5, 0:0", got "${item}"`);
+      s.problem('capacity_for_priority', `expected "priority:capacity" pairs (priority 0-255) like "7:10, 4:5, 0:0", got ${quote(item)}`);
       continue;
     }
     const rule = { priority: Number(m[1]), capacity: Number(m[2]) };
@@ -93,14 +94,14 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
       }
       const m = text === undefined ? null : /^([A-Za-z0-9_.-]{1,15})(?:\s+via\s+(\S+))?$/.exec(text);
       if (!m) {
-        if (text !== undefined) reader.problem(key, `expected "TAP" or "TAP via GATEWAY", got "${text}"`);
+        if (text !== undefined) reader.problem(key, `expected "TAP" or "TAP via GATEWAY", got ${quote(text)}`);
         continue;
       }
       let gateway: number | undefined;
       if (m[2] !== undefined) {
         gateway = parseIpv4(m[2]);
         if (gateway === undefined) {
-          reader.problem(key, `expected an IPv4 gateway after "via", got "${m[2]}"`);
+          reader.problem(key, `expected an IPv4 gateway after "via", got ${quote(m[2])}`);
           continue;
         }
       }

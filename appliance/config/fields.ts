@@ -1,5 +1,6 @@
 import type { IniFile, Section } from './ini-file';
 import type { Problem } from './problem';
+import { quote } from '../text/printable';
 import { parseIpv4, parseMac } from './address';
 
 /**
@@ -42,7 +43,7 @@ export class SectionReader {
     const v = this.raw(key, fallback === undefined);
     if (v === undefined) return fallback;
     if (!/^-?\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      this.problem(key, `expected a whole number from ${min} to ${max}, got "${v}"`);
+      this.problem(key, `expected a whole number from ${min} to ${max}, got ${quote(v)}`);
       return fallback;
     }
     return Number(v);
@@ -59,7 +60,7 @@ export class SectionReader {
     const l = v.toLowerCase();
     if (l === 'yes' || l === 'true' || l === 'on') return true;
     if (l === 'no' || l === 'false' || l === 'off') return false;
-    this.problem(key, `expected yes or no, got "${v}"`);
+    this.problem(key, `expected yes or no, got ${quote(v)}`);
     return fallback ?? false;
   }
 
@@ -67,7 +68,7 @@ export class SectionReader {
     const v = this.raw(key, required);
     if (v === undefined) return undefined;
     const a = parseIpv4(v);
-    if (a === undefined) this.problem(key, `expected an IPv4 address like 198.19.1.2, got "${v}"`);
+    if (a === undefined) this.problem(key, `expected an IPv4 address like 198.19.1.2, got ${quote(v)}`);
     return a;
   }
 
@@ -75,7 +76,7 @@ export class SectionReader {
     const v = this.raw(key, false);
     if (v === undefined) return undefined;
     const m = parseMac(v);
-    if (m === undefined) this.problem(key, `expected a MAC address like 02:00:00:00:01:02, got "${v}"`);
+    if (m === undefined) this.problem(key, `expected a MAC address like 02:00:00:00:01:02, got ${quote(v)}`);
     return m;
   }
 
@@ -85,7 +86,7 @@ export class SectionReader {
     if (v === undefined) return undefined;
     const items = v.split(',').map((s) => s.trim());
     if (items.some((s) => s === '')) {
-      this.problem(key, `expected a comma-separated list without empty items, got "${v}"`);
+      this.problem(key, `expected a comma-separated list without empty items, got ${quote(v)}`);
       return undefined;
     }
     return items;
@@ -96,7 +97,7 @@ export class SectionReader {
     const v = this.raw(key, fallback === undefined);
     if (v === undefined) return fallback;
     if (!/^[A-Za-z0-9_.-]{1,15}$/.test(v)) {
-      this.problem(key, `expected an interface name of 1 to 15 letters, digits, "_", "." or "-", got "${v}"`);
+      this.problem(key, `expected an interface name of 1 to 15 letters, digits, "_", "." or "-", got ${quote(v)}`);
       return fallback;
     }
     return v;

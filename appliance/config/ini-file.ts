@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import * as ini from 'ini';
 import type { Problem } from './problem';
+import { decodeUtf8, quote } from '../text/printable';
 
 /** One `key = value` as written, with where it was written. */
 export interface Entry {
@@ -38,7 +39,8 @@ export function readIniFile(path: string, problems: Problem[]): IniFile | undefi
   const name = basename(path);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // Invalid UTF-8 is kept byte for byte, so that messages can show what was there.
+    text = decodeUtf8(readFileSync(path));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     problems.push({ file: name, message: code === 'ENOENT' ? `file not found (${path})` : `cannot read ${path}: ${code ?? String(e)}` });
@@ -79,7 +81,7 @@ export function readIniFile(path: string, problems: Problem[]): IniFile | undefi
     }
     const k = KEY.exec(raw);
     if (!k) {
-      problems.push({ file: name, line, section: current?.name, message: `expected "[section]" or "key = value", got "${trimmed}"` });
+      problems.push({ file: name, line, section: current?.name, message: `expected "[section]" or "key = value", got ${quote(trimmed)}` });
       continue;
     }
     const key = k[1];

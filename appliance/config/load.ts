@@ -1,13 +1,14 @@
 import { join, resolve } from 'node:path';
 import { readIniFile, type IniFile } from './ini-file';
 import { ConfigError, type Problem } from './problem';
+import { quote } from '../text/printable';
 import { readApplianceIni } from './appliance-ini';
 import { readAlpIni } from './alp-ini';
 import { readServersIni } from './servers-ini';
 import { formatIpv4, formatPrefix, inPrefix, prefixMask } from './address';
 import type { Config } from './tables';
 
-export const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
+const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
 
 /**
  * Loads and validates the three INI files of a configuration directory.
@@ -34,7 +35,7 @@ export function loadConfig(dir: string): Config {
   const defaults = servers.filter((s) => s.isDefault);
   if (defaults.length > 1) {
     for (const s of defaults.slice(1)) {
-      problems.push({ ...at(serversFile, s.name, 'default'), message: `only one server may be the default; "${defaults[0].name}" already is` });
+      problems.push({ ...at(serversFile, s.name, 'default'), message: `only one server may be the default; ${quote(defaults[0].name)} already is` });
     }
   }
   const endpoints = new Map<string, string>();
@@ -43,7 +44,7 @@ export function loadConfig(dir: string): Config {
       for (const name of s.alps.names) {
         if (!alpNames.has(name)) {
           const known = [...alpNames].join(', ') || 'none';
-          problems.push({ ...at(serversFile, s.name, 'alps'), message: `ALP "${name}" is not defined in alp.ini (defined: ${known})` });
+          problems.push({ ...at(serversFile, s.name, 'alps'), message: `ALP ${quote(name)} is not defined in alp.ini (defined: ${known})` });
         }
       }
     }
@@ -58,14 +59,14 @@ export function loadConfig(dir: string): Config {
     }
     const endpoint = `${formatIpv4(s.address)}:${s.port}`;
     const twin = endpoints.get(endpoint);
-    if (twin) problems.push({ ...at(serversFile, s.name, 'address'), message: `${endpoint} is already server "${twin}"` });
+    if (twin) problems.push({ ...at(serversFile, s.name, 'address'), message: `${endpoint} is already server ${quote(twin)}` });
     else endpoints.set(endpoint, s.name);
     if (s.tap === intranet.tun) {
-      problems.push({ ...at(serversFile, s.name, 'tap'), message: `"${s.tap}" is the intranet TUN device of appliance.ini` });
+      problems.push({ ...at(serversFile, s.name, 'tap'), message: `${quote(s.tap)} is the intranet TUN device of appliance.ini` });
     }
     for (const vip of intranet.vips) {
       if (inPrefix(vip, s.local)) {
-        problems.push({ ...at(applianceFile, 'intranet', 'vip'), message: `VIP ${formatIpv4(vip)} lies on server "${s.name}"'s segment ${formatPrefix(s.local)}` });
+        problems.push({ ...at(applianceFile, 'intranet', 'vip'), message: `VIP ${formatIpv4(vip)} lies on server ${quote(s.name)}'s segment ${formatPrefix(s.local)}` });
       }
     }
   }
@@ -77,7 +78,7 @@ export function loadConfig(dir: string): Config {
     else if (first.local.address !== s.local.address || first.local.length !== s.local.length) {
       problems.push({
         ...at(serversFile, s.name, 'local'),
-        message: `TAP "${s.tap}" is already on segment ${formatPrefix(first.local)} (server "${first.name}"); servers on one TAP share one "local"`,
+        message: `TAP ${quote(s.tap)} is already on segment ${formatPrefix(first.local)} (server ${quote(first.name)}); servers on one TAP share one "local"`,
       });
     }
   }
@@ -86,15 +87,15 @@ export function loadConfig(dir: string): Config {
   for (const s of servers) {
     if (s.nic === undefined) continue;
     if (s.nic === intranet.nic) {
-      problems.push({ ...at(serversFile, s.name, 'nic'), message: `"${s.nic}" is the intranet's nic in appliance.ini` });
+      problems.push({ ...at(serversFile, s.name, 'nic'), message: `${quote(s.nic)} is the intranet's nic in appliance.ini` });
     }
     const first = nicOwner.get(s.nic);
     if (first && first.tap !== s.tap) {
-      problems.push({ ...at(serversFile, s.name, 'nic'), message: `nic "${s.nic}" is already bridged with TAP "${first.tap}" (server "${first.name}"); one NIC carries one segment` });
+      problems.push({ ...at(serversFile, s.name, 'nic'), message: `nic ${quote(s.nic)} is already bridged with TAP ${quote(first.tap)} (server ${quote(first.name)}); one NIC carries one segment` });
     } else if (!first) nicOwner.set(s.nic, s);
     const twin = segments.get(s.tap);
     if (twin && twin.nic !== s.nic) {
-      problems.push({ ...at(serversFile, s.name, 'nic'), message: `servers on TAP "${s.tap}" must name the same nic ("${twin.name}" has ${twin.nic ?? 'none'})` });
+      problems.push({ ...at(serversFile, s.name, 'nic'), message: `servers on TAP ${quote(s.tap)} must name the same nic (${quote(twin.name)} has ${twin.nic ?? 'none'})` });
     }
   }
   for (const r of routes) {
@@ -102,7 +103,7 @@ export function loadConfig(dir: string): Config {
     // Keys were parsed strictly (no leading zeros), so the formatted prefix is the key as written.
     const where = at(applianceFile, 'routes', formatPrefix(r.prefix));
     if (!seg) {
-      problems.push({ ...where, message: `TAP "${r.tap}" is not the TAP of any server in servers.ini` });
+      problems.push({ ...where, message: `TAP ${quote(r.tap)} is not the TAP of any server in servers.ini` });
     } else if (r.gateway !== undefined && !inPrefix(r.gateway, seg.local)) {
       problems.push({ ...where, message: `gateway ${formatIpv4(r.gateway)} is not on ${r.tap}'s segment ${formatPrefix(seg.local)}` });
     }

@@ -1,5 +1,6 @@
 import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
+import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { parsePrefix } from './address';
 import { SOCKS_VERSIONS, type ServerRecord, type SocksVersion } from './tables';
@@ -19,7 +20,7 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
     const localText = r.raw('local', true);
     const local = localText === undefined ? undefined : parsePrefix(localText);
     if (localText !== undefined && (local === undefined || local.length < 8 || local.length > 30)) {
-      r.problem('local', `expected the appliance's address and segment prefix like 198.19.1.1/24 (prefix 8-30), got "${localText}"`);
+      r.problem('local', `expected the appliance's address and segment prefix like 198.19.1.1/24 (prefix 8-30), got ${quote(localText)}`);
     }
 
     const mac = r.mac('mac');
@@ -34,7 +35,7 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
     const versions: SocksVersion[] = [];
     for (const v of r.list('versions', false) ?? ['4', '5']) {
       const known = SOCKS_VERSIONS.find((k) => k === v.toLowerCase());
-      if (known === undefined) r.problem('versions', `expected SOCKS versions among 4, 4a and 5, got "${v}"`);
+      if (known === undefined) r.problem('versions', `expected SOCKS versions among 4, 4a and 5, got ${quote(v)}`);
       else if (!versions.includes(known)) versions.push(known);
     }
     const queueLimit = r.int('queue_limit', 16, 1_000_000, 4096)!;

@@ -1,8 +1,13 @@
 import { formatIpv4, formatMac, formatPrefix } from './address';
 import type { Config } from './tables';
 import { formatTable } from '../text/table';
+import { printable } from '../text/printable';
 
-/** The one-screen summary `socksalp check` prints for a valid configuration. */
+/**
+ * The one-screen summary `socksalp check` prints for a valid configuration. Names, ports and
+ * addresses were validated on loading; the one free-text value (the control socket's path)
+ * and the directory are escaped, in full, as text from outside.
+ */
 export function summarizeConfig(c: Config): string {
   const a = c.appliance;
   const rules = c.capacityForPriority.map((r) => `priority>=${r.priority} -> capacity>=${r.capacity}`).join(', ');
@@ -28,9 +33,9 @@ export function summarizeConfig(c: Config): string {
     s.isDefault ? 'yes' : '',
   ]);
   return [
-    `configuration ${c.dir}: valid`,
+    `configuration ${printable(c.dir, Infinity)}: valid`,
     `  appliance  socks_port ${a.socksPort}, idle_timeout ${a.idleTimeout}s, half_open_timeout ${a.halfOpenTimeout}s (max ${a.maxHalfOpen}), connect_timeout ${a.connectTimeout}s, max_connections ${a.maxConnections}`,
-    `  control    ${a.controlSocket}`,
+    `  control    ${printable(a.controlSocket, Infinity)}`,
     `  intranet   tun ${c.intranet.tun} (mtu ${c.intranet.mtu}), vip ${c.intranet.vips.map(formatIpv4).join(', ')}`,
     `  selection  ${rules}`,
     `  routes     ${routes}`,

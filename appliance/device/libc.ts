@@ -1,8 +1,9 @@
 import koffi, { type KoffiFunc } from 'koffi';
 
 /**
- * The few libc calls the device layer needs, through the koffi FFI: no C code in the project,
- * no install script. Only appliance/device uses these.
+ * The few libc calls the device layer needs, through the koffi FFI. The project's one piece
+ * of C, the fdwatch addon (native/fdwatch.c), is optional: without it the I/O loop waits with
+ * `poll` from here. Only appliance/device uses these.
  */
 const libc = koffi.load('libc.so.6');
 
@@ -30,8 +31,5 @@ export const EBUSY = 16;
 export const ENODEV = 19;
 export const POLLIN = 0x001;
 export const POLLOUT = 0x004;
-export const POLLERR = 0x008;
-export const POLLHUP = 0x010;
-export const POLLNVAL = 0x020;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;

@@ -32,7 +32,7 @@ export const MAX_IP = 65535;
 export class PacketPool {
   readonly buf: Buffer;
   readonly smallSize: number;
-  readonly bigSize: number;
+  private readonly bigSize: number;
   /** View at each slot's TAP virtio-net header (TAP I/O). */
   readonly tapViews: Uint8Array[] = [];
   /** View at each slot's TUN virtio-net header (TUN I/O). */
@@ -78,16 +78,8 @@ export class PacketPool {
     return this.smallCount;
   }
 
-  get availableBig(): number {
-    return this.bigCount;
-  }
-
-  isBig(slot: number): boolean {
-    return slot >= this.smallSlots;
-  }
-
   /** Bytes from the slot's start: header places and the largest datagram it can hold. */
-  capacity(slot: number): number {
+  private capacity(slot: number): number {
     return slot < this.smallSlots ? this.smallSize : this.bigSize;
   }
 
@@ -98,8 +90,7 @@ export class PacketPool {
   /** A free small slot's index, or -1 when all are in use (the caller drops and counts). */
   take(): number {
     if (this.smallCount === 0) return -1;
-    const slot = this.freeSlot(this.freeSmall[--this.smallCount]);
-    return slot;
+    return this.freeSlot(this.freeSmall[--this.smallCount]);
   }
 
   /** A free big slot, for reading into, or -1. */
@@ -127,11 +118,6 @@ export class PacketPool {
   /** Offset of the slot's IP header in `buf`. */
   ipOffset(slot: number): number {
     return this.base(slot) + VNET_HDR + ETH_HEADER;
-  }
-
-  /** The longest IP datagram a slot holds. */
-  maxIpLength(slot: number): number {
-    return this.capacity(slot) - VNET_HDR - ETH_HEADER;
   }
 
   /** The longest IP datagram a small slot holds. */

@@ -1,10 +1,8 @@
 import * as libc from './libc';
 
 const TUNSETIFF = 0x400454ca;
-const TUNGETIFF = 0x800454d2;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
-const SIOCGIFHWADDR = 0x8927;
 const IFF_UP = 0x1;
 const IFF_TUN = 0x0001;
 const IFF_TAP = 0x0002;
@@ -19,7 +17,7 @@ const IFREQ = 40;
 
 export type DeviceKind = 'tun' | 'tap';
 
-export class DeviceError extends Error {
+class DeviceError extends Error {
   constructor(readonly device: string, readonly op: string, readonly code: number) {
     super(`${device}: ${op}: ${libc.strerror(code)}`);
     this.name = 'DeviceError';
@@ -34,8 +32,9 @@ function ifreq(name: string): Uint8Array {
 
 /**
  * Attaches to the TUN or TAP device `name` (IFF_NO_PI, IFF_VNET_HDR, checksum and TCPv4
- * segmentation offloads), creating it when absent, and returns a non-blocking descriptor. A device created here goes away when the descriptor closes; a
- * persistent one made beforehand (by the lab, or at boot) stays.
+ * segmentation offloads), creating it when absent, and returns a non-blocking descriptor. A
+ * device created here goes away when the descriptor closes; a persistent one made beforehand
+ * (by the lab, or at boot) stays.
  */
 export function openTunTap(name: string, kind: DeviceKind): number {
   const fd = libc.open('/dev/net/tun', libc.O_RDWR | libc.O_NONBLOCK | libc.O_CLOEXEC);
@@ -76,23 +75,6 @@ function setUp(name: string): void {
       req[16] |= IFF_UP;
       if (libc.ioctlPtr(s, SIOCSIFFLAGS, req) < 0) throw new DeviceError(name, 'set up', libc.errno());
     }
-  } finally {
-    libc.close(s);
-  }
-}
-
-/** True while the descriptor is still attached to a device (it vanishes when deleted). */
-export function attached(fd: number): boolean {
-  return libc.ioctlPtr(fd, TUNGETIFF, new Uint8Array(IFREQ)) === 0;
-}
-
-/** The kernel's own hardware address of a TAP (for logs; the appliance uses its own). */
-export function hardwareAddress(name: string): Uint8Array | undefined {
-  const s = libc.socket(libc.AF_INET, libc.SOCK_DGRAM, 0);
-  if (s < 0) return undefined;
-  try {
-    const req = ifreq(name);
-    return libc.ioctlPtr(s, SIOCGIFHWADDR, req) < 0 ? undefined : req.slice(18, 24);
   } finally {
     libc.close(s);
   }

@@ -1,10 +1,8 @@
 import type { SocksVersion } from '../config/tables';
 
 /**
- * A record of the Socks ALP Connection table (patent figure 6, 612), grown into what late
- * binding and the splice need: the client leg the appliance answered itself, the server leg
- * it opened with rewritten addresses (the network-management patent's "pair of pairs"), the
- * sequence offset between the legs, and the counters shown to operators.
+ * Where a connection is in its life. The order matters: the states before Spliced are the
+ * half-open ones (`Connection.halfOpen`), which the table counts against max_half_open.
  */
 export const enum ConnState {
   /** SYN-ACK sent to the client; waiting for its ACK. */
@@ -23,9 +21,10 @@ export const enum ConnState {
   Closed = 6,
 }
 
+/** ConnState's names, as `ctl` and the dashboard show them. */
 export const STATE_NAMES = ['syn-received', 'collecting', 'connecting', 'replaying', 'spliced', 'refused', 'closed'];
 
-/** Replay phases of the server leg (SOCKS5 only has the first two). */
+/** Replay phases of the server leg: only SOCKS5 has the first two; SOCKS4 starts at Request. */
 export const enum Phase {
   Greeting = 0,
   Auth = 1,
@@ -97,6 +96,7 @@ export class Connection {
   destination = '';
   /** The client's ISN: the server leg starts at it, so client-to-server seq needs no change. */
   clientIsn = 0;
+  /** The handshake's state; null once the server has acknowledged the replay (or on removal). */
   hs: Handshake | null = new Handshake();
 
   server = -1;

@@ -5,6 +5,8 @@
  * few hundred, so even one byte per segment costs little.
  */
 
+import { decodeUtf8, printable } from '../text/printable';
+
 export const enum SocksStatus {
   NeedMore = 0,
   /** SOCKS5 greeting complete (and auth, if any), request not yet. */
@@ -41,7 +43,6 @@ export class SocksParse {
   /** Where the host name or IPv6 address is in the bytes, for display. */
   hostOffset = 0;
   hostLength = 0;
-  reason = '';
 
   reset(): void {
     this.status = SocksStatus.NeedMore;
@@ -56,13 +57,11 @@ export class SocksParse {
     this.ipv4 = 0;
     this.hostOffset = 0;
     this.hostLength = 0;
-    this.reason = '';
   }
 }
 
-function invalid(out: SocksParse, reason: string): SocksParse {
+function invalid(out: SocksParse): SocksParse {
   out.status = SocksStatus.Invalid;
-  out.reason = reason;
   return out;
 }
 
@@ -77,7 +76,7 @@ export function parseSocks(b: Uint8Array, off: number, len: number, out: SocksPa
   out.version = b[off];
   if (out.version === 4) return parseSocks4(b, off, len, out);
   if (out.version === 5) return parseSocks5(b, off, len, out);
-  return invalid(out, `unknown SOCKS version ${out.version}`);
+  return invalid(out);
 }
 
 /** VN CD DSTPORT(2) DSTIP(4) USERID NUL, and for 4a (DSTIP 0.0.0.x, x != 0) HOSTNAME NUL. */
@@ -88,12 +87,14 @@ function parseSocks4(b: Uint8Array, off: number, len: number, out: SocksParse): 
   out.port = (b[off + 2] << 8) | b[off + 3];
   out.ipv4 = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
   const userEnd = indexOfNul(b, off + 8, Math.min(end, off + 8 + 256));
-  if (userEnd < 0) return len >= 8 + 256 ? invalid(out, 'SOCKS4 user id longer than 255 bytes') : out;
+  // No NUL in 256 bytes: a user id longer than 255 bytes, refused; fewer bytes: wait for more.
+  if (userEnd < 0) return len >= 8 + 256 ? invalid(out) : out;
   out.atyp = ATYP_IPV4;
   let requestEnd = userEnd + 1;
   if (out.ipv4 !== 0 && out.ipv4 < 256) {
     const hostEnd = indexOfNul(b, requestEnd, Math.min(end, requestEnd + 256));
-    if (hostEnd < 0) return end - requestEnd >= 256 ? invalid(out, 'SOCKS4a host name longer than 255 bytes') : out;
+    // The same for the host name of SOCKS4a.
+    if (hostEnd < 0) return end - requestEnd >= 256 ? invalid(out) : out;
     out.atyp = ATYP_NAME;
     out.hostOffset = requestEnd - off;
     out.hostLength = hostEnd - requestEnd;
@@ -110,7 +111,7 @@ function parseSocks4(b: Uint8Array, off: number, len: number, out: SocksParse): 
 function parseSocks5(b: Uint8Array, off: number, len: number, out: SocksParse): SocksParse {
   if (len < 2) return out;
   const nMethods = b[off + 1];
-  if (nMethods === 0) return invalid(out, 'SOCKS5 greeting offers no method');
+  if (nMethods === 0) return invalid(out);
   if (len < 2 + nMethods) return out;
   let none = false;
   let userPass = false;
@@ -128,7 +129,8 @@ function parseSocks5(b: Uint8Array, off: number, len: number, out: SocksParse): 
   let p = out.greetingEnd;
   if (out.method === METHOD_USERPASS) {
     if (len < p + 2) return out;
-    if (b[off + p] !== 1) return invalid(out, `SOCKS5 user/password version ${b[off + p]}`);
+    // The sub-negotiation's own version, 1 (RFC 1929).
+    if (b[off + p] !== 1) return invalid(out);
     const ulen = b[off + p + 1];
     if (len < p + 2 + ulen + 1) return out;
     const plen = b[off + p + 2 + ulen];
@@ -138,7 +140,7 @@ function parseSocks5(b: Uint8Array, off: number, len: number, out: SocksParse): 
   }
 
   if (len < p + 4) return out;
-  if (b[off + p] !== 5) return invalid(out, `SOCKS5 request version ${b[off + p]}`);
+  if (b[off + p] !== 5) return invalid(out);
   out.command = b[off + p + 1];
   out.atyp = b[off + p + 3];
   let addrEnd: number;
@@ -149,14 +151,14 @@ function parseSocks5(b: Uint8Array, off: number, len: number, out: SocksParse): 
     if (len < p + 5) return out;
     out.hostOffset = p + 5;
     out.hostLength = b[off + p + 4];
-    if (out.hostLength === 0) return invalid(out, 'SOCKS5 empty host name');
+    if (out.hostLength === 0) return invalid(out);
     addrEnd = p + 5 + out.hostLength;
   } else if (out.atyp === ATYP_IPV6) {
     out.hostOffset = p + 4;
     out.hostLength = 16;
     addrEnd = p + 20;
   } else {
-    return invalid(out, `SOCKS5 address type ${out.atyp}`);
+    return invalid(out);
   }
   if (len < addrEnd + 2) return out;
   out.port = (b[off + addrEnd] << 8) | b[off + addrEnd + 1];
@@ -165,9 +167,13 @@ function parseSocks5(b: Uint8Array, off: number, len: number, out: SocksParse): 
   return out;
 }
 
-/** The destination a request asked for, as people read it (per connection, not per packet). */
+/**
+ * The destination a request asked for, as people read it (per connection, not per packet). A
+ * host name is the client's bytes: it is shown escaped (text/printable), whole, so that `ctl`
+ * and the dashboard never put a client's control bytes on the operator's terminal.
+ */
 export function describeDestination(b: Uint8Array, off: number, p: SocksParse): string {
-  if (p.atyp === ATYP_NAME) return Buffer.from(b.buffer, b.byteOffset + off + p.hostOffset, p.hostLength).toString('latin1');
+  if (p.atyp === ATYP_NAME) return printable(decodeUtf8(b.subarray(off + p.hostOffset, off + p.hostOffset + p.hostLength)), Infinity);
   if (p.atyp === ATYP_IPV6) {
     const parts: string[] = [];
     for (let i = 0; i < 16; i += 2) parts.push(((b[off + p.hostOffset + i] << 8) | b[off + p.hostOffset + i + 1]).toString(16));
@@ -178,9 +184,8 @@ export function describeDestination(b: Uint8Array, off: number, p: SocksParse): 
 }
 
 // Replies the appliance gives in the server's stead.
-export const SOCKS4_REJECTED = 91;
+const SOCKS4_REJECTED = 91;
 export const SOCKS5_GENERAL_FAILURE = 1;
-export const SOCKS5_NOT_ALLOWED = 2;
 export const SOCKS5_HOST_UNREACHABLE = 4;
 export const SOCKS5_COMMAND_NOT_SUPPORTED = 7;
 

@@ -16,9 +16,6 @@ export class EthernetView extends WireView {
     if ((b[o] & 1) !== 0) return b[o] === 0xff && b[o + 1] === 0xff && b[o + 2] === 0xff && b[o + 3] === 0xff && b[o + 4] === 0xff && b[o + 5] === 0xff;
     return b[o] === mac[0] && b[o + 1] === mac[1] && b[o + 2] === mac[2] && b[o + 3] === mac[3] && b[o + 4] === mac[4] && b[o + 5] === mac[5];
   }
-  setDst(mac: Uint8Array): void { this.buf.set(mac, this.off); }
-  setSrc(mac: Uint8Array): void { this.buf.set(mac, this.off + 6); }
-  copySrcTo(out: Uint8Array): void { out.set(this.buf.subarray(this.off + 6, this.off + 12)); }
 }
 
 /** Writes an Ethernet header at buf[off]. */

@@ -6,7 +6,6 @@ export const ICMP_UNREACHABLE = 3;
 export const ICMP_ECHO_REQUEST = 8;
 export const ICMP_TIME_EXCEEDED = 11;
 export const UNREACH_NET = 0;
-export const UNREACH_HOST = 1;
 
 /** A view over an ICMP message (RFC 792). */
 export class IcmpView extends WireView {

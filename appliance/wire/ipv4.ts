@@ -4,7 +4,6 @@ import { WireView } from './view';
 export const IPV4_MIN_HEADER = 20;
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
 
 /** Why a buffer is not a well-formed IPv4 datagram; 0 when it is. */
 export const enum Ipv4Error {
@@ -24,7 +23,6 @@ export const enum Ipv4Error {
 export class Ipv4View extends WireView {
   get version(): number { return this.buf[this.off] >> 4; }
   get headerLength(): number { return (this.buf[this.off] & 0x0f) * 4; }
-  get dscpEcn(): number { return this.buf[this.off + 1]; }
   get totalLength(): number { return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3]; }
   set totalLength(v: number) { this.buf[this.off + 2] = v >> 8; this.buf[this.off + 3] = v; }
   get identification(): number { return (this.buf[this.off + 4] << 8) | this.buf[this.off + 5]; }

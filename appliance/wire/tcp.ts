@@ -9,20 +9,18 @@ export const RST = 0x04;
 export const PSH = 0x08;
 export const ACK = 0x10;
 
-export const OPT_END = 0;
-export const OPT_NOP = 1;
-export const OPT_MSS = 2;
-export const OPT_WSCALE = 3;
-export const OPT_SACK_PERMITTED = 4;
-export const OPT_SACK = 5;
-export const OPT_TIMESTAMP = 8;
+const OPT_END = 0;
+const OPT_NOP = 1;
+const OPT_MSS = 2;
+const OPT_WSCALE = 3;
+const OPT_SACK_PERMITTED = 4;
+const OPT_SACK = 5;
+const OPT_TIMESTAMP = 8;
 
 export const enum TcpError {
   None = 0,
   Truncated,
   DataOffset,
-  Options,
-  Checksum,
 }
 
 /**

@@ -1,7 +1,7 @@
 import { fold, pseudoHeaderSum, sumWords } from './checksum';
 import { WireView } from './view';
 
-export const UDP_HEADER = 8;
+const UDP_HEADER = 8;
 
 /** A view over a UDP header (RFC 768). */
 export class UdpView extends WireView {

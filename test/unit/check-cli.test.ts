@@ -103,6 +103,55 @@ describe('socksalp check', function () {
     });
   }
 
+  it('shows what it quotes from a garbled file escaped and cut, never raw', function () {
+    const dir = mkdtempSync(join(tmpdir(), 'socksalp-check-'));
+    dirs.push(dir);
+    for (const f of FILES) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+    const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
+    // Every byte but newline and "=", over and over: a line of binary garbage (no key in it).
+    const noise = (n: number) => [...Array(n).keys()].map((i) => (i * 37 + 11) % 256).filter((b) => b !== 0x0a && b !== 0x3d);
+    const edit = (file: string, from: RegExp, to: Buffer) => {
+      const path = join(dir, file);
+      const text = readFileSync(path, 'latin1');
+      expect(from.test(text), `${file} contains ${from}`).to.equal(true);
+      writeFileSync(path, Buffer.concat([Buffer.from(text.slice(0, text.search(from)), 'latin1'), to, Buffer.from(text.slice(text.search(from)).replace(from, ''), 'latin1')]));
+    };
+    // alp.ini fails its line scan: a garbage line, a section name and a key with escape
+    // sequences, NUL, invalid UTF-8, a UTF-8 C1 control (U+009B, CSI), and a very long line.
+    edit('alp.ini', /^ports = 80, 8080$/m, bytes('ports = 80, 8080\n', '\x1b[2J\x1b]0;owned\x07 cleared', [0xff, 0xfe, 0xc3, 0x28, 0x7f, 0xc2, 0x9b], '31m\n', 'k\x1b[1m\x00ey = 1\n'));
+    edit('alp.ini', /^\[ssl\]$/m, bytes('[\x1b[31mred\x00]\n[ssl]'));
+    edit('alp.ini', /^\[telnet\]$/m, bytes('X', noise(5000), '\n[', noise(3000).filter((b) => b !== 0x5d), ']\n[telnet]'));
+    // appliance.ini and servers.ini scan clean, so their values are read and refused.
+    edit('appliance.ini', /^socks_port = 1080$/m, bytes('socks_port = \x1b[5m1080\x00', [0x9b, 0xe2, 0x80, 0xae], 'x\\y'));
+    edit('appliance.ini', /^control_socket = .*$/m, bytes('control_socket = \x1bP', noise(800)));
+    edit('servers.ini', /^address = 198\.19\.1\.2$/m, bytes('address = 198.19.1.2', [0xed, 0xa0, 0x80, 0xf8, 0x88, 0x80, 0x80, 0x80]));
+
+    const r = spawnSync(process.execPath, [CLI, 'check', '--config', dir]);
+    expect(r.status).to.equal(1);
+    expect(r.stdout.length).to.equal(0);
+    const out: Buffer = r.stderr;
+    const bad = [...out].findIndex((b) => (b < 0x20 && b !== 0x0a) || b === 0x7f);
+    expect(bad, `control byte at ${bad} in:\n${out.toString('latin1')}`).to.equal(-1);
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(out);
+    expect(text).not.to.match(/[\u0080-\u009f\u202e]/);
+    const lines = text.split('\n');
+    expect(lines.pop()).to.equal('');
+    expect(lines.pop()).to.match(/problems in .*; nothing was applied$/);
+    for (const l of lines) {
+      expect(l, 'file:line: [section] key: message').to.match(/^(alp|appliance|servers)\.ini:\d+: (\[[^\n]*\])?[^\n]*: /);
+      expect(l.length, l).to.be.at.most(200);
+    }
+    const has = (re: RegExp) => expect(lines.some((l) => re.test(l)), `${re} in:\n${text}`).to.equal(true);
+    has(/^alp\.ini:\d+: \[http\]: expected "\[section\]" or "key = value", got "\\x1b\[2J\\x1b\]0;owned\\x07 cleared\\xff\\xfe\\xc3\(\\x7f\\x9b31m"$/);
+    has(/^alp\.ini:\d+: \[http\] k\\x1b\[1m\\x00ey: key names use /);
+    has(/^alp\.ini:\d+: \[\\x1b\[31mred\\x00\]: section names use /);
+    has(/^alp\.ini:\d+: \[ssl\]: expected "\[section\]" or "key = value", got "X.{50,}\.\.\."$/);
+    has(/^alp\.ini:\d+: \[.{50,}\.\.\.\]: section names use /);
+    has(/^appliance\.ini:\d+: \[appliance\] socks_port: expected a whole number from 1 to 65535, got "\\x1b\[5m1080\\x00\\x9b\\u202ex\\\\y"$/);
+    has(/^appliance\.ini:\d+: \[appliance\] control_socket: expected an absolute path, got "\\x1bP.{50,}\.\.\."$/);
+    has(/^servers\.ini:\d+: \[sa\] address: expected an IPv4 address like 198\.19\.1\.2, got "198\.19\.1\.2\\xed\\xa0\\x80\\xf8\\x88\\x80\\x80\\x80"$/);
+  });
+
   it('answers --help and refuses unknown options with the usage', function () {
     const help = socksalp('check', '--help');
     expect(help.status).to.equal(0);

@@ -180,12 +180,18 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     const { d, feed } = setup();
     const isn = feed('client', fromClient({ seq: 1, flags: SYN, mss: 1460 }))[0].tcp.seq;
     const request = hex('04010050cb00715000');
-    let seen: string[] = [];
+    // What the appliance sent in answer to each byte, in client bytes acknowledged.
+    const seen: string[][] = [];
     for (let i = 0; i < request.length; i++) {
       const out = feed('client', fromClient({ seq: 2 + i, ack: isn + 1, flags: ACK }, request.subarray(i, i + 1)));
-      seen = out.map((o) => (o.to === 'client' ? `ack ${o.tcp.ack - 2}` : 'syn'));
+      seen.push(out.map((o) => (o.to === 'client' ? `ack ${o.tcp.ack - 2}${o.payload.length ? ' with data' : ''}` : o.tcp.flags === SYN ? 'syn' : `flags ${o.tcp.flags}`)));
+      if (i < request.length - 1) expect(d.table.lookupClient(CLIENT, 40000)!.state, `after byte ${i + 1}`).to.equal(ConnState.Collecting);
     }
-    expect(seen).to.deep.equal([`ack ${request.length}`, 'syn']);
+    // Every byte but the last is acknowledged alone; the last completes the request: its ACK,
+    // and the SYN to the chosen server.
+    const expected = [...Array(request.length - 1).keys()].map((i) => [`ack ${i + 1}`]);
+    expected.push([`ack ${request.length}`, 'syn']);
+    expect(seen).to.deep.equal(expected);
     expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.Connecting);
   });
 

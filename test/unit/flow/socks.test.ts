@@ -30,6 +30,14 @@ describe('flow/socks: reassembling the client\'s handshake', function () {
     expect([p.method, p.greetingEnd, p.authEnd, p.requestEnd, p.port]).to.deep.equal([METHOD_NONE, 4, 4, 14, 21]);
   });
 
+  it('shows a host name with control bytes escaped: it is the client\'s text', function () {
+    const name = Buffer.concat([Buffer.from('\x1b]0;x\x07web'), hex('ff c3a9')]);
+    const b = Buffer.concat([hex('04 01 0050 00000001 00'), name, hex('00')]);
+    const p = parse(b);
+    expect(p.status).to.equal(SocksStatus.Complete);
+    expect(describeDestination(b, 0, p)).to.equal('\\x1b]0;x\\x07web\\xffé');
+  });
+
   it('SOCKS5 with user/password (RFC 1929) and a host name', function () {
     const b = Buffer.concat([hex('05 01 02'), hex('01 03'), Buffer.from('bob'), hex('02'), Buffer.from('pw'), hex('05 01 00 03 11'), Buffer.from('web.socksalp.test'), hex('0050')]);
     const p = parse(b);
