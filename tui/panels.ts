@@ -112,7 +112,19 @@ export function throughputPanel(m: DashboardModel, width: number): string[] {
     rateLine('bytes in', m.bytesIn, perSecond(formatBytes), width),
     rateLine('bytes out', m.bytesOut, perSecond(formatBytes), width),
     rateLine('new conns', m.newConns, perSecond(formatCount), width),
+    ...reassemblyLines(m),
   ], width);
+}
+
+/** IPv4 reassembly since start: datagrams completed and waiting, drops (by reason when any). */
+function reassemblyLines(m: DashboardModel): string[] {
+  const r = m.status?.reassembly;
+  if (!r) return [];
+  const reasons = Object.entries(r.drops).filter(([, n]) => n > 0);
+  const dropped = reasons.reduce((sum, [, n]) => sum + n, 0);
+  const why = reasons.length ? ` (${reasons.map(([k, n]) => `${k} ${formatCount(n)}`).join(', ')})` : '';
+  const dup = r.duplicates ? `, ${formatCount(r.duplicates)} dup` : '';
+  return [`${'reassembly'.padEnd(14)} ${formatCount(r.completed)} done, ${r.pending} pending, ${formatCount(dropped)} dropped${why}${dup}`];
 }
 
 export function queuesPanel(m: DashboardModel, width: number): string[] {

@@ -15,7 +15,7 @@ Commands:
       --sort KEY       bytes, age, alp, server or idle
       --limit N        rows to show (default 50), --offset N to page
   alps                 the Socks ALP Configuration table with live counters
-  status               counters, devices, drops, last reload (JSON)
+  status               counters, devices, drops, reassembly, last reload (JSON)
   reload               re-read the INI files, as SIGHUP does, and print the result
 
 Options:

@@ -32,6 +32,7 @@ export type AlpRow = ReturnType<typeof alps>[number];
 export function status(a: Appliance) {
   const d = a.dispatcher;
   const t = d.table;
+  const r = a.forwarder.reassembler;
   const devices = a.forwarder.devices.map((dev) => ({ name: dev.name, kind: dev.kind, up: dev.fd >= 0, failure: dev.failure, ...dev.stats }));
   return {
     version: a.version,
@@ -47,6 +48,7 @@ export function status(a: Appliance) {
     table: t.stats,
     dispatcher: d.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
+    reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
     internalErrors: a.forwarder.internalErrors,
     poolFree: a.pool.available,
     memory: process.memoryUsage(),

@@ -33,7 +33,7 @@ const ARP_REFRESH = 60;
 /** Why packets were dropped, counted by reason; one log line the first time each happens. */
 export const DROP_REASONS = [
   'not-ipv4', 'malformed-ip', 'bad-ip-checksum', 'malformed-tcp', 'bad-tcp-checksum', 'malformed-arp', 'malformed-icmp',
-  'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'fragment-dropped', 'unsupported',
+  'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'unsupported',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -58,7 +58,7 @@ export class Forwarder implements Sink {
   private routes: Route[];
   private vips: number[];
   dispatcher!: Dispatcher;
-  private readonly reassembler: Reassembler;
+  readonly reassembler: Reassembler;
 
   // Views, re-pointed at each packet.
   private readonly eth = new EthernetView();
