@@ -4,7 +4,8 @@
 # curl downloads through the VIP in each SOCKS dialect and a connection to each ALP service,
 # showing the sha256 of what arrived and which SOCKS server carried it (as the far side saw
 # it), and the appliance's own tables. Everything is stopped and removed at the end unless
-# --keep is given (then "bash test/lab/lab.sh down" removes it all).
+# --keep is given (then "bash test/lab/lab.sh down" removes it all). Exits 1 when any check
+# line says FAIL.
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 keep=
@@ -16,8 +17,10 @@ for a in "$@"; do
   esac
 done
 LAB=test/lab/lab.sh
+# This clone's CLI, whatever /usr/local/bin/socksalp points at; the hints show the command.
 SOCKSALP="node dist/appliance/cli/index.js"
 app_pid=
+failed=0
 cleanup() {
   [ -n "$keep" ] && return
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
@@ -27,7 +30,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bash $LAB up
-eval "$(bash $LAB env | sed 's/^/export /')"
+# The lab's facts are data (KEY=VALUE lines, values may hold anything): read, never evaluated.
+facts=$(bash $LAB env)
+while IFS= read -r line; do
+  key=${line%%=*}
+  if [[ ! $key =~ ^LAB_[A-Z0-9_]+$ ]] || [ "$key" = "$line" ]; then
+    echo "demo: lab.sh env printed a line that is not LAB_KEY=VALUE: $line" >&2
+    exit 1
+  fi
+  printf -v "$key" '%s' "${line#*=}"
+done <<<"$facts"
 $SOCKSALP check --config conf
 echo
 
@@ -56,13 +68,16 @@ for f in --socks4 --socks4a --socks5 --socks5-hostname; do
   sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 "$f" "$VIP" "$url" | sha256sum | cut -d' ' -f1)
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
+  [ $ok = ok ] || failed=$((failed + 1))
   printf '  %-4s curl %-18s http  sha256 %s  carried by %-3s (%d ms)\n' "$ok" "$f" "${sha:0:16}…" \
     "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms"
 done
 for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
   set -- $svc
   banner=$( (echo hi; sleep 0.3) | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "SOCKS4:$LAB_VIP:$LAB_WEB_ADDR:$2,socksport=1080" 2>/dev/null | head -n1 || true)
-  printf '  %-4s socat --socks4  %-6s %-33s carried by %s\n' "$([ -n "$banner" ] && echo ok || echo FAIL)" "$1" "\"$banner\"" "$(egress_of "${banner##* }")"
+  ok=FAIL; [ -n "$banner" ] && ok=ok
+  [ $ok = ok ] || failed=$((failed + 1))
+  printf '  %-4s socat --socks4  %-6s %-33s carried by %s\n' "$ok" "$1" "\"$banner\"" "$(egress_of "${banner##* }")"
 done
 echo
 echo "The appliance's own view (socksalp dash --once):"
@@ -70,11 +85,16 @@ $SOCKSALP dash --config conf --once --width "${COLUMNS:-120}"
 if [ -n "$keep" ]; then
   echo
   echo "The lab and the appliance (pid $app_pid) keep running:"
-  echo "  $SOCKSALP dash --config conf           # the live dashboard (q quits)"
-  echo "  $SOCKSALP ctl --config conf list       # servers, like ipvsadm -L -n"
+  echo "  socksalp dash --config conf           # the live dashboard (q quits)"
+  echo "  socksalp ctl --config conf list        # servers, like ipvsadm -L -n"
   echo "  ip netns exec $LAB_NS_CLIENT curl --socks5-hostname $VIP $LAB_BIG_URL -o /dev/null"
   echo "  bash $LAB down                         # stop everything"
 else
   echo
   echo "(npm run lab -- --keep leaves the lab and the appliance running, to watch with socksalp dash)"
+fi
+if [ $failed -gt 0 ]; then
+  echo "demo: $failed check(s) failed; the end of the appliance's log:" >&2
+  tail -n 20 "$LAB_RUN/appliance.log" >&2
+  exit 1
 fi

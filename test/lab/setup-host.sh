@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, and nothing that is there already:
 # the lab's Debian packages (real SOCKS servers, web server, tools) and the npm dependencies.
-# Idempotent; run by "npm run lab" and "npm test" before anything else. With --image, also
-# what the VM image's boot test needs (npm run image:test): qemu.
+# Idempotent; run by "npm run lab" and "npm test" before anything else. As root it also installs
+# the `socksalp` command (/usr/local/bin/socksalp, for this clone), as the VM image does. With
+# --image, also what the VM image's boot test needs (npm run image:test): qemu.
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,4 +52,16 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
   npm ci --no-audit --no-fund
+fi
+
+# The `socksalp` command the README's lines use, for this clone (the last one set up wins).
+cmd=/usr/local/bin/socksalp
+want=$(printf '#!/bin/sh\n# socksalp for the clone at %s, written by its test/lab/setup-host.sh\nexec node %q "$@"\n' "$PWD" "$PWD/dist/appliance/cli/index.js")
+if [ "$(id -u)" = 0 ]; then
+  if [ "$(cat "$cmd" 2>/dev/null)" != "$want" ]; then
+    printf '%s\n' "$want" >"$cmd.new" && chmod 755 "$cmd.new" && mv "$cmd.new" "$cmd"
+    echo "setup: $cmd now runs the socksalp of $PWD" >&2
+  fi
+elif ! command -v socksalp >/dev/null 2>&1; then
+  echo "setup: not root, so no socksalp command was installed; use: node $PWD/dist/appliance/cli/index.js" >&2
 fi
