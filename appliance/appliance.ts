@@ -10,6 +10,7 @@ import { TrafficAnalyzer } from './stages/traffic-analyzer';
 import { PriorityFinder } from './stages/priority-finder';
 import { ServerSelection } from './stages/server-selection';
 import { RoundRobin } from './stages/schedulers/rr';
+import { AlpRegistry } from './stages/alp-registry';
 import { formatMac, formatPrefix } from './config/address';
 
 /** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
@@ -17,12 +18,14 @@ const POOL_SLOTS = 16384;
 const TAP_MTU = 1500;
 const TICK_MS = 100;
 
-export function buildStages(config: Config): Stages {
-  const analyzer = new TrafficAnalyzer(config.appliance.socksPort, config.alps);
+/** The stages of one configuration, its ALPs numbered by `alps` (adopted as the table in force). */
+export function buildStages(config: Config, alps: AlpRegistry): Stages {
+  const ids = alps.adopt(config.alps);
   return {
-    analyzer,
-    priorities: new PriorityFinder(config.alps),
-    selection: new ServerSelection(config.servers, analyzer.names, config.capacityForPriority, new RoundRobin()),
+    alps,
+    analyzer: new TrafficAnalyzer(config.appliance.socksPort, config.alps, ids),
+    priorities: new PriorityFinder(config.alps, ids),
+    selection: new ServerSelection(config.servers, alps.names, config.capacityForPriority, new RoundRobin()),
     settings: config.appliance,
   };
 }
@@ -43,6 +46,8 @@ export class Appliance {
   readonly forwarder: Forwarder;
   readonly dispatcher: Dispatcher;
   readonly health: ServerHealth;
+  /** ALP ids for the process's life: a reload adds names, never renumbers (stages/alp-registry). */
+  readonly alps = new AlpRegistry();
   private readonly loop: IoLoop;
   private timer: NodeJS.Timeout | undefined;
   readonly started = Date.now();
@@ -53,7 +58,7 @@ export class Appliance {
   constructor(config: Config, readonly log: (message: string) => void) {
     this.config = config;
     this.pool = new PacketPool(POOL_SLOTS, Math.max(config.intranet.mtu, TAP_MTU));
-    const stages = buildStages(config);
+    const stages = buildStages(config, this.alps);
     this.health = new ServerHealth(config.servers.length, log, config.servers.map((s) => s.name));
     this.forwarder = new Forwarder(this.pool, config, stages, this.health, log);
     const mss = Math.min(config.intranet.mtu, TAP_MTU) - 40;
@@ -113,7 +118,7 @@ export class Appliance {
       this.log(`reload ${this.lastReload.message}`);
       return this.lastReload;
     }
-    const stages = buildStages(next);
+    const stages = buildStages(next, this.alps);
     this.dispatcher.reconfigure(stages);
     this.forwarder.reconfigure(stages, next.routes, next.intranet.vips);
     this.config = next;

@@ -80,7 +80,7 @@ export function serversPanel(m: DashboardModel, width: number): string[] {
 
 export function alpPanel(m: DashboardModel, width: number): string[] {
   const rows = m.alps.map((a) => [
-    a.name, truncate(a.ports.join(',') || '(others)', 14), String(a.priority), a.discardEligible ? 'yes' : 'no',
+    a.name, a.removed ? '(removed)' : truncate(a.ports.join(',') || '(others)', 14), String(a.priority), a.discardEligible ? 'yes' : 'no',
     String(a.active), formatCount(a.packets), String(a.discards),
   ]);
   return fit(formatTable(['ALP', 'PORTS', 'PRIO', 'DISCARD', 'CONNS', 'PACKETS', 'DISCARDS'], rows, '').split('\n'), width);

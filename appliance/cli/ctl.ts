@@ -89,7 +89,7 @@ export async function ctl(argv: string[]): Promise<number> {
       out(formatTable(
         ['ALP', 'Ports', 'Priority', 'DiscardEligible', 'ActiveConn', 'Packets', 'Discards'],
         (a.alps as Row[]).map((r) => [
-          r.name, (r.ports as number[]).join(',') || '(others)', String(r.priority), r.discardEligible ? 'yes' : 'no',
+          r.name, r.removed ? '(removed)' : (r.ports as number[]).join(',') || '(others)', String(r.priority), r.discardEligible ? 'yes' : 'no',
           String(r.active), formatCount(r.packets as number), String(r.discards),
         ] as string[]),
         '',

@@ -57,9 +57,9 @@ export function status(a: Appliance) {
 }
 
 export function servers(a: Appliance) {
-  const f = a.forwarder;
+  const e = a.forwarder.egress;
   const active = a.dispatcher.census.activeByServer;
-  const names = a.dispatcher.alpNames();
+  const names = a.alps.names;
   return a.config.servers.map((s, i) => ({
     name: s.name,
     address: `${formatIpv4(s.address)}:${s.port}`,
@@ -73,32 +73,42 @@ export function servers(a: Appliance) {
     lastError: a.health.lastError[i],
     failures: a.health.failures[i],
     active: active[i] ?? 0,
-    ...f.serverStats[i],
-    queue: f.serverQueues[i].length,
-    queueLimit: f.serverQueues[i].bound,
-    discards: Object.fromEntries(names.map((n, k) => [n, f.discardsByAlp[i][k]] as const).filter(([, v]) => v !== 0)) as Record<string, number>,
+    ...e.stats[i],
+    queue: e.queues[i].length,
+    queueLimit: e.queues[i].bound,
+    discards: Object.fromEntries(names.map((n, k) => [n, e.discardsByAlp[i][k]] as const).filter(([, v]) => v !== 0)) as Record<string, number>,
   }));
 }
 
+/**
+ * The Socks ALP Configuration table in force, in its order, with each ALP's live counters
+ * (by ALP id, so they follow the ALP by name across reloads); then the ALPs a reload removed
+ * that still have connections, with the rules those connections keep (`removed`).
+ */
 export function alps(a: Appliance) {
   const { activeByAlp: active, packetsByAlp: packets } = a.dispatcher.census;
-  const records = [...a.config.alps.records, a.config.alps.fallback];
-  return records.map((r, k) => ({
-    name: r.name,
-    ports: r.ports,
-    priority: r.priority,
-    discardEligible: r.discardEligible,
-    active: active[k] ?? 0,
-    packets: packets[k] ?? 0,
-    discards: a.forwarder.discardsByAlp.reduce((sum, row) => sum + (row[k] ?? 0), 0),
-  }));
+  const reg = a.alps;
+  const removed = reg.names.map((_, id) => id).filter((id) => !reg.isInForce(id) && (active[id] ?? 0) > 0);
+  return [...reg.inForce, ...removed].map((id) => {
+    const r = reg.records[id];
+    return {
+      name: r.name,
+      ports: r.ports,
+      priority: r.priority,
+      discardEligible: r.discardEligible,
+      removed: !reg.isInForce(id),
+      active: active[id] ?? 0,
+      packets: packets[id] ?? 0,
+      discards: a.forwarder.egress.discardsByAlp.reduce((sum, row) => sum + (row[id] ?? 0), 0),
+    };
+  });
 }
 
 /** Comparators; `age` (oldest first) is the table's own order, so it needs none. */
 const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefined> = {
   bytes: (x, y) => y.bytesIn + y.bytesOut - (x.bytesIn + x.bytesOut),
   age: undefined,
-  alp: (x, y) => x.alp - y.alp,
+  alp: (x, y) => x.alp - y.alp, // by ALP id: connections of one ALP together
   server: (x, y) => x.server - y.server,
   idle: (x, y) => x.lastSeen - y.lastSeen,
 };
@@ -112,7 +122,7 @@ const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefin
  */
 export function connections(a: Appliance, offset: number, limit: number, filter: string, sort: string): { total: number; matched: number; rows: ConnRow[] } {
   const now = a.now();
-  const names = a.dispatcher.alpNames();
+  const names = a.alps.names;
   const serverNames = a.config.servers.map((s) => s.name);
   const row = (c: Connection): ConnRow => ({
     client: `${formatIpv4(c.clientIp)}:${c.clientPort}`,

@@ -86,9 +86,11 @@ export class Connection {
   readonly clientIp: number;
   readonly clientPort: number;
   readonly vip: number;
-  /** Cx_ALP (TrafficAnalyzer index) and its priority. */
+  /** Cx_ALP (an AlpRegistry id, stable across reloads) and the priority it had when classified. */
   alp = -1;
   priority = 0;
+  /** Whether Cx_ALP was discard-eligible (List_ALP_D) when the connection was classified. */
+  discardEligible = false;
   /** SOCKS version, 4 or 5, once known; and the dialect servers must speak for it. */
   version = 0;
   dialect: SocksVersion = '5';

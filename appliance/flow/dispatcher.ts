@@ -4,6 +4,7 @@ import type { Ipv4View } from '../wire/ipv4';
 import { ACK, FIN, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import type { TrafficAnalyzer } from '../stages/traffic-analyzer';
 import type { PriorityFinder } from '../stages/priority-finder';
+import type { AlpRegistry } from '../stages/alp-registry';
 import type { ServerAvailability, ServerSelection } from '../stages/server-selection';
 import { ConnState, Phase, type Connection } from './connection';
 import { ConnectionTable } from './table';
@@ -19,8 +20,11 @@ export interface Sink {
   readonly pool: PacketPool;
   /** A datagram for the intranet (the TUN). The slot is the sink's from here on. */
   toIntranet(slot: number, len: number): void;
-  /** A datagram for server `server`, through its output queue and congestion control. */
-  toServer(server: number, slot: number, len: number, alp: number, priority: number, own: boolean): void;
+  /**
+   * A datagram for server `server`, through its output queue and congestion control, judged
+   * by its connection's ALP id, priority and discard eligibility; `own`: the appliance's.
+   */
+  toServer(server: number, slot: number, len: number, alp: number, priority: number, discardEligible: boolean, own: boolean): void;
 }
 
 /** What the dispatcher reports about servers, and asks of them. */
@@ -31,6 +35,8 @@ export interface Health extends ServerAvailability {
 
 /** The stages built from one configuration; swapped whole on reload. */
 export interface Stages {
+  /** ALP ids, shared by every configuration of the process's life. */
+  alps: AlpRegistry;
   analyzer: TrafficAnalyzer;
   priorities: PriorityFinder;
   selection: ServerSelection;
@@ -85,20 +91,23 @@ export class Dispatcher {
     const s = stages.settings;
     this.table = new ConnectionTable(servers.length, s.maxConnections, s.maxHalfOpen);
     this.sweep = this.table.byClient.values();
-    this.census = Dispatcher.emptyCensus(servers.length, stages.analyzer.names.length);
-    this.counting = Dispatcher.emptyCensus(servers.length, stages.analyzer.names.length);
+    this.census = Dispatcher.emptyCensus(servers.length, stages.alps.size);
+    this.counting = Dispatcher.emptyCensus(servers.length, stages.alps.size);
     this.builder = new SegmentBuilder(sink.pool);
   }
 
-  /** New tables apply to new connections; established ones keep their server and ALP. */
+  /**
+   * New tables apply to new connections; established ones keep their server, their ALP id
+   * and the priority and discard eligibility it had when they were classified.
+   */
   reconfigure(stages: Stages): void {
     this.stages = stages;
     this.table.setLimits(stages.settings.maxConnections, stages.settings.maxHalfOpen);
-  }
-
-  /** ALP names by index, as the tables in force number them. */
-  alpNames(): string[] {
-    return this.stages.analyzer.names;
+    const alps = stages.alps.size;
+    for (const c of [this.census, this.counting]) {
+      while (c.activeByAlp.length < alps) c.activeByAlp.push(0);
+      while (c.packetsByAlp.length < alps) c.packetsByAlp.push(0);
+    }
   }
 
   /** Step 702, with the tables in force. */
@@ -271,10 +280,12 @@ export class Dispatcher {
       this.refuse(c, SOCKS5_COMMAND_NOT_SUPPORTED, true);
       return;
     }
-    // Steps 707-710: the ALP from DSTPORT, its priority; then Server ALP Selection.
+    // Steps 707-710: the ALP from DSTPORT, its priority and discard eligibility, kept with the
+    // connection for its life; then Server ALP Selection.
     const st = this.stages;
     c.alp = st.analyzer.alpOf(p.port);
     c.priority = st.priorities.priorityOf(c.alp);
+    c.discardEligible = st.priorities.isDiscardEligible(c.alp);
     this.ackClient(c);
     this.connect(c);
   }
@@ -507,7 +518,7 @@ export class Dispatcher {
     const flags = tcp.flags;
     rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port);
     this.trackClose(c, flags, true);
-    this.sink.toServer(c.server, slot, len, c.alp, c.priority, false);
+    this.sink.toServer(c.server, slot, len, c.alp, c.priority, c.discardEligible, false);
   }
 
   /** Step 714: FIN from both sides, or a RST, closes the entry after a short linger. */
@@ -624,7 +635,7 @@ export class Dispatcher {
 
   private publishCensus(): void {
     this.census = this.counting;
-    this.counting = Dispatcher.emptyCensus(this.servers.length, this.stages.analyzer.names.length);
+    this.counting = Dispatcher.emptyCensus(this.servers.length, this.stages.alps.size);
   }
 
   /** Ends a connection the client has moved on from, telling a server leg still open. */
@@ -681,7 +692,7 @@ export class Dispatcher {
       this.stats.poolExhausted++;
       return;
     }
-    this.sink.toServer(c.server, slot, this.builder.lastLength, c.alp, c.priority, true);
+    this.sink.toServer(c.server, slot, this.builder.lastLength, c.alp, c.priority, c.discardEligible, true);
   }
 
   /** Tells the server its leg is abandoned (the client left, or a later server was chosen). */
@@ -712,6 +723,6 @@ export class Dispatcher {
       ip.dst, tcp.dstPort, ip.src, tcp.srcPort, hasAck ? tcp.ack : 0, (tcp.seq + tcp.seqLength) >>> 0, hasAck ? RST : RST | ACK, 0,
     );
     this.stats.resetsSent++;
-    if (slot >= 0) this.sink.toServer(server, slot, this.builder.lastLength, 0, 255, true);
+    if (slot >= 0) this.sink.toServer(server, slot, this.builder.lastLength, 0, 255, false, true);
   }
 }

@@ -7,9 +7,9 @@ import { emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, EthernetView }
 import { IcmpView, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, UNREACH_NET } from '../wire/icmp';
 import { emitIpv4, Ipv4Error, Ipv4View, IPV4_MIN_HEADER, PROTO_ICMP, PROTO_TCP } from '../wire/ipv4';
 import { TcpOptions, TcpView } from '../wire/tcp';
-import { CongestionControl } from '../stages/congestion-control';
 import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
 import { OutputQueue } from './output-queue';
+import { ServerEgress } from './egress';
 import type { ServerHealth } from './health';
 import { Reassembler } from './reassembly';
 
@@ -48,13 +48,13 @@ export class Forwarder implements Sink {
   readonly segments: Segment[] = [];
   /** Server index -> segment index. */
   readonly serverSegment: number[];
-  readonly serverQueues: OutputQueue[];
+  /** The servers' output queues with congestion control, and their counters. */
+  readonly egress: ServerEgress;
   private readonly tunQueue: OutputQueue;
   private readonly macs = new Map<number, Uint8Array>();
   /** Each server's MAC, as `macs` has it for its address: read per packet, so no lookup. */
   private readonly serverMac: (Uint8Array | undefined)[] = [];
   private readonly arpNext = new Map<number, number>();
-  private cc: CongestionControl;
   private routes: Route[];
   private vips: number[];
   dispatcher!: Dispatcher;
@@ -70,10 +70,6 @@ export class Forwarder implements Sink {
   private readonly arpRepr: ArpRepr = { operation: 0, senderMac: new Uint8Array(6), senderIp: 0, targetMac: new Uint8Array(6), targetIp: 0 };
 
   readonly drops: Record<DropReason, number>;
-  /** Discards by congestion control, [server][alp] and [server][priority]. */
-  readonly discardsByAlp: Float64Array[];
-  readonly discardsByPriority: Float64Array[];
-  readonly serverStats: { packetsOut: number; bytesOut: number; packetsIn: number; bytesIn: number }[];
   private readonly logged = new Set<string>();
   now = 0;
 
@@ -111,15 +107,10 @@ export class Forwarder implements Sink {
         health.resolved[i] = true;
       }
     }
-    this.serverQueues = config.servers.map((s) => new OutputQueue(s.queueLimit, pool));
+    this.egress = new ServerEgress(config.servers, pool, stages.alps.size);
     this.tunQueue = new OutputQueue(pool.smallSlots + pool.bigSlots, pool);
-    this.cc = new CongestionControl(stages.priorities);
     this.routes = config.routes;
     this.vips = config.intranet.vips;
-    const alpCount = stages.analyzer.names.length;
-    this.discardsByAlp = config.servers.map(() => new Float64Array(alpCount));
-    this.discardsByPriority = config.servers.map(() => new Float64Array(256));
-    this.serverStats = config.servers.map(() => ({ packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }));
     this.drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
     this.reassembler = new Reassembler(pool, 4 << 20, 30);
     for (let i = 0; i <= this.segments.length; i++) this.landing.push(-1);
@@ -136,7 +127,7 @@ export class Forwarder implements Sink {
   }
 
   reconfigure(stages: Stages, routes: Route[], vips: number[]): void {
-    this.cc = new CongestionControl(stages.priorities);
+    this.egress.growAlps(stages.alps.size);
     this.routes = routes;
     this.vips = vips;
   }
@@ -324,7 +315,7 @@ export class Forwarder implements Sink {
         this.drop(slot, 'not-for-us');
         return;
       }
-      const st = this.serverStats[server];
+      const st = this.egress.stats[server];
       st.packetsIn++;
       st.bytesIn += len;
       this.dispatcher.fromServer(server, slot, ip, tcp, this.opts, len);
@@ -499,7 +490,7 @@ export class Forwarder implements Sink {
   // ---------------------------------------------------------------- writing
 
   toIntranet(slot: number, len: number): void {
-    if (!this.tunQueue.push(slot, len, 0, 0, true)) this.drop(slot, 'queue-full');
+    if (!this.tunQueue.push(slot, len, 0, 0, false, true)) this.drop(slot, 'queue-full');
   }
 
   /** Frames a datagram for `nextHop` on segment `seg` and sends it (ARP permitting). */
@@ -516,11 +507,11 @@ export class Forwarder implements Sink {
   }
 
   /**
-   * Figure 9 then the queue: the datagram is framed for its server and queued with its ALP and
-   * priority; over the bound, congestion control discards. The appliance's own segments are
-   * protected.
+   * Figure 9 then the queue: the datagram is framed for its server and queued with its
+   * connection's ALP, priority and discard eligibility; over the bound, congestion control
+   * discards. The appliance's own segments are protected.
    */
-  toServer(server: number, slot: number, len: number, alp: number, priority: number, own: boolean): void {
+  toServer(server: number, slot: number, len: number, alp: number, priority: number, discardEligible: boolean, own: boolean): void {
     const mac = this.serverMac[server];
     if (mac === undefined) {
       this.drop(slot, 'no-arp');
@@ -528,31 +519,23 @@ export class Forwarder implements Sink {
     }
     const seg = this.segments[this.serverSegment[server]];
     emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
-    const q = this.serverQueues[server];
-    if (!q.push(slot, ETH_HEADER + len, alp, priority, own)) {
+    if (!this.egress.enqueue(server, slot, ETH_HEADER + len, alp, priority, discardEligible, own)) {
       this.drop(slot, 'queue-full');
       return;
     }
-    const st = this.serverStats[server];
+    const st = this.egress.stats[server];
     st.packetsOut++;
     st.bytesOut += len;
-    this.discardServer = server;
-    this.cc.admit(q, q.bound, this.onDiscard);
   }
-
-  private discardServer = 0;
-  private readonly onDiscard = (alp: number, priority: number): void => {
-    this.discardsByAlp[this.discardServer][alp]++;
-    this.discardsByPriority[this.discardServer][priority]++;
-  };
 
   /** Writes what the batch queued; true when a device would block and still holds some. */
   flush(): boolean {
     let waiting = false;
     this.tunQueue.drain(this.writeTun);
     if (this.tunQueue.length > 0) waiting = true;
-    for (let s = 0; s < this.serverQueues.length; s++) {
-      const q = this.serverQueues[s];
+    const queues = this.egress.queues;
+    for (let s = 0; s < queues.length; s++) {
+      const q = queues[s];
       if (q.length === 0) continue;
       this.drainDevice = this.segments[this.serverSegment[s]].device;
       q.drain(this.writeTap);
@@ -569,7 +552,7 @@ export class Forwarder implements Sink {
   wantsWrite(index: number): boolean {
     if (index === 0) return this.tunQueue.length > 0;
     const seg = index - 1;
-    return this.serverQueues.some((q, s) => this.serverSegment[s] === seg && q.length > 0);
+    return this.egress.queues.some((q, s) => this.serverSegment[s] === seg && q.length > 0);
   }
 
   /** Timers: ARP, reassembly, then the dispatcher's; writes what they produced. */

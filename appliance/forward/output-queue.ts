@@ -1,17 +1,22 @@
 import type { QueueEntries } from '../stages/congestion-control';
 import type { PacketPool } from '../device/packet-pool';
 
+/** Entry flags: the appliance's own segment (never discarded); its ALP is discard-eligible. */
+const PROTECTED = 1;
+const DISCARD_ELIGIBLE = 2;
+
 /**
- * A server's output queue: slots waiting for its TAP, in order, each with the Datagram_ALP
- * and Datagram_Priority the patent has the forwarder store beside it (figure 9, step 910),
- * so congestion control never re-reads a packet. A ring of typed arrays: no objects per entry.
+ * A server's output queue: slots waiting for its TAP, in order, each with the Datagram_ALP,
+ * Datagram_Priority and discard eligibility the patent has the forwarder store beside it
+ * (figure 9, step 910), so congestion control never re-reads a packet nor a table. A ring of
+ * typed arrays: no objects per entry.
  */
 export class OutputQueue implements QueueEntries {
   private readonly slots: Int32Array;
   private readonly lens: Int32Array;
   private readonly alps: Int16Array;
   private readonly prios: Uint8Array;
-  private readonly prot: Uint8Array;
+  private readonly flags: Uint8Array;
   private head = 0;
   private count = 0;
   /** Entries the ring can hold: the bound plus room for protected entries and the arrival. */
@@ -23,7 +28,7 @@ export class OutputQueue implements QueueEntries {
     this.lens = new Int32Array(this.capacity);
     this.alps = new Int16Array(this.capacity);
     this.prios = new Uint8Array(this.capacity);
-    this.prot = new Uint8Array(this.capacity);
+    this.flags = new Uint8Array(this.capacity);
   }
 
   get length(): number {
@@ -35,22 +40,22 @@ export class OutputQueue implements QueueEntries {
   }
 
   /** False when the ring is full (only protected entries could make it so): the caller drops. */
-  push(slot: number, len: number, alp: number, priority: number, isProtected: boolean): boolean {
+  push(slot: number, len: number, alp: number, priority: number, discardEligible: boolean, isProtected: boolean): boolean {
     if (this.count === this.capacity) return false;
     const j = this.at(this.count);
     this.slots[j] = slot;
     this.lens[j] = len;
     this.alps[j] = alp;
     this.prios[j] = priority;
-    this.prot[j] = isProtected ? 1 : 0;
+    this.flags[j] = (isProtected ? PROTECTED : 0) | (discardEligible ? DISCARD_ELIGIBLE : 0);
     this.count++;
     return true;
   }
 
   alpAt(i: number): number { return this.alps[this.at(i)]; }
   priorityAt(i: number): number { return this.prios[this.at(i)]; }
-  protectedAt(i: number): boolean { return this.prot[this.at(i)] === 1; }
-  slotAt(i: number): number { return this.slots[this.at(i)]; }
+  discardEligibleAt(i: number): boolean { return (this.flags[this.at(i)] & DISCARD_ELIGIBLE) !== 0; }
+  protectedAt(i: number): boolean { return (this.flags[this.at(i)] & PROTECTED) !== 0; }
 
   removeMarked(marks: Uint8Array, onDiscard: (alp: number, priority: number) => void): number {
     let kept = 0;
@@ -66,7 +71,7 @@ export class OutputQueue implements QueueEntries {
       this.lens[k] = this.lens[j];
       this.alps[k] = this.alps[j];
       this.prios[k] = this.prios[j];
-      this.prot[k] = this.prot[j];
+      this.flags[k] = this.flags[j];
     }
     const removed = this.count - kept;
     this.count = kept;

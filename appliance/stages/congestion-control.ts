@@ -1,10 +1,13 @@
-import type { PriorityFinder } from './priority-finder';
-
-/** What congestion control needs to see of an output queue (forward/output-queue implements it). */
+/**
+ * What congestion control needs to see of an output queue (forward/output-queue implements it).
+ * Each entry carries its connection's ALP, priority and discard eligibility as they were when
+ * the connection was classified: a reload does not change how a queued datagram is judged.
+ */
 export interface QueueEntries {
   readonly length: number;
-  alpAt(i: number): number;
   priorityAt(i: number): number;
+  /** Whether the entry's ALP is in List_ALP_D (step 904). */
+  discardEligibleAt(i: number): boolean;
   /** The appliance's own handshake segments are never discarded. */
   protectedAt(i: number): boolean;
   /** Removes the entries whose mark is 1 and releases their packets; returns how many. */
@@ -26,8 +29,6 @@ export interface QueueEntries {
 export class CongestionControl {
   private marks = new Uint8Array(0);
 
-  constructor(private readonly priorities: PriorityFinder) {}
-
   /** Runs the figure 9 loop on `q`, whose last entry just arrived. False when that one was discarded. */
   admit(q: QueueEntries, bound: number, onDiscard: (alp: number, priority: number) => void): boolean {
     if (q.length <= bound) return true;
@@ -41,13 +42,13 @@ export class CongestionControl {
         if (q.protectedAt(i)) continue;
         const p = q.priorityAt(i);
         if (p < lowest) lowest = p;
-        if (p < lowestD && this.priorities.isDiscardEligible(q.alpAt(i))) lowestD = p;
+        if (p < lowestD && q.discardEligibleAt(i)) lowestD = p;
       }
       if (lowest === 256) break; // only protected datagrams left: nothing may go
       const useD = lowestD !== 256;
       const target = useD ? lowestD : lowest;
       for (let i = 0; i < n; i++) {
-        const hit = !q.protectedAt(i) && q.priorityAt(i) === target && (!useD || this.priorities.isDiscardEligible(q.alpAt(i)));
+        const hit = !q.protectedAt(i) && q.priorityAt(i) === target && (!useD || q.discardEligibleAt(i));
         this.marks[i] = hit ? 1 : 0;
       }
       if (this.marks[n - 1] === 1) arrivingAlive = false;

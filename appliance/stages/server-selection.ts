@@ -26,9 +26,10 @@ export class ServerSelection {
   private readonly list2: Int32Array;
   private readonly defaultServer: number;
 
+  /** @param alpNames ALP names by AlpRegistry id, removed ones included */
   constructor(
     private readonly servers: ServerRecord[],
-    alpNames: string[],
+    alpNames: readonly string[],
     private readonly rules: CapacityRule[],
     private readonly scheduler: Scheduler,
   ) {

@@ -6,18 +6,18 @@ import type { AlpTable } from '../config/tables';
  * (step 707). Reassembling the request and keeping the Socks ALP Connection table
  * (steps 705-714) are the flow layer's; it calls these.
  *
- * The ALP of every port is resolved once, into a 64 K-entry array, when the tables load.
+ * The ALP of every port is resolved once, into a 64 K-entry array, when the tables load. ALPs
+ * are numbered by their AlpRegistry ids, which outlive reloads.
  */
 export class TrafficAnalyzer {
-  /** ALP index per destination port; records.length stands for the default record. */
+  /** ALP id per destination port; ports no record names have the default record's. */
   private readonly alpByPort = new Uint16Array(65536);
-  readonly names: string[];
 
-  constructor(readonly socksPort: number, alps: AlpTable) {
-    this.names = [...alps.records.map((r) => r.name), alps.fallback.name];
-    this.alpByPort.fill(alps.records.length);
+  /** @param ids the AlpRegistry id of each record, the default record's last */
+  constructor(readonly socksPort: number, alps: AlpTable, ids: readonly number[]) {
+    this.alpByPort.fill(ids[alps.records.length]);
     alps.records.forEach((r, i) => {
-      for (const p of r.ports) this.alpByPort[p] = i;
+      for (const p of r.ports) this.alpByPort[p] = ids[i];
     });
   }
 

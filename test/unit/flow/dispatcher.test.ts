@@ -4,6 +4,7 @@ import { Dispatcher, type Health, type Sink } from '../../../appliance/flow/disp
 import { ConnState } from '../../../appliance/flow/connection';
 import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
+import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { Ipv4View, IPV4_MIN_HEADER } from '../../../appliance/wire/ipv4';
 import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
 import { ip, segment, tcpRepr } from '../wire/packets';
@@ -45,7 +46,7 @@ class Capture implements Sink, Health {
     this.pool.give(slot);
   }
   toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client', true); }
-  toServer(s: number, slot: number, len: number, _alp: number, _prio: number, own: boolean): void { this.decode(slot, len, s, own); }
+  toServer(s: number, slot: number, len: number, _alp: number, _prio: number, _de: boolean, own: boolean): void { this.decode(slot, len, s, own); }
   usable(): boolean { return true; }
   failed(s: number, why: string): void { this.failures.push(`${s}: ${why}`); }
   succeeded(): void {}
@@ -54,7 +55,7 @@ class Capture implements Sink, Health {
 
 function setup(config = CONFIG) {
   const cap = new Capture();
-  const d = new Dispatcher(cap, cap, buildStages(config), config.servers, 1460);
+  const d = new Dispatcher(cap, cap, buildStages(config, new AlpRegistry()), config.servers, 1460);
   d.tick(1);
   const views = { ip: new Ipv4View(), tcp: new TcpView(), o: new TcpOptions() };
   const feed = (from: 'client' | number, b: Buffer) => {

@@ -5,6 +5,7 @@ import { PriorityFinder } from '../../../appliance/stages/priority-finder';
 import { CongestionControl } from '../../../appliance/stages/congestion-control';
 import { ServerSelection, type ServerAvailability } from '../../../appliance/stages/server-selection';
 import { RoundRobin } from '../../../appliance/stages/schedulers/rr';
+import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { OutputQueue } from '../../../appliance/forward/output-queue';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 
@@ -18,10 +19,12 @@ const PATENT_ALPS: AlpTable = {
   ],
   fallback: { name: 'default', ports: [], priority: 4, discardEligible: true },
 };
-const [GOPHER, FTP, TELNET, HTTP, DEFAULT] = [0, 1, 2, 3, 4];
+const REGISTRY = new AlpRegistry();
+const IDS = REGISTRY.adopt(PATENT_ALPS);
+const [GOPHER, FTP, TELNET, HTTP, DEFAULT] = IDS;
 
 describe('stages: Traffic Analyzer (figure 7)', function () {
-  const t = new TrafficAnalyzer(1080, PATENT_ALPS);
+  const t = new TrafficAnalyzer(1080, PATENT_ALPS, IDS);
   it('tells SOCKS by the destination port (step 702)', function () {
     expect(t.isSocks(1080)).to.equal(true);
     expect(t.isSocks(80)).to.equal(false);
@@ -32,13 +35,32 @@ describe('stages: Traffic Analyzer (figure 7)', function () {
     expect(t.alpOf(21)).to.equal(FTP);
     expect(t.alpOf(70)).to.equal(GOPHER);
     expect(t.alpOf(22)).to.equal(DEFAULT);
-    expect(t.names[DEFAULT]).to.equal('default');
+    expect(REGISTRY.names[DEFAULT]).to.equal('default');
+  });
+});
+
+describe('stages: ALP ids across reloads', function () {
+  it('keeps each name\'s id when a table inserts, removes or reorders ALPs; new names get new ids', function () {
+    const reg = new AlpRegistry();
+    expect(reg.adopt(PATENT_ALPS)).to.deep.equal([0, 1, 2, 3, 4]);
+    const [gopher, ftp, telnet, http, fallback] = PATENT_ALPS.records.concat(PATENT_ALPS.fallback);
+    const ssh = { name: 'ssh', ports: [22], priority: 6, discardEligible: false };
+    const next: AlpTable = { records: [ssh, http, { ...telnet, priority: 1 }, gopher], fallback };
+    const ids = reg.adopt(next);
+    expect(ids).to.deep.equal([5, 3, 2, 0, 4]);
+    expect(reg.isInForce(1), 'ftp removed').to.equal(false);
+    expect(reg.records[1]).to.equal(ftp);
+    expect(reg.records[2].priority, 'telnet\'s latest rules').to.equal(1);
+    const t = new TrafficAnalyzer(1080, next, ids);
+    const p = new PriorityFinder(next, ids);
+    expect([t.alpOf(22), t.alpOf(80), t.alpOf(21)]).to.deep.equal([5, 3, 4]); // ftp's port falls to the default
+    expect([p.priorityOf(5), p.priorityOf(2), p.priorityOf(0)]).to.deep.equal([6, 1, 1]);
   });
 });
 
 describe('stages: Priority Finder (figure 8)', function () {
   it('gives Datagram_Priority and Discard_Eligible from the cached table', function () {
-    const p = new PriorityFinder(PATENT_ALPS);
+    const p = new PriorityFinder(PATENT_ALPS, IDS);
     expect(p.priorityOf(HTTP)).to.equal(7);
     expect(p.priorityOf(GOPHER)).to.equal(1);
     expect(p.isDiscardEligible(TELNET)).to.equal(true);
@@ -48,23 +70,23 @@ describe('stages: Priority Finder (figure 8)', function () {
 });
 
 describe('stages: Congestion Control (figure 9)', function () {
-  const priorities = new PriorityFinder(PATENT_ALPS);
+  const priorities = new PriorityFinder(PATENT_ALPS, IDS);
   const pool = new PacketPool(64, 1500);
 
   function queue(bound: number, alps: number[], protectedAt: number[] = []) {
     const q = new OutputQueue(bound, pool);
-    alps.forEach((a, i) => q.push(pool.take(), 60, a, priorities.priorityOf(a), protectedAt.includes(i)));
+    alps.forEach((a, i) => q.push(pool.take(), 60, a, priorities.priorityOf(a), priorities.isDiscardEligible(a), protectedAt.includes(i)));
     return q;
   }
   const contents = (q: OutputQueue) => Array.from({ length: q.length }, (_, i) => q.alpAt(i));
 
   it('discards Gopher first, then Telnet, then FTP, HTTP last (the patent\'s example)', function () {
-    const cc = new CongestionControl(priorities);
+    const cc = new CongestionControl();
     const discarded: number[] = [];
     const onDiscard = (alp: number) => discarded.push(alp);
     const q = queue(4, [HTTP, FTP, TELNET, GOPHER]);
     const admit = (alp: number) => {
-      q.push(pool.take(), 60, alp, priorities.priorityOf(alp), false);
+      q.push(pool.take(), 60, alp, priorities.priorityOf(alp), priorities.isDiscardEligible(alp), false);
       return cc.admit(q, 4, onDiscard);
     };
     expect(admit(HTTP)).to.equal(true);
@@ -78,19 +100,19 @@ describe('stages: Congestion Control (figure 9)', function () {
   });
 
   it('says when the arriving datagram itself was discarded (steps 906-907)', function () {
-    const cc = new CongestionControl(priorities);
+    const cc = new CongestionControl();
     const q = queue(2, [HTTP, HTTP]);
-    q.push(pool.take(), 60, GOPHER, 1, false);
+    q.push(pool.take(), 60, GOPHER, 1, true, false);
     expect(cc.admit(q, 2, () => undefined)).to.equal(false);
     expect(contents(q)).to.deep.equal([HTTP, HTTP]);
     q.clear();
   });
 
   it('loops until the queue is within its bound, and never discards protected datagrams', function () {
-    const cc = new CongestionControl(priorities);
+    const cc = new CongestionControl();
     let n = 0;
     const q = queue(2, [GOPHER, HTTP, FTP, TELNET, HTTP], [0]);
-    q.push(pool.take(), 60, HTTP, 7, false);
+    q.push(pool.take(), 60, HTTP, 7, false, false);
     expect(cc.admit(q, 2, () => n++)).to.equal(false);
     // Protected Gopher stays; Telnet (ListD), then FTP, then all HTTP (lowest left) go.
     expect(contents(q)).to.deep.equal([GOPHER]);
