@@ -89,10 +89,18 @@ export class Appliance {
     );
   }
 
-  stop(): void {
-    this.loop.stop();
+  /**
+   * Stops the loop and the timer, then closes the devices once nothing watches their
+   * descriptors (at once, or after the poll thread's wait), then `done`. Harmless twice, and
+   * before `start`.
+   */
+  stop(done?: () => void): void {
     if (this.timer) clearInterval(this.timer);
-    this.forwarder.close();
+    this.timer = undefined;
+    this.loop.stop(() => {
+      this.forwarder.close();
+      done?.();
+    });
   }
 
   /**

@@ -10,7 +10,7 @@ Runs the appliance in the foreground: opens the TUN device and one TAP per serve
 control socket. Logs go to standard error.
 
 Signals: SIGHUP reloads the INI files (refused with the reasons if they are invalid; the
-running tables stay), SIGTERM or SIGINT stops.
+running tables stay), SIGTERM or SIGINT stops ("stopped" is logged last; status 0).
 
 Options:
   -c, --config DIR   configuration directory (default: conf)
@@ -28,23 +28,48 @@ export async function run(argv: string[]): Promise<number> {
   if (!config) return 1;
   const appliance = new Appliance(config, log);
   const control = new ControlServer(appliance, config.appliance.controlSocket);
+  // A failure to start leaves nothing holding the process open: it exits 1 with the message
+  // (index.ts). The socket is removed only once it is ours (not another appliance's).
   try {
     await control.listen();
   } catch (e) {
     appliance.stop();
     throw e;
   }
-  appliance.start();
+  try {
+    appliance.start();
+  } catch (e) {
+    control.close();
+    appliance.stop();
+    throw e;
+  }
 
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log(`${signal}: stopping`);
+    let stopping = false;
+    let failed = false;
+    const stop = (why: string) => {
+      if (stopping) return; // the first stop is under way, and bounded (a second at most)
+      stopping = true;
+      log(`${why}: stopping`);
       control.close();
-      appliance.stop();
-      resolve(0);
+      appliance.stop(() => {
+        log('stopped');
+        resolve(failed ? 1 : 0);
+      });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => appliance.reload());
+    // A bug that escapes every guard stops the appliance in order with one line and status 1
+    // (systemd restarts it), rather than a stack on the console with the devices half-closed.
+    const fatal = (e: unknown) => {
+      const err = e as Error;
+      log(`internal error: ${err?.message ?? String(e)}${process.env.SOCKSALP_DEBUG ? `\n${err?.stack}` : ''}`);
+      failed = true;
+      process.exitCode = 1;
+      stop('internal error');
+    };
+    process.on('uncaughtException', fatal);
+    process.on('unhandledRejection', fatal);
   });
 }

@@ -3,6 +3,9 @@ import { openTunTap, type DeviceKind } from './tuntap';
 import { VNET_HDR, type PacketPool } from './packet-pool';
 import { ETH_HEADER } from '../wire/ethernet';
 
+/** What a descriptor says once its TUN/TAP device was deleted ("File descriptor in bad state"). */
+const EBADFD = 77;
+
 /**
  * One TUN or TAP descriptor, opened with IFF_VNET_HDR and TCP offloads: a read may bring a
  * TCP super-packet of up to 64 KiB with a partial checksum, and a write may hand one to the
@@ -11,8 +14,8 @@ import { ETH_HEADER } from '../wire/ethernet';
  * Ethernet header).
  *
  * Reads drain until EAGAIN; a write that would block says so and the caller's output queue
- * keeps the packet (forward/output-queue). A vanished device (EIO, EBADF, ENODEV) is recorded
- * once and no longer read or written; the others go on.
+ * keeps the packet (forward/output-queue). A vanished device (EBADFD once deleted, EIO, EBADF,
+ * ENODEV) is recorded once and no longer read or written; the others go on.
  */
 export class Device {
   fd: number;
@@ -92,18 +95,23 @@ export class Device {
     if (n < 0) {
       const e = libc.errno();
       if (e === libc.EAGAIN || e === libc.EINTR) return false;
-      if (e === libc.EIO || e === libc.EBADF || e === libc.ENODEV) this.fail(`write: ${libc.strerror(e)}`);
+      if (e === EBADFD || e === libc.EIO || e === libc.EBADF || e === libc.ENODEV) this.fail(`write: ${libc.strerror(e)}`);
       else this.stats.errors++;
     }
     return true;
   }
 
-  /** The descriptor stays open until the I/O loop has stopped watching it, then `close`. */
-  private fail(why: string): void {
+  /**
+   * Records that the device is gone (the first reason stays). The descriptor stays open until
+   * the I/O loop has stopped watching it, then `close`.
+   */
+  fail(why: string): void {
+    if (this.failure !== undefined) return;
     this.stats.errors++;
     this.failure = why;
   }
 
+  /** Closes the descriptor, once. */
   close(): void {
     if (this.fd >= 0) libc.close(this.fd);
     this.fd = -1;

@@ -6,6 +6,11 @@ const POLLFD = 8;
 const UV_READABLE = 1;
 const UV_WRITABLE = 2;
 
+/** A libuv status as a word: UV_EBADF (-9) is what a deleted TUN/TAP's POLLERR brings. */
+function uvError(status: number): string {
+  return status === -9 ? 'EBADF (the device was deleted)' : `libuv error ${status}`;
+}
+
 /** The fdwatch addon (native/fdwatch.c): descriptors watched by libuv's epoll in the event loop. */
 interface FdWatch {
   watch(fd: number, cb: (status: number, events: number) => void): unknown;
@@ -36,12 +41,15 @@ function loadFdWatch(): FdWatch | undefined {
  */
 export class IoLoop {
   private readonly fdwatch = loadFdWatch();
-  private readonly handles: unknown[] = [];
+  /** Per device, its watcher; undefined once it is closed (a vanished device, or stop). */
+  private readonly handles: (unknown | undefined)[] = [];
   private readonly armed: number[] = [];
   private readonly pollfds: Uint8Array;
   private readonly pollView: DataView;
   private running = false;
   private polling = false;
+  /** What `stop` left to do once the poll thread no longer waits on the descriptors. */
+  private stopped: (() => void) | undefined;
 
   /**
    * @param onReadable drains device `i`; returns how many packets it took
@@ -78,10 +86,47 @@ export class IoLoop {
     this.cycle();
   }
 
-  stop(): void {
+  /**
+   * Stops reading and writing. `then` runs once nothing watches the descriptors any more, so
+   * that it may close them: at once with the addon (closing a watcher takes its descriptor out
+   * of epoll there and then), after the poll thread's current wait otherwise (at most a second).
+   * Calling it again is harmless.
+   */
+  stop(then?: () => void): void {
     this.running = false;
-    for (const h of this.handles) this.fdwatch?.close(h);
-    this.handles.length = 0;
+    if (this.fdwatch) {
+      for (let i = 0; i < this.handles.length; i++) this.unwatch(i);
+    }
+    if (this.polling) {
+      const before = this.stopped;
+      this.stopped = () => {
+        before?.();
+        then?.();
+      };
+      return;
+    }
+    then?.();
+  }
+
+  /** Stops and closes device `i`'s watcher, once; the descriptor may close after this. */
+  private unwatch(i: number): void {
+    const h = this.handles[i];
+    if (h === undefined) return;
+    this.handles[i] = undefined;
+    this.fdwatch!.stop(h);
+    this.fdwatch!.close(h);
+  }
+
+  /**
+   * A device that failed (deleted, most often): its owner reads it once more, which records
+   * why and logs it once, then nothing watches it and its descriptor closes; the others go on.
+   */
+  private retire(i: number): void {
+    const d = this.devices[i];
+    if (d.fd < 0) return;
+    this.onReadable(i);
+    if (this.fdwatch) this.unwatch(i);
+    d.close();
   }
 
   private drainAll(): void {
@@ -92,20 +137,25 @@ export class IoLoop {
   private ready(index: number, status: number, events: number): void {
     if (!this.running) return;
     const d = this.devices[index];
-    if (status < 0 || d.failure !== undefined) {
-      // The device vanished: stop watching it before its descriptor closes; the others go on.
-      this.fdwatch!.close(this.handles[index]);
-      d.close();
-      return;
+    if (status < 0) {
+      // POLLERR: the device is gone (libuv has stopped watching it). A read says why.
+      this.onReadable(index);
+      if (d.failure === undefined) d.fail(`poll: ${uvError(status)}`);
+    } else if (events & UV_READABLE) {
+      this.onReadable(index);
     }
-    if (events & UV_READABLE) this.onReadable(index);
     this.rearm(this.afterBatch());
   }
 
-  /** Watches for writability exactly the devices that hold packets. */
+  /** Retires failed devices; watches for writability exactly the devices that hold packets. */
   private rearm(waiting: boolean): void {
     for (let i = 0; i < this.devices.length; i++) {
-      if (this.devices[i].fd < 0) continue;
+      const d = this.devices[i];
+      if (d.fd < 0) continue;
+      if (d.failure !== undefined) {
+        this.retire(i);
+        continue;
+      }
       const want = UV_READABLE | (waiting && this.wantsWrite(i) ? UV_WRITABLE : 0);
       if (want !== this.armed[i]) {
         this.armed[i] = want;
@@ -135,7 +185,7 @@ export class IoLoop {
     let n = 0;
     for (let i = 0; i < this.devices.length; i++) {
       const d = this.devices[i];
-      if (d.failure !== undefined) d.close();
+      if (d.failure !== undefined) this.retire(i);
       view.setInt32(i * POLLFD, d.fd, true);
       const events = libc.POLLIN | (waitingToWrite && this.wantsWrite(i) ? libc.POLLOUT : 0);
       view.setInt16(i * POLLFD + 4, d.fd >= 0 ? events : 0, true);
@@ -147,6 +197,12 @@ export class IoLoop {
     // A bounded wait keeps the loop checking `running` and vanished devices.
     libc.poll.async(this.pollfds, this.devices.length, 1000, () => {
       this.polling = false;
+      if (!this.running) {
+        const then = this.stopped;
+        this.stopped = undefined;
+        then?.();
+        return;
+      }
       this.cycle();
     });
   }

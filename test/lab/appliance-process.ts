@@ -36,6 +36,8 @@ export class ApplianceProcess {
   private readonly child: ChildProcess;
   output = '';
   exited: number | null = null;
+  /** The signal that ended it, when one did (`exited` is -1 then); null otherwise. */
+  exitSignal: NodeJS.Signals | null = null;
 
   constructor(readonly configDir: string, readonly socket: string, env: Record<string, string> = {}, ns = 'salab-app') {
     this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configDir], {
@@ -44,7 +46,10 @@ export class ApplianceProcess {
     });
     this.child.stdout!.on('data', (b: Buffer) => (this.output += b.toString()));
     this.child.stderr!.on('data', (b: Buffer) => (this.output += b.toString()));
-    this.child.on('exit', (code) => (this.exited = code ?? -1));
+    this.child.on('exit', (code, signal) => {
+      this.exitSignal = signal;
+      this.exited = code ?? -1;
+    });
   }
 
   get pid(): number {
