@@ -43,7 +43,8 @@ done <<<"$facts"
 $SOCKSALP check --config conf
 echo
 
-ip netns exec "$LAB_NS_APP" $SOCKSALP run --config conf 2>"$LAB_RUN/appliance.log" &
+# Its own descriptors, so that with --keep nothing holds the caller's pipe open (| tee, a test).
+ip netns exec "$LAB_NS_APP" $SOCKSALP run --config conf </dev/null >/dev/null 2>"$LAB_RUN/appliance.log" &
 app_pid=$!
 for _ in $(seq 1 50); do
   $SOCKSALP ctl --config conf list 2>/dev/null | grep -qv unresolved && break
