@@ -58,8 +58,11 @@ describe('dashboard: the screen, driven through tmux', function () {
   after(async function () {
     tmux('kill-server');
     for (const c of held) c.kill();
-    await app?.stop();
-    if (conf) ApplianceProcess.cleanup(conf);
+    try {
+      await app?.finish();
+    } finally {
+      if (conf) ApplianceProcess.cleanup(conf);
+    }
   });
 
   it('prints one plain-text snapshot with --once', function () {
@@ -96,7 +99,7 @@ describe('dashboard: the screen, driven through tmux', function () {
   });
 
   it('says so when the appliance stops, and stays alive', async function () {
-    await app.stop();
+    await app.finish();
     await until('the notice', () => /not reachable/.test(screen()));
     expect(screen()).to.match(/no appliance is running there/);
     const panes = tmux('list-panes', '-t', SESSION, '-F', '#{pane_dead} #{pane_pid}');

@@ -59,7 +59,7 @@ describe('devices: created when absent, persistent ones kept', function () {
       expect(running).to.match(/: new1: <[^>]*\bUP\b/);
       expect(running).to.match(/: keep0: /);
     } finally {
-      await app.stop();
+      await app.finish();
     }
     const after = links();
     expect(after).not.to.match(/: new0: /);

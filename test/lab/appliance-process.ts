@@ -91,6 +91,27 @@ export class ApplianceProcess {
     rmSync(dirname(this.socket), { recursive: true, force: true });
   }
 
+  /**
+   * Ends a suite's appliance and checks what it says of itself: no internal error counted (a bug
+   * met on the packet path is counted there and logged once, without a stack), a clean exit
+   * (status 0, no signal), and no line in its log that looks like an error unless `expected`
+   * names it. Stops it whatever the checks find.
+   */
+  async finish(expected: RegExp[] = []): Promise<void> {
+    let internalErrors: unknown = 'not asked';
+    try {
+      if (this.exited === null) internalErrors = ((await this.ask({ cmd: 'status' })).status as { internalErrors: number }).internalErrors;
+    } finally {
+      await this.stop();
+    }
+    const problems: string[] = [];
+    if (internalErrors !== 0) problems.push(`internalErrors: ${String(internalErrors)}`);
+    if (this.exited !== 0 || this.exitSignal !== null) problems.push(`exit status ${this.exited}, signal ${this.exitSignal}`);
+    const suspect = this.output.split('\n').filter((l) => /error|assert|uncaught|abort|^\s+at /i.test(l) && !expected.some((e) => e.test(l)));
+    if (suspect.length) problems.push(`unexpected log lines:\n${suspect.join('\n')}`);
+    if (problems.length) throw new Error(`the appliance did not end cleanly: ${problems.join('; ')}\n--- its log:\n${this.output}`);
+  }
+
   static cleanup(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -104,10 +125,12 @@ export interface SuiteAppliance {
 
 /**
  * Mocha hooks around a suite: the lab up, an appliance running on a copy of conf/ with
- * `changes` (and `edit` applied to the copy), stopped and removed afterwards. The fields are
- * filled in by the time the suite's tests run.
+ * `changes` (and `edit` applied to the copy), ended by `finish` (the log lines `expectedLog`
+ * allowed) and removed afterwards. The fields are filled in by the time the suite's tests run.
  */
-export function applianceForSuite(socket: string, changes: Record<string, Record<string, string>> = {}, env: Record<string, string> = {}, edit?: (dir: string) => void): SuiteAppliance {
+export function applianceForSuite(
+  socket: string, changes: Record<string, Record<string, string>> = {}, env: Record<string, string> = {}, edit?: (dir: string) => void, expectedLog: RegExp[] = [],
+): SuiteAppliance {
   const s = {} as SuiteAppliance;
   before(async function () {
     s.lab = useLab();
@@ -117,8 +140,11 @@ export function applianceForSuite(socket: string, changes: Record<string, Record
     await s.app.ready();
   });
   after(async function () {
-    await s.app?.stop();
-    if (s.conf) ApplianceProcess.cleanup(s.conf);
+    try {
+      await s.app?.finish(expectedLog);
+    } finally {
+      if (s.conf) ApplianceProcess.cleanup(s.conf);
+    }
   });
   return s;
 }
