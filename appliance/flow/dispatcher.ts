@@ -72,7 +72,7 @@ export class Dispatcher {
   now = 0;
   private sweep: Iterator<Connection>;
   readonly stats = {
-    spliced: 0, refused: 0, retried: 0, resetsSent: 0, badSegments: 0, unknownServerSegments: 0,
+    spliced: 0, refused: 0, retried: 0, resetsSent: 0, unknownServerSegments: 0,
     handshakeTimeouts: 0, idleTimeouts: 0, poolExhausted: 0, replayGaveUp: 0, abandoned: 0, closed: 0, reset: 0,
   };
 

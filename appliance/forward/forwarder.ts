@@ -32,7 +32,7 @@ const ARP_REFRESH = 60;
 
 /** Why packets were dropped, counted by reason; one log line the first time each happens. */
 export const DROP_REASONS = [
-  'not-ipv4', 'malformed-ip', 'bad-ip-checksum', 'malformed-tcp', 'bad-tcp-checksum', 'malformed-arp', 'malformed-icmp',
+  'malformed-ethernet', 'not-ipv4', 'malformed-ip', 'bad-ip-checksum', 'malformed-tcp', 'bad-tcp-checksum', 'malformed-arp', 'malformed-icmp',
   'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'unsupported',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
@@ -70,8 +70,16 @@ export class Forwarder implements Sink {
   private readonly arpRepr: ArpRepr = { operation: 0, senderMac: new Uint8Array(6), senderIp: 0, targetMac: new Uint8Array(6), targetIp: 0 };
 
   readonly drops: Record<DropReason, number>;
+  /** Packets a bug of ours met (each dropped, the first of each kind logged). */
+  internalErrors = 0;
   private readonly logged = new Set<string>();
   now = 0;
+  /** Per device, the big slot the next read lands in. */
+  private readonly landing: number[] = [];
+  /** The device `flush` is draining a server queue into, for `writeTap`. */
+  private drainDevice: Device | undefined;
+  private readonly writeTun = (slot: number, len: number): boolean => this.tun.write(slot, len);
+  private readonly writeTap = (slot: number, len: number): boolean => this.drainDevice!.write(slot, len);
 
   constructor(
     readonly pool: PacketPool,
@@ -198,16 +206,12 @@ export class Forwarder implements Sink {
     }
   }
 
-  internalErrors = 0;
-
-  /** Per device, the big slot the next read lands in. */
-  private readonly landing: number[] = [];
-
-  /** Whether the TCP checksum is to be checked: not when the kernel checked it or will fill it in. */
+  /** The kernel left the TCP checksum partial (IFF_VNET_HDR NEEDS_CSUM): it fills it in on output. */
   private tcpPartial(slot: number): boolean {
     return (this.pool.vnetFlags[slot] & VNET_F_NEEDS_CSUM) !== 0;
   }
 
+  /** Whether the TCP checksum needs no check: the kernel checked it, or will fill it in. */
   private tcpTrusted(slot: number): boolean {
     return (this.pool.vnetFlags[slot] & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0;
   }
@@ -283,7 +287,7 @@ export class Forwarder implements Sink {
     const seg = this.segments[segIndex];
     const eth = this.eth.wrap(this.pool.buf, this.pool.frameOffset(slot), n);
     if (!eth.valid) {
-      this.drop(slot, 'malformed-ip');
+      this.drop(slot, 'malformed-ethernet');
       return;
     }
     if (!eth.isFor(seg.mac)) {
@@ -544,9 +548,6 @@ export class Forwarder implements Sink {
     return waiting;
   }
 
-  private drainDevice: Device | undefined;
-  private readonly writeTun = (slot: number, len: number): boolean => this.tun.write(slot, len);
-  private readonly writeTap = (slot: number, len: number): boolean => this.drainDevice!.write(slot, len);
 
   /** Device `index` has something waiting to be written (for POLLOUT). */
   wantsWrite(index: number): boolean {
