@@ -22,7 +22,7 @@ export function loadConfig(dir: string): Config {
   // Each file that could be read is validated on its own, so one run reports all it can.
   const applianceIni = applianceFile && readApplianceIni(applianceFile, problems);
   const alps = alpFile && readAlpIni(alpFile, problems);
-  const servers = serversFile && readServersIni(serversFile, problems);
+  const servers = serversFile && readServersIni(serversFile, problems, abs);
   if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers) throw new ConfigError(problems);
   const { appliance, intranet, capacityForPriority, routes } = applianceIni;
 

@@ -2,11 +2,16 @@ import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
+import { isAbsolute, resolve } from 'node:path';
 import { parsePrefix } from './address';
+import { Credentials, readPasswordFile, RFC1929_MAX } from './credentials';
 import { SOCKS_VERSIONS, type ServerRecord, type SocksVersion } from './tables';
 
-/** Reads the Socks Server ALP Configuration table: one section per SOCKS server. */
-export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord[] {
+/**
+ * Reads the Socks Server ALP Configuration table: one section per SOCKS server. `dir` is the
+ * configuration directory, from which a relative `password_file` is taken.
+ */
+export function readServersIni(file: IniFile, problems: Problem[], dir: string): ServerRecord[] {
   const servers: ServerRecord[] = [];
   for (const section of file.sections.values()) {
     const r = new SectionReader(file, section, problems);
@@ -31,12 +36,17 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
     if (all && alpsText.length > 1) r.problem('alps', 'ALL stands alone: it already means every ALP');
 
     const isDefault = r.bool('default', false);
+    const { auth, credentials } = readCredentials(r, dir);
 
     const versions: SocksVersion[] = [];
-    for (const v of r.list('versions', false) ?? ['4', '5']) {
+    // RFC 1929 is SOCKS5's: a server the appliance logs in to speaks 5 unless told otherwise.
+    for (const v of r.list('versions', false) ?? (auth === 'own' ? ['5'] : ['4', '5'])) {
       const known = SOCKS_VERSIONS.find((k) => k === v.toLowerCase());
       if (known === undefined) r.problem('versions', `expected SOCKS versions among 4, 4a and 5, got ${quote(v)}`);
       else if (!versions.includes(known)) versions.push(known);
+    }
+    if (auth === 'own' && versions.some((v) => v !== '5')) {
+      r.problem('versions', 'a server the appliance logs in to (auth = own) speaks SOCKS5 only: a SOCKS4 request carries no password (RFC 1929 is SOCKS5\'s); list only 5, or leave versions out');
     }
     const queueLimit = r.int('queue_limit', 16, 1_000_000, 4096)!;
     const nic = r.optionalIfname('nic');
@@ -56,6 +66,7 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
       versions,
       queueLimit,
       nic,
+      ...(credentials && { credentials }),
     });
   }
   // Selection keeps the servers a connection already tried in one 32-bit mask.
@@ -66,4 +77,63 @@ export function readServersIni(file: IniFile, problems: Problem[]): ServerRecord
     problems.push({ file: file.name, message: 'no servers: define at least one [server] section' });
   }
   return servers;
+}
+
+/**
+ * `username`, `password_file` and `auth` of one section. `auth = own` (the default when
+ * username or password_file is given) needs both keys; `auth = passthrough` (the default
+ * otherwise) takes neither, since it forwards each client's own username and password. Every
+ * problem is reported; no message quotes the password or any byte of its file.
+ */
+function readCredentials(r: SectionReader, dir: string): { auth: 'own' | 'passthrough'; credentials?: Credentials } {
+  // An empty value is a mistake here, not an absent key.
+  const text = (key: string) => {
+    const v = r.raw(key, false);
+    if (v === undefined && r.has(key)) r.problem(key, 'value is empty');
+    return v;
+  };
+  const usernameText = text('username');
+  const fileText = text('password_file');
+  const authText = text('auth');
+  const named = [r.has('username') && 'username', r.has('password_file') && 'password_file'].filter(Boolean).join(' and ');
+  let auth: 'own' | 'passthrough' = named ? 'own' : 'passthrough';
+  if (authText !== undefined) {
+    const a = authText.toLowerCase();
+    if (a === 'own' || a === 'passthrough') auth = a;
+    else r.problem('auth', `expected own or passthrough, got ${quote(authText)}`);
+  }
+  if (auth === 'passthrough') {
+    if (named) r.problem('auth', `passthrough forwards each client's own username and password, so ${named} would go unused: remove ${named}, or set auth = own`);
+    return { auth };
+  }
+  if (!named) {
+    r.problem('auth', 'own needs username and password_file: the credentials the appliance presents to this server');
+    return { auth };
+  }
+  let username: Buffer | undefined;
+  if (!r.has('username')) {
+    r.problem('password_file', 'a password needs its username: add username');
+  } else if (usernameText !== undefined) {
+    if (/[\ud800-\udfff]/.test(usernameText.replace(/[\ud800-\udbff][\udc00-\udfff]/g, ''))) {
+      r.problem('username', `expected UTF-8 text, got ${quote(usernameText)}`);
+    } else {
+      username = Buffer.from(usernameText, 'utf8');
+      if (username.length > RFC1929_MAX) {
+        r.problem('username', `expected 1 to ${RFC1929_MAX} bytes (RFC 1929), got ${username.length}`);
+        username = undefined;
+      }
+    }
+  }
+  let password: Buffer | undefined;
+  let path: string | undefined;
+  if (!r.has('password_file')) {
+    r.problem('username', 'a username needs password_file, the file holding its password');
+  } else if (fileText !== undefined) {
+    path = isAbsolute(fileText) ? fileText : resolve(dir, fileText);
+    const got = readPasswordFile(path);
+    if (typeof got === 'string') r.problem('password_file', got);
+    else password = got;
+  }
+  if (username === undefined || password === undefined || path === undefined) return { auth };
+  return { auth, credentials: new Credentials(username, password, path) };
 }

@@ -2,11 +2,14 @@ import { formatIpv4, formatMac, formatPrefix } from './address';
 import type { Config } from './tables';
 import { formatTable } from '../text/table';
 import { printable } from '../text/printable';
+import { describeCredentials } from './credentials';
 
 /**
  * The one-screen summary `socksalp check` prints for a valid configuration. Names, ports and
  * addresses were validated on loading; the one free-text value (the control socket's path)
- * and the directory are escaped, in full, as text from outside.
+ * and the directory are escaped, in full, as text from outside. Servers with credentials
+ * (auth = own) get a line each after the table: the username, the password file and the
+ * password's length, never the password.
  */
 export function summarizeConfig(c: Config): string {
   const a = c.appliance;
@@ -45,5 +48,17 @@ export function summarizeConfig(c: Config): string {
     '',
     'Socks Server ALP Configuration table (servers.ini)',
     formatTable(['SERVER', 'ADDRESS', 'TAP', 'LOCAL', 'MAC', 'CAPACITY', 'ALPS', 'SOCKS', 'QUEUE', 'DEFAULT'], serverRows),
+    ...credentialLines(c),
   ].join('\n');
+}
+
+function credentialLines(c: Config): string[] {
+  const own = c.servers.filter((s) => s.credentials !== undefined);
+  if (own.length === 0) return [];
+  const width = Math.max(...own.map((s) => s.name.length));
+  return [
+    '',
+    'RFC 1929 credentials the appliance presents (auth = own; every other server: passthrough)',
+    ...own.map((s) => `  ${s.name.padEnd(width)}  ${describeCredentials(s.credentials!)}`),
+  ];
 }

@@ -78,6 +78,29 @@ export interface ServerRecord {
   queueLimit: number;
   /** On a dedicated host: the NIC this server's segment is on, bridged with the TAP. */
   nic?: string;
+  /**
+   * `auth = own` (servers.ini `username` and `password_file`): the RFC 1929 username and
+   * password the appliance itself presents to this server, whatever the client offered
+   * (nothing, or its own username and password). Such a server speaks SOCKS5 only (`versions`).
+   * Absent: `auth = passthrough`, the server gets what the client sent, its own username and
+   * password included. Not structural: a reload may add, change or remove credentials.
+   */
+  credentials?: ServerCredentials;
+}
+
+/**
+ * RFC 1929 credentials toward one SOCKS server. Both fields are bytes, as RFC 1929 has them,
+ * 1 to 255 each. The password is a secret: read from its file at every load and reload, never
+ * printed; JSON.stringify and util.inspect of this object show the file and the password's
+ * length only (appliance/config/credentials.ts).
+ */
+export interface ServerCredentials {
+  /** UNAME: the `username` of servers.ini, UTF-8 encoded. */
+  readonly username: Buffer;
+  /** PASSWD: the first line of `password_file`, its line end (LF or CRLF) removed. */
+  readonly password: Buffer;
+  /** `password_file` as resolved (a relative path is taken from the configuration directory). */
+  readonly passwordFile: string;
 }
 
 export interface Config {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../lab/lab';
@@ -159,5 +159,86 @@ describe('socksalp check', function () {
     const bad = socksalp('check', '--bogus');
     expect(bad.status).to.equal(2);
     expect(bad.stderr).to.match(/Unknown option '--bogus'[\s\S]*Usage: socksalp check/);
+  });
+});
+
+describe('socksalp check: credentials toward a server', function () {
+  this.timeout(20_000);
+  // Looked for in everything check prints, valid or not.
+  const SECRET = 'hunter2-Qx81-NeverShown';
+  const dirs: string[] = [];
+  after(function () {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  function confWith(keys: string, content = `${SECRET}\n`, mode = 0o600): string {
+    const dir = mkdtempSync(join(tmpdir(), 'socksalp-check-cred-'));
+    dirs.push(dir);
+    for (const f of FILES) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+    appendFileSync(join(dir, 'servers.ini'), `\n[se]\naddress = 198.19.5.2\ntap = alp-se\nlocal = 198.19.5.1/24\nalps = http\n${keys}\n`);
+    writeFileSync(join(dir, 'se.password'), content);
+    chmodSync(join(dir, 'se.password'), mode);
+    return dir;
+  }
+
+  const never = (r: { stdout: string; stderr: string }) => {
+    for (const out of [r.stdout, r.stderr]) {
+      expect(out).not.to.include(SECRET);
+      expect(out).not.to.include('NeverShown');
+      expect(out).not.to.include(Buffer.from(SECRET).toString('hex'));
+    }
+  };
+
+  it('prints the username, the password file and the password\'s length, not the password', function () {
+    const dir = confWith('username = salab-socks\npassword_file = se.password');
+    const r = socksalp('check', '--config', dir);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^ {2}se +198\.19\.5\.2:1080 +alp-se +198\.19\.5\.1\/24 +arp +0 +http +5 +4096 *$/m);
+    expect(r.stdout).to.match(/^RFC 1929 credentials the appliance presents \(auth = own; every other server: passthrough\)$/m);
+    expect(r.stdout).to.include(`  se  username "salab-socks", password_file "${join(dir, 'se.password')}" (password: ${SECRET.length} bytes)\n`);
+    never(r);
+  });
+
+  it('prints no credentials section for conf/, where every server is passthrough', function () {
+    const r = socksalp('check', '--config', join(REPO, 'conf'));
+    expect(r.stdout).not.to.match(/credentials|password/i);
+  });
+
+  const refused: { rule: string; keys: string; content?: string; mode?: number; where: RegExp }[] = [
+    { rule: 'a username without password_file', keys: 'username = u', where: /^servers\.ini:\d+: \[se\] username: a username needs password_file, the file holding its password$/ },
+    { rule: 'a password_file without username', keys: 'password_file = se.password', where: /^servers\.ini:\d+: \[se\] password_file: a password needs its username: add username$/ },
+    { rule: 'a missing password file', keys: 'username = u\npassword_file = /nonexistent/se.password', where: /^servers\.ini:\d+: \[se\] password_file: password file "\/nonexistent\/se\.password" does not exist$/ },
+    { rule: 'a password file readable by others', keys: 'username = u\npassword_file = se.password', mode: 0o644, where: /^servers\.ini:\d+: \[se\] password_file: password file ".*\/se\.password" is accessible by group or others \(mode 0644\); it must be readable by its owner only \(chmod 600\)$/ },
+    { rule: 'an empty password', keys: 'username = u\npassword_file = se.password', content: `\n${SECRET}\n`, where: /^servers\.ini:\d+: \[se\] password_file: password file ".*\/se\.password" holds no password: its first line is empty$/ },
+    { rule: 'a password longer than 255 bytes', keys: 'username = u\npassword_file = se.password', content: SECRET.repeat(12), where: /^servers\.ini:\d+: \[se\] password_file: the password in ".*\/se\.password" is longer than 255 bytes, the most RFC 1929 allows$/ },
+    { rule: 'auth = passthrough with credentials', keys: 'username = u\npassword_file = se.password\nauth = passthrough', where: /^servers\.ini:\d+: \[se\] auth: passthrough forwards each client's own username and password, so username and password_file would go unused: remove username and password_file, or set auth = own$/ },
+  ];
+  for (const c of refused) {
+    it(`refuses ${c.rule}, and prints no byte of the password`, function () {
+      const r = socksalp('check', '--config', confWith(c.keys, c.content, c.mode));
+      expect(r.status).to.equal(1);
+      expect(r.stdout).to.equal('');
+      expect(r.stderr.split('\n').some((l) => c.where.test(l)), `stderr was:\n${r.stderr}`).to.equal(true);
+      expect(r.stderr).to.match(/problems? in .*; nothing was applied\n$/);
+      never(r);
+    });
+  }
+
+  it('refuses a password file its user cannot read, and one another user owns (as root)', function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const dir = confWith('username = u\npassword_file = se.password');
+    chmodSync(dir, 0o755);
+    for (const f of FILES) chmodSync(join(dir, f), 0o644);
+    // nobody may read the configuration but not root's password file.
+    const asNobody = spawnSync(process.execPath, [CLI, 'check', '--config', dir], { encoding: 'utf8', uid: 65534, gid: 65534 });
+    expect(asNobody.status, asNobody.stderr).to.equal(1);
+    expect(asNobody.stderr).to.match(/^servers\.ini:\d+: \[se\] password_file: password file ".*\/se\.password" cannot be read by this user \(uid 65534\): permission denied$/m);
+    never(asNobody);
+    // root reads a file of nobody's, but refuses it.
+    chownSync(join(dir, 'se.password'), 65534, 65534);
+    const asRoot = socksalp('check', '--config', dir);
+    expect(asRoot.status).to.equal(1);
+    expect(asRoot.stderr).to.match(/^servers\.ini:\d+: \[se\] password_file: password file ".*\/se\.password" is owned by uid 65534; it must be owned by root or by the user running socksalp \(uid 0\)$/m);
+    never(asRoot);
   });
 });
