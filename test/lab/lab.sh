@@ -10,7 +10,15 @@
 #   salab-sc      microsocks (SOCKS5)      198.19.3.2/24, internet leg 203.0.113.13
 #   salab-sd      OpenSSH -D (4, 4a, 5)    198.19.4.2/24, internet leg 203.0.113.14; Dante and
 #                                          microsocks lack SOCKS4a, ssh's dynamic forwarding has it
+#   salab-se      Dante (SOCKS5, RFC 1929  198.19.5.2/24, internet leg 203.0.113.15; accepts only
+#                 username/password)       the system user salab-socks with the password in
+#                                          $RUN/se.password (0600, new at every up). conf/ does
+#                                          not name it; the VM image has no NIC for it
 #   salab-inet    nginx + socat services   br-inet 203.0.113.80/24 (web.socksalp.test)
+#
+# The lab's user salab-socks (no home, no shell, account expired so that login, su and sshd
+# refuse it; Dante's "username" method checks only the password, with getspnam and crypt) is
+# created by up and deleted by down.
 #
 # Only 198.18.0.0/15 and 203.0.113.0/24 are used and no namespace has a default route, so
 # nothing leaves the lab. The appliance owns 198.19.N.1 in user space (it answers ARP on its
@@ -35,7 +43,10 @@ NS_CLIENT=$PREFIX-client
 NS_APP=$PREFIX-app
 NS_INET=$PREFIX-inet
 # name index kind
-SERVERS=("sa 1 dante" "sb 2 dante" "sc 3 microsocks" "sd 4 ssh")
+SERVERS=("sa 1 dante" "sb 2 dante" "sc 3 microsocks" "sd 4 ssh" "se 5 dante-auth")
+# The system user se's clients authenticate as, and where its password is kept.
+SOCKS_USER=$PREFIX-socks
+SOCKS_PASSWORD=$RUN/se.password
 WEB_ADDR=203.0.113.80
 WEB_HOST=web.socksalp.test
 VIP=198.18.0.100
@@ -72,14 +83,15 @@ hosts_file() {
   printf 'options timeout:1 attempts:1\n' >"/etc/netns/$1/resolv.conf"
 }
 
+# method: none, or username (RFC 1929, checked against the system's password database).
 dante_conf() {
-  local name=$1 idx=$2
+  local name=$1 idx=$2 method=$3
   cat <<EOF
 logoutput: $RUN/$name/danted.log
 internal: 198.19.$idx.2 port = 1080
 external: ext0
 clientmethod: none
-socksmethod: none
+socksmethod: $method
 user.privileged: root
 user.unprivileged: nobody
 client pass {
@@ -92,6 +104,19 @@ socks pass {
   log: connect disconnect error
 }
 EOF
+}
+
+# The user se accepts, with a new random password, kept in a file only root may read. The
+# account is expired: Dante compares only the password hash, while PAM (login, su, sshd)
+# refuses an expired account, so the lab's password opens nothing but se.
+socks_user() {
+  local pw
+  id -u "$SOCKS_USER" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --gid nogroup "$SOCKS_USER"
+  pw=$(head -c 15 /dev/urandom | base64 | tr '+/' '-_')
+  (umask 077 && printf '%s\n' "$pw" >"$SOCKS_PASSWORD")
+  printf '%s:%s\n' "$SOCKS_USER" "$pw" | chpasswd
+  chage -E 0 "$SOCKS_USER"
 }
 
 # A SOCKS server from OpenSSH: sshd on the namespace's loopback, and "ssh -D" to it with a
@@ -228,6 +253,7 @@ build() {
     hosts_file "$ns"
   done
 
+  socks_user
   make_files
   nginx_conf >"$RUN/nginx.conf"
   ip netns exec "$NS_INET" nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log"
@@ -266,8 +292,8 @@ start_server() {
   set -- $entry
   local name=$1 idx=$2 kind=$3 ns=$PREFIX-$1
   mkdir -p "$RUN/$name"
-  if [ "$kind" = dante ]; then
-    dante_conf "$name" "$idx" >"$RUN/$name/danted.conf"
+  if [ "$kind" = dante ] || [ "$kind" = dante-auth ]; then
+    dante_conf "$name" "$idx" "$([ "$kind" = dante ] && echo none || echo username)" >"$RUN/$name/danted.conf"
     ip netns exec "$ns" danted -D -N 2 -f "$RUN/$name/danted.conf" -p "$RUN/$name.pid"
   elif [ "$kind" = microsocks ]; then
     spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx
@@ -308,6 +334,7 @@ down() {
   done
   rm -rf "$RUN"
   rmdir /etc/netns 2>/dev/null || true
+  if id -u "$SOCKS_USER" >/dev/null 2>&1; then userdel "$SOCKS_USER" || log "could not delete user $SOCKS_USER"; fi
 }
 
 status() {
@@ -317,6 +344,7 @@ status() {
     ip netns list | grep -qw "^$ns" || { log "namespace $ns is missing"; return 1; }
   done
   [ -s "$RUN/www/big.bin.sha256" ] || { log "web files are missing"; return 1; }
+  id -u "$SOCKS_USER" >/dev/null 2>&1 && [ -s "$SOCKS_PASSWORD" ] || { log "user $SOCKS_USER or $SOCKS_PASSWORD is missing"; return 1; }
   for f in "$RUN"/*.pid; do
     [ -e "$f" ] || { log "no lab process is running"; return 1; }
     pid=$(cat "$f")
@@ -337,6 +365,8 @@ LAB_WEB_HOST=$WEB_HOST
 LAB_BIG_URL=http://$WEB_HOST/big.bin
 LAB_BIG_SHA256=$(cat "$RUN/www/big.bin.sha256" 2>/dev/null || true)
 LAB_NGINX_LOG=$RUN/nginx-access.log
+LAB_SE_USER=$SOCKS_USER
+LAB_SE_PASSWORD_FILE=$SOCKS_PASSWORD
 EOF
   for s in "${SERVERS[@]}"; do
     set -- $s
@@ -346,7 +376,8 @@ EOF
     echo "LAB_SERVER_${up}_SOCKS=198.19.$2.2:1080"
     echo "LAB_SERVER_${up}_EGRESS=203.0.113.1$2"
   done
-  echo "LAB_VM_TAPS=vm-intra$(for s in "${SERVERS[@]}"; do printf ' vm-%s' "${s%% *}"; done)"
+  # The VM image is built from conf/, which names sa..sd: se gets no NIC in the VM.
+  echo "LAB_VM_TAPS=vm-intra$(for s in "${SERVERS[@]}"; do set -- $s; [ "$3" = dante-auth ] || printf ' vm-%s' "$1"; done)"
   echo "LAB_SERVERS=$(for s in "${SERVERS[@]}"; do set -- $s; printf '%s,' "$1"; done | sed 's/,$//')"
 }
 
