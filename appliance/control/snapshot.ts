@@ -1,7 +1,7 @@
 import type { Appliance } from '../appliance';
 import { formatIpv4, formatPrefix } from '../config/address';
 import { STATE_NAMES, type Connection } from '../flow/connection';
-import { DROP_REASONS } from '../forward/forwarder';
+import { DROP_REASONS } from '../forward/drops';
 
 /**
  * What the control socket answers: plain JSON-able objects built on request from the live

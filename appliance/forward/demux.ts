@@ -1,0 +1,115 @@
+import type { PacketPool } from '../device/packet-pool';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, EthernetView } from '../wire/ethernet';
+import { PROTO_ICMP, PROTO_TCP } from '../wire/ipv4';
+import type { Dispatcher } from '../flow/dispatcher';
+import type { Drops } from './drops';
+import type { ServerEgress } from './egress';
+import type { Icmp } from './icmp';
+import type { Neighbours } from './neighbours';
+import type { Router } from './routes';
+import type { Segment } from './segments';
+import type { Validator } from './validate';
+
+/**
+ * Where each datagram read goes, checked on the way (Validator). From the TUN: TCP to a VIP's
+ * SOCKS port to the dispatcher (patent step 702), ICMP to a VIP answered, the rest routed
+ * (step 703). From a TAP: ARP to the neighbours; to the appliance's `local` address, TCP from
+ * a server's endpoint to the dispatcher and ICMP answered; to any other address, a reply to a
+ * routed datagram, routed.
+ */
+export class Demux {
+  dispatcher!: Dispatcher;
+  vips: readonly number[] = [];
+  private readonly eth = new EthernetView();
+
+  constructor(
+    private readonly pool: PacketPool,
+    private readonly segments: readonly Segment[],
+    private readonly checks: Validator,
+    private readonly neighbours: Neighbours,
+    private readonly icmp: Icmp,
+    private readonly router: Router,
+    private readonly egress: ServerEgress,
+    private readonly drops: Drops,
+  ) {}
+
+  /** A datagram of `n` bytes from the TUN: the intranet's side. */
+  fromIntranet(slot: number, n: number): void {
+    slot = this.checks.checkIp(slot, n);
+    if (slot < 0) return;
+    const ip = this.checks.ip;
+    const len = ip.totalLength;
+    const proto = ip.protocol;
+    const toVip = this.isVip(ip.dst);
+    if (proto === PROTO_TCP && toVip) {
+      const tcp = this.checks.checkTcp(slot);
+      if (tcp === undefined) return;
+      if (this.dispatcher.isSocks(tcp.dstPort)) {
+        this.dispatcher.fromClient(slot, ip, tcp, this.checks.opts, len);
+        return;
+      }
+    }
+    if (proto === PROTO_ICMP && toVip) {
+      this.icmp.echo(slot, ip, -1);
+      return;
+    }
+    // Step 703: not SOCKS, so the route table decides.
+    this.router.forward(slot, ip, true);
+  }
+
+  /** A frame of `n` bytes from the TAP of segment `segIndex`. */
+  fromSegment(segIndex: number, slot: number, n: number): void {
+    const seg = this.segments[segIndex];
+    const eth = this.eth.wrap(this.pool.buf, this.pool.frameOffset(slot), n);
+    if (!eth.valid) {
+      this.drops.drop(slot, 'malformed-ethernet');
+      return;
+    }
+    if (!eth.isFor(seg.mac)) {
+      this.pool.give(slot); // another host's frame, flooded by the bridge
+      return;
+    }
+    const type = eth.etherType;
+    if (type === ETHERTYPE_ARP) {
+      this.neighbours.receive(seg, slot, n);
+      return;
+    }
+    if (type !== ETHERTYPE_IPV4) {
+      this.pool.give(slot);
+      return;
+    }
+    slot = this.checks.checkIp(slot, n - ETH_HEADER);
+    if (slot < 0) return;
+    const ip = this.checks.ip;
+    const len = ip.totalLength;
+    if (ip.dst !== seg.local) {
+      this.router.forward(slot, ip, false);
+      return;
+    }
+    if (ip.protocol === PROTO_TCP) {
+      const tcp = this.checks.checkTcp(slot);
+      if (tcp === undefined) return;
+      const server = seg.servers.get(ip.src * 65536 + tcp.srcPort);
+      if (server === undefined) {
+        this.drops.drop(slot, 'not-for-us');
+        return;
+      }
+      const st = this.egress.stats[server];
+      st.packetsIn++;
+      st.bytesIn += len;
+      this.dispatcher.fromServer(server, slot, ip, tcp, this.checks.opts, len);
+      return;
+    }
+    if (ip.protocol === PROTO_ICMP) {
+      this.icmp.echo(slot, ip, segIndex);
+      return;
+    }
+    this.drops.drop(slot, 'unsupported');
+  }
+
+  private isVip(a: number): boolean {
+    const v = this.vips;
+    for (let i = 0; i < v.length; i++) if (v[i] === a) return true;
+    return false;
+  }
+}

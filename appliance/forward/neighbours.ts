@@ -1,0 +1,162 @@
+import type { ServerRecord } from '../config/tables';
+import { formatMac } from '../config/address';
+import type { PacketPool } from '../device/packet-pool';
+import { ArpView, ARP_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp';
+import { emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
+import type { Drops } from './drops';
+import type { ServerHealth } from './health';
+import type { Hop } from './routes';
+import type { Segment } from './segments';
+
+/** Seconds before asking again for a MAC not known yet: RFC 1122 2.3.2.1's rate, 1 per second. */
+const ARP_RETRY = 1;
+/** Seconds before asking again for a known MAC: RFC 1122 2.3.2.1 wants stale entries flushed. */
+const ARP_REFRESH = 60;
+const BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+
+/**
+ * ARP on the segments (RFC 826), and the Ethernet framing that needs it. Answers requests for
+ * the appliance's `local` address; learns a sender only if it is a server or an address it
+ * asked about (a gateway, a next hop), so a segment's chatter cannot fill the table; asks for
+ * the MACs it lacks every second and refreshes the known ones every minute. A server whose
+ * `mac` servers.ini gives is resolved from the start and never asked about.
+ */
+export class Neighbours {
+  /** Each server's MAC, as `macs` has it for its address: read per packet, so no lookup. */
+  readonly serverMac: (Uint8Array | undefined)[] = [];
+  private readonly macs = new Map<number, Uint8Array>();
+  /** When to ask next, per address asked about (also: whose answers are worth learning). */
+  private readonly arpNext = new Map<number, number>();
+  private readonly arp = new ArpView();
+  private readonly repr: ArpRepr = { operation: 0, senderMac: new Uint8Array(6), senderIp: 0, targetMac: new Uint8Array(6), targetIp: 0 };
+  now = 0;
+
+  constructor(
+    private readonly pool: PacketPool,
+    private readonly segments: readonly Segment[],
+    private readonly serverSegment: readonly number[],
+    private readonly servers: readonly ServerRecord[],
+    private readonly health: ServerHealth,
+    private readonly drops: Drops,
+    private readonly log: (message: string) => void,
+  ) {
+    for (let i = 0; i < servers.length; i++) {
+      const s = servers[i];
+      this.serverMac.push(s.mac);
+      if (s.mac) {
+        this.macs.set(s.address, s.mac);
+        health.resolved[i] = true;
+      }
+    }
+  }
+
+  /** An ARP frame of `n` bytes from `seg`: learned from if worth it, answered if for us. */
+  receive(seg: Segment, slot: number, n: number): void {
+    const a = this.arp.wrap(this.pool.buf, this.pool.ipOffset(slot), n - ETH_HEADER);
+    if (!a.valid) {
+      this.drops.drop(slot, 'malformed-arp');
+      return;
+    }
+    const sender = a.senderIp;
+    const mac = a.senderMac;
+    const servers = seg.hosts.get(sender);
+    if (servers !== undefined || this.arpNext.has(sender)) this.learn(sender, mac, servers);
+    if (a.operation !== ARP_REQUEST || a.targetIp !== seg.local) {
+      this.pool.give(slot);
+      return;
+    }
+    // Reply in place: to the asker, from the appliance's address on this segment.
+    const r = this.repr;
+    r.operation = ARP_REPLY;
+    r.targetMac.set(mac);
+    r.targetIp = sender;
+    r.senderMac.set(seg.mac);
+    r.senderIp = seg.local;
+    const base = this.pool.frameOffset(slot);
+    emitEthernet(this.pool.buf, base, r.targetMac, seg.mac, ETHERTYPE_ARP);
+    emitArp(r, this.pool.buf, base + ETH_HEADER);
+    this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
+  }
+
+  /** `ip` is at `mac` (a view into the frame, copied if kept); `servers`: the servers at `ip`. */
+  private learn(ip: number, mac: Uint8Array, servers: number[] | undefined): void {
+    const known = this.macs.get(ip);
+    if (known === undefined || !sameMac(known, mac)) {
+      const copy = Uint8Array.from(mac);
+      this.macs.set(ip, copy);
+      if (servers !== undefined) for (let i = 0; i < servers.length; i++) this.serverMac[servers[i]] = copy;
+    }
+    if (servers !== undefined) {
+      for (let i = 0; i < servers.length; i++) {
+        const server = servers[i];
+        if (this.health.resolved[server]) continue;
+        this.health.resolved[server] = true;
+        this.log(`server ${this.servers[server].name} is at ${formatMac(mac)}`);
+      }
+    }
+    this.arpNext.set(ip, this.now + ARP_REFRESH);
+  }
+
+  /** Each tick: asks for the servers' MACs, then the gateways' of `hops`, when due. */
+  resolve(hops: readonly Hop[]): void {
+    for (let i = 0; i < this.servers.length; i++) {
+      const s = this.servers[i];
+      if (s.mac) continue;
+      this.solicit(this.serverSegment[i], s.address);
+    }
+    for (let i = 0; i < hops.length; i++) {
+      const h = hops[i];
+      if (h.gateway !== undefined && h.segment >= 0) this.solicit(h.segment, h.gateway);
+    }
+  }
+
+  /**
+   * Frames a datagram of `len` bytes for `nextHop` on segment `segIndex` and sends it. Without
+   * the next hop's MAC the datagram is dropped (no-arp) and the MAC asked for, when due.
+   */
+  sendTo(segIndex: number, slot: number, len: number, nextHop: number): void {
+    const seg = this.segments[segIndex];
+    const mac = this.macs.get(nextHop);
+    if (seg === undefined || mac === undefined) {
+      if (seg !== undefined) this.solicit(segIndex, nextHop);
+      this.drops.drop(slot, 'no-arp');
+      return;
+    }
+    emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
+    this.writeFrame(seg, slot, ETH_HEADER + len);
+  }
+
+  /** A broadcast request for `target` on segment `segIndex`, unless one went out too recently. */
+  private solicit(segIndex: number, target: number): void {
+    const due = this.arpNext.get(target) ?? 0;
+    if (this.now < due) return;
+    this.arpNext.set(target, this.now + (this.macs.has(target) ? ARP_REFRESH : ARP_RETRY));
+    const seg = this.segments[segIndex];
+    const slot = this.pool.take();
+    if (slot < 0) return;
+    const r = this.repr;
+    r.operation = ARP_REQUEST;
+    r.senderMac.set(seg.mac);
+    r.senderIp = seg.local;
+    r.targetMac.fill(0);
+    r.targetIp = target;
+    const base = this.pool.frameOffset(slot);
+    emitEthernet(this.pool.buf, base, BROADCAST, seg.mac, ETHERTYPE_ARP);
+    emitArp(r, this.pool.buf, base + ETH_HEADER);
+    this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
+  }
+
+  /**
+   * Straight to the TAP: ARP, echo replies and routed datagrams belong to no server's queue,
+   * so when the TAP would block they are dropped (queue-full) rather than kept.
+   */
+  private writeFrame(seg: Segment, slot: number, len: number): void {
+    if (seg.device.write(slot, len)) this.pool.give(slot);
+    else this.drops.drop(slot, 'queue-full');
+  }
+}
+
+function sameMac(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
