@@ -11,6 +11,7 @@ import { PriorityFinder } from './stages/priority-finder';
 import { ServerSelection } from './stages/server-selection';
 import { RoundRobin } from './stages/schedulers/rr';
 import { AlpRegistry } from './stages/alp-registry';
+import { speaks } from './flow/dialect';
 import { formatMac, formatPrefix } from './config/address';
 
 /** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
@@ -25,8 +26,9 @@ export function buildStages(config: Config, alps: AlpRegistry): Stages {
     alps,
     analyzer: new TrafficAnalyzer(config.appliance.socksPort, config.alps, ids),
     priorities: new PriorityFinder(config.alps, ids),
-    selection: new ServerSelection(config.servers, alps.names, config.capacityForPriority, new RoundRobin()),
+    selection: new ServerSelection(config.servers, config.servers.map(speaks), alps.names, config.capacityForPriority, new RoundRobin()),
     settings: config.appliance,
+    servers: config.servers,
   };
 }
 

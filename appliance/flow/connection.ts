@@ -1,5 +1,3 @@
-import type { SocksVersion } from '../config/tables';
-
 /**
  * Where a connection is in its life. The order matters: the states before Spliced are the
  * half-open ones (`Connection.halfOpen`), which the table counts against max_half_open.
@@ -33,10 +31,12 @@ export const enum Phase {
 
 /**
  * What only the handshake needs: the client leg the appliance answers itself, the bytes it
- * collects, the replay to the server. Dropped once the server has acknowledged the replay,
- * so an established connection costs only the Connection itself.
+ * collects, the server leg's composed handshake and its replay, the server's reply while it is
+ * translated. Dropped once both ends have acknowledged everything the appliance sent in the
+ * other's stead, so an established connection costs only the Connection itself.
  */
 export class Handshake {
+  // ---- client leg (client-leg.ts)
   /** Next sequence number expected from the client. */
   clientNext = 0;
   clientWscale = -1;
@@ -47,27 +47,49 @@ export class Handshake {
   ourNext = 0;
   /** Window scale the appliance announced to the client. */
   ourWscale = -1;
+  /**
+   * The SOCKS bytes the appliance sent the client in the server's stead (method and auth
+   * answers, the translated reply), from ourIsn + 1; sent again when the client shows it
+   * missed them. `ourAcked`: how many of them the client has acknowledged.
+   */
+  sent: Buffer | null = null;
+  sentLength = 0;
+  ourAcked = 0;
 
   /** The client's bytes from its first data byte: the SOCKS handshake and anything after it. */
   collected: Buffer | null = null;
   collectedLength = 0;
-  /** Bytes of the handshake's phases within `collected`. */
-  greetingEnd = 0;
-  authEnd = 0;
-  /** SOCKS5: the method and what the appliance answered the client so far (to check the server's copy). */
+  /** SOCKS5: the method answered to the client. Then the end of the client's request. */
   method = -1;
   answered = 0;
+  requestEnd = 0;
 
+  // ---- server leg (server-leg.ts)
   /** Servers that already failed this connection (bit per server index). */
   tried = 0;
   serverNext = 0;
   serverWscale = -1;
   phase = Phase.Greeting;
-  /** Server bytes received during the replay, to compare with what the client was answered. */
-  swallowed = 0;
-  /** End (in client bytes) of what has been replayed so far, and the highest the server acknowledged. */
+  /** What the server leg sends before the client's later bytes (dialect.ts), and its phases. */
+  composed: Buffer | null = null;
+  greetingEnd = 0;
+  authEnd = 0;
+  composedEnd = 0;
+  /** SOCKS5 method offered to the server; whether the credentials were the appliance's own. */
+  offered = -1;
+  ownCredentials = false;
+  /** Bytes of the current phase's answer received from the server. */
+  answer: Buffer | null = null;
+  answerLength = 0;
+  /** End (server-leg stream offset) of what has been replayed so far, and the highest the server acknowledged. */
   replayedTo = 0;
   serverAcked = 0;
+  /** The server's reply: where it began and ended in its sequence space; true once translated. */
+  replyStart = 0;
+  replyEnd = 0;
+  replied = false;
+  /** Where the translated reply stands in `sent`. */
+  ourReplyAt = 0;
 
   deadline = 0;
   retries = 0;
@@ -91,9 +113,9 @@ export class Connection {
   priority = 0;
   /** Whether Cx_ALP was discard-eligible (List_ALP_D) when the connection was classified. */
   discardEligible = false;
-  /** SOCKS version, 4 or 5, once known; and the dialect servers must speak for it. */
+  /** SOCKS version, 4 or 5, once known; and the client's dialect (dialect.ts). */
   version = 0;
-  dialect: SocksVersion = '5';
+  dialect = 0;
   /** What the client asked to reach, for people: "host:port". */
   destination = '';
   /** The client's ISN: the server leg starts at it, so client-to-server seq needs no change. */
@@ -105,6 +127,13 @@ export class Connection {
   allocPort = 0;
   /** serverSeq + delta = clientSeq for server-to-client data. */
   delta = 0;
+  /**
+   * clientSeq + upShift = serverSeq for client-to-server data: what the server leg sent before
+   * the client's later bytes, less the client's own handshake (0 when they are the same bytes).
+   */
+  upShift = 0;
+  /** The dialect the server leg speaks (dialect.ts), once a server is chosen. */
+  leg = 0;
   /** Window rescaling per direction: shift the field left by this (negative: right). */
   windowShiftToClient = 0;
   windowShiftToServer = 0;

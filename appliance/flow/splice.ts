@@ -7,19 +7,22 @@ import type { Connection } from './connection';
  * checksums updated incrementally (RFC 1624) and nothing copied.
  *
  *   client -> server  (client, cport) -> (vip, socks)  becomes  (local, alloc) -> (server, sport)
- *                     seq unchanged (the server leg starts at the client's ISN),
- *                     ack and SACK edges - delta, window rescaled when the legs' scales differ
+ *                     seq + upShift, ack and SACK edges - delta, window rescaled when the legs'
+ *                     scales differ
  *   server -> client  (server, sport) -> (local, alloc) becomes (vip, socks) -> (client, cport)
- *                     seq + delta, ack and SACK edges unchanged, window rescaled
+ *                     seq + delta, ack and SACK edges - upShift, window rescaled
  *
- * delta = (the appliance's next sequence number towards the client) - (the server's next) at
- * the moment of the splice: the bytes the appliance answered in the server's stead on one
- * leg, and the server's own copy of them swallowed on the other, line up.
+ * delta = (the appliance's next sequence number towards the client) - (the server's next)
+ * once the server's reply is in: what the appliance answered the client in the server's stead
+ * (the reply translated into the client's dialect) and what the server sent (its answers,
+ * its reply) line up. upShift = what the server leg sent before the client's later bytes
+ * less the client's own handshake: 0 when the leg speaks the client's dialect as it came,
+ * since the server leg starts at the client's ISN.
  * Timestamps are never negotiated on either leg; one that appears anyway is NOPed out.
  */
 
 /** Rewritten window field: scaled to bytes by one leg's factor and back by the other's. */
-function rescale(window: number, shift: number): number {
+export function rescale(window: number, shift: number): number {
   if (shift === 0) return window;
   const w = shift > 0 ? window * (1 << shift) : window >>> -shift;
   return w > 0xffff ? 0xffff : w;
@@ -36,6 +39,7 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   rewriteTcpAddresses(ip, tcp, local, serverAddress);
   tcp.rewriteSrcPort(c.allocPort);
   tcp.rewriteDstPort(serverPort);
+  if (c.upShift !== 0) tcp.rewriteSeq((tcp.seq + c.upShift) >>> 0);
   if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
   if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
   if (o.sackBlocks > 0) tcp.shiftSack(o, -c.delta);
@@ -47,6 +51,10 @@ export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);
   tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
+  if (c.upShift !== 0) {
+    if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.upShift) >>> 0);
+    if (o.sackBlocks > 0) tcp.shiftSack(o, -c.upShift);
+  }
   if (c.windowShiftToClient !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToClient));
   if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
 }

@@ -1,4 +1,4 @@
-import type { CapacityRule, ServerRecord, SocksVersion } from '../config/tables';
+import type { CapacityRule, ServerRecord } from '../config/tables';
 import type { Scheduler } from './schedulers/scheduler';
 
 /** What selection needs to know of a server beyond its configuration record. */
@@ -11,7 +11,8 @@ export interface ServerAvailability {
  * Socks Server ALP Selection (patent figure 10), once per connection.
  *
  *   List1 = usable servers whose Socks_Server_ALP_List holds the ALP, or ALL (step 1003),
- *           that speak the client's SOCKS version and were not already tried;
+ *           that speak a dialect the request can be translated into (flow/dialect.ts) and
+ *           were not already tried;
  *   empty -> the default server when it qualifies (claim 9), else none: the client is refused;
  *   one   -> it;
  *   more  -> List2 = List1 servers whose capacity meets the first capacity_for_priority rule
@@ -26,9 +27,13 @@ export class ServerSelection {
   private readonly list2: Int32Array;
   private readonly defaultServer: number;
 
-  /** @param alpNames ALP names by AlpRegistry id, removed ones included */
+  /**
+   * @param alpNames ALP names by AlpRegistry id, removed ones included
+   * @param speaks per server, the SOCKS dialects it takes as a mask (flow/dialect.ts)
+   */
   constructor(
     private readonly servers: ServerRecord[],
+    private readonly speaks: readonly number[],
     alpNames: readonly string[],
     private readonly rules: CapacityRule[],
     private readonly scheduler: Scheduler,
@@ -53,11 +58,12 @@ export class ServerSelection {
   }
 
   /**
+   * @param carriers the dialects that can carry the request, as a mask (flow/dialect.ts)
    * @param tried bit i set: server i already failed this connection
    * @returns the server index, or -1 when no server can take the connection
    */
-  select(alp: number, priority: number, version: SocksVersion, availability: ServerAvailability, tried = 0): number {
-    const eligible = (i: number) => availability.usable(i) && this.servers[i].versions.includes(version) && (tried & (1 << i)) === 0;
+  select(alp: number, priority: number, carriers: number, availability: ServerAvailability, tried = 0): number {
+    const eligible = (i: number) => availability.usable(i) && (this.speaks[i] & carriers) !== 0 && (tried & (1 << i)) === 0;
     let n1 = 0;
     for (let i = 0; i < this.servers.length; i++) {
       if (this.servesAlp[i * this.alpCount + alp] === 1 && eligible(i)) this.list1[n1++] = i;

@@ -97,6 +97,8 @@ describe('flow: a reload that inserts, removes and reorders ALPs leaves establis
     feed(true, segment(SA.address, SA.local, tcpRepr({ srcPort: 1080, dstPort: leg, seq: 5000, ack: 1001, flags: SYN | ACK, window: 500 })));
     feed(true, segment(SA.address, SA.local, tcpRepr({ srcPort: 1080, dstPort: leg, seq: 5001, ack: 1010, flags: ACK | PSH, window: 500 }), Buffer.from([0, 90, 0, 0, 0, 0, 0, 0])));
     expect(c.state, `connection to port ${dst}`).to.equal(ConnState.Spliced);
+    // The client acknowledges the reply: both ends have all the appliance sent in the other's stead.
+    feed(false, segment(CLIENT, VIP, tcpRepr({ srcPort: port, dstPort: 1080, seq: 1010, ack: isn + 9, flags: ACK, window: 500 })));
     expect(c.hs, 'the handshake state is dropped').to.equal(null);
     let next = 1010;
     return {

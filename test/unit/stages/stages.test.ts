@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import type { AlpTable, ServerRecord, SocksVersion } from '../../../appliance/config/tables';
+import type { AlpTable, ServerRecord } from '../../../appliance/config/tables';
 import { TrafficAnalyzer } from '../../../appliance/stages/traffic-analyzer';
 import { PriorityFinder } from '../../../appliance/stages/priority-finder';
 import { CongestionControl } from '../../../appliance/stages/congestion-control';
 import { ServerSelection, type ServerAvailability } from '../../../appliance/stages/server-selection';
 import { RoundRobin } from '../../../appliance/stages/schedulers/rr';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
+import { D4, D4A, D5, speaks } from '../../../appliance/flow/dialect';
 import { OutputQueue } from '../../../appliance/forward/output-queue';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 
@@ -130,51 +131,51 @@ describe('stages: Server ALP Selection (figure 10)', function () {
   const names = ['gopher', 'ftp', 'telnet', 'http', 'default'];
   const rules = [{ priority: 7, capacity: 10 }, { priority: 0, capacity: 0 }];
   const up: ServerAvailability = { usable: () => true };
-  const pick = (sel: ServerSelection, alp: number, prio: number, times: number, v: SocksVersion = '5', avail = up, tried = 0) =>
-    Array.from({ length: times }, () => sel.select(alp, prio, v, avail, tried));
+  const ANY = D4 | D4A | D5;
+  const pick = (sel: ServerSelection, alp: number, prio: number, times: number, carriers = ANY, avail = up, tried = 0) =>
+    Array.from({ length: times }, () => sel.select(alp, prio, carriers, avail, tried));
+  const selection = (servers: ServerRecord[], r = rules) => new ServerSelection(servers, servers.map(speaks), names, r, new RoundRobin());
 
   it('List1 with one server selects it (step 1004)', function () {
-    const sel = new ServerSelection([server('big', 15, ['http']), server('ftp-only', 0, ['ftp'])], names, rules, new RoundRobin());
+    const sel = selection([server('big', 15, ['http']), server('ftp-only', 0, ['ftp'])]);
     expect(pick(sel, FTP, 1, 3)).to.deep.equal([1, 1, 1]);
   });
 
   it('List2 keeps the servers whose capacity suits the priority (step 1005); one -> it', function () {
-    const sel = new ServerSelection([server('big', 15, 'ALL'), server('small', 0, ['http', 'ftp'])], names, rules, new RoundRobin());
+    const sel = selection([server('big', 15, 'ALL'), server('small', 0, ['http', 'ftp'])]);
     expect(pick(sel, HTTP, 7, 3)).to.deep.equal([0, 0, 0]);
   });
 
   it('several in List2 -> round robin (step 1007)', function () {
-    const sel = new ServerSelection([server('a', 15, 'ALL'), server('b', 10, ['http']), server('c', 0, ['ftp'])], names, rules, new RoundRobin());
+    const sel = selection([server('a', 15, 'ALL'), server('b', 10, ['http']), server('c', 0, ['ftp'])]);
     expect(pick(sel, HTTP, 7, 4)).to.deep.equal([0, 1, 0, 1]);
     expect(pick(sel, FTP, 1, 4)).to.deep.equal([2, 0, 2, 0]); // capacity >= 0: all of List1
   });
 
   it('List2 empty -> List1', function () {
-    const sel = new ServerSelection([server('a', 3, 'ALL'), server('b', 4, ['http'])], names, rules, new RoundRobin());
+    const sel = selection([server('a', 3, 'ALL'), server('b', 4, ['http'])]);
     expect(pick(sel, HTTP, 7, 2)).to.deep.equal([0, 1]);
   });
 
   it('no server lists the ALP -> the default server (claim 9), or none', function () {
-    const withDefault = new ServerSelection([server('a', 15, ['http']), server('d', 1, ['ftp'], { isDefault: true })], names, rules, new RoundRobin());
+    const withDefault = selection([server('a', 15, ['http']), server('d', 1, ['ftp'], { isDefault: true })]);
     expect(pick(withDefault, TELNET, 7, 2)).to.deep.equal([1, 1]);
-    const without = new ServerSelection([server('a', 15, ['http'])], names, rules, new RoundRobin());
-    expect(without.select(TELNET, 7, '5', up)).to.equal(-1);
+    const without = selection([server('a', 15, ['http'])]);
+    expect(without.select(TELNET, 7, ANY, up)).to.equal(-1);
   });
 
-  it('skips servers that are down, already tried, or do not speak the client\'s dialect', function () {
-    const sel = new ServerSelection(
-      [server('a', 15, 'ALL'), server('b', 15, 'ALL', { versions: ['5'] }), server('c', 15, 'ALL', { versions: ['4', '4a', '5'] })],
-      names, rules, new RoundRobin(),
-    );
-    expect(pick(sel, HTTP, 7, 3, '4a')).to.deep.equal([2, 2, 2]);
-    expect(pick(sel, HTTP, 7, 2, '4')).to.deep.equal([0, 2]);
-    expect(pick(sel, HTTP, 7, 2, '5', { usable: (i: number) => i !== 0 })).to.deep.equal([1, 2]);
-    expect(sel.select(HTTP, 7, '5', up, 0b011)).to.equal(2);
-    expect(sel.select(HTTP, 7, '5', up, 0b111)).to.equal(-1);
+  it('skips servers that are down, already tried, or speak no dialect the request can be carried in', function () {
+    const sel = selection([server('a', 15, 'ALL', { versions: ['4'] }), server('b', 15, 'ALL', { versions: ['5'] }), server('c', 15, 'ALL', { versions: ['4a'] })]);
+    expect(pick(sel, HTTP, 7, 3, D4A | D5), 'a name: SOCKS4a or 5').to.deep.equal([1, 2, 1]);
+    expect(pick(sel, HTTP, 7, 2, D5), 'an IPv6 destination: SOCKS5 only').to.deep.equal([1, 1]);
+    expect(pick(sel, HTTP, 7, 3, D4 | D4A | D5)).to.deep.equal([2, 0, 1]);
+    expect(pick(sel, HTTP, 7, 2, ANY, { usable: (i: number) => i !== 0 })).to.deep.equal([2, 1]);
+    expect(sel.select(HTTP, 7, ANY, up, 0b011)).to.equal(2);
+    expect(sel.select(HTTP, 7, ANY, up, 0b111)).to.equal(-1);
   });
 
   it('maps priorities to capacities by the first rule reached', function () {
-    const sel = new ServerSelection([], names, [{ priority: 7, capacity: 10 }, { priority: 4, capacity: 5 }, { priority: 0, capacity: 0 }], new RoundRobin());
+    const sel = selection([], [{ priority: 7, capacity: 10 }, { priority: 4, capacity: 5 }, { priority: 0, capacity: 0 }]);
     expect([9, 7, 6, 4, 3, 0].map((p) => sel.capacityFor(p))).to.deep.equal([10, 10, 5, 5, 0, 0]);
   });
 });

@@ -1,0 +1,99 @@
+import type { PacketPool } from '../device/packet-pool';
+import type { ApplianceSettings, ServerRecord } from '../config/tables';
+import type { TrafficAnalyzer } from '../stages/traffic-analyzer';
+import type { PriorityFinder } from '../stages/priority-finder';
+import type { ServerAvailability, ServerSelection } from '../stages/server-selection';
+import type { AlpRegistry } from '../stages/alp-registry';
+import type { Connection } from './connection';
+import type { ConnectionTable } from './table';
+import { SegmentBuilder } from './segment-builder';
+
+/** Where the flow layer's decisions go: the forwarder implements it. */
+export interface Sink {
+  readonly pool: PacketPool;
+  /** A datagram for the intranet (the TUN). The slot is the sink's from here on. */
+  toIntranet(slot: number, len: number): void;
+  /**
+   * A datagram for server `server`, through its output queue and congestion control, judged
+   * by its connection's ALP id, priority and discard eligibility; `own`: the appliance's.
+   */
+  toServer(server: number, slot: number, len: number, alp: number, priority: number, discardEligible: boolean, own: boolean): void;
+}
+
+/** What the flow layer reports about servers, and asks of them. */
+export interface Health extends ServerAvailability {
+  failed(server: number, why: string): void;
+  succeeded(server: number): void;
+}
+
+/** The stages built from one configuration; swapped whole on reload. */
+export interface Stages {
+  /** ALP ids, shared by every configuration of the process's life. */
+  alps: AlpRegistry;
+  analyzer: TrafficAnalyzer;
+  priorities: PriorityFinder;
+  selection: ServerSelection;
+  settings: ApplianceSettings;
+  /** The server records of this configuration (credentials may change on reload). */
+  servers: ServerRecord[];
+}
+
+/** Window scale the appliance announces to clients; the splice rescales if a server differs. */
+export const OUR_WSCALE = 7;
+export const RECEIVE_WINDOW = 65535;
+/** How long a closed or refused connection stays to absorb retransmitted FINs and ACKs. */
+export const LINGER = 2;
+
+/** Counters of the connection path, as `ctl status` shows them. */
+export function flowStats() {
+  return {
+    spliced: 0, refused: 0, retried: 0, translated: 0, resetsSent: 0, unknownServerSegments: 0, handshakeTimeouts: 0,
+    idleTimeouts: 0, poolExhausted: 0, replayGaveUp: 0, abandoned: 0, closed: 0, reset: 0, credentialsRefused: 0,
+  };
+}
+
+/**
+ * What the legs share: the table, the tables in force, the segment builder and the sink, the
+ * set of connections with a timer running, and the counters. One per dispatcher.
+ */
+export class FlowContext {
+  readonly builder: SegmentBuilder;
+  /** Connections with a timer running: handshakes, replays, lingering closes. */
+  readonly watched = new Set<Connection>();
+  readonly stats = flowStats();
+  now = 0;
+
+  constructor(
+    readonly sink: Sink,
+    readonly health: Health,
+    public stages: Stages,
+    readonly table: ConnectionTable,
+    /** The MSS the appliance offers and sends: the smaller MTU of its legs, less 40. */
+    readonly mss: number,
+  ) {
+    this.builder = new SegmentBuilder(sink.pool);
+  }
+
+  /** A connection's identity towards its server, from the records of the tables in force. */
+  server(c: Connection): ServerRecord {
+    return this.stages.servers[c.server];
+  }
+
+  /** A segment the appliance built itself, to the client; counts a pool that ran dry. */
+  emitToClient(slot: number): void {
+    if (slot < 0) {
+      this.stats.poolExhausted++;
+      return;
+    }
+    this.sink.toIntranet(slot, this.builder.lastLength);
+  }
+
+  /** A segment the appliance built itself, to the connection's server: protected from discards. */
+  emitToServer(c: Connection, slot: number): void {
+    if (slot < 0) {
+      this.stats.poolExhausted++;
+      return;
+    }
+    this.sink.toServer(c.server, slot, this.builder.lastLength, c.alp, c.priority, c.discardEligible, true);
+  }
+}

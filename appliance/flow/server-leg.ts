@@ -1,0 +1,376 @@
+import type { Ipv4View } from '../wire/ipv4';
+import { ACK, FIN, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
+import { ConnState, Phase, type Connection } from './connection';
+import type { ClientLeg } from './client-leg';
+import { RECEIVE_WINDOW, type FlowContext } from './context';
+import { carriers, compose, COMPOSED_MAX, D5, legDialect, replyLength, speaks, translateReply, type Composed, type Credentials } from './dialect';
+import { METHOD_USERPASS, parseSocks, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE, type SocksParse } from './socks';
+import type { SocksResponder } from './socks-responder';
+import { rescale } from './splice';
+
+/** First SYN retransmission; doubled each time until connect_timeout. */
+export const SYN_RTO = 1;
+export const REPLAY_RTO = 0.3;
+/** `onSpliced`: the splice passes the segment on. */
+export const FORWARD = -1;
+/** The longest server answer kept: a SOCKS5 reply with a 255-byte name. */
+const ANSWER_MAX = 4 + 1 + 255 + 2;
+
+/**
+ * The server leg: Server ALP Selection's choice (figure 10), the SYN from the segment's own
+ * address, the handshake in a dialect the server speaks (dialect.ts) replayed phase by phase,
+ * the server's answers checked against what the client was told, its reply translated into
+ * the client's dialect, and failover to the next candidate when a server resets, stays silent
+ * or refuses (the client never sees it). The leg starts at the client's ISN, so the client's
+ * later bytes shift by `upShift` only (what the leg sent before them, less the client's own).
+ */
+export class ServerLeg {
+  private readonly composed: Composed = { greetingEnd: 0, authEnd: 0, requestEnd: 0, method: -1 };
+  private readonly scratch = Buffer.alloc(ANSWER_MAX);
+
+  constructor(private readonly cx: FlowContext, private readonly client: ClientLeg, private readonly responder: SocksResponder) {}
+
+  /** Steps 1001-1008 then the SYN: the next server that can carry the request, in a dialect it speaks. */
+  connect(c: Connection): void {
+    const cx = this.cx;
+    const h = c.hs!;
+    const p = parseSocks(h.collected!, 0, h.collectedLength, this.responder.parse);
+    // The client's own username/password can only be passed on in SOCKS5.
+    let need = carriers(p);
+    if (p.version === 5 && h.method === METHOD_USERPASS) need &= D5;
+    for (;;) {
+      const s = cx.stages.selection.select(c.alp, c.priority, need, cx.health, h.tried);
+      if (s < 0) {
+        this.responder.refuse(c, SOCKS5_HOST_UNREACHABLE, true);
+        return;
+      }
+      if (cx.table.bindServer(c, s)) break;
+      h.tried |= 1 << s; // every port towards it is taken
+    }
+    this.prepare(c, p);
+    cx.table.setState(c, ConnState.Connecting);
+    h.retries = 0;
+    h.connectStarted = cx.now;
+    h.deadline = cx.now + SYN_RTO;
+    h.phase = h.greetingEnd > 0 ? Phase.Greeting : Phase.Request;
+    h.answerLength = 0;
+    h.replayedTo = 0;
+    h.serverAcked = 0;
+    cx.watched.add(c);
+    this.syn(c);
+  }
+
+  /** The chosen server's dialect and what the leg will send it (dialect.ts). */
+  private prepare(c: Connection, p: SocksParse): void {
+    const h = c.hs!;
+    const srv = this.cx.server(c);
+    const leg = legDialect(p, speaks(srv));
+    if (leg === 0) throw new Error(`server ${srv.name} was chosen for a request it cannot carry`);
+    let creds: Credentials | undefined = srv.credentials;
+    h.ownCredentials = creds !== undefined;
+    if (!creds && p.version === 5 && h.method === METHOD_USERPASS) {
+      // RFC 1929 [1 ULEN UNAME PLEN PASSWD], the client's own, passed on.
+      const b = h.collected!;
+      const u = p.greetingEnd + 2;
+      const ulen = b[u - 1];
+      creds = { username: b.subarray(u, u + ulen), password: b.subarray(u + ulen + 1, u + ulen + 1 + b[u + ulen]) };
+    }
+    if (h.composed === null) h.composed = Buffer.allocUnsafe(COMPOSED_MAX);
+    const r = this.composed;
+    compose(leg, h.collected!, p, creds, h.composed, r);
+    h.greetingEnd = r.greetingEnd;
+    h.authEnd = r.authEnd;
+    h.composedEnd = r.requestEnd;
+    h.offered = r.method;
+    c.leg = leg;
+    c.upShift = r.requestEnd - p.requestEnd;
+  }
+
+  syn(c: Connection): void {
+    const h = c.hs!;
+    const cx = this.cx;
+    const srv = cx.server(c);
+    cx.emitToServer(c, cx.builder.build(
+      srv.local.address, c.allocPort, srv.address, srv.port, c.clientIsn, 0, SYN, RECEIVE_WINDOW,
+      undefined, 0, 0, Math.min(h.clientMss, cx.mss), h.clientWscale, h.clientSackOk,
+    ));
+  }
+
+  /** Connecting: the server's answer to the SYN. */
+  onConnecting(c: Connection, ip: Ipv4View, tcp: TcpView, o: TcpOptions): void {
+    const h = c.hs!;
+    const flags = tcp.flags;
+    if (flags & RST) {
+      if ((flags & ACK) && tcp.ack === ((c.clientIsn + 1) >>> 0)) this.failed(c, 'refused the connection');
+      return;
+    }
+    if ((flags & (SYN | ACK)) !== (SYN | ACK) || tcp.ack !== ((c.clientIsn + 1) >>> 0)) {
+      // RFC 9293 3.10.7.3, SYN-SENT: an unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST>. It is
+      // how a server still holding this 4-tuple from before a restart (it answers our SYN
+      // with a challenge ACK) lets go of it; the SYN then goes again.
+      if (flags & ACK) {
+        this.resetUnknown(c.server, ip, tcp);
+        this.syn(c);
+      }
+      return;
+    }
+    h.serverNext = (tcp.seq + 1) >>> 0;
+    const clientScaled = h.clientWscale >= 0;
+    const serverScaled = clientScaled && o.wscale >= 0;
+    h.serverWscale = serverScaled ? o.wscale : -1;
+    // Window fields in bytes: client leg scales by clientWscale/ourWscale, server leg by clientWscale/serverWscale.
+    c.windowShiftToServer = (clientScaled ? h.clientWscale : 0) - (serverScaled ? h.clientWscale : 0);
+    c.windowShiftToClient = (serverScaled ? h.serverWscale : 0) - (clientScaled ? h.ourWscale : 0);
+    this.cx.table.setState(c, ConnState.Replaying);
+    this.cx.health.succeeded(c.server);
+    this.replay(c);
+  }
+
+  /** Replaying: the server's answers to the SOCKS5 greeting and sub-negotiation. */
+  onReplaying(c: Connection, tcp: TcpView): void {
+    const h = c.hs!;
+    const flags = tcp.flags;
+    if (flags & RST) {
+      this.failed(c, 'reset the connection during the SOCKS handshake');
+      return;
+    }
+    if (flags & SYN) {
+      this.ack(c); // our ACK of its SYN-ACK was lost
+      return;
+    }
+    if (flags & ACK) this.noteAck(c, tcp.ack);
+    if (!this.take(c, tcp, 2)) return;
+    const a = h.answer!;
+    if (h.phase === Phase.Greeting) {
+      if (a[0] !== 5 || a[1] !== h.offered) {
+        this.failed(c, `answered the SOCKS5 greeting with method ${a[1]}, not ${h.offered}`, true);
+        return;
+      }
+      h.phase = h.offered === METHOD_USERPASS ? Phase.Auth : Phase.Request;
+    } else if (a[1] !== 0) {
+      // RFC 1929: a non-zero status refuses the credentials.
+      if (h.ownCredentials) {
+        this.cx.stats.credentialsRefused++;
+        this.failed(c, 'refused the appliance\'s username and password', true);
+      } else {
+        this.resetLeg(c);
+        this.responder.refuse(c, SOCKS5_GENERAL_FAILURE, true);
+      }
+      return;
+    } else {
+      h.phase = Phase.Request;
+    }
+    h.answerLength = 0;
+    this.replay(c);
+  }
+
+  /**
+   * Takes the server's next in-order bytes of an answer into `h.answer`; true once `need`
+   * bytes are there (need 0: as many as the segment has). Out-of-order bytes get a duplicate ACK.
+   */
+  private take(c: Connection, tcp: TcpView, need: number): boolean {
+    const h = c.hs!;
+    const n = tcp.payloadLength;
+    if (n === 0) return false;
+    if (tcp.seq !== h.serverNext) {
+      this.ack(c);
+      return false;
+    }
+    if (h.answer === null) h.answer = Buffer.allocUnsafe(ANSWER_MAX);
+    const want = need > 0 ? need - h.answerLength : ANSWER_MAX - h.answerLength;
+    const k = Math.min(n, want);
+    h.answer.set(tcp.buf.subarray(tcp.payloadOffset, tcp.payloadOffset + k), h.answerLength);
+    h.answerLength += k;
+    h.serverNext = (h.serverNext + k) >>> 0;
+    if (need > 0 && h.answerLength < need) {
+      this.ack(c);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The spliced connection's server segments while the handshake state remains: the reply to
+   * the CONNECT, taken and translated into the client's dialect (its first bytes are the
+   * appliance's to send), then retransmissions of it answered by the client leg. Returns
+   * FORWARD when the splice is to pass the segment on as it is; otherwise the segment was
+   * consumed, and the result is the FIN flag the client was given with what came of it.
+   */
+  onSpliced(c: Connection, tcp: TcpView): number {
+    const h = c.hs!;
+    if (tcp.flags & ACK) this.noteAck(c, tcp.ack);
+    if (h.replied) {
+      // The server sent its reply again (the client's ACK of ours had not reached it): the
+      // client may have missed ours too.
+      if (tcp.payloadLength > 0 && ((tcp.seq - h.replyEnd) | 0) < 0) {
+        this.client.resend(c);
+        return 0;
+      }
+      return FORWARD;
+    }
+    if (tcp.flags & RST || tcp.payloadLength === 0) return FORWARD; // no reply yet: the splice passes it on
+    const n = tcp.payloadLength;
+    const before = h.answerLength;
+    const at = tcp.payloadOffset;
+    if (tcp.seq !== h.serverNext) {
+      this.ack(c);
+      return 0;
+    }
+    if (h.answer === null) h.answer = Buffer.allocUnsafe(ANSWER_MAX);
+    const k0 = Math.min(n, ANSWER_MAX - before);
+    h.answer.set(tcp.buf.subarray(at, at + k0), before);
+    const length = replyLength(c.leg as 1 | 2 | 4, h.answer, 0, before + k0);
+    if (length < 0) {
+      this.resetLeg(c);
+      this.responder.refuse(c, SOCKS5_GENERAL_FAILURE, true);
+      return 0;
+    }
+    if (length === 0) {
+      h.answerLength = before + k0;
+      h.serverNext = (h.serverNext + k0) >>> 0;
+      this.ack(c);
+      return 0;
+    }
+    const used = length - before; // bytes of this segment that end the reply
+    h.serverNext = (h.serverNext + used) >>> 0;
+    h.replyEnd = h.serverNext;
+    const t = translateReply(c.leg as 1 | 2 | 4, c.dialect as 1 | 2 | 4, h.answer, length, this.scratch);
+    if (c.leg !== c.dialect) this.cx.stats.translated++;
+    h.replied = true;
+    h.answer = null;
+    const rest = n - used;
+    const fin = (tcp.flags & FIN) !== 0 && rest === 0;
+    const window = rescale(tcp.window, c.windowShiftToClient);
+    h.ourReplyAt = h.sentLength;
+    this.client.send(c, this.scratch, 0, t, ACK | PSH | (fin ? FIN : 0), window);
+    // From here on, server bytes after the reply line up with client bytes after ours.
+    c.delta = (h.ourNext - (fin ? 1 : 0) - h.replyEnd) | 0;
+    if (rest > 0 && this.forwardRest(c, tcp, used, rest, window)) return tcp.flags & FIN;
+    return fin ? FIN : 0;
+  }
+
+  /**
+   * Data the server sent in the segment that ended its reply: copied after the appliance's
+   * reply when it fits a small slot. Otherwise it is left unacknowledged, and the server sends
+   * it again once the client has acknowledged the reply.
+   */
+  private forwardRest(c: Connection, tcp: TcpView, used: number, rest: number, window: number): boolean {
+    const cx = this.cx;
+    const h = c.hs!;
+    if (rest > cx.sink.pool.smallMaxIp - 60) return false;
+    const fin = tcp.flags & FIN;
+    const slot = cx.builder.build(
+      c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, (h.replyEnd + c.delta) >>> 0, h.clientNext, ACK | PSH | fin, window,
+      tcp.buf as Buffer, tcp.payloadOffset + used, rest,
+    );
+    cx.emitToClient(slot);
+    return slot >= 0;
+  }
+
+  /**
+   * Sends the current phase's bytes to the server: the greeting, the sub-negotiation, or the
+   * request with whatever the client sent after it. Sending the request is the splice: from
+   * then on the client's bytes go to the server rewritten (step 711).
+   */
+  replay(c: Connection): void {
+    const h = c.hs!;
+    const end = h.phase === Phase.Greeting ? h.greetingEnd : h.phase === Phase.Auth ? h.authEnd : h.composedEnd + h.collectedLength - h.requestEnd;
+    const start = h.phase === Phase.Greeting ? 0 : h.phase === Phase.Auth ? h.greetingEnd : h.authEnd;
+    this.send(c, start, end);
+    h.replayedTo = end;
+    h.retries = 0;
+    h.deadline = this.cx.now + REPLAY_RTO;
+    if (h.phase === Phase.Request) this.splice(c);
+  }
+
+  /** Sends server-leg bytes [start, end): the composed handshake, then the client's early bytes. */
+  send(c: Connection, start: number, end: number): void {
+    const h = c.hs!;
+    const split = h.composedEnd;
+    if (start < split) this.segments(c, h.composed!, start, Math.min(end, split), 0);
+    if (end > split) this.segments(c, h.collected!, Math.max(start, split), end, -c.upShift);
+  }
+
+  /** Bytes [start, end) of the leg's stream, found at `bytes[offset + shift]`, in MSS-sized segments. */
+  private segments(c: Connection, bytes: Buffer, start: number, end: number, shift: number): void {
+    const cx = this.cx;
+    const h = c.hs!;
+    const srv = cx.server(c);
+    for (let at = start; at < end; at += cx.mss) {
+      const n = Math.min(cx.mss, end - at);
+      cx.emitToServer(c, cx.builder.build(
+        srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + at) >>> 0, h.serverNext, ACK | PSH,
+        this.window(c), bytes, at + shift, n,
+      ));
+    }
+  }
+
+  /** The request is on its way: the splice begins (the reply is still the server leg's to take). */
+  private splice(c: Connection): void {
+    const cx = this.cx;
+    const h = c.hs!;
+    // Until the reply is in, the client's ACKs name only what the appliance answered it.
+    c.delta = (h.ourNext - h.serverNext) | 0;
+    h.replyStart = h.serverNext;
+    h.answerLength = 0;
+    cx.table.setState(c, ConnState.Spliced);
+    cx.stats.spliced++;
+  }
+
+  noteAck(c: Connection, ack: number): void {
+    const h = c.hs!;
+    const acked = (ack - c.clientIsn - 1) | 0;
+    if (acked > h.serverAcked) h.serverAcked = Math.min(acked, h.replayedTo);
+  }
+
+  /**
+   * The server gets another chance only after its hold-down; the next candidate is tried now.
+   * `reset`: the server's leg is still open (it answered wrongly) and is reset first.
+   */
+  failed(c: Connection, why: string, reset = false): void {
+    const h = c.hs!;
+    if (reset) this.resetLeg(c);
+    this.cx.health.failed(c.server, why);
+    h.tried |= 1 << c.server;
+    this.cx.stats.retried++;
+    this.connect(c);
+  }
+
+  private window(c: Connection): number {
+    const h = c.hs!;
+    return h.serverWscale >= 0 ? RECEIVE_WINDOW >> h.clientWscale : RECEIVE_WINDOW;
+  }
+
+  ack(c: Connection): void {
+    const cx = this.cx;
+    const h = c.hs!;
+    const srv = cx.server(c);
+    cx.emitToServer(c, cx.builder.build(
+      srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, ACK, this.window(c),
+    ));
+  }
+
+  /** Tells the server its leg is abandoned (the client left, or a later server was chosen). */
+  resetLeg(c: Connection): void {
+    // Once the handshake state is gone the appliance no longer knows where the client's
+    // stream stands; a RST would not be accepted, and the server's own timers end that leg.
+    const h = c.hs;
+    const cx = this.cx;
+    if (h === null || c.server < 0 || c.state === ConnState.Connecting) return;
+    const srv = cx.server(c);
+    const slot = cx.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, RST | ACK, 0);
+    cx.stats.resetsSent++;
+    cx.emitToServer(c, slot);
+  }
+
+  /** RFC 9293's answer to a server segment for no connection of ours. */
+  resetUnknown(server: number, ip: Ipv4View, tcp: TcpView): void {
+    const cx = this.cx;
+    const hasAck = (tcp.flags & ACK) !== 0;
+    const slot = cx.builder.build(
+      ip.dst, tcp.dstPort, ip.src, tcp.srcPort, hasAck ? tcp.ack : 0, (tcp.seq + tcp.seqLength) >>> 0, hasAck ? RST : RST | ACK, 0,
+    );
+    cx.stats.resetsSent++;
+    if (slot >= 0) cx.sink.toServer(server, slot, cx.builder.lastLength, 0, 255, false, true);
+  }
+}
