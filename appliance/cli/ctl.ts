@@ -74,9 +74,9 @@ export async function ctl(argv: string[]): Promise<number> {
       });
       const rows = a.rows as Row[];
       out(formatTable(
-        ['Client', 'ALP', 'Destination', 'Server', 'Port', 'State', 'Age', 'Idle', 'BytesIn', 'BytesOut'],
+        ['Client', 'ALP', 'Destination', 'Server', 'Port', 'State', 'SOCKS', 'Age', 'Idle', 'BytesIn', 'BytesOut'],
         rows.map((r) => [
-          r.client, r.alp, r.destination, r.server, String(r.port), r.state, formatDuration(r.age as number),
+          r.client, r.alp, r.destination, r.server, String(r.port), r.state, r.dialect, formatDuration(r.age as number),
           formatDuration(r.idle as number), formatBytes(r.bytesIn as number), formatBytes(r.bytesOut as number),
         ] as string[]),
         '',

@@ -1,6 +1,7 @@
 import type { Appliance } from '../appliance';
 import { formatIpv4, formatPrefix } from '../config/address';
 import { STATE_NAMES, type Connection } from '../flow/connection';
+import { DIALECT_NAMES, type Dialect } from '../flow/dialect';
 import { DROP_REASONS } from '../forward/drops';
 
 /**
@@ -13,6 +14,8 @@ export interface ConnRow {
   client: string;
   alp: string;
   destination: string;
+  /** The client's SOCKS dialect, and the server leg's when it differs: "4a>5". */
+  dialect: string;
   server: string;
   port: number;
   state: string;
@@ -104,6 +107,13 @@ export function alps(a: Appliance) {
   });
 }
 
+/** "4a>5": the client's dialect, then the server leg's when the appliance translates. */
+function dialects(c: Connection): string {
+  if (c.dialect === 0) return '';
+  const own = DIALECT_NAMES[c.dialect as Dialect];
+  return c.leg === 0 || c.leg === c.dialect ? own : `${own}>${DIALECT_NAMES[c.leg as Dialect]}`;
+}
+
 /** Comparators; `age` (oldest first) is the table's own order, so it needs none. */
 const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefined> = {
   bytes: (x, y) => y.bytesIn + y.bytesOut - (x.bytesIn + x.bytesOut),
@@ -128,6 +138,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
     client: `${formatIpv4(c.clientIp)}:${c.clientPort}`,
     alp: c.alp >= 0 ? names[c.alp] : '',
     destination: c.destination,
+    dialect: dialects(c),
     server: c.server >= 0 ? serverNames[c.server] : '',
     port: c.allocPort,
     state: STATE_NAMES[c.state],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # "npm run lab": the appliance in the lab, with a little demo traffic. Brings the lab up,
-# validates conf/, runs the appliance in the appliance namespace with conf/, then sends real
-# curl downloads through the VIP in each SOCKS dialect and a connection to each ALP service,
+# validates conf/ plus the lab's authenticating server (se), runs the appliance in the
+# appliance namespace with that, then sends real curl downloads through the VIP in each SOCKS
+# dialect (SOCKS4a too, translated for Dante) and a connection to each ALP service,
 # showing the sha256 of what arrived and which SOCKS server carried it (as the far side saw
 # it), and the appliance's own tables. Everything is stopped and removed at the end unless
 # --keep is given (then "bash test/lab/lab.sh down" removes it all). Exits 1 when any check
@@ -40,14 +41,24 @@ while IFS= read -r line; do
   fi
   printf -v "$key" '%s' "${line#*=}"
 done <<<"$facts"
-$SOCKSALP check --config conf
+# The demo's configuration: conf/ plus the lab's authenticating Dante (se), which the appliance
+# logs in to with its own username and password and which carries the ALP "http-auth" (port
+# 8080); conf/ itself names no lab-only file, so that it stays valid anywhere.
+CONF=$LAB_RUN/demo-conf
+mkdir -p "$CONF"
+cp conf/appliance.ini conf/alp.ini conf/servers.ini "$CONF/"
+sed -i 's/^ports = 80, 8080$/ports = 80/' "$CONF/alp.ini"
+printf '\n[http-auth]\nports = 8080\npriority = 7\ndiscard_eligible = no\n' >>"$CONF/alp.ini"
+printf '\n[se]\naddress = %s\nport = 1080\ntap = alp-se\nlocal = 198.19.5.1/24\ncapacity = 15\nalps = http-auth\nusername = %s\npassword_file = %s\n' \
+  "${LAB_SERVER_SE_SOCKS%%:*}" "$LAB_SE_USER" "$LAB_SE_PASSWORD_FILE" >>"$CONF/servers.ini"
+$SOCKSALP check --config "$CONF"
 echo
 
 # Its own descriptors, so that with --keep nothing holds the caller's pipe open (| tee, a test).
-ip netns exec "$LAB_NS_APP" $SOCKSALP run --config conf </dev/null >/dev/null 2>"$LAB_RUN/appliance.log" &
+ip netns exec "$LAB_NS_APP" $SOCKSALP run --config "$CONF" </dev/null >/dev/null 2>"$LAB_RUN/appliance.log" &
 app_pid=$!
 for _ in $(seq 1 50); do
-  $SOCKSALP ctl --config conf list 2>/dev/null | grep -qv unresolved && break
+  list=$($SOCKSALP ctl --config "$CONF" list 2>/dev/null) && ! grep -q unresolved <<<"$list" && break
   sleep 0.2
 done
 
@@ -73,6 +84,15 @@ for f in --socks4 --socks4a --socks5 --socks5-hostname; do
   printf '  %-4s curl %-18s http  sha256 %s  carried by %-3s (%d ms)\n' "$ok" "$f" "${sha:0:16}…" \
     "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms"
 done
+# SOCKS4a to port 8080: ALP http-auth, so se, which speaks only SOCKS5 with a username and
+# password: the appliance translates the request and logs in with its own credentials.
+start=$(date +%s%N)
+sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 --socks4a "$VIP" "http://$LAB_WEB_HOST:8080/big.bin" | sha256sum | cut -d' ' -f1)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
+[ $ok = ok ] || failed=$((failed + 1))
+printf '  %-4s curl %-18s :8080 sha256 %s  carried by %-3s (%d ms; SOCKS4a translated, login %s)\n' "$ok" --socks4a "${sha:0:16}…" \
+  "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms" "$LAB_SE_USER"
 for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
   set -- $svc
   banner=$( (echo hi; sleep 0.3) | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "SOCKS4:$LAB_VIP:$LAB_WEB_ADDR:$2,socksport=1080" 2>/dev/null | head -n1 || true)
@@ -82,7 +102,7 @@ for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
 done
 echo
 echo "The appliance's own view (socksalp dash --once):"
-$SOCKSALP dash --config conf --once --width "${COLUMNS:-120}"
+$SOCKSALP dash --config "$CONF" --once --width "${COLUMNS:-120}"
 if [ -n "$keep" ]; then
   echo
   echo "The lab and the appliance (pid $app_pid) keep running:"

@@ -166,6 +166,8 @@ http {
   keepalive_requests 100000;
   server {
     listen $WEB_ADDR:80 reuseport backlog=4096;
+    # 8080: also HTTP, so that a configuration can give it an ALP of its own (the demo does).
+    listen $WEB_ADDR:8080 reuseport;
     server_name $WEB_HOST;
     root $RUN/www;
     # The address the request came from: which SOCKS server carried it, told by the far side.
