@@ -8,31 +8,16 @@ import { Census } from './census';
 import { ClientLeg } from './client-leg';
 import { FlowContext, LINGER, type Health, type Sink, type Stages } from './context';
 import { Handshaken, SocksResponder } from './socks-responder';
-import { FORWARD, REPLAY_RTO, ServerLeg, SYN_RTO } from './server-leg';
+import { ServerLeg } from './server-leg';
+import { FORWARD, ServerReply } from './server-reply';
+import { Clock } from './clock';
+import { Ev, EVENTS, transitionTable, type Transition } from './machine';
 
 export type { Health, Sink, Stages } from './context';
 
 /**
- * What happens to a connection: the columns of its transition table. Client segments are
- * told apart by their flags (RFC 9293 3.10.7), server segments are one event whose meaning the
- * state gives, and the clock is the last.
- */
-const enum Ev {
-  ClientSyn = 0,
-  Client = 1,
-  ClientFin = 2,
-  ClientRst = 3,
-  Server = 4,
-  Timer = 5,
-}
-const EVENTS = 6;
-
-/** A transition: true when it took the packet's slot (forwarded it), false to have it released. */
-type Transition = (c: Connection) => boolean;
-
-/**
  * The connection path: the Socks ALP Connection table and each connection's life as an
- * explicit state machine (state x event -> transition, the table below), over four parts:
+ * explicit state machine (state x event -> transition, the table in machine.ts), over four parts:
  * the client leg (client-leg.ts), the SOCKS responder (socks-responder.ts), the server leg
  * (server-leg.ts) and the splice fast path (`fromClient`/`fromServer`'s first lines, and
  * splice.ts), which established connections take without the table.
@@ -43,6 +28,7 @@ export class Dispatcher {
   private readonly client: ClientLeg;
   private readonly responder: SocksResponder;
   private readonly leg: ServerLeg;
+  private readonly reply: ServerReply;
   private readonly sweep: Census;
   private readonly transitions: (Transition | undefined)[];
 
@@ -64,67 +50,17 @@ export class Dispatcher {
     this.cx = new FlowContext(sink, health, stages, this.table, mss);
     this.client = new ClientLeg(this.cx);
     this.responder = new SocksResponder(this.cx, this.client);
-    this.leg = new ServerLeg(this.cx, this.client, this.responder);
+    this.leg = new ServerLeg(this.cx, this.responder);
+    this.reply = new ServerReply(this.cx, this.client, this.leg, this.responder);
     this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
-    this.transitions = this.buildTransitions();
-  }
-
-  /**
-   * The table. Rows are states (connection.ts), columns events; an empty cell ignores the
-   * event. Each cell names the patent step (figure 7: 702-714; figure 10: 1001-1008) or the
-   * RFC it follows.
-   */
-  private buildTransitions(): (Transition | undefined)[] {
-    const t: (Transition | undefined)[] = new Array(7 * EVENTS).fill(undefined);
-    const row = (state: ConnState, cells: Partial<Record<Ev, Transition>>) => {
-      for (const [ev, fn] of Object.entries(cells)) t[state * EVENTS + Number(ev)] = fn;
-    };
-    row(ConnState.SynReceived, {
-      [Ev.ClientSyn]: this.synAgain, //               RFC 9293 3.10.7.4: a retransmitted SYN, answered again
-      [Ev.Client]: this.established, //               step 705: the handshake completes; bytes may come with it
-      [Ev.ClientFin]: this.established,
-      [Ev.ClientRst]: this.dropEntry, //              RFC 9293 3.10.7.4: RST in SYN-RECEIVED
-      [Ev.Timer]: this.halfOpenTimeout, //            half_open_timeout: a SYN flood cannot fill the table
+    const clock = new Clock(this.cx, this.client, this.leg, (c) => this.remove(c));
+    this.transitions = transitionTable({
+      synAgain: this.synAgain, established: this.established, collect: this.collect, collectMore: this.collectMore,
+      clientGaveUp: this.clientGaveUp, clientResetBeforeSplice: this.clientResetBeforeSplice, dropEntry: this.dropEntry,
+      ackFin: this.ackFin, tailToServer: this.tailToServer, tailToClient: this.tailToClient,
+      serverAnswersSyn: this.serverAnswersSyn, serverAnswersHandshake: this.serverAnswersHandshake,
+      halfOpenTimeout: clock.halfOpenTimeout, synTimer: clock.synTimer, replayTimer: clock.replayTimer, lingerTimer: clock.lingerTimer,
     });
-    row(ConnState.Collecting, {
-      [Ev.Client]: this.collect, //                   steps 705-710: reassemble, answer SOCKS5, classify, select
-      [Ev.ClientFin]: this.clientGaveUp, //           the client left before the splice
-      [Ev.ClientRst]: this.dropEntry,
-      [Ev.Timer]: this.halfOpenTimeout,
-    });
-    row(ConnState.Connecting, {
-      [Ev.Client]: this.collectMore, //               early data waits with the request
-      [Ev.ClientFin]: this.clientGaveUp,
-      [Ev.ClientRst]: this.dropEntry,
-      [Ev.Server]: this.serverAnswersSyn, //          step 1008's server: SYN-ACK, RST or a stale 4-tuple (RFC 9293 3.10.7.3)
-      [Ev.Timer]: this.synTimer, //                   SYN retransmission, then connect_timeout: the next server
-    });
-    row(ConnState.Replaying, {
-      [Ev.Client]: this.collectMore,
-      [Ev.ClientFin]: this.clientGaveUp,
-      [Ev.ClientRst]: this.clientResetBeforeSplice,
-      [Ev.Server]: this.serverAnswersHandshake, //    the server's answers checked against the client's
-      [Ev.Timer]: this.replayTimer, //                the replay retransmitted until acknowledged
-    });
-    row(ConnState.Spliced, {
-      [Ev.Client]: this.tailToServer, //              step 711: forward, while the handshake's tail is settled
-      [Ev.ClientFin]: this.tailToServer,
-      [Ev.ClientRst]: this.tailToServer,
-      [Ev.Server]: this.tailToClient, //              the server's reply translated, then forwarded
-      [Ev.Timer]: this.replayTimer,
-    });
-    row(ConnState.Refused, {
-      [Ev.ClientFin]: this.ackFin, //                 the client closes cleanly after the refusal
-      [Ev.Timer]: this.lingerTimer,
-    });
-    row(ConnState.Closed, {
-      [Ev.Client]: this.tailToServer, //              step 714: retransmissions during the linger still pass
-      [Ev.ClientFin]: this.tailToServer,
-      [Ev.ClientRst]: this.tailToServer,
-      [Ev.Server]: this.tailToClient,
-      [Ev.Timer]: this.lingerTimer,
-    });
-    return t;
   }
 
   private on(c: Connection, ev: Ev): boolean {
@@ -324,7 +260,7 @@ export class Dispatcher {
   /** Spliced, with the handshake's state still kept: the server's reply, then forwarding. */
   private readonly tailToClient: Transition = (c) => {
     const tcp = this.tcp;
-    const r = this.leg.onSpliced(c, tcp);
+    const r = this.reply.take(c, tcp);
     if (r !== FORWARD) {
       if (r & FIN) this.trackClose(c, FIN, false);
       this.settled(c);
@@ -348,53 +284,6 @@ export class Dispatcher {
     c.hs = null;
     this.cx.watched.delete(c);
   }
-
-  // ---------------------------------------------------------------- transitions: the clock
-
-  private readonly halfOpenTimeout: Transition = (c) => {
-    if (this.cx.now < c.hs!.deadline) return false;
-    this.cx.stats.handshakeTimeouts++;
-    this.table.stats.expiredHalfOpen++;
-    this.client.reset(c);
-    this.remove(c);
-    return false;
-  };
-
-  private readonly synTimer: Transition = (c) => {
-    const h = c.hs!;
-    const now = this.cx.now;
-    if (now < h.deadline) return false;
-    const timeout = this.cx.stages.settings.connectTimeout;
-    if (now - h.connectStarted >= timeout) {
-      this.leg.failed(c, `did not answer within ${timeout} s`);
-    } else {
-      h.retries++;
-      h.deadline = now + (SYN_RTO << h.retries);
-      this.leg.syn(c);
-    }
-    return false;
-  };
-
-  private readonly replayTimer: Transition = (c) => {
-    const h = c.hs!;
-    const now = this.cx.now;
-    if (now < h.deadline || h.serverAcked >= h.replayedTo) return false;
-    if (++h.retries > 6) {
-      this.cx.stats.replayGaveUp++;
-      this.leg.resetLeg(c);
-      this.client.reset(c);
-      this.remove(c);
-      return false;
-    }
-    h.deadline = now + REPLAY_RTO * (1 << h.retries);
-    this.leg.send(c, h.serverAcked, h.replayedTo);
-    return false;
-  };
-
-  private readonly lingerTimer: Transition = (c) => {
-    if (this.cx.now >= c.closeAt) this.remove(c);
-    return false;
-  };
 
   /** Runs the timers of every connection that has one; then a share of the idle sweep. */
   tick(now: number): void {

@@ -1,34 +1,29 @@
 import type { Ipv4View } from '../wire/ipv4';
-import { ACK, FIN, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
+import { ACK, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, Phase, type Connection } from './connection';
-import type { ClientLeg } from './client-leg';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
-import { carriers, compose, COMPOSED_MAX, D5, legDialect, replyLength, speaks, translateReply, type Composed, type Credentials } from './dialect';
+import { carriers, compose, COMPOSED_MAX, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
 import { METHOD_USERPASS, parseSocks, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE, type SocksParse } from './socks';
 import type { SocksResponder } from './socks-responder';
-import { rescale } from './splice';
 
 /** First SYN retransmission; doubled each time until connect_timeout. */
 export const SYN_RTO = 1;
 export const REPLAY_RTO = 0.3;
-/** `onSpliced`: the splice passes the segment on. */
-export const FORWARD = -1;
 /** The longest server answer kept: a SOCKS5 reply with a 255-byte name. */
-const ANSWER_MAX = 4 + 1 + 255 + 2;
+export const ANSWER_MAX = 4 + 1 + 255 + 2;
 
 /**
  * The server leg: Server ALP Selection's choice (figure 10), the SYN from the segment's own
  * address, the handshake in a dialect the server speaks (dialect.ts) replayed phase by phase,
- * the server's answers checked against what the client was told, its reply translated into
- * the client's dialect, and failover to the next candidate when a server resets, stays silent
+ * the server's answers checked against what the client was told (its reply: server-reply.ts),
+ * and failover to the next candidate when a server resets, stays silent
  * or refuses (the client never sees it). The leg starts at the client's ISN, so the client's
  * later bytes shift by `upShift` only (what the leg sent before them, less the client's own).
  */
 export class ServerLeg {
   private readonly composed: Composed = { greetingEnd: 0, authEnd: 0, requestEnd: 0, method: -1 };
-  private readonly scratch = Buffer.alloc(ANSWER_MAX);
 
-  constructor(private readonly cx: FlowContext, private readonly client: ClientLeg, private readonly responder: SocksResponder) {}
+  constructor(private readonly cx: FlowContext, private readonly responder: SocksResponder) {}
 
   /** Steps 1001-1008 then the SYN: the next server that can carry the request, in a dialect it speaks. */
   connect(c: Connection): void {
@@ -187,84 +182,6 @@ export class ServerLeg {
       return false;
     }
     return true;
-  }
-
-  /**
-   * The spliced connection's server segments while the handshake state remains: the reply to
-   * the CONNECT, taken and translated into the client's dialect (its first bytes are the
-   * appliance's to send), then retransmissions of it answered by the client leg. Returns
-   * FORWARD when the splice is to pass the segment on as it is; otherwise the segment was
-   * consumed, and the result is the FIN flag the client was given with what came of it.
-   */
-  onSpliced(c: Connection, tcp: TcpView): number {
-    const h = c.hs!;
-    if (tcp.flags & ACK) this.noteAck(c, tcp.ack);
-    if (h.replied) {
-      // The server sent its reply again (the client's ACK of ours had not reached it): the
-      // client may have missed ours too.
-      if (tcp.payloadLength > 0 && ((tcp.seq - h.replyEnd) | 0) < 0) {
-        this.client.resend(c);
-        return 0;
-      }
-      return FORWARD;
-    }
-    if (tcp.flags & RST || tcp.payloadLength === 0) return FORWARD; // no reply yet: the splice passes it on
-    const n = tcp.payloadLength;
-    const before = h.answerLength;
-    const at = tcp.payloadOffset;
-    if (tcp.seq !== h.serverNext) {
-      this.ack(c);
-      return 0;
-    }
-    if (h.answer === null) h.answer = Buffer.allocUnsafe(ANSWER_MAX);
-    const k0 = Math.min(n, ANSWER_MAX - before);
-    h.answer.set(tcp.buf.subarray(at, at + k0), before);
-    const length = replyLength(c.leg as 1 | 2 | 4, h.answer, 0, before + k0);
-    if (length < 0) {
-      this.resetLeg(c);
-      this.responder.refuse(c, SOCKS5_GENERAL_FAILURE, true);
-      return 0;
-    }
-    if (length === 0) {
-      h.answerLength = before + k0;
-      h.serverNext = (h.serverNext + k0) >>> 0;
-      this.ack(c);
-      return 0;
-    }
-    const used = length - before; // bytes of this segment that end the reply
-    h.serverNext = (h.serverNext + used) >>> 0;
-    h.replyEnd = h.serverNext;
-    const t = translateReply(c.leg as 1 | 2 | 4, c.dialect as 1 | 2 | 4, h.answer, length, this.scratch);
-    if (c.leg !== c.dialect) this.cx.stats.translated++;
-    h.replied = true;
-    h.answer = null;
-    const rest = n - used;
-    const fin = (tcp.flags & FIN) !== 0 && rest === 0;
-    const window = rescale(tcp.window, c.windowShiftToClient);
-    h.ourReplyAt = h.sentLength;
-    this.client.send(c, this.scratch, 0, t, ACK | PSH | (fin ? FIN : 0), window);
-    // From here on, server bytes after the reply line up with client bytes after ours.
-    c.delta = (h.ourNext - (fin ? 1 : 0) - h.replyEnd) | 0;
-    if (rest > 0 && this.forwardRest(c, tcp, used, rest, window)) return tcp.flags & FIN;
-    return fin ? FIN : 0;
-  }
-
-  /**
-   * Data the server sent in the segment that ended its reply: copied after the appliance's
-   * reply when it fits a small slot. Otherwise it is left unacknowledged, and the server sends
-   * it again once the client has acknowledged the reply.
-   */
-  private forwardRest(c: Connection, tcp: TcpView, used: number, rest: number, window: number): boolean {
-    const cx = this.cx;
-    const h = c.hs!;
-    if (rest > cx.sink.pool.smallMaxIp - 60) return false;
-    const fin = tcp.flags & FIN;
-    const slot = cx.builder.build(
-      c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, (h.replyEnd + c.delta) >>> 0, h.clientNext, ACK | PSH | fin, window,
-      tcp.buf as Buffer, tcp.payloadOffset + used, rest,
-    );
-    cx.emitToClient(slot);
-    return slot >= 0;
   }
 
   /**
