@@ -92,8 +92,9 @@ export class ClientLeg {
   noteAck(c: Connection, tcp: TcpView): void {
     const h = c.hs!;
     if ((tcp.flags & ACK) === 0) return;
+    // After the reply the client's ACKs cover the server's bytes too: ours are the first sentLength.
     const acked = (tcp.ack - h.ourIsn - 1) | 0;
-    if (acked > h.ourAcked && acked <= h.sentLength) h.ourAcked = acked;
+    if (acked > h.ourAcked) h.ourAcked = Math.min(acked, h.sentLength);
   }
 
   /**

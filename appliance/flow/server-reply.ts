@@ -3,7 +3,7 @@ import { ACK, FIN, PSH, RST } from '../wire/tcp';
 import type { Connection } from './connection';
 import type { ClientLeg } from './client-leg';
 import type { FlowContext } from './context';
-import { replyLength, translateReply, type Dialect } from './dialect';
+import { D5, replyLength, translateReply, type Dialect } from './dialect';
 import { SOCKS5_GENERAL_FAILURE } from './socks';
 import type { SocksResponder } from './socks-responder';
 import { ANSWER_MAX, type ServerLeg } from './server-leg';
@@ -75,7 +75,7 @@ export class ServerReply {
     h.serverNext = (h.serverNext + used) >>> 0;
     h.replyEnd = h.serverNext;
     const t = translateReply(c.leg as Dialect, c.dialect as Dialect, h.answer, length, this.scratch);
-    if (c.leg !== c.dialect) this.cx.stats.translated++;
+    if ((c.leg === D5) !== (c.dialect === D5)) this.cx.stats.translated++;
     h.replied = true;
     h.answer = null;
     const rest = n - used;
