@@ -1,4 +1,4 @@
-import type { Connection } from './connection';
+import { ConnState, type Connection } from './connection';
 import type { ClientLeg } from './client-leg';
 import type { FlowContext } from './context';
 import type { Transition } from './machine';
@@ -34,19 +34,34 @@ export class Clock {
     if (now - h.connectStarted >= timeout) {
       this.leg.failed(c, `did not answer within ${timeout} s`);
     } else {
+      // RFC 6298's doubling, but never past connect_timeout.
       h.retries++;
-      h.deadline = now + (SYN_RTO << h.retries);
+      h.deadline = Math.min(now + (SYN_RTO << h.retries), h.connectStarted + timeout);
       this.leg.syn(c);
     }
     return false;
   };
 
+  /**
+   * The replay retransmitted until acknowledged; an answer to the greeting or sub-negotiation
+   * awaited for connect_timeout. A server that takes neither is failed over while nothing of
+   * it has reached the client (its reply); after that, both legs are reset.
+   */
   readonly replayTimer: Transition = (c) => {
     const h = c.hs!;
     const now = this.cx.now;
-    if (now < h.deadline || h.serverAcked >= h.replayedTo) return false;
+    const timeout = this.cx.stages.settings.connectTimeout;
+    if (h.serverAcked >= h.replayedTo) {
+      if (c.state === ConnState.Replaying && now - h.phaseSent >= timeout) this.leg.failed(c, `did not answer the SOCKS handshake within ${timeout} s`, true);
+      return false;
+    }
+    if (now < h.deadline) return false;
     if (++h.retries > 6) {
       this.cx.stats.replayGaveUp++;
+      if (!h.replied) {
+        this.leg.failed(c, 'did not acknowledge the SOCKS handshake', true);
+        return false;
+      }
       this.leg.resetLeg(c);
       this.client.reset(c);
       this.remove(c);

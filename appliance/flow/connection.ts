@@ -94,6 +94,8 @@ export class Handshake {
   deadline = 0;
   retries = 0;
   connectStarted = 0;
+  /** When the current phase was replayed: its answer is awaited for connect_timeout. */
+  phaseSent = 0;
 }
 
 /**

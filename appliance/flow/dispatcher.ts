@@ -34,6 +34,7 @@ export class Dispatcher {
 
   // The packet being handled, for the transitions (set per packet; nothing allocated).
   private slot = -1;
+  private ev = Ev.Client;
   private ip!: Ipv4View;
   private tcp!: TcpView;
   private opts!: TcpOptions;
@@ -153,6 +154,7 @@ export class Dispatcher {
 
   private handle(c: Connection, ev: Ev, slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
     this.slot = slot;
+    this.ev = ev;
     this.ip = ip;
     this.tcp = tcp;
     this.opts = o;
@@ -172,8 +174,9 @@ export class Dispatcher {
   private readonly established: Transition = (c) => {
     const tcp = this.tcp;
     if ((tcp.flags & ACK) === 0 || tcp.ack !== c.hs!.ourNext) return false;
+    // The same segment again, in the new state: its bytes collected, or its FIN answered.
     this.table.setState(c, ConnState.Collecting);
-    return this.collect(c);
+    return this.on(c, this.ev);
   };
 
   /** Steps 705-710: the bytes in, the SOCKS answers, then the ALP and Server ALP Selection. */

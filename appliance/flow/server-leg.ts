@@ -197,6 +197,7 @@ export class ServerLeg {
     h.replayedTo = end;
     h.retries = 0;
     h.deadline = this.cx.now + REPLAY_RTO;
+    h.phaseSent = this.cx.now;
     if (h.phase === Phase.Request) this.splice(c);
   }
 

@@ -38,7 +38,13 @@ export class ServerReply {
    */
   take(c: Connection, tcp: TcpView): number {
     const h = c.hs!;
-    if (tcp.flags & ACK) this.leg.noteAck(c, tcp.ack);
+    if (tcp.flags & ACK) {
+      this.leg.noteAck(c, tcp.ack);
+      // What the server has of the client's bytes sent after the request, in the client's terms:
+      // the appliance's own segments to the client acknowledge that much (and never less).
+      const acked = (tcp.ack - c.upShift) >>> 0;
+      if (((acked - h.clientNext) | 0) > 0) h.clientNext = acked;
+    }
     if (h.replied) {
       // The server sent its reply again (the client's ACK of ours had not reached it): the
       // client may have missed ours too.

@@ -86,11 +86,12 @@ export class ConnectionTable {
     c.allocPort = 0;
   }
 
-  /** Moves a connection to `state`, keeping the half-open count (states before the splice) right. */
+  /** Moves a connection to `state`, keeping the half-open count (states before the splice) right, either way. */
   setState(c: Connection, state: ConnState): void {
     const wasHalf = c.halfOpen;
     c.state = state;
     if (wasHalf && !c.halfOpen) this.halfOpen--;
+    else if (!wasHalf && c.halfOpen) this.halfOpen++; // failed over after the request went out
   }
 
   remove(c: Connection): void {
