@@ -5,7 +5,7 @@ import { SOCKS_MAX_HANDSHAKE } from './socks';
 import { FlowContext, OUR_WSCALE, RECEIVE_WINDOW } from './context';
 
 /** The client bytes kept before the splice: the longest handshake, and some early data. */
-export const COLLECT_MAX = SOCKS_MAX_HANDSHAKE + 2048;
+const COLLECT_MAX = SOCKS_MAX_HANDSHAKE + 2048;
 /** The SOCKS bytes the appliance may send a client itself: two answers and the longest reply. */
 const SENT_MAX = 2 + 2 + 4 + 1 + 255 + 2;
 
@@ -103,7 +103,12 @@ export class ClientLeg {
    */
   send(c: Connection, b: Uint8Array, off: number, n: number, flags: number, window = -1): void {
     const h = c.hs!;
-    if (h.sent === null) h.sent = Buffer.allocUnsafe(SENT_MAX);
+    // Most connections send a few bytes (a 2-byte method reply, an 8- or 10-byte reply): start small.
+    if (h.sent === null || h.sentLength + n > h.sent.length) {
+      const grown = Buffer.allocUnsafe(Math.min(SENT_MAX, Math.max(16, 2 * (h.sentLength + n))));
+      h.sent?.copy(grown, 0, 0, h.sentLength);
+      h.sent = grown;
+    }
     h.sent.set(b.subarray(off, off + n), h.sentLength);
     const at = h.sentLength;
     h.sentLength += n;
@@ -131,7 +136,7 @@ export class ClientLeg {
   }
 
   /** Our receive window as the client reads it (scaled by what we announced). */
-  window(c: Connection): number {
+  private window(c: Connection): number {
     const h = c.hs!;
     return h.ourWscale >= 0 ? RECEIVE_WINDOW >> h.ourWscale : RECEIVE_WINDOW;
   }

@@ -84,12 +84,9 @@ export class Handshake {
   /** End (server-leg stream offset) of what has been replayed so far, and the highest the server acknowledged. */
   replayedTo = 0;
   serverAcked = 0;
-  /** The server's reply: where it began and ended in its sequence space; true once translated. */
-  replyStart = 0;
+  /** The server's reply: where it ended in its sequence space; true once translated. */
   replyEnd = 0;
   replied = false;
-  /** Where the translated reply stands in `sent`. */
-  ourReplyAt = 0;
 
   deadline = 0;
   retries = 0;

@@ -146,6 +146,17 @@ export function compose(dialect: Dialect, client: Uint8Array, p: SocksParse, cre
 /** The longest handshake `compose` writes: SOCKS5 greeting, sub-negotiation and CONNECT with a name. */
 export const COMPOSED_MAX = 3 + 3 + 255 + 255 + 5 + 255 + 2;
 
+/** How many bytes `compose` writes for these arguments (dns-packet's encodingLength). */
+export function composedLength(dialect: Dialect, p: SocksParse, credentials: Credentials | undefined): number {
+  const name = p.atyp === ATYP_NAME;
+  if (dialect === D5) {
+    const auth = credentials ? 3 + credentials.username.length + credentials.password.length : 0;
+    const request = p.version === 5 ? p.requestEnd - p.authEnd : 4 + (name ? 1 + p.hostLength : 4) + 2;
+    return 3 + auth + request;
+  }
+  return p.version === 4 ? p.requestEnd : 9 + (name ? p.hostLength + 1 : 0);
+}
+
 /**
  * How many bytes of `b` the server's reply to the CONNECT takes, once complete: 8 for SOCKS4,
  * 4 + address + 2 for SOCKS5; 0 while more are needed, -1 when it is not a reply at all.

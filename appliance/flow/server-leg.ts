@@ -2,7 +2,7 @@ import type { Ipv4View } from '../wire/ipv4';
 import { ACK, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, Phase, type Connection } from './connection';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
-import { carriers, compose, COMPOSED_MAX, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
+import { carriers, compose, composedLength, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
 import { METHOD_USERPASS, parseSocks, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE, type SocksParse } from './socks';
 import type { SocksResponder } from './socks-responder';
 
@@ -70,7 +70,8 @@ export class ServerLeg {
       const ulen = b[u - 1];
       creds = { username: b.subarray(u, u + ulen), password: b.subarray(u + ulen + 1, u + ulen + 1 + b[u + ulen]) };
     }
-    if (h.composed === null) h.composed = Buffer.allocUnsafe(COMPOSED_MAX);
+    const size = composedLength(leg, p, creds);
+    if (h.composed === null || h.composed.length < size) h.composed = Buffer.allocUnsafe(size);
     const r = this.composed;
     compose(leg, h.collected!, p, creds, h.composed, r);
     h.greetingEnd = r.greetingEnd;
@@ -161,7 +162,7 @@ export class ServerLeg {
 
   /**
    * Takes the server's next in-order bytes of an answer into `h.answer`; true once `need`
-   * bytes are there (need 0: as many as the segment has). Out-of-order bytes get a duplicate ACK.
+   * bytes are there. Out-of-order bytes get a duplicate ACK.
    */
   private take(c: Connection, tcp: TcpView, need: number): boolean {
     const h = c.hs!;
@@ -171,13 +172,13 @@ export class ServerLeg {
       this.ack(c);
       return false;
     }
-    if (h.answer === null) h.answer = Buffer.allocUnsafe(ANSWER_MAX);
-    const want = need > 0 ? need - h.answerLength : ANSWER_MAX - h.answerLength;
+    if (h.answer === null) h.answer = Buffer.allocUnsafe(need);
+    const want = need - h.answerLength;
     const k = Math.min(n, want);
     h.answer.set(tcp.buf.subarray(tcp.payloadOffset, tcp.payloadOffset + k), h.answerLength);
     h.answerLength += k;
     h.serverNext = (h.serverNext + k) >>> 0;
-    if (need > 0 && h.answerLength < need) {
+    if (h.answerLength < need) {
       this.ack(c);
       return false;
     }
@@ -229,7 +230,7 @@ export class ServerLeg {
     const h = c.hs!;
     // Until the reply is in, the client's ACKs name only what the appliance answered it.
     c.delta = (h.ourNext - h.serverNext) | 0;
-    h.replyStart = h.serverNext;
+    h.answer = null; // the reply's own buffer, if it comes in pieces (server-reply.ts)
     h.answerLength = 0;
     cx.table.setState(c, ConnState.Spliced);
     cx.stats.spliced++;

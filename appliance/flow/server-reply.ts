@@ -62,10 +62,18 @@ export class ServerReply {
       this.leg.ack(c);
       return 0;
     }
-    if (h.answer === null) h.answer = Buffer.allocUnsafe(ANSWER_MAX);
-    const k0 = Math.min(n, ANSWER_MAX - before);
-    h.answer.set(tcp.buf.subarray(at, at + k0), before);
-    const length = replyLength(c.leg as Dialect, h.answer, 0, before + k0);
+    // Most replies come whole in one segment: read there. Only a reply cut over segments is kept.
+    let reply: Uint8Array = tcp.buf;
+    let from = at;
+    let k0 = n;
+    if (before > 0 || replyLength(c.leg as Dialect, tcp.buf, at, n) === 0) {
+      if (h.answer === null) h.answer = Buffer.allocUnsafe(ANSWER_MAX);
+      k0 = Math.min(n, ANSWER_MAX - before);
+      h.answer.set(tcp.buf.subarray(at, at + k0), before);
+      reply = h.answer;
+      from = 0;
+    }
+    const length = replyLength(c.leg as Dialect, reply, from, before + k0);
     if (length < 0) {
       this.leg.resetLeg(c);
       this.responder.refuse(c, SOCKS5_GENERAL_FAILURE, true);
@@ -80,14 +88,13 @@ export class ServerReply {
     const used = length - before; // bytes of this segment that end the reply
     h.serverNext = (h.serverNext + used) >>> 0;
     h.replyEnd = h.serverNext;
-    const t = translateReply(c.leg as Dialect, c.dialect as Dialect, h.answer, length, this.scratch);
+    const t = translateReply(c.leg as Dialect, c.dialect as Dialect, reply.subarray(from, from + length), length, this.scratch);
     if ((c.leg === D5) !== (c.dialect === D5)) this.cx.stats.translated++;
     h.replied = true;
     h.answer = null;
     const rest = n - used;
     const fin = (tcp.flags & FIN) !== 0 && rest === 0;
     const window = rescale(tcp.window, c.windowShiftToClient);
-    h.ourReplyAt = h.sentLength;
     this.client.send(c, this.scratch, 0, t, ACK | PSH | (fin ? FIN : 0), window);
     // From here on, server bytes after the reply line up with client bytes after ours.
     c.delta = (h.ourNext - (fin ? 1 : 0) - h.replyEnd) | 0;
