@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readIniFile, type IniFile } from './ini-file';
 import { ConfigError, type Problem } from './problem';
@@ -5,13 +6,17 @@ import { quote } from '../text/printable';
 import { readApplianceIni } from './appliance-ini';
 import { readAlpIni } from './alp-ini';
 import { readServersIni } from './servers-ini';
+import { readDivertedIni } from './diverted-ini';
 import { formatIpv4, formatPrefix, inPrefix, prefixMask } from './address';
 import type { Config } from './tables';
 
 const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
+/** Optional: absent, the diverted-address table is empty. */
+const DIVERTED_FILE = 'diverted.ini';
 
 /**
- * Loads and validates the three INI files of a configuration directory.
+ * Loads and validates the three INI files of a configuration directory, and diverted.ini
+ * when there is one.
  * Returns the tables, or throws a ConfigError listing every problem found: each file is
  * checked on its own first, then the rules that span files (names, segments, addresses).
  */
@@ -23,7 +28,11 @@ export function loadConfig(dir: string): Config {
   const applianceIni = applianceFile && readApplianceIni(applianceFile, problems);
   const alps = alpFile && readAlpIni(alpFile, problems);
   const servers = serversFile && readServersIni(serversFile, problems, abs);
-  if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers) throw new ConfigError(problems);
+  const divertedPath = join(abs, DIVERTED_FILE);
+  const divertedPresent = exists(divertedPath);
+  const divertedFile = divertedPresent ? readIniFile(divertedPath, problems) : undefined;
+  const diverted = divertedFile ? readDivertedIni(divertedFile, problems, divertedPath) : { path: divertedPath, present: false, entries: [] };
+  if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers || (divertedPresent && !divertedFile)) throw new ConfigError(problems);
   const { appliance, intranet, capacityForPriority, routes } = applianceIni;
 
   const at = (file: IniFile, section: string, key?: string): Pick<Problem, 'file' | 'line' | 'section' | 'key'> => {
@@ -110,5 +119,14 @@ export function loadConfig(dir: string): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers };
+  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted };
+}
+
+/** False only when nothing is there: any other failure is left for readIniFile to report. */
+function exists(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
 }

@@ -3,13 +3,15 @@ import type { Config } from './tables';
 import { formatTable } from '../text/table';
 import { printable } from '../text/printable';
 import { describeCredentials } from './credentials';
+import { formatEndpoint } from '../divert/endpoint';
 
 /**
  * The one-screen summary `socksalp check` prints for a valid configuration. Names, ports and
  * addresses were validated on loading; the one free-text value (the control socket's path)
  * and the directory are escaped, in full, as text from outside. Servers with credentials
  * (auth = own) get a line each after the table: the username, the password file and the
- * password's length, never the password.
+ * password's length, never the password. The diverted-address table, when it has entries,
+ * comes last.
  */
 export function summarizeConfig(c: Config): string {
   const a = c.appliance;
@@ -42,6 +44,7 @@ export function summarizeConfig(c: Config): string {
     `  intranet   tun ${c.intranet.tun} (mtu ${c.intranet.mtu}), vip ${c.intranet.vips.map(formatIpv4).join(', ')}`,
     `  selection  ${rules}`,
     `  routes     ${routes}`,
+    `  diverted   ${divertedCount(c)}`,
     '',
     'Socks ALP Configuration table (alp.ini)',
     formatTable(['ALP', 'PORTS', 'PRIORITY', 'DISCARD_ELIGIBLE'], alpRows),
@@ -49,7 +52,23 @@ export function summarizeConfig(c: Config): string {
     'Socks Server ALP Configuration table (servers.ini)',
     formatTable(['SERVER', 'ADDRESS', 'TAP', 'LOCAL', 'MAC', 'CAPACITY', 'ALPS', 'SOCKS', 'QUEUE', 'DEFAULT'], serverRows),
     ...credentialLines(c),
+    ...divertedLines(c),
   ].join('\n');
+}
+
+function divertedCount(c: Config): string {
+  const d = c.diverted;
+  if (!d?.present) return 'none (no diverted.ini)';
+  const n = d.entries.length;
+  return n === 0 ? 'none (diverted.ini has no entries)' : `${n} entr${n === 1 ? 'y' : 'ies'}`;
+}
+
+/** The diverted-address table; a diverted side without a port keeps the destination's. */
+function divertedLines(c: Config): string[] {
+  const entries = c.diverted?.entries ?? [];
+  if (entries.length === 0) return [];
+  const rows = entries.map((e) => [formatEndpoint(e.original), formatEndpoint(e.diverted) + (e.diverted.port === undefined ? ' (port kept)' : '')]);
+  return ['', 'Diverted addresses (diverted.ini)', formatTable(['ORIGINAL', 'DIVERTED'], rows)];
 }
 
 function credentialLines(c: Config): string[] {

@@ -1,4 +1,5 @@
 import type { Prefix } from './address';
+import type { DivertedEntry } from '../divert/endpoint';
 
 /**
  * The configuration as the data path uses it: the patent's two configuration tables
@@ -112,4 +113,20 @@ export interface Config {
   routes: Route[];
   alps: AlpTable;
   servers: ServerRecord[];
+  /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
+  diverted?: DivertedTable;
+}
+
+/**
+ * The diverted-address table as diverted.ini gives it (patent figure 2b, table 209), validated
+ * (appliance/config/diverted-ini.ts). The live, changeable table is built from it:
+ * `new DivertedAddresses(config.diverted.entries)` (appliance/divert/table.ts).
+ */
+export interface DivertedTable {
+  /** diverted.ini in the configuration directory, whether or not it exists: where `save` writes. */
+  path: string;
+  /** false: there is no diverted.ini, and no entries. */
+  present: boolean;
+  /** In the file's order; originals distinct, none diverting to itself, no cycle. */
+  entries: readonly DivertedEntry[];
 }
