@@ -12,6 +12,7 @@ import { ServerSelection } from './stages/server-selection';
 import { RoundRobin } from './stages/schedulers/rr';
 import { AlpRegistry } from './stages/alp-registry';
 import { speaks } from './flow/dialect';
+import { DivertedAddresses } from './divert/table';
 import { formatMac, formatPrefix } from './config/address';
 
 /** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
@@ -29,6 +30,7 @@ export function buildStages(config: Config, alps: AlpRegistry): Stages {
     selection: new ServerSelection(config.servers, config.servers.map(speaks), alps.names, config.capacityForPriority, new RoundRobin()),
     settings: config.appliance,
     servers: config.servers,
+    diversions: new DivertedAddresses(config.diverted?.entries ?? []),
   };
 }
 

@@ -89,7 +89,7 @@ export function alpPanel(m: DashboardModel, width: number): string[] {
 /** The connection page, `height` lines at most including header and summary. */
 export function connectionsPanel(m: DashboardModel, width: number, height: number): string[] {
   const rows = m.conns.slice(0, Math.max(0, height - 2)).map((c) => [
-    c.client, c.alp, truncate(c.destination, 28), c.server, String(c.port || ''), c.state, c.dialect,
+    c.client, c.alp, truncate(c.diverted ? `${c.destination}->${c.diverted}` : c.destination, 40), c.server, String(c.port || ''), c.state, c.dialect,
     formatDuration(c.age), formatDuration(c.idle), formatBytes(c.bytesIn), formatBytes(c.bytesOut),
   ]);
   const table = columns(width, ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'SOCKS', 'AGE', 'IDLE', 'IN', 'OUT'], rows, ['PORT', 'SOCKS', 'AGE', 'IDLE']);

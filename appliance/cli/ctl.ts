@@ -17,6 +17,12 @@ Commands:
   alps                 the Socks ALP Configuration table with live counters
   status               counters, devices, drops, reassembly, last reload (JSON)
   reload               re-read the INI files, as SIGHUP does, and print the result
+  divert list          the diverted-address table in force
+  divert add ORIGINAL DIVERTED [--mode drain]
+                       divert new connections to ORIGINAL (an address, address:port, name or
+                       name:port) to DIVERTED; established connections stay (drain)
+  divert remove ORIGINAL [--mode drain]
+  divert save          write the table in force back to diverted.ini, keeping its comments
 
 Options:
   -c, --config DIR     configuration whose control_socket to use (default: conf)
@@ -34,11 +40,12 @@ export async function ctl(argv: string[]): Promise<number> {
     sort: { type: 'string' },
     limit: { type: 'string' },
     offset: { type: 'string' },
+    mode: { type: 'string' },
   }, true);
   if (!args) return 0;
   const [command, ...extra] = args.positionals;
   if (command === undefined) throw new UsageError('which command?', CTL_USAGE);
-  if (extra.length) throw new UsageError(`unexpected "${extra.join(' ')}"`, CTL_USAGE);
+  if (command !== 'divert' && extra.length) throw new UsageError(`unexpected "${extra.join(' ')}"`, CTL_USAGE);
   const path = controlPath(args.values);
   const ask = async (req: object): Promise<Row> => {
     const a = await controlRequest(path, req);
@@ -76,7 +83,7 @@ export async function ctl(argv: string[]): Promise<number> {
       out(formatTable(
         ['Client', 'ALP', 'Destination', 'Server', 'Port', 'State', 'SOCKS', 'Age', 'Idle', 'BytesIn', 'BytesOut'],
         rows.map((r) => [
-          r.client, r.alp, r.destination, r.server, String(r.port), r.state, r.dialect, formatDuration(r.age as number),
+          r.client, r.alp, r.diverted ? `${r.destination}->${r.diverted}` : r.destination, r.server, String(r.port), r.state, r.dialect, formatDuration(r.age as number),
           formatDuration(r.idle as number), formatBytes(r.bytesIn as number), formatBytes(r.bytesOut as number),
         ] as string[]),
         '',
@@ -103,6 +110,20 @@ export async function ctl(argv: string[]): Promise<number> {
       const r = (await ask({ cmd: 'reload' })).reload as Row;
       out(String(r.message));
       return r.ok ? 0 : 1;
+    }
+    case 'divert': {
+      const [op, ...rest] = extra;
+      const want = { list: 0, add: 2, remove: 1, save: 0 }[op as 'list'];
+      if (want === undefined) throw new UsageError('divert what? list, add, remove or save', CTL_USAGE);
+      if (rest.length !== want) throw new UsageError(`divert ${op} takes ${want} argument(s)`, CTL_USAGE);
+      const a = await ask({ cmd: 'divert', op, original: rest[0], diverted: rest[1], mode: args.values.mode });
+      if (op === 'list') {
+        const entries = a.entries as Row[];
+        out(entries.length ? formatTable(['Original', 'Diverted'], entries.map((e) => [String(e.original), String(e.diverted)]), '') : 'no diversions');
+      } else {
+        out(String(a.message));
+      }
+      return 0;
     }
     default:
       throw new UsageError(`unknown ctl command "${command}"`, CTL_USAGE);

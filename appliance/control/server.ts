@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Appliance } from '../appliance';
 import { alps, connections, servers, status, SORT_KEYS } from './snapshot';
+import { divertCommand } from './divert';
 
 /** Longest request line accepted; a client sending more is disconnected. */
 const MAX_LINE = 64 * 1024;
@@ -12,6 +13,7 @@ const MAX_LINE = 64 * 1024;
  *   {"cmd":"status"} {"cmd":"servers"} {"cmd":"alps"} {"cmd":"snapshot"}
  *   {"cmd":"conns","offset":0,"limit":100,"filter":"http","sort":"bytes"}
  *   {"cmd":"reload"}
+ *   {"cmd":"divert","op":"list"|"add"|"remove"|"save", ...}  (control/divert.ts)
  * Answers are {"ok":true,...} or {"ok":false,"error":"..."}. Mode 0600: root only.
  */
 export class ControlServer {
@@ -84,8 +86,10 @@ export class ControlServer {
       }
       case 'reload':
         return { ok: true, reload: a.reload() };
+      case 'divert':
+        return divertCommand(a, req);
       default:
-        return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, reload` };
+        return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, reload, divert` };
     }
   }
 

@@ -16,6 +16,8 @@ export interface ConnRow {
   destination: string;
   /** The client's SOCKS dialect, and the server leg's when it differs: "4a>5". */
   dialect: string;
+  /** Where the connection was diverted to (the diverted-address table), or ''. */
+  diverted: string;
   server: string;
   port: number;
   state: string;
@@ -139,6 +141,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
     alp: c.alp >= 0 ? names[c.alp] : '',
     destination: c.destination,
     dialect: dialects(c),
+    diverted: c.diverted,
     server: c.server >= 0 ? serverNames[c.server] : '',
     port: c.allocPort,
     state: STATE_NAMES[c.state],

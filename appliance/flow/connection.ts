@@ -115,8 +115,9 @@ export class Connection {
   /** SOCKS version, 4 or 5, once known; and the client's dialect (dialect.ts). */
   version = 0;
   dialect = 0;
-  /** What the client asked to reach, for people: "host:port". */
+  /** What the client asked to reach, for people: "host:port"; and where it was diverted to, if it was. */
   destination = '';
+  diverted = '';
   /** The client's ISN: the server leg starts at it, so client-to-server seq needs no change. */
   clientIsn = 0;
   /** The handshake's state; null once the server has acknowledged the replay (or on removal). */

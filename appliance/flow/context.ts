@@ -4,6 +4,7 @@ import type { TrafficAnalyzer } from '../stages/traffic-analyzer';
 import type { PriorityFinder } from '../stages/priority-finder';
 import type { ServerAvailability, ServerSelection } from '../stages/server-selection';
 import type { AlpRegistry } from '../stages/alp-registry';
+import type { DivertedAddresses } from '../divert/table';
 import type { Connection } from './connection';
 import type { ConnectionTable } from './table';
 import { SegmentBuilder } from './segment-builder';
@@ -36,6 +37,8 @@ export interface Stages {
   settings: ApplianceSettings;
   /** The server records of this configuration (credentials may change on reload). */
   servers: ServerRecord[];
+  /** The diverted-address table: diverted.ini, then what the operator changes live. */
+  diversions: DivertedAddresses;
 }
 
 /** Window scale the appliance announces to clients; the splice rescales if a server differs. */
@@ -47,7 +50,7 @@ export const LINGER = 2;
 /** Counters of the connection path, as `ctl status` shows them. */
 export function flowStats() {
   return {
-    spliced: 0, refused: 0, retried: 0, translated: 0, resetsSent: 0, unknownServerSegments: 0, handshakeTimeouts: 0,
+    spliced: 0, refused: 0, retried: 0, translated: 0, diverted: 0, resetsSent: 0, unknownServerSegments: 0, handshakeTimeouts: 0,
     idleTimeouts: 0, poolExhausted: 0, replayGaveUp: 0, abandoned: 0, closed: 0, reset: 0, credentialsRefused: 0,
   };
 }

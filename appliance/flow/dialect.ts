@@ -43,10 +43,12 @@ export function carriers(p: SocksParse): number {
   return D5;
 }
 
-/** The dialect to speak to a server whose mask is `speaks`: the client's own if it can, else SOCKS5, else 4a, else 4. */
-export function legDialect(p: SocksParse, speaks: number): Dialect | 0 {
+/**
+ * The dialect to speak to a server whose mask is `speaks` for request `p`: the client's own
+ * (`own`, by default the request's) if it can, else SOCKS5, else 4a, else 4.
+ */
+export function legDialect(p: SocksParse, speaks: number, own: Dialect = clientDialect(p)): Dialect | 0 {
   const can = carriers(p) & speaks;
-  const own = clientDialect(p);
   if (can & own) return own;
   if (can & D5) return D5;
   if (can & D4A) return D4A;

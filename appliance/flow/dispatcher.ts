@@ -93,6 +93,11 @@ export class Dispatcher {
     this.sweep.growAlps(stages.alps.size);
   }
 
+  /** The diverted-address table in force, which the operator may change live. */
+  get diversions() {
+    return this.cx.stages.diversions;
+  }
+
   /** Step 702, with the tables in force. */
   isSocks(dstPort: number): boolean {
     return this.cx.stages.analyzer.isSocks(dstPort);

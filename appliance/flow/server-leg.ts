@@ -2,8 +2,9 @@ import type { Ipv4View } from '../wire/ipv4';
 import { ACK, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, Phase, type Connection } from './connection';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
-import { carriers, compose, composedLength, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
-import { METHOD_USERPASS, parseSocks, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE, type SocksParse } from './socks';
+import { carriers, clientDialect, compose, composedLength, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
+import { ATYP_IPV4, ATYP_NAME, describeDestination, METHOD_USERPASS, parseSocks, SocksParse, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE } from './socks';
+import { formatEndpoint, type Endpoint } from '../divert/endpoint';
 import type { SocksResponder } from './socks-responder';
 
 /** First SYN retransmission; doubled each time until connect_timeout. */
@@ -22,6 +23,9 @@ export const ANSWER_MAX = 4 + 1 + 255 + 2;
  */
 export class ServerLeg {
   private readonly composed: Composed = { greetingEnd: 0, authEnd: 0, requestEnd: 0, method: -1 };
+  /** A diverted destination as a SOCKS5 handshake, and its parse: what `compose` then reads. */
+  private readonly divertedBytes = Buffer.alloc(3 + 5 + 255 + 2);
+  private readonly divertedParse = new SocksParse();
 
   constructor(private readonly cx: FlowContext, private readonly responder: SocksResponder) {}
 
@@ -30,8 +34,9 @@ export class ServerLeg {
     const cx = this.cx;
     const h = c.hs!;
     const p = parseSocks(h.collected!, 0, h.collectedLength, this.responder.parse);
+    const q = this.divert(c, p);
     // The client's own username/password can only be passed on in SOCKS5.
-    let need = carriers(p);
+    let need = carriers(q);
     if (p.version === 5 && h.method === METHOD_USERPASS) need &= D5;
     for (;;) {
       const s = cx.stages.selection.select(c.alp, c.priority, need, cx.health, h.tried);
@@ -42,7 +47,7 @@ export class ServerLeg {
       if (cx.table.bindServer(c, s)) break;
       h.tried |= 1 << s; // every port towards it is taken
     }
-    this.prepare(c, p);
+    this.prepare(c, p, q);
     cx.table.setState(c, ConnState.Connecting);
     h.retries = 0;
     h.connectStarted = cx.now;
@@ -55,11 +60,57 @@ export class ServerLeg {
     this.syn(c);
   }
 
-  /** The chosen server's dialect and what the leg will send it (dialect.ts). */
-  private prepare(c: Connection, p: SocksParse): void {
+  /**
+   * The network-management patent's figure 3 for a SOCKS connection: when the destination the
+   * client's CONNECT names is in the diverted-address table, the request the server leg sends
+   * names the diverted destination instead (written here as a SOCKS5 handshake and parsed, so
+   * that `compose` puts it in whatever dialect the server speaks). The client's view does not
+   * change: its reply comes from the server as ever, and the splice's upShift absorbs the
+   * request's new length. The ALP stays that of the port the client asked for (its intent,
+   * classified before this), whatever port the diversion names.
+   */
+  private divert(c: Connection, p: SocksParse): SocksParse {
+    const table = this.cx.stages.diversions;
+    if (table.size === 0) return p;
+    const h = c.hs!;
+    let to: Endpoint | undefined;
+    if (p.atyp === ATYP_IPV4) to = table.lookupIpv4(p.ipv4, p.port);
+    else if (p.atyp === ATYP_NAME) to = table.lookupName(describeDestination(h.collected!, 0, p), p.port);
+    if (to === undefined) {
+      c.diverted = '';
+      return p;
+    }
+    const b = this.divertedBytes;
+    let n = 0;
+    b[n++] = 5;
+    b[n++] = 1;
+    b[n++] = 0;
+    b[n++] = 5;
+    b[n++] = 1; // CONNECT
+    b[n++] = 0;
+    if (to.kind === 'ipv4') {
+      b[n++] = ATYP_IPV4;
+      b.writeUInt32BE(to.address, n);
+      n += 4;
+    } else {
+      b[n++] = ATYP_NAME;
+      const len = b.write(to.name, n + 1, 'latin1'); // RFC 1123 names: ASCII
+      b[n] = len;
+      n += 1 + len;
+    }
+    const port = to.port ?? p.port;
+    b.writeUInt16BE(port, n);
+    n += 2;
+    c.diverted = formatEndpoint({ ...to, port });
+    this.cx.stats.diverted++;
+    return parseSocks(b, 0, n, this.divertedParse);
+  }
+
+  /** The chosen server's dialect and what the leg will send it (dialect.ts), for request `q` (`p` diverted, or `p`). */
+  private prepare(c: Connection, p: SocksParse, q: SocksParse): void {
     const h = c.hs!;
     const srv = this.cx.server(c);
-    const leg = legDialect(p, speaks(srv));
+    const leg = legDialect(q, speaks(srv), clientDialect(p));
     if (leg === 0) throw new Error(`server ${srv.name} was chosen for a request it cannot carry`);
     let creds: Credentials | undefined = srv.credentials;
     h.ownCredentials = creds !== undefined;
@@ -70,10 +121,10 @@ export class ServerLeg {
       const ulen = b[u - 1];
       creds = { username: b.subarray(u, u + ulen), password: b.subarray(u + ulen + 1, u + ulen + 1 + b[u + ulen]) };
     }
-    const size = composedLength(leg, p, creds);
+    const size = composedLength(leg, q, creds);
     if (h.composed === null || h.composed.length < size) h.composed = Buffer.allocUnsafe(size);
     const r = this.composed;
-    compose(leg, h.collected!, p, creds, h.composed, r);
+    compose(leg, q === p ? h.collected! : this.divertedBytes, q, creds, h.composed, r);
     h.greetingEnd = r.greetingEnd;
     h.authEnd = r.authEnd;
     h.composedEnd = r.requestEnd;

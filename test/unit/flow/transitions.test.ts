@@ -885,3 +885,55 @@ describe('flow/transitions: Spliced, with the handshake state still kept', funct
     expect(t.conn()!.state).to.equal(ConnState.Closed);
   });
 });
+
+// ================================================================== the diverted-address table
+
+describe('flow/transitions: a diverted destination (network-management patent, figure 3, for SOCKS)', function () {
+  const sa = ONLY5.servers[0];
+  /** SOCKS4 CONNECT 203.0.113.80:8080, empty USERID (9 bytes). */
+  const REQ_4_8080 = hex('04 01 1f90 cb007150 00');
+
+  it('a SOCKS4 request for 203.0.113.80:8080 diverted to 203.0.113.81: the server is asked for .81:8080; the client sees its own reply', function () {
+    const t = setup(ONLY5);
+    expect(t.d.diversions.add('203.0.113.80:8080', '203.0.113.81').ok).to.equal(true);
+    const isn = open(t);
+    const port = request(t, isn, REQ_4_8080);
+    t.server(0, port, { seq: S_ISN, ack: C_ISN + 1, flags: SYN | ACK, mss: 1460, wscale: 7 });
+    // The greeting (3 bytes), then after 05 00 the CONNECT naming the diverted address, port kept.
+    const out = t.server(0, port, { seq: S_ISN + 1, ack: C_ISN + 4, flags: ACK | PSH }, hex('0500'));
+    expect(views(out)).to.deep.equal([toServer(sa, port, C_ISN + 4, S_ISN + 3, 'ACK|PSH', '05010001cb0071511f90')]);
+    expect(out[0].payload.toString('hex')).to.equal('05010001cb0071511f90');
+    expect(t.conn()!.diverted).to.equal('203.0.113.81:8080');
+    // The client's request is 9 bytes, what the server got 3 + 10: upShift 4.
+    expect(t.conn()!.upShift).to.equal(4);
+    const reply = t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 14, flags: ACK | PSH }, REPLY5);
+    expect(views(reply)).to.deep.equal([toClient(isn + 1, C_ISN + 10, 'ACK|PSH', REPLY4, 500)]);
+    // Client bytes after the request reach the server shifted by upShift.
+    const data = t.client({ seq: C_ISN + 10, ack: isn + 9, flags: ACK | PSH }, text('GET /'));
+    expect(data[0].tcp.seq).to.equal(C_ISN + 14);
+    expect(t.d.stats.diverted).to.equal(1);
+  });
+
+  it('a name diverted to an address, an address to a name: the leg speaks what fits (SOCKS4 to a name needs 4a or 5)', function () {
+    const t = setup(ONLY4);
+    expect(t.d.diversions.add('203.0.113.80', 'mirror.socksalp.test').ok).to.equal(true);
+    const isn = open(t);
+    // A SOCKS4 client whose only server speaks SOCKS4: the diverted name cannot be carried.
+    const out = t.client({ seq: C_ISN + 1, ack: isn + 1, flags: ACK | PSH }, REQ_4);
+    expect(out.map((o) => [o.to, o.payload.toString('hex')]), 'the ACK of the request, then the refusal').to.deep.equal([['client', ''], ['client', '005b000000000000']]);
+    const t5 = setup(ONLY5);
+    expect(t5.d.diversions.add(NAME, '203.0.113.81').ok).to.equal(true);
+    const port = spliceVia5(t5, REQ_4A).port;
+    expect(port).to.be.greaterThan(0);
+    expect(t5.conn()!.diverted).to.equal('203.0.113.81:80');
+  });
+
+  it('a connection established before an entry is added keeps its destination (drain)', function () {
+    const t = setup(ONLY5);
+    const { port } = spliceVia5(t, REQ_4A);
+    t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 28, flags: ACK | PSH }, REPLY5);
+    t.d.diversions.add(NAME, '203.0.113.81');
+    expect(t.conn()!.diverted).to.equal('');
+    expect(t.conn()!.state).to.equal(ConnState.Spliced);
+  });
+});
