@@ -4,7 +4,8 @@ import { parseVerb } from './usage';
 
 export const CHECK_USAGE = `Usage: socksalp check [--config DIR] [--quiet]
 
-Validates appliance.ini, alp.ini and servers.ini in DIR (default: conf).
+Validates appliance.ini, alp.ini, servers.ini and (when present) diverted.ini in DIR
+(default: conf).
 Prints every problem as "file:line: [section] key: what was expected" and exits 1,
 or prints a summary of the tables and exits 0.
 
