@@ -91,4 +91,70 @@ describe('lab: clients reach the SOCKS servers directly', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.equal(`socksalp-lab ftp ${lab.LAB_SERVER_SB_EGRESS}\nping\n`);
   });
+
+  /** The mirrors: the web host's own address and the mirror's. */
+  const mirrors = (l: LabFacts) => [l.LAB_WEB_ADDR, l.LAB_MIRROR_ADDR];
+  const serverNamespaces = (l: LabFacts) => l.LAB_SERVERS.split(',').map((s) => l[`LAB_SERVER_${s.toUpperCase()}_NS`]);
+  const mirrorHeader = (headers: string) => /^X-Mirror: (\S+)\r?$/im.exec(headers)?.[1];
+
+  it('resolves the mirror\'s name in the client\'s and every server\'s namespace', function () {
+    expect(lab.LAB_MIRROR_ADDR).to.equal('203.0.113.81');
+    for (const ns of [lab.LAB_NS_CLIENT, ...serverNamespaces(lab)]) {
+      const r = inNs(ns, 'getent', ['hosts', lab.LAB_MIRROR_HOST]);
+      expect(r.status, `${ns}: ${r.stderr}`).to.equal(0);
+      expect(r.stdout.split(/\s+/)[0], ns).to.equal(lab.LAB_MIRROR_ADDR);
+    }
+  });
+
+  it('the mirror serves the large file intact, directly from sa and through sa, and says it answered', async function () {
+    const direct = { how: 'directly from sa', ns: lab.LAB_SERVER_SA_NS, args: [] as string[] };
+    const socks = { how: 'through sa', ns: lab.LAB_NS_CLIENT, args: ['--socks5-hostname', lab.LAB_SERVER_SA_SOCKS] };
+    for (const c of [direct, socks]) {
+      const before = webLog(lab).length;
+      // The header by -w: curl 7.88 crashes with -D on a pipe (-D /dev/stderr).
+      const d = await curlSha256(c.ns, [...c.args, '-w', '%{stderr}X-Mirror: %header{x-mirror}\\n', `http://${lab.LAB_MIRROR_HOST}/big.bin`]);
+      expect(d.status, `${c.how}: ${d.stderr}`).to.equal(0);
+      expect(d.sha256, c.how).to.equal(lab.LAB_BIG_SHA256);
+      expect(mirrorHeader(d.stderr), `${c.how}: X-Mirror`).to.equal(lab.LAB_MIRROR_ADDR);
+      const lines = webLog(lab).slice(before);
+      expect(lines, c.how).to.have.length(1);
+      const fields = lines[0].split(' ');
+      expect(fields.slice(0, 4), c.how).to.deep.equal([lab.LAB_SERVER_SA_EGRESS, '/big.bin', '200', String(d.bytes)]);
+      expect(fields[fields.length - 1], `${c.how}: the log's last field`).to.equal(lab.LAB_MIRROR_ADDR);
+    }
+  });
+
+  it('each mirror answers on 80 and 8080, naming itself in X-Mirror and as the access log\'s last field', function () {
+    for (const addr of mirrors(lab)) {
+      for (const port of [80, 8080]) {
+        const what = `${addr}:${port}`;
+        const before = webLog(lab).length;
+        const r = inNs(lab.LAB_SERVER_SA_NS, 'curl', ['-sS', '--max-time', '10', '-D', '-', `http://${what}/hello.txt`]);
+        expect(r.status, `${what}: ${r.stderr}`).to.equal(0);
+        expect(r.stdout, what).to.match(/^HTTP\/1\.1 200 /);
+        expect(r.stdout, what).to.match(/\r\n\r\nhello from the socksalp lab\n$/);
+        expect(mirrorHeader(r.stdout), `${what}: X-Mirror`).to.equal(addr);
+        const lines = webLog(lab).slice(before);
+        expect(lines, what).to.have.length(1);
+        expect(lines[0].split(' '), `${what}: the log line`).to.deep.equal([lab.LAB_SERVER_SA_EGRESS, '/hello.txt', '200', '28', addr]);
+      }
+    }
+  });
+
+  it(`each mirror's UDP service answers every datagram, from its own address, with a line naming it`, function () {
+    // One datagram out, the first one back and where it came from: a node one-liner in the namespace.
+    const ask = `const s = require('dgram').createSocket('udp4');
+      const t = setTimeout(() => { console.log('{}'); process.exit(0); }, 5000);
+      s.on('message', (b, r) => { console.log(JSON.stringify({ from: r.address, port: r.port, text: b.toString() })); clearTimeout(t); s.close(); });
+      s.send('which mirror?\\n', Number(process.argv[2]), process.argv[1]);`;
+    for (const ns of serverNamespaces(lab)) {
+      for (const addr of mirrors(lab)) {
+        for (let i = 0; i < 2; i++) {
+          const r = inNs(ns, process.execPath, ['-e', ask, addr, lab.LAB_UDP_PORT]);
+          expect(r.status, `${ns} -> ${addr}: ${r.stderr}`).to.equal(0);
+          expect(JSON.parse(r.stdout), `${ns} -> ${addr}`).to.deep.equal({ from: addr, port: Number(lab.LAB_UDP_PORT), text: `mirror ${addr}\n` });
+        }
+      }
+    }
+  });
 });

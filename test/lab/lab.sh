@@ -14,7 +14,12 @@
 #                 username/password)       the system user salab-socks with the password in
 #                                          $RUN/se.password (0600, new at every up). conf/ does
 #                                          not name it; the VM image has no NIC for it
-#   salab-inet    nginx + socat services   br-inet 203.0.113.80/24 (web.socksalp.test)
+#   salab-inet    nginx + socat services   br-inet 203.0.113.80/24 (web.socksalp.test) and, on
+#                                          the same bridge, the mirror 203.0.113.81/24
+#                                          (mirror.socksalp.test): the same files on 80 and 8080
+#                                          at both, each naming itself (X-Mirror header, last
+#                                          field of the access log), and on UDP port 7 (node) a reply
+#                                          "mirror <address>" to every datagram
 #
 # The lab's user salab-socks (no home, no shell, account expired so that login, su and sshd
 # refuse it; Dante's "username" method checks only the password, with getspnam and crypt) is
@@ -49,6 +54,13 @@ SOCKS_USER=$PREFIX-socks
 SOCKS_PASSWORD=$RUN/se.password
 WEB_ADDR=203.0.113.80
 WEB_HOST=web.socksalp.test
+# The web host's mirror: a second address on br-inet, so every server namespace reaches it on
+# its internet leg exactly as it reaches WEB_ADDR (same subnet, no route to add).
+MIRROR_ADDR=203.0.113.81
+MIRROR_HOST=mirror.socksalp.test
+MIRRORS="$WEB_ADDR $MIRROR_ADDR"
+# UDP service on each mirror: every datagram is answered by one line naming the mirror.
+UDP_PORT=7
 VIP=198.18.0.100
 SERVICES=("ftp 21" "telnet 23" "gopher 70" "ssl 443")
 
@@ -78,7 +90,7 @@ wait_listen() {
 
 hosts_file() {
   mkdir -p "/etc/netns/$1"
-  printf '127.0.0.1 localhost\n%s %s\n' "$WEB_ADDR" "$WEB_HOST" >"/etc/netns/$1/hosts"
+  printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "$WEB_ADDR" "$WEB_HOST" "$MIRROR_ADDR" "$MIRROR_HOST" >"/etc/netns/$1/hosts"
   # No nameserver: the resolver tries loopback, which refuses at once. Names come from hosts.
   printf 'options timeout:1 attempts:1\n' >"/etc/netns/$1/resolv.conf"
 }
@@ -147,6 +159,12 @@ EOF
 }
 
 nginx_conf() {
+  local m listens=
+  for m in $MIRRORS; do
+    listens+="    listen $m:80 reuseport backlog=4096;
+    listen $m:8080 reuseport;
+"
+  done
   cat <<EOF
 daemon on;
 user root;
@@ -155,7 +173,8 @@ pid $RUN/nginx.pid;
 error_log $RUN/nginx-error.log;
 events { worker_connections 4096; }
 http {
-  log_format lab '\$remote_addr \$request_uri \$status \$body_bytes_sent';
+  # Fields by position (tests split on spaces): the peer first, the mirror that answered last.
+  log_format lab '\$remote_addr \$request_uri \$status \$body_bytes_sent \$server_addr';
   access_log $RUN/nginx-access.log lab;
   client_body_temp_path $RUN/nginx-tmp;
   proxy_temp_path $RUN/nginx-tmp;
@@ -165,13 +184,14 @@ http {
   sendfile on;
   keepalive_requests 100000;
   server {
-    listen $WEB_ADDR:80 reuseport backlog=4096;
-    # 8080: also HTTP, so that a configuration can give it an ALP of its own (the demo does).
-    listen $WEB_ADDR:8080 reuseport;
-    server_name $WEB_HOST;
+    # Each mirror (the web host's address, then the mirror's): 80, and 8080, also HTTP, so that a
+    # configuration can give it an ALP of its own (the demo does).
+$listens    server_name $WEB_HOST $MIRROR_HOST;
     root $RUN/www;
     # The address the request came from: which SOCKS server carried it, told by the far side.
     add_header X-Peer \$remote_addr always;
+    # Which mirror answered: the address the request was sent to.
+    add_header X-Mirror \$server_addr always;
   }
 }
 EOF
@@ -230,6 +250,7 @@ build() {
   # Internet: one bridge, the web host's address on it.
   ip -n "$NS_INET" link add br-inet type bridge
   ip -n "$NS_INET" addr add $WEB_ADDR/24 dev br-inet
+  ip -n "$NS_INET" addr add $MIRROR_ADDR/24 dev br-inet
   ip -n "$NS_INET" link set br-inet up
 
   for s in "${SERVERS[@]}"; do
@@ -266,12 +287,35 @@ build() {
     set -- $svc
     spawn "$NS_INET" "svc-$2" socat "TCP-LISTEN:$2,bind=$WEB_ADDR,reuseaddr,fork,backlog=1024" "EXEC:sh $RUN/service.sh $1"
   done
+  # UDP on each mirror: every datagram is answered, from the mirror's address, with a line naming
+  # that address (what a UDP flow's far side saw as its own address). One socket per mirror in
+  # one node process: socat's UDP4-RECVFROM,fork leaves each child on the shared socket for a
+  # while after its answer, where it swallows the next datagram (about 1 in 10 went unanswered).
+  cat >"$RUN/udp-service.js" <<'EOF'
+const [port, ...mirrors] = process.argv.slice(2);
+for (const addr of mirrors) {
+  const s = require('dgram').createSocket('udp4');
+  s.on('message', (_data, peer) => s.send(`mirror ${addr}\n`, peer.port, peer.address));
+  s.bind(Number(port), addr);
+}
+EOF
+  spawn "$NS_INET" udp-mirrors node "$RUN/udp-service.js" $UDP_PORT $MIRRORS
 
   for s in "${SERVERS[@]}"; do start_server ${s%% *}; done
 
-  wait_listen "$NS_INET" $WEB_ADDR 80
+  for m in $MIRRORS; do wait_listen "$NS_INET" "$m" 80; wait_listen "$NS_INET" "$m" 8080; wait_udp "$m" $UDP_PORT; done
   for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; done
   for s in "${SERVERS[@]}"; do set -- $s; wait_listen "$PREFIX-$1" 198.19.$2.2 1080; done
+}
+
+wait_udp() {
+  local addr=$1 port=$2 i
+  for i in $(seq 1 100); do
+    if ip netns exec "$NS_INET" ss -Hlun "src $addr and sport = :$port" | grep -q .; then return 0; fi
+    sleep 0.1
+  done
+  log "nothing listens on UDP $addr:$port in $NS_INET; see $RUN/*.log"
+  return 1
 }
 
 # A zombie has ended, whoever reaps it; kill -0 would still see it.
@@ -364,6 +408,9 @@ LAB_NS_INET=$NS_INET
 LAB_VIP=$VIP
 LAB_WEB_ADDR=$WEB_ADDR
 LAB_WEB_HOST=$WEB_HOST
+LAB_MIRROR_ADDR=$MIRROR_ADDR
+LAB_MIRROR_HOST=$MIRROR_HOST
+LAB_UDP_PORT=$UDP_PORT
 LAB_BIG_URL=http://$WEB_HOST/big.bin
 LAB_BIG_SHA256=$(cat "$RUN/www/big.bin.sha256" 2>/dev/null || true)
 LAB_NGINX_LOG=$RUN/nginx-access.log
