@@ -93,6 +93,19 @@ ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
 [ $ok = ok ] || failed=$((failed + 1))
 printf '  %-4s curl %-18s :8080 sha256 %s  carried by %-3s (%d ms; SOCKS4a translated, login %s)\n' "$ok" --socks4a "${sha:0:16}…" \
   "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms" "$LAB_SE_USER"
+# The diverted-address table (the network-management patent), by the operator's instruction:
+# the same download before and after "ctl divert add", and the mirror that served each.
+mirror_of_last() { tail -n1 "$LAB_NGINX_LOG" | awk '{print $NF}'; }
+for step in before after; do
+  [ $step = after ] && $SOCKSALP ctl --config "$CONF" divert add "$LAB_WEB_ADDR:80" "$LAB_MIRROR_ADDR" >/dev/null
+  sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 --socks5 "$VIP" "http://$LAB_WEB_ADDR/big.bin" | sha256sum | cut -d' ' -f1)
+  served=$(mirror_of_last)
+  want=$LAB_WEB_ADDR; [ $step = after ] && want=$LAB_MIRROR_ADDR
+  ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && [ "$served" = "$want" ] && ok=ok
+  [ $ok = ok ] || failed=$((failed + 1))
+  printf '  %-4s curl %-18s http  sha256 %s  served by %s (%s ctl divert add %s:80 %s)\n' "$ok" --socks5 "${sha:0:16}…" "$served" "$step" "$LAB_WEB_ADDR" "$LAB_MIRROR_ADDR"
+done
+$SOCKSALP ctl --config "$CONF" divert remove "$LAB_WEB_ADDR:80" >/dev/null
 for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
   set -- $svc
   banner=$( (echo hi; sleep 0.3) | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "SOCKS4:$LAB_VIP:$LAB_WEB_ADDR:$2,socksport=1080" 2>/dev/null | head -n1 || true)

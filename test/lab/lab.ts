@@ -96,7 +96,7 @@ export function curlSha256(ns: string, args: string[]): Promise<Download> {
   });
 }
 
-/** The web server's access log as lines of "remote_addr uri status bytes". */
+/** The web server's access log as lines of "remote_addr uri status bytes server_addr" (the mirror that answered last). */
 export function webLog(facts: LabFacts): string[] {
   return readFileSync(facts.LAB_NGINX_LOG, 'utf8').split('\n').filter((l) => l !== '');
 }
