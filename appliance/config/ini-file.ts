@@ -108,7 +108,8 @@ export function readIniFile(path: string, problems: Problem[]): IniFile | undefi
     const values = decoded[section.name] ?? {};
     for (const [key, entry] of section.entries) {
       const v = values[key];
-      entry.value = v === undefined || v === null ? '' : String(v).trim();
+      // The ini package reads "null" as null; here every value is the text written.
+      entry.value = v === undefined ? '' : v === null ? 'null' : String(v).trim();
     }
   }
   return { name, sections };

@@ -85,6 +85,11 @@ describe('divert: diverted.ini through loadConfig', function () {
     expect(summary).to.include('Diverted addresses (diverted.ini)\n  ORIGINAL               DIVERTED\n  203.0.113.80:8080      203.0.113.81:8080\n  203.0.113.80           203.0.113.82 (port kept)\n');
   });
 
+  it('takes the one-label names true, false and null as names (the ini package would make them JSON)', function () {
+    const dir = confWith('[diverted]\nweb.socksalp.test = null\nmirror.socksalp.test = true\n');
+    expect(texts(dir)).to.deep.equal(['web.socksalp.test = null', 'mirror.socksalp.test = true']);
+  });
+
   it('takes an empty file, and comments alone, as no entries', function () {
     expect(loadConfig(confWith('')).diverted).to.deep.include({ present: true, entries: [] });
     expect(loadConfig(confWith('; nothing yet\n')).diverted!.entries).to.deep.equal([]);
