@@ -71,15 +71,13 @@ export class ServerLeg {
    */
   private divert(c: Connection, p: SocksParse): SocksParse {
     const table = this.cx.stages.diversions;
+    c.diverted = ''; // each attempt (a failover too) asks the table in force
     if (table.size === 0) return p;
     const h = c.hs!;
     let to: Endpoint | undefined;
     if (p.atyp === ATYP_IPV4) to = table.lookupIpv4(p.ipv4, p.port);
     else if (p.atyp === ATYP_NAME) to = table.lookupName(describeDestination(h.collected!, 0, p), p.port);
-    if (to === undefined) {
-      c.diverted = '';
-      return p;
-    }
+    if (to === undefined) return p;
     const b = this.divertedBytes;
     let n = 0;
     b[n++] = 5;
