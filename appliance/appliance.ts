@@ -57,6 +57,8 @@ export class Appliance {
   readonly started = Date.now();
   readonly version: string = require('../../package.json').version;
   lastReload: ReloadResult | undefined;
+  /** The network monitor's channel when [monitor] listen is set (set by `run`; monitor/server.ts). */
+  monitor: { stats(): object } | undefined;
   private readonly epoch = process.hrtime.bigint();
 
   constructor(config: Config, readonly log: (message: string) => void) {
@@ -144,6 +146,7 @@ export class Appliance {
 function structuralChange(a: Config, b: Config): string | undefined {
   if (a.intranet.tun !== b.intranet.tun || a.intranet.mtu !== b.intranet.mtu) return 'the TUN device';
   if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
+  if (a.monitor?.address !== b.monitor?.address || a.monitor?.port !== b.monitor?.port) return '[monitor] listen';
   if (a.servers.length !== b.servers.length) return 'the number of servers';
   for (let i = 0; i < a.servers.length; i++) {
     const x = a.servers[i];

@@ -4,6 +4,7 @@ import { run, RUN_USAGE } from './run';
 import { ctl, CTL_USAGE } from './ctl';
 import { dash, DASH_USAGE } from './dash';
 import { net, NET_USAGE } from './net';
+import { divert, DIVERT_USAGE } from './divert';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -16,6 +17,7 @@ Commands:
   run     run the appliance
   dash    the live terminal dashboard of a running appliance
   ctl     query a running appliance through its control socket
+  divert  change a running appliance's diverted-address table over its monitor channel
   net     set up the host's kernel for the appliance (the VM image; idempotent)
 
 "socksalp <command> --help" describes each command.
@@ -29,6 +31,7 @@ const verbs: Record<string, Verb> = {
   ctl: { run: ctl, usage: CTL_USAGE },
   dash: { run: dash, usage: DASH_USAGE },
   net: { run: net, usage: NET_USAGE },
+  divert: { run: divert, usage: DIVERT_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {

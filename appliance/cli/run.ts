@@ -1,13 +1,15 @@
 import { loadOrReport } from './load-or-report';
 import { Appliance } from '../appliance';
 import { ControlServer } from '../control/server';
+import { MonitorServer } from '../monitor/server';
 import { parseVerb } from './usage';
 
 export const RUN_USAGE = `Usage: socksalp run [--config DIR]
 
 Runs the appliance in the foreground: opens the TUN device and one TAP per server segment
 (creating them when absent), dispatches SOCKS connections by ALP, and answers on the
-control socket. Logs go to standard error.
+control socket (and, with appliance.ini [monitor] listen, on the network monitor's channel:
+signed divert commands over TCP, see "socksalp divert --help"). Logs go to standard error.
 
 Signals: SIGHUP reloads the INI files (refused with the reasons if they are invalid; the
 running tables stay), SIGTERM or SIGINT stops ("stopped" is logged last; status 0).
@@ -30,15 +32,27 @@ export async function run(argv: string[]): Promise<number> {
   const control = new ControlServer(appliance, config.appliance.controlSocket);
   // A failure to start leaves nothing holding the process open: it exits 1 with the message
   // (index.ts). The socket is removed only once it is ours (not another appliance's).
+  const monitor = config.monitor && new MonitorServer(appliance, config.monitor);
   try {
     await control.listen();
   } catch (e) {
     appliance.stop();
     throw e;
   }
+  if (monitor) {
+    try {
+      await monitor.listen();
+    } catch (e) {
+      control.close();
+      appliance.stop();
+      throw e;
+    }
+    appliance.monitor = monitor;
+  }
   try {
     appliance.start();
   } catch (e) {
+    monitor?.close();
     control.close();
     appliance.stop();
     throw e;
@@ -51,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return; // the first stop is under way, and bounded (a second at most)
       stopping = true;
       log(`${why}: stopping`);
+      monitor?.close();
       control.close();
       appliance.stop(() => {
         log('stopped');

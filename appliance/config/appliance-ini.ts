@@ -1,21 +1,24 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { parseIpv4, parsePrefix } from './address';
-import type { ApplianceSettings, CapacityRule, IntranetSettings, Route } from './tables';
+import type { ApplianceSettings, CapacityRule, IntranetSettings, MonitorSettings, Route } from './tables';
+import { readSecretFile } from './credentials';
+import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 
 export interface ApplianceIni {
   appliance: ApplianceSettings;
   intranet: IntranetSettings;
   capacityForPriority: CapacityRule[];
   routes: Route[];
+  monitor?: MonitorSettings;
 }
 
-const SECTIONS = ['appliance', 'intranet', 'selection', 'routes'];
+const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor'];
 
-export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceIni {
+export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'): ApplianceIni {
   for (const s of file.sections.values()) {
     if (!SECTIONS.includes(s.name)) {
       problems.push({ file: file.name, line: s.line, section: s.name, message: `unknown section (expected one of: ${SECTIONS.join(', ')})` });
@@ -109,5 +112,37 @@ export function readApplianceIni(file: IniFile, problems: Problem[]): ApplianceI
     }
     reader.done();
   }
-  return { appliance, intranet, capacityForPriority, routes };
+  const monitor = file.sections.has('monitor') ? readMonitor(section('monitor'), dir) : undefined;
+  return { appliance, intranet, capacityForPriority, routes, monitor };
+}
+
+/** [monitor]: `listen` turns the channel on and needs `key_file`; a relative key_file is taken from the configuration directory. */
+function readMonitor(m: SectionReader, dir: string): MonitorSettings | undefined {
+  const listen = m.raw('listen', false);
+  const keyText = m.raw('key_file', false);
+  const maxSkew = m.int('max_skew', 1, 3600, 30)!;
+  const rate = m.int('rate', 1, 10_000, 20)!;
+  m.done();
+  if (listen === undefined) {
+    if (m.has('listen')) m.problem('listen', 'value is empty');
+    else if (keyText !== undefined) m.problem('key_file', 'a key is for the monitor channel: add listen = ADDRESS:PORT');
+    return undefined;
+  }
+  const lm = /^([0-9.]+):(\d{1,5})$/.exec(listen);
+  const address = lm ? parseIpv4(lm[1]) : undefined;
+  const port = lm ? Number(lm[2]) : 0;
+  if (address === undefined || port < 1 || port > 65535) {
+    m.problem('listen', `expected ADDRESS:PORT like 198.18.0.1:2130, got ${quote(listen)}`);
+  }
+  let key: MonitorKeyBytes | undefined;
+  if (keyText === undefined) {
+    m.problem(m.has('key_file') ? 'key_file' : 'listen', m.has('key_file') ? 'value is empty' : 'the monitor channel needs key_file, the file holding its key');
+  } else {
+    const path = isAbsolute(keyText) ? keyText : resolve(dir, keyText);
+    const got = readSecretFile(path, 'key', MONITOR_KEY_MIN, MONITOR_KEY_MAX);
+    if (typeof got === 'string') m.problem('key_file', got);
+    else key = new MonitorKeyBytes(got, path);
+  }
+  if (address === undefined || key === undefined) return undefined;
+  return { address, port, key, maxSkew, rate };
 }

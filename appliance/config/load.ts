@@ -25,7 +25,7 @@ export function loadConfig(dir: string): Config {
   const abs = resolve(dir);
   const [applianceFile, alpFile, serversFile] = CONFIG_FILES.map((f) => readIniFile(join(abs, f), problems));
   // Each file that could be read is validated on its own, so one run reports all it can.
-  const applianceIni = applianceFile && readApplianceIni(applianceFile, problems);
+  const applianceIni = applianceFile && readApplianceIni(applianceFile, problems, abs);
   const alps = alpFile && readAlpIni(alpFile, problems);
   const servers = serversFile && readServersIni(serversFile, problems, abs);
   const divertedPath = join(abs, DIVERTED_FILE);
@@ -33,7 +33,7 @@ export function loadConfig(dir: string): Config {
   const divertedFile = divertedPresent ? readIniFile(divertedPath, problems) : undefined;
   const diverted = divertedFile ? readDivertedIni(divertedFile, problems, divertedPath) : { path: divertedPath, present: false, entries: [] };
   if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers || (divertedPresent && !divertedFile)) throw new ConfigError(problems);
-  const { appliance, intranet, capacityForPriority, routes } = applianceIni;
+  const { appliance, intranet, capacityForPriority, routes, monitor } = applianceIni;
 
   const at = (file: IniFile, section: string, key?: string): Pick<Problem, 'file' | 'line' | 'section' | 'key'> => {
     const s = file.sections.get(section);
@@ -119,7 +119,7 @@ export function loadConfig(dir: string): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted };
+  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted, monitor };
 }
 
 /** False only when nothing is there: any other failure is left for readIniFile to report. */

@@ -113,6 +113,8 @@ export interface Config {
   routes: Route[];
   alps: AlpTable;
   servers: ServerRecord[];
+  /** appliance.ini [monitor]: the network monitor's channel; absent when `listen` is not set. */
+  monitor?: MonitorSettings;
   /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
   diverted?: DivertedTable;
 }
@@ -129,4 +131,26 @@ export interface DivertedTable {
   present: boolean;
   /** In the file's order; originals distinct, none diverting to itself, no cycle. */
   entries: readonly DivertedEntry[];
+}
+
+/**
+ * The network monitor's channel (the network-management patent's port 213): signed divert
+ * commands over TCP (appliance/monitor). The key is a secret: JSON and util.inspect of it show
+ * its file and length only (appliance/monitor/key.ts).
+ */
+export interface MonitorSettings {
+  /** `listen = ADDRESS:PORT`. */
+  address: number;
+  port: number;
+  /** HMAC-SHA256 key: the first line of `key_file`. */
+  key: MonitorKey;
+  /** Seconds a message's timestamp may differ from the appliance's clock. */
+  maxSkew: number;
+  /** Messages per second per sender address. */
+  rate: number;
+}
+
+export interface MonitorKey {
+  readonly bytes: Buffer;
+  readonly file: string;
 }

@@ -55,6 +55,7 @@ export function status(a: Appliance) {
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
     internalErrors: a.forwarder.internalErrors,
+    monitor: a.monitor?.stats() ?? null,
     poolFree: a.pool.available,
     memory: process.memoryUsage(),
     devices,

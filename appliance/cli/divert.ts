@@ -1,0 +1,63 @@
+import { readSecretFile } from '../config/credentials';
+import { MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
+import { monitorRequest, parseHostPort } from '../monitor/client';
+import { formatTable } from '../text/table';
+import { parseVerb, UsageError } from './usage';
+
+export const DIVERT_USAGE = `Usage: socksalp divert --monitor ADDRESS:PORT --key-file FILE <command> [--mode drain]
+
+Changes the diverted-address table of a running appliance over its network monitor's
+channel (appliance.ini [monitor]), from another host: each request is signed with the key
+(HMAC-SHA256 over the timestamp, a fresh nonce and the request); the appliance refuses bad
+MACs, stale timestamps, replays, oversized messages and senders over the rate.
+
+Commands:
+  list                      the diverted-address table in force
+  add ORIGINAL DIVERTED     divert new connections to ORIGINAL (an address, address:port,
+                            name or name:port) to DIVERTED; established connections stay (drain)
+  remove ORIGINAL           stop diverting ORIGINAL (drain)
+  save                      write the table in force back to the appliance's diverted.ini
+
+Options:
+  -m, --monitor ADDRESS:PORT   the appliance's [monitor] listen address
+  -k, --key-file FILE          the key: first line of FILE, at least ${MONITOR_KEY_MIN} bytes; FILE must
+                               be a regular file owned by root or you, mode 600 (like an ssh key)
+      --mode drain             the only mode: established connections stay where they are
+  -h, --help                   show this help
+`;
+
+type Row = Record<string, unknown>;
+
+export async function divert(argv: string[]): Promise<number> {
+  const args = parseVerb(argv, DIVERT_USAGE, {
+    monitor: { type: 'string', short: 'm' },
+    'key-file': { type: 'string', short: 'k' },
+    mode: { type: 'string' },
+  }, true);
+  if (!args) return 0;
+  const [op, ...rest] = args.positionals;
+  const want = { list: 0, add: 2, remove: 1, save: 0 }[op as 'list'];
+  if (want === undefined) throw new UsageError('divert what? list, add, remove or save', DIVERT_USAGE);
+  if (rest.length !== want) throw new UsageError(`divert ${op} takes ${want} argument(s)`, DIVERT_USAGE);
+  if (args.values.monitor === undefined) throw new UsageError('--monitor ADDRESS:PORT is required', DIVERT_USAGE);
+  if (args.values['key-file'] === undefined) throw new UsageError('--key-file FILE is required', DIVERT_USAGE);
+  const at = parseHostPort(String(args.values.monitor));
+  if (!at) throw new UsageError(`--monitor: expected ADDRESS:PORT, got ${JSON.stringify(args.values.monitor)}`, DIVERT_USAGE);
+  const key = readSecretFile(String(args.values['key-file']), 'key', MONITOR_KEY_MIN, MONITOR_KEY_MAX);
+  if (typeof key === 'string') throw new Error(key);
+  let a: Row;
+  try {
+    a = await monitorRequest(at.host, at.port, key, { cmd: 'divert', op, original: rest[0], diverted: rest[1], mode: args.values.mode });
+  } finally {
+    key.fill(0);
+  }
+  if (a.ok !== true) throw new Error(a.refused ? `refused (${String(a.refused)}): ${String(a.error)}` : String(a.error));
+  const out = (s: string) => process.stdout.write(s + '\n');
+  if (op === 'list') {
+    const entries = a.entries as Row[];
+    out(entries.length ? formatTable(['Original', 'Diverted'], entries.map((e) => [String(e.original), String(e.diverted)]), '') : 'no diversions');
+  } else {
+    out(String(a.message));
+  }
+  return 0;
+}

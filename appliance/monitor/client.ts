@@ -1,0 +1,43 @@
+import { createConnection } from 'node:net';
+import { signMessage } from './auth';
+
+/** ADDRESS:PORT as --monitor takes it. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+}
+
+/** One signed request on the monitor channel and its answer (a fresh connection per call). */
+export function monitorRequest(host: string, port: number, key: Buffer, request: object, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  const where = `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    const s = createConnection({ host, port });
+    let data = '';
+    let done = false;
+    const finish = (f: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      f();
+    };
+    const timer = setTimeout(() => finish(() => reject(new Error(`cannot reach the monitor channel ${where}: no answer within ${timeoutMs} ms`))), timeoutMs);
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(signMessage(key, request) + '\n'));
+    s.on('data', (chunk: string) => {
+      data += chunk;
+      const nl = data.indexOf('\n');
+      if (nl < 0) return;
+      finish(() => {
+        try {
+          resolve(JSON.parse(data.slice(0, nl)) as Record<string, unknown>);
+        } catch {
+          reject(new Error(`unreadable answer from ${where}`));
+        }
+      });
+    });
+    s.on('close', () => finish(() => reject(new Error(`the monitor channel ${where} closed the connection without an answer`))));
+    s.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(new Error(`cannot reach the monitor channel ${where}: ${e.code ?? e.message}`))));
+  });
+}
