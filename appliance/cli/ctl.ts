@@ -3,6 +3,7 @@ import { formatTable } from '../text/table';
 import { formatBytes, formatCount, formatDuration } from '../text/units';
 import { controlPath } from './control-path';
 import { parseVerb, UsageError } from './usage';
+import { printDivertAnswer } from './divert-answer';
 
 export const CTL_USAGE = `Usage: socksalp ctl [--config DIR | --socket PATH] <command> [options]
 
@@ -116,13 +117,7 @@ export async function ctl(argv: string[]): Promise<number> {
       const want = { list: 0, add: 2, remove: 1, save: 0 }[op as 'list'];
       if (want === undefined) throw new UsageError('divert what? list, add, remove or save', CTL_USAGE);
       if (rest.length !== want) throw new UsageError(`divert ${op} takes ${want} argument(s)`, CTL_USAGE);
-      const a = await ask({ cmd: 'divert', op, original: rest[0], diverted: rest[1], mode: args.values.mode });
-      if (op === 'list') {
-        const entries = a.entries as Row[];
-        out(entries.length ? formatTable(['Original', 'Diverted'], entries.map((e) => [String(e.original), String(e.diverted)]), '') : 'no diversions');
-      } else {
-        out(String(a.message));
-      }
+      printDivertAnswer(op, await ask({ cmd: 'divert', op, original: rest[0], diverted: rest[1], mode: args.values.mode }), out);
       return 0;
     }
     default:

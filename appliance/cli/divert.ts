@@ -1,7 +1,7 @@
 import { readSecretFile } from '../config/credentials';
+import { printDivertAnswer } from './divert-answer';
 import { MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 import { monitorRequest, parseHostPort } from '../monitor/client';
-import { formatTable } from '../text/table';
 import { parseVerb, UsageError } from './usage';
 
 export const DIVERT_USAGE = `Usage: socksalp divert --monitor ADDRESS:PORT --key-file FILE <command> [--mode drain]
@@ -52,12 +52,6 @@ export async function divert(argv: string[]): Promise<number> {
     key.fill(0);
   }
   if (a.ok !== true) throw new Error(a.refused ? `refused (${String(a.refused)}): ${String(a.error)}` : String(a.error));
-  const out = (s: string) => process.stdout.write(s + '\n');
-  if (op === 'list') {
-    const entries = a.entries as Row[];
-    out(entries.length ? formatTable(['Original', 'Diverted'], entries.map((e) => [String(e.original), String(e.diverted)]), '') : 'no diversions');
-  } else {
-    out(String(a.message));
-  }
+  printDivertAnswer(op, a, (s) => process.stdout.write(s + '\n'));
   return 0;
 }

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
+import { configProblems } from './config-problems';
 import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { loadConfig } from '../../appliance/config/load';
-import { ConfigError, formatProblem } from '../../appliance/config/problem';
 import { summarizeConfig } from '../../appliance/config/summary';
 import type { Config } from '../../appliance/config/tables';
 import { parseIpv4 } from '../../appliance/config/address';
@@ -71,15 +71,7 @@ describe('config: credentials toward a server (username, password_file, auth)', 
   }
 
   const se = (c: Config) => c.servers.find((s) => s.name === 'se')!;
-  const problems = (dir: string): string[] => {
-    try {
-      loadConfig(dir);
-    } catch (e) {
-      if (e instanceof ConfigError) return e.problems.map(formatProblem);
-      throw e;
-    }
-    return [];
-  };
+  const problems = configProblems;
 
   it('loads the username and the first line of the file as bytes; auth defaults to own; versions to 5', function () {
     const dir = confWith('username = salab-socks\npassword_file = pw', `${SECRET}\r\nsecond line\n`);

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
+import { configProblems } from '../config-problems';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../appliance/config/load';
-import { ConfigError, formatProblem } from '../../../appliance/config/problem';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import { parseIpv4 } from '../../../appliance/config/address';
 import { formatEndpoint, parseEndpoint } from '../../../appliance/divert/endpoint';
@@ -23,15 +23,7 @@ function confWith(diverted: string | Buffer | undefined): string {
   return dir;
 }
 
-function problems(dir: string): string[] {
-  try {
-    loadConfig(dir);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map(formatProblem);
-    throw e;
-  }
-  return [];
-}
+const problems = configProblems;
 
 const texts = (dir: string) => loadConfig(dir).diverted!.entries.map((e) => `${formatEndpoint(e.original)} = ${formatEndpoint(e.diverted)}`);
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { configProblems } from '../config-problems';
 import { createConnection } from 'node:net';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,6 @@ import { computeMac, MAX_MESSAGE, MonitorAuth, signMessage } from '../../../appl
 import { MonitorServer } from '../../../appliance/monitor/server';
 import { DivertedAddresses } from '../../../appliance/divert/table';
 import { loadConfig } from '../../../appliance/config/load';
-import { ConfigError, formatProblem } from '../../../appliance/config/problem';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import type { Appliance } from '../../../appliance/appliance';
 import { REPO } from '../../lab/lab';
@@ -172,15 +172,7 @@ describe('monitor: appliance.ini [monitor]', function () {
     }
     return dir;
   }
-  function problems(dir: string): string[] {
-    try {
-      loadConfig(dir);
-    } catch (e) {
-      if (e instanceof ConfigError) return e.problems.map(formatProblem);
-      throw e;
-    }
-    return [];
-  }
+  const problems = configProblems;
 
   it('reads listen, key_file (relative to the configuration), max_skew and rate; the key is never shown', function () {
     const dir = conf('[monitor]\nlisten = 198.18.0.1:2130\nkey_file = monitor.key\nmax_skew = 10\nrate = 5\n');
