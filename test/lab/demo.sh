@@ -51,6 +51,10 @@ sed -i 's/^ports = 80, 8080$/ports = 80/' "$CONF/alp.ini"
 printf '\n[http-auth]\nports = 8080\npriority = 7\ndiscard_eligible = no\n' >>"$CONF/alp.ini"
 printf '\n[se]\naddress = %s\nport = 1080\ntap = alp-se\nlocal = 198.19.5.1/24\ncapacity = 15\nalps = http-auth\nusername = %s\npassword_file = %s\n' \
   "${LAB_SERVER_SE_SOCKS%%:*}" "$LAB_SE_USER" "$LAB_SE_PASSWORD_FILE" >>"$CONF/servers.ini"
+# The network monitor's channel, on the appliance's intranet address, with a fresh key.
+MONITOR=198.18.0.1:2130
+(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CONF/monitor.key")
+printf '\n[monitor]\nlisten = %s\nkey_file = monitor.key\n' "$MONITOR" >>"$CONF/appliance.ini"
 $SOCKSALP check --config "$CONF"
 echo
 
@@ -93,19 +97,21 @@ ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
 [ $ok = ok ] || failed=$((failed + 1))
 printf '  %-4s curl %-18s :8080 sha256 %s  carried by %-3s (%d ms; SOCKS4a translated, login %s)\n' "$ok" --socks4a "${sha:0:16}…" \
   "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms" "$LAB_SE_USER"
-# The diverted-address table (the network-management patent), by the operator's instruction:
-# the same download before and after "ctl divert add", and the mirror that served each.
+# The diverted-address table (the network-management patent), by the network monitor's signed
+# instruction from the client's host: the same download before and after it, and the mirror
+# that served each.
+monitor() { ip netns exec "$LAB_NS_CLIENT" $SOCKSALP divert --monitor "$MONITOR" --key-file "$CONF/monitor.key" "$@" >/dev/null; }
 mirror_of_last() { tail -n1 "$LAB_NGINX_LOG" | awk '{print $NF}'; }
 for step in before after; do
-  [ $step = after ] && $SOCKSALP ctl --config "$CONF" divert add "$LAB_WEB_ADDR:80" "$LAB_MIRROR_ADDR" >/dev/null
+  [ $step = after ] && monitor add "$LAB_WEB_ADDR:80" "$LAB_MIRROR_ADDR"
   sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 --socks5 "$VIP" "http://$LAB_WEB_ADDR/big.bin" | sha256sum | cut -d' ' -f1)
   served=$(mirror_of_last)
   want=$LAB_WEB_ADDR; [ $step = after ] && want=$LAB_MIRROR_ADDR
   ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && [ "$served" = "$want" ] && ok=ok
   [ $ok = ok ] || failed=$((failed + 1))
-  printf '  %-4s curl %-18s http  sha256 %s  served by %s (%s ctl divert add %s:80 %s)\n' "$ok" --socks5 "${sha:0:16}…" "$served" "$step" "$LAB_WEB_ADDR" "$LAB_MIRROR_ADDR"
+  printf '  %-4s curl %-18s http  sha256 %s  served by %s (%s the monitor: divert add %s:80 %s)\n' "$ok" --socks5 "${sha:0:16}…" "$served" "$step" "$LAB_WEB_ADDR" "$LAB_MIRROR_ADDR"
 done
-$SOCKSALP ctl --config "$CONF" divert remove "$LAB_WEB_ADDR:80" >/dev/null
+monitor remove "$LAB_WEB_ADDR:80"
 for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
   set -- $svc
   banner=$( (echo hi; sleep 0.3) | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "SOCKS4:$LAB_VIP:$LAB_WEB_ADDR:$2,socksport=1080" 2>/dev/null | head -n1 || true)
