@@ -145,9 +145,6 @@ export function compose(dialect: Dialect, client: Uint8Array, p: SocksParse, cre
   r.requestEnd = n;
 }
 
-/** The longest handshake `compose` writes: SOCKS5 greeting, sub-negotiation and CONNECT with a name. */
-export const COMPOSED_MAX = 3 + 3 + 255 + 255 + 5 + 255 + 2;
-
 /** How many bytes `compose` writes for these arguments (dns-packet's encodingLength). */
 export function composedLength(dialect: Dialect, p: SocksParse, credentials: Credentials | undefined): number {
   const name = p.atyp === ATYP_NAME;
@@ -177,7 +174,7 @@ export function replyLength(dialect: Dialect, b: Uint8Array, off: number, len: n
 }
 
 /** SOCKS4 reply codes (CD). */
-export const SOCKS4_GRANTED = 90;
+const SOCKS4_GRANTED = 90;
 export const SOCKS4_REJECTED = 91;
 
 /**

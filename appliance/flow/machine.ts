@@ -19,7 +19,7 @@ export const EVENTS = 6;
 export type Transition = (c: Connection) => boolean;
 
 /** The transitions the table names, each a connection's step on one event. */
-export interface Transitions {
+interface Transitions {
   ackFin: Transition;
   clientGaveUp: Transition;
   clientResetBeforeSplice: Transition;
