@@ -134,7 +134,7 @@ export class Appliance {
     }
     const stages = buildStages(next, this.alps);
     this.dispatcher.reconfigure(stages);
-    this.forwarder.reconfigure(stages, next.routes, next.intranet.vips);
+    this.forwarder.reconfigure(stages, next);
     this.config = next;
     this.lastReload = { ok: true, at, message: 'applied to new connections' };
     this.log('reload: configuration applied to new connections');
@@ -147,6 +147,8 @@ function structuralChange(a: Config, b: Config): string | undefined {
   if (a.intranet.tun !== b.intranet.tun || a.intranet.mtu !== b.intranet.mtu) return 'the TUN device';
   if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
   if (a.monitor?.address !== b.monitor?.address || a.monitor?.port !== b.monitor?.port) return '[monitor] listen';
+  // The current connections' rows are allocated once, at start.
+  if (a.diversion.maxFlows !== b.diversion.maxFlows) return '[diversion] max_flows';
   if (a.servers.length !== b.servers.length) return 'the number of servers';
   for (let i = 0; i < a.servers.length; i++) {
     const x = a.servers[i];

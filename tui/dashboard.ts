@@ -1,12 +1,13 @@
 import blessed from 'blessed';
 import { controlRequest } from '../appliance/control/client';
+import { ADD_PROMPT, divertPanel, parseDivertLine, parseRemoveAnswer, removePrompt, type Typed } from './divert-panel';
 import { DashboardModel, SORTS } from './model';
 import { alpPanel, connectionsPanel, HELP, KEYS, queuesPanel, serversPanel, statusLine, throughputPanel } from './panels';
 
 const REFRESH_MS = 500;
 
-type PanelName = 'servers' | 'alps' | 'connections' | 'traffic';
-const ORDER: PanelName[] = ['servers', 'alps', 'connections', 'traffic'];
+type PanelName = 'servers' | 'alps' | 'connections' | 'traffic' | 'divert';
+const ORDER: PanelName[] = ['servers', 'alps', 'connections', 'traffic', 'divert'];
 
 /**
  * The live dashboard: a blessed screen fed by the control socket twice a second. It is a
@@ -14,7 +15,8 @@ const ORDER: PanelName[] = ['servers', 'alps', 'connections', 'traffic'];
  * path noticing; when the appliance goes away it says so and keeps trying.
  *
  * Layout: the status line on top and the keys at the bottom; servers, then the ALP table
- * beside throughput and queues, then connections taking the rest. On a short terminal
+ * beside throughput and queues, then the diverted addresses (as many lines as they need, up
+ * to a quarter of the lower area), then connections taking the rest. On a short terminal
  * (under 36 lines) the lower area shows one panel at a time, chosen with Tab.
  */
 export class Dashboard {
@@ -43,6 +45,7 @@ export class Dashboard {
       alps: box('Socks ALP Configuration table'),
       connections: box('Connections'),
       traffic: box('Throughput, queues and congestion'),
+      divert: box('Diverted addresses'),
     };
     this.notice = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: '80%', height: 5, border: { type: 'line' }, hidden: true, tags: false });
     this.help = blessed.box({ parent: this.screen, top: 'center', left: 'center', width: 84, height: HELP.length + 2, border: { type: 'line' }, hidden: true, content: HELP.join('\n'), tags: false });
@@ -89,6 +92,8 @@ export class Dashboard {
       void this.tick();
     });
     s.key(['/'], () => this.promptFilter());
+    s.key(['a'], () => this.promptAdd());
+    s.key(['d'], () => this.promptRemove());
     s.key(['escape'], () => {
       if (!this.help.hidden) this.help.hide();
       else if (this.model.filter) {
@@ -123,29 +128,56 @@ export class Dashboard {
       const max = Math.max(0, this.model.connsMatched - 1);
       this.model.offset = Math.min(max, Math.max(0, this.model.offset + rows));
       void this.tick();
+    } else if (panel === 'divert') {
+      this.model.moveDivertCursor(rows);
+      this.render();
     } else {
       this.boxes[panel].scroll(rows);
       this.render();
     }
   }
 
-  private promptFilter(): void {
+  /** A line typed in the footer after `label`; Escape cancels, and `done` is not called. */
+  private prompt(label: string, done: (line: string) => void): void {
     if (this.prompting) return;
     this.prompting = true;
-    const input = blessed.textbox({ parent: this.screen, bottom: 0, left: 0, height: 1, width: '100%', inputOnFocus: false, style: { inverse: true } });
-    this.footer.setContent('filter: ');
-    input.left = 8;
-    this.screen.render();
+    this.footer.setContent(label);
+    const width = Math.max(1, (this.screen.width as number) - label.length);
+    const input = blessed.textbox({ parent: this.screen, bottom: 0, left: label.length, height: 1, width, inputOnFocus: false, style: { inverse: true } });
+    this.render();
     input.readInput((_err, value) => {
       input.destroy();
       this.prompting = false;
-      if (typeof value === 'string') {
-        this.model.filter = value.trim();
-        this.model.offset = 0;
-        this.focus = 'connections';
-      }
+      if (typeof value === 'string') done(value);
       void this.tick();
     });
+  }
+
+  private promptFilter(): void {
+    this.prompt('filter: ', (value) => {
+      this.model.filter = value.trim();
+      this.model.offset = 0;
+      this.focus = 'connections';
+    });
+  }
+
+  /** The diverted addresses get the focus, so that a short terminal shows what changes. */
+  private promptAdd(): void {
+    this.focus = 'divert';
+    this.prompt(ADD_PROMPT, (line) => void this.divert(parseDivertLine(line)));
+  }
+
+  private promptRemove(): void {
+    this.focus = 'divert';
+    // The entry is the one under the cursor now: refreshes while the prompt waits do not change it.
+    const entry = this.model.diverted[this.model.divertSelected];
+    if (!entry) this.say('no diversion to remove; a adds one');
+    else this.prompt(removePrompt(entry), (answer) => void this.divert(parseRemoveAnswer(entry, answer)));
+  }
+
+  private async divert(typed: Typed): Promise<void> {
+    this.say(typed.ok ? await this.model.divert(typed.request) : typed.error);
+    void this.tick();
   }
 
   private async reload(): Promise<void> {
@@ -183,7 +215,7 @@ export class Dashboard {
     if (this.compact) {
       // One lower panel at a time: the focused one, connections when servers has the focus.
       const shown: PanelName = this.focus === 'servers' ? 'connections' : this.focus;
-      for (const name of ['alps', 'connections', 'traffic'] as PanelName[]) {
+      for (const name of ['alps', 'connections', 'traffic', 'divert'] as PanelName[]) {
         if (name === shown) place(this.boxes[name], 1 + serversH, 0, w, rest);
         else this.boxes[name].hide();
       }
@@ -193,7 +225,10 @@ export class Dashboard {
     const alpW = Math.min(Math.floor(w / 2), 64);
     place(this.boxes.alps, 1 + serversH, 0, alpW, midH);
     place(this.boxes.traffic, 1 + serversH, alpW, w - alpW, midH);
-    place(this.boxes.connections, 1 + serversH + midH, 0, w, rest - midH);
+    // The entries and their count inside the border; an empty table needs its one line.
+    const divertH = Math.min(m.diverted.length ? m.diverted.length + 3 : 3, Math.max(3, Math.floor(rest / 4)));
+    place(this.boxes.divert, 1 + serversH + midH, 0, w, divertH);
+    place(this.boxes.connections, 1 + serversH + midH + divertH, 0, w, rest - midH - divertH);
   }
 
   private render(): void {
@@ -208,6 +243,7 @@ export class Dashboard {
     this.boxes.connections.setLabel(` Connections${m.filter ? ` [filter: ${m.filter}]` : ''} `);
     const tw = inner(this.boxes.traffic);
     this.boxes.traffic.setContent([...throughputPanel(m, tw), '', ...queuesPanel(m, tw)].join('\n'));
+    this.boxes.divert.setContent(divertPanel(m, inner(this.boxes.divert), (this.boxes.divert.height as number) - 2, true).join('\n'));
     for (const name of ORDER) this.boxes[name].style.border.fg = name === this.focus ? 'cyan' : 'white';
     if (m.error) {
       this.notice.setContent(` The appliance is not reachable: ${m.error}.\n Control socket ${m.socket}\n Retrying every ${REFRESH_MS} ms; the data shown is from ${m.lastOk?.toISOString().slice(11, 19) ?? 'never'}.`);

@@ -1,10 +1,12 @@
 import { ControlUnreachable, controlRequest } from '../appliance/control/client';
 import type { AlpRow, ConnRow, ServerRow, Status } from '../appliance/control/snapshot';
+import { divertAnswerText, type DivertRequest, type DivertRow } from './divert-panel';
 
 /**
- * What the dashboard knows of the appliance: the last snapshot and connection page from the
- * control socket, and short histories (one sample per refresh) for the sparklines. Rates are
- * differences of the appliance's counters between two refreshes.
+ * What the dashboard knows of the appliance: the last snapshot, connection page and
+ * diverted-address table from the control socket, and short histories (one sample per
+ * refresh) for the sparklines. Rates are differences of the appliance's counters between two
+ * refreshes.
  */
 
 export const SORTS = ['age', 'bytes', 'alp', 'server', 'idle'] as const;
@@ -30,6 +32,9 @@ export class DashboardModel {
   conns: ConnRow[] = [];
   connsTotal = 0;
   connsMatched = 0;
+  /** The diverted-address table in force, in table order, and the panel's cursor in it. */
+  diverted: DivertRow[] = [];
+  divertSelected = 0;
   /** Why the last refresh failed; undefined while connected. */
   error?: string;
   lastOk?: Date;
@@ -55,26 +60,49 @@ export class DashboardModel {
 
   constructor(readonly socket: string) {}
 
-  /** One round trip to the appliance: snapshot and the current page of connections. */
+  /** One round trip to the appliance: snapshot, the current page of connections, the diverted addresses. */
   async refresh(): Promise<void> {
     try {
-      const [snap, page] = await Promise.all([
+      const [snap, page, divert] = await Promise.all([
         controlRequest(this.socket, { cmd: 'snapshot' }, 2000),
         controlRequest(this.socket, { cmd: 'conns', offset: this.offset, limit: this.pageSize, filter: this.filter, sort: this.sort }, 2000),
+        controlRequest(this.socket, { cmd: 'divert', op: 'list' }, 2000),
       ]);
-      if (snap.ok !== true) throw new Error(String(snap.error));
-      if (page.ok !== true) throw new Error(String(page.error));
+      for (const a of [snap, page, divert]) if (a.ok !== true) throw new Error(String(a.error));
       this.status = snap.status as Status;
       this.servers = snap.servers as ServerRow[];
       this.alps = snap.alps as AlpRow[];
       this.conns = page.rows as ConnRow[];
       this.connsTotal = page.total as number;
       this.connsMatched = page.matched as number;
+      this.setDiverted(divert.entries as DivertRow[]);
       this.error = undefined;
       this.lastOk = new Date();
       this.sample();
     } catch (e) {
       this.error = e instanceof ControlUnreachable ? e.reason : (e as Error).message;
+    }
+  }
+
+  /** A new table: the cursor stays on its entry while that is there (refreshes come twice a second). */
+  setDiverted(rows: DivertRow[]): void {
+    const at = rows.findIndex((r) => r.original === this.diverted[this.divertSelected]?.original);
+    this.diverted = rows;
+    this.divertSelected = at >= 0 ? at : Math.min(this.divertSelected, Math.max(0, rows.length - 1));
+  }
+
+  moveDivertCursor(step: number): void {
+    this.divertSelected = Math.min(Math.max(0, this.diverted.length - 1), Math.max(0, this.divertSelected + step));
+  }
+
+  /** Sends an add or a remove; the panel follows the answer's table at once. The status line's text. */
+  async divert(request: DivertRequest): Promise<string> {
+    try {
+      const a = await controlRequest(this.socket, request);
+      if (Array.isArray(a.entries)) this.setDiverted(a.entries as DivertRow[]);
+      return divertAnswerText(request.op, a);
+    } catch (e) {
+      return `divert ${request.op}: ${(e as Error).message}`;
     }
   }
 

@@ -1,5 +1,6 @@
 import { formatTable } from '../appliance/text/table';
 import { formatBytes, formatCount, formatDuration, truncate } from '../appliance/text/units';
+import { divertPanel } from './divert-panel';
 import { Series, type DashboardModel } from './model';
 
 /**
@@ -140,7 +141,7 @@ export function queuesPanel(m: DashboardModel, width: number): string[] {
 
 const EMPTY = new Series();
 
-export const KEYS = 'Tab/S-Tab panel  arrows PgUp/PgDn scroll  s sort  / filter  r reload  ? help  q quit';
+export const KEYS = 'Tab/S-Tab panel  arrows PgUp/PgDn scroll  s sort  / filter  a/d divert add/remove  r reload  ? help  q quit';
 
 export const HELP = [
   'socksalp dashboard',
@@ -151,6 +152,8 @@ export const HELP = [
   '  s                sort connections by age, bytes, ALP, server, idle time',
   '  /                filter connections: client, ALP, destination, server or state',
   '  Esc              clear the filter',
+  '  a                add a diversion: ORIGINAL DIVERTED [drain|move], drain if none',
+  '  d                remove the diversion at the cursor (Up, Down), confirming first',
   '  r                reload the configuration (as SIGHUP does) and show the result',
   '  q                quit (the appliance goes on)',
   '',
@@ -166,6 +169,7 @@ export function renderOnce(m: DashboardModel, width: number): string {
     ...section('Servers', serversPanel(m, width)),
     ...section('Socks ALP Configuration table', alpPanel(m, width)),
     ...section('Connections (Socks ALP Connection table)', connectionsPanel(m, width, m.pageSize + 2)),
+    ...section('Diverted addresses', divertPanel(m, width, m.diverted.length + 1, false)),
     ...section('Queues and congestion', queuesPanel(m, width)),
     ...section('Throughput', throughputPanel(m, width)),
   ].join('\n');

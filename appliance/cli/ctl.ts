@@ -15,14 +15,18 @@ Commands:
       --filter TEXT    only rows containing TEXT (client, ALP, destination, server, state)
       --sort KEY       bytes, age, alp, server or idle
       --limit N        rows to show (default 50), --offset N to page
+  flows                the current connections: routed flows the diverted-address table
+                       diverts (figure 3's pair of pairs), --filter, --limit, --offset as conns
   alps                 the Socks ALP Configuration table with live counters
   status               counters, devices, drops, reassembly, last reload (JSON)
   reload               re-read the INI files, as SIGHUP does, and print the result
   divert list          the diverted-address table in force
-  divert add ORIGINAL DIVERTED [--mode drain]
-                       divert new connections to ORIGINAL (an address, address:port, name or
-                       name:port) to DIVERTED; established connections stay (drain)
-  divert remove ORIGINAL [--mode drain]
+  divert add ORIGINAL DIVERTED [--mode drain|move]
+                       divert connections to ORIGINAL (an address, address:port, name or
+                       name:port) to DIVERTED. drain (default): established connections stay
+                       where they are; move: UDP flows follow at once, TCP connections that
+                       go elsewhere are reset on both sides so that the client reconnects
+  divert remove ORIGINAL [--mode drain|move]
   divert save          write the table in force back to diverted.ini, keeping its comments
 
 Options:
@@ -90,6 +94,20 @@ export async function ctl(argv: string[]): Promise<number> {
         '',
       ));
       out(`${rows.length} shown of ${a.matched} matching, ${a.total} in the table`);
+      return 0;
+    }
+    case 'flows': {
+      const a = await ask({ cmd: 'flows', filter: args.values.filter ?? '', limit: Number(args.values.limit ?? 50), offset: Number(args.values.offset ?? 0) });
+      const rows = a.rows as Row[];
+      out(formatTable(
+        ['Proto', 'Client', 'Original', 'Diverted', 'Own', 'State', 'Age', 'Idle', 'PktsOut', 'BytesOut', 'PktsIn', 'BytesIn'],
+        rows.map((r) => [
+          r.proto, r.client, r.original, r.diverted, r.own, r.state, formatDuration(r.age as number), formatDuration(r.idle as number),
+          formatCount(r.packetsOut as number), formatBytes(r.bytesOut as number), formatCount(r.packetsIn as number), formatBytes(r.bytesIn as number),
+        ] as string[]),
+        '',
+      ));
+      out(`${rows.length} shown of ${a.matched} matching, ${a.total} in the current connections`);
       return 0;
     }
     case 'alps': {

@@ -4,7 +4,7 @@ import { MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 import { monitorRequest, parseHostPort } from '../monitor/client';
 import { parseVerb, UsageError } from './usage';
 
-export const DIVERT_USAGE = `Usage: socksalp divert --monitor ADDRESS:PORT --key-file FILE <command> [--mode drain]
+export const DIVERT_USAGE = `Usage: socksalp divert --monitor ADDRESS:PORT --key-file FILE <command> [--mode drain|move]
 
 Changes the diverted-address table of a running appliance over its network monitor's
 channel (appliance.ini [monitor]), from another host: each request is signed with the key
@@ -13,16 +13,21 @@ MACs, stale timestamps, replays, oversized messages and senders over the rate.
 
 Commands:
   list                      the diverted-address table in force
-  add ORIGINAL DIVERTED     divert new connections to ORIGINAL (an address, address:port,
-                            name or name:port) to DIVERTED; established connections stay (drain)
-  remove ORIGINAL           stop diverting ORIGINAL (drain)
+  add ORIGINAL DIVERTED     divert connections to ORIGINAL (an address, address:port, name
+                            or name:port) to DIVERTED
+  remove ORIGINAL           stop diverting ORIGINAL
   save                      write the table in force back to the appliance's diverted.ini
+  servers | conns | flows   the figures: servers, the Socks ALP Connection table, the
+                            current connections (JSON, one answer; --filter TEXT, --limit N)
 
 Options:
   -m, --monitor ADDRESS:PORT   the appliance's [monitor] listen address
   -k, --key-file FILE          the key: first line of FILE, at least ${MONITOR_KEY_MIN} bytes; FILE must
                                be a regular file owned by root or you, mode 600 (like an ssh key)
-      --mode drain             the only mode: established connections stay where they are
+      --mode drain|move        drain (default): established connections stay where they are;
+                               move: UDP flows follow at once, TCP connections that go
+                               elsewhere are reset on both sides so that the client reconnects
+      --filter TEXT, --limit N for conns and flows
   -h, --help                   show this help
 `;
 
@@ -33,11 +38,14 @@ export async function divert(argv: string[]): Promise<number> {
     monitor: { type: 'string', short: 'm' },
     'key-file': { type: 'string', short: 'k' },
     mode: { type: 'string' },
+    filter: { type: 'string' },
+    limit: { type: 'string' },
   }, true);
   if (!args) return 0;
   const [op, ...rest] = args.positionals;
-  const want = { list: 0, add: 2, remove: 1, save: 0 }[op as 'list'];
-  if (want === undefined) throw new UsageError('divert what? list, add, remove or save', DIVERT_USAGE);
+  const read = op === 'servers' || op === 'conns' || op === 'flows';
+  const want = read ? 0 : { list: 0, add: 2, remove: 1, save: 0 }[op as 'list'];
+  if (want === undefined) throw new UsageError('divert what? list, add, remove, save, servers, conns or flows', DIVERT_USAGE);
   if (rest.length !== want) throw new UsageError(`divert ${op} takes ${want} argument(s)`, DIVERT_USAGE);
   if (args.values.monitor === undefined) throw new UsageError('--monitor ADDRESS:PORT is required', DIVERT_USAGE);
   if (args.values['key-file'] === undefined) throw new UsageError('--key-file FILE is required', DIVERT_USAGE);
@@ -47,11 +55,15 @@ export async function divert(argv: string[]): Promise<number> {
   if (typeof key === 'string') throw new Error(key);
   let a: Row;
   try {
-    a = await monitorRequest(at.host, at.port, key, { cmd: 'divert', op, original: rest[0], diverted: rest[1], mode: args.values.mode });
+    const request = read
+      ? { cmd: op, filter: args.values.filter ?? '', limit: Number(args.values.limit ?? 100) }
+      : { cmd: 'divert', op, original: rest[0], diverted: rest[1], mode: args.values.mode };
+    a = await monitorRequest(at.host, at.port, key, request);
   } finally {
     key.fill(0);
   }
   if (a.ok !== true) throw new Error(a.refused ? `refused (${String(a.refused)}): ${String(a.error)}` : String(a.error));
-  printDivertAnswer(op, a, (s) => process.stdout.write(s + '\n'));
+  if (read) process.stdout.write(JSON.stringify(a, null, 2) + '\n');
+  else printDivertAnswer(op, a, (s) => process.stdout.write(s + '\n'));
   return 0;
 }

@@ -4,7 +4,7 @@ import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { parseIpv4, parsePrefix } from './address';
-import type { ApplianceSettings, CapacityRule, IntranetSettings, MonitorSettings, Route } from './tables';
+import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettings, MonitorSettings, Route } from './tables';
 import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 
@@ -14,9 +14,10 @@ export interface ApplianceIni {
   capacityForPriority: CapacityRule[];
   routes: Route[];
   monitor?: MonitorSettings;
+  diversion: DiversionSettings;
 }
 
-const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor'];
+const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion'];
 
 export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'): ApplianceIni {
   for (const s of file.sections.values()) {
@@ -113,7 +114,18 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
     reader.done();
   }
   const monitor = file.sections.has('monitor') ? readMonitor(section('monitor'), dir) : undefined;
-  return { appliance, intranet, capacityForPriority, routes, monitor };
+  // The defaults are Linux conntrack's where it has one (nf_conntrack_udp_timeout 30 s), the
+  // appliance's own otherwise (its idle and half-open timeouts).
+  const d = section('diversion');
+  const diversion: DiversionSettings = {
+    maxFlows: d.int('max_flows', 1, 10_000_000, 65_536)!,
+    udpTimeout: d.int('udp_timeout', 1, 86400, 30)!,
+    tcpTimeout: d.int('tcp_timeout', 1, 86400 * 7, appliance.idleTimeout)!,
+    unrepliedTimeout: d.int('unreplied_timeout', 1, 3600, appliance.halfOpenTimeout)!,
+    dnsTtl: d.int('dns_ttl', 0, 86400, 30)!,
+  };
+  d.done();
+  return { appliance, intranet, capacityForPriority, routes, monitor, diversion };
 }
 
 /** [monitor]: `listen` turns the channel on and needs `key_file`; a relative key_file is taken from the configuration directory. */

@@ -115,8 +115,25 @@ export interface Config {
   servers: ServerRecord[];
   /** appliance.ini [monitor]: the network monitor's channel; absent when `listen` is not set. */
   monitor?: MonitorSettings;
+  /** appliance.ini [diversion]: the current connections and the enhanced name server. */
+  diversion: DiversionSettings;
   /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
   diverted?: DivertedTable;
+}
+
+/**
+ * How routed traffic is diverted (forward/diversion.ts): the current connections' cap and
+ * timeouts, in seconds since a row was last used, and the TTL of the enhanced name server's
+ * answers.
+ */
+export interface DiversionSettings {
+  maxFlows: number;
+  udpTimeout: number;
+  /** A TCP flow that has had an answer from its diverted destination. */
+  tcpTimeout: number;
+  /** A TCP flow whose SYN has had no answer yet. */
+  unrepliedTimeout: number;
+  dnsTtl: number;
 }
 
 /**

@@ -10,14 +10,25 @@ import { saveDiverted } from '../divert/save';
  *   {"cmd":"divert","op":"remove","original":"203.0.113.80:8080"}
  *   {"cmd":"divert","op":"save"}        (writes the live table back to diverted.ini)
  * `drain` (the default): established connections stay where they are; new connections follow
- * the table. Each change is logged with who asked (`by`: the control socket, or the monitor
- * channel and its sender); the answer says what was applied, or why not.
+ * the table. `move`: what already goes elsewhere than the table now says is moved at once:
+ * diverted UDP flows are retargeted (or released to their plain route), TCP flows of the
+ * current connections and spliced SOCKS connections are reset on both sides, so that the
+ * client's next connection follows the table. Each change is logged with who asked (`by`: the
+ * control socket, or the monitor channel and its sender); the answer says what was applied, or
+ * why not.
  */
 export function divertCommand(a: Appliance, req: Record<string, unknown>, by = 'control socket'): object {
   const table = a.dispatcher.diversions;
   const list = () => table.entries().map((e) => ({ original: formatEndpoint(e.original), diverted: formatEndpoint(e.diverted) }));
   const mode = String(req.mode ?? 'drain');
-  if (mode !== 'drain') return { ok: false, error: `mode "${mode}" is not available: only drain (established connections stay, new ones follow)` };
+  if (mode !== 'drain' && mode !== 'move') return { ok: false, error: `mode is drain (established connections stay, new ones follow) or move (established ones follow now), not ${JSON.stringify(mode)}` };
+  // After a change: what `move` did, for the answer and the log.
+  const moved = (): string => {
+    if (mode === 'drain') return 'established connections stay where they are';
+    const socks = a.dispatcher.moveDiverted();
+    const f = a.forwarder.diversion.move();
+    return `moved now: ${f.moved} UDP flow(s) retargeted, ${f.released} released to their route, ${f.reset} TCP flow(s) and ${socks} SOCKS connection(s) reset`;
+  };
   switch (req.op) {
     case 'list':
       return { ok: true, entries: list(), path: a.config.diverted?.path };
@@ -25,15 +36,17 @@ export function divertCommand(a: Appliance, req: Record<string, unknown>, by = '
       const r = table.add(String(req.original ?? ''), String(req.diverted ?? ''));
       if (!r.ok) return { ok: false, error: r.message };
       const what = `${formatEndpoint(r.entry.original)} -> ${formatEndpoint(r.entry.diverted)}`;
-      a.log(`divert: ${r.replaced ? 'changed' : 'added'} ${what} (drain: new connections only; by ${by})`);
-      return { ok: true, message: `${r.replaced ? 'changed' : 'added'} ${what}; established connections stay where they are`, entries: list() };
+      const done = moved();
+      a.log(`divert: ${r.replaced ? 'changed' : 'added'} ${what} (${mode}: ${done}; by ${by})`);
+      return { ok: true, message: `${r.replaced ? 'changed' : 'added'} ${what}; ${done}`, entries: list() };
     }
     case 'remove': {
       const gone = table.remove(String(req.original ?? ''));
       if (gone === undefined) return { ok: false, error: `no entry diverts ${JSON.stringify(String(req.original ?? ''))}` };
       const what = `${formatEndpoint(gone.original)} -> ${formatEndpoint(gone.diverted)}`;
-      a.log(`divert: removed ${what} (drain: new connections only; by ${by})`);
-      return { ok: true, message: `removed ${what}; established connections stay where they are`, entries: list() };
+      const done = moved();
+      a.log(`divert: removed ${what} (${mode}: ${done}; by ${by})`);
+      return { ok: true, message: `removed ${what}; ${done}`, entries: list() };
     }
     case 'save': {
       const path = a.config.diverted?.path;

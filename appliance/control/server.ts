@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Appliance } from '../appliance';
 import { alps, connections, servers, status, SORT_KEYS } from './snapshot';
 import { divertCommand } from './divert';
+import { flows } from './flows';
 
 /** Longest request line accepted; a client sending more is disconnected. */
 const MAX_LINE = 64 * 1024;
@@ -67,30 +68,7 @@ export class ControlServer {
     } catch {
       return { ok: false, error: 'request is not JSON' };
     }
-    const a = this.appliance;
-    switch (req.cmd) {
-      case 'status':
-        return { ok: true, status: status(a) };
-      case 'servers':
-        return { ok: true, servers: servers(a) };
-      case 'alps':
-        return { ok: true, alps: alps(a) };
-      case 'snapshot':
-        return { ok: true, status: status(a), servers: servers(a), alps: alps(a) };
-      case 'conns': {
-        const offset = Math.max(0, Number(req.offset ?? 0) | 0);
-        const limit = Math.min(10_000, Math.max(1, Number(req.limit ?? 100) | 0));
-        const sort = String(req.sort ?? '');
-        if (sort !== '' && !SORT_KEYS.includes(sort)) return { ok: false, error: `sort is one of ${SORT_KEYS.filter(Boolean).join(', ')}` };
-        return { ok: true, ...connections(a, offset, limit, String(req.filter ?? ''), sort) };
-      }
-      case 'reload':
-        return { ok: true, reload: a.reload() };
-      case 'divert':
-        return divertCommand(a, req);
-      default:
-        return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, reload, divert` };
-    }
+    return answerRequest(this.appliance, req);
   }
 
   close(): void {
@@ -113,4 +91,36 @@ function inUse(path: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** A control request's answer (the control socket's, and the monitor channel's read-only ones). */
+export function answerRequest(a: Appliance, req: Record<string, unknown>, by?: string): object {
+  switch (req.cmd) {
+    case 'status':
+      return { ok: true, status: status(a) };
+    case 'servers':
+      return { ok: true, servers: servers(a) };
+    case 'alps':
+      return { ok: true, alps: alps(a) };
+    case 'snapshot':
+      return { ok: true, status: status(a), servers: servers(a), alps: alps(a) };
+    case 'conns': {
+      const offset = Math.max(0, Number(req.offset ?? 0) | 0);
+      const limit = Math.min(10_000, Math.max(1, Number(req.limit ?? 100) | 0));
+      const sort = String(req.sort ?? '');
+      if (sort !== '' && !SORT_KEYS.includes(sort)) return { ok: false, error: `sort is one of ${SORT_KEYS.filter(Boolean).join(', ')}` };
+      return { ok: true, ...connections(a, offset, limit, String(req.filter ?? ''), sort) };
+    }
+    case 'flows': {
+      const offset = Math.max(0, Number(req.offset ?? 0) | 0);
+      const limit = Math.min(10_000, Math.max(1, Number(req.limit ?? 100) | 0));
+      return { ok: true, ...flows(a, offset, limit, String(req.filter ?? '')) };
+    }
+    case 'reload':
+      return { ok: true, reload: a.reload() };
+    case 'divert':
+      return divertCommand(a, req, by);
+    default:
+      return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, flows, reload, divert` };
+  }
 }

@@ -3,6 +3,7 @@ import { formatIpv4, formatPrefix } from '../config/address';
 import { STATE_NAMES, type Connection } from '../flow/connection';
 import { DIALECT_NAMES, type Dialect } from '../flow/dialect';
 import { DROP_REASONS } from '../forward/drops';
+import { diversionStatus } from './flows';
 
 /**
  * What the control socket answers: plain JSON-able objects built on request from the live
@@ -56,6 +57,7 @@ export function status(a: Appliance) {
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
     internalErrors: a.forwarder.internalErrors,
     monitor: a.monitor?.stats() ?? null,
+    diversion: diversionStatus(a),
     poolFree: a.pool.available,
     memory: process.memoryUsage(),
     devices,

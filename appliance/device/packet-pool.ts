@@ -120,6 +120,11 @@ export class PacketPool {
     return this.base(slot) + VNET_HDR + ETH_HEADER;
   }
 
+  /** The longest IP datagram `slot` holds. */
+  ipRoom(slot: number): number {
+    return this.capacity(slot) - VNET_HDR - ETH_HEADER;
+  }
+
   /** The longest IP datagram a small slot holds. */
   get smallMaxIp(): number {
     return this.smallSize - VNET_HDR - ETH_HEADER;

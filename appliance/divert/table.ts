@@ -87,6 +87,22 @@ export class DivertedAddresses {
     return row.ports.get(port) ?? row.any;
   }
 
+  /**
+   * For the enhanced name server (figure 5): the IPv4 address that a name-only entry diverts
+   * `name` to, or undefined (no entry, an entry for one port only, or one diverting to a name:
+   * an A record cannot say those).
+   */
+  nameAddress(name: string): number | undefined {
+    if (this.names.size === 0) return undefined;
+    const to = this.names.get(normalizeName(name))?.any;
+    return to !== undefined && to.kind === 'ipv4' ? to.address : undefined;
+  }
+
+  /** Whether any entry names a host name (else no DNS query needs examining). */
+  get hasNames(): boolean {
+    return this.names.size > 0;
+  }
+
   /** Where a connection to `dest` goes: the diverted side with its port, or undefined (not diverted). */
   divert(dest: Destination): Destination | undefined {
     const to = this.lookup(dest);

@@ -1,6 +1,6 @@
 import type { Ipv4View } from '../wire/ipv4';
-import { ACK, FIN, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
-import type { Connection } from './connection';
+import { ACK, FIN, PSH, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
+import { ConnState, type Connection } from './connection';
 import { SOCKS_MAX_HANDSHAKE } from './socks';
 import { FlowContext, OUR_WSCALE, RECEIVE_WINDOW } from './context';
 
@@ -146,16 +146,26 @@ export class ClientLeg {
     this.to(c, h.ourNext, h.clientNext, ACK);
   }
 
-  /** A bare segment to the client: an ACK, a RST, a FIN. */
+  /** A bare segment to the client: an ACK, a RST, a FIN (once the handshake state is gone, a RST with window 0). */
   to(c: Connection, seq: number, ack: number, flags: number): void {
     const cx = this.cx;
-    cx.emitToClient(cx.builder.build(c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, seq, ack, flags, this.window(c)));
+    cx.emitToClient(cx.builder.build(c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, seq, ack, flags, c.hs === null ? 0 : this.window(c)));
   }
 
-  /** Gives up on the client (timeout, the server leg failed, the client gave up first). */
+  /**
+   * Gives up on the client (timeout, the server leg failed, the client gave up first, a `move`).
+   * Once spliced, the client expects next what the server sent last (downNext, in its view) and
+   * has sent what the server leg carried (upNext, in its view): a RST there is in sequence.
+   */
   reset(c: Connection): void {
-    const h = c.hs!;
-    this.to(c, h.ourNext, h.clientNext, RST | ACK);
+    const h = c.hs;
+    let seq = h === null ? 0 : h.ourNext;
+    let ack = h === null ? 0 : h.clientNext;
+    if (c.state === ConnState.Spliced || h === null) {
+      seq = seqLater((c.downNext + c.delta) >>> 0, h === null ? undefined : seq);
+      ack = seqLater((c.upNext - c.upShift) >>> 0, h === null ? undefined : ack);
+    }
+    this.to(c, seq, ack, RST | ACK);
   }
 
   /** RFC 9293's answer to a segment for no connection: RST, ACK-ing it if it had no ACK. */
@@ -169,3 +179,4 @@ export class ClientLeg {
     cx.emitToClient(slot);
   }
 }
+

@@ -134,6 +134,15 @@ export class Connection {
   upShift = 0;
   /** The dialect the server leg speaks (dialect.ts), once a server is chosen. */
   leg = 0;
+  /**
+   * The next sequence number of each direction in the server leg's space, from the splice on:
+   * what the server expects next from the appliance (client-to-server), and what the appliance
+   * expects next from the server (server-to-client, less delta for the client's view). Where
+   * each end's receive window starts once what was sent has arrived: a reset there is accepted
+   * (RFC 5961 3.2).
+   */
+  upNext = 0;
+  downNext = 0;
   /** Window rescaling per direction: shift the field left by this (negative: right). */
   windowShiftToClient = 0;
   windowShiftToServer = 0;

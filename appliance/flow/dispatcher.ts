@@ -1,8 +1,9 @@
 import type { ServerRecord } from '../config/tables';
 import type { Ipv4View } from '../wire/ipv4';
-import { ACK, FIN, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
+import { ACK, FIN, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, type Connection } from './connection';
 import { ConnectionTable } from './table';
+import { formatEndpoint, parseEndpoint, withPort } from '../divert/endpoint';
 import { rewriteToClient, rewriteToServer } from './splice';
 import { Census } from './census';
 import { ClientLeg } from './client-leg';
@@ -96,6 +97,34 @@ export class Dispatcher {
   /** The diverted-address table in force, which the operator may change live. */
   get diversions() {
     return this.cx.stages.diversions;
+  }
+
+  /**
+   * `move` (the network-management patent's mid-connection diversion) for SOCKS connections,
+   * after the diverted-address table changed: a connection whose server leg already asked for a
+   * destination that the table now sends elsewhere cannot follow (its server holds the TCP
+   * state), so both legs are reset, each exactly at the next sequence number its end expects,
+   * and the client's reconnection follows the table. Connections still collecting their
+   * request follow the table anyway. Returns how many were reset. O(connections): the
+   * operator's path, not the data path's.
+   */
+  moveDiverted(): number {
+    const table = this.diversions;
+    let n = 0;
+    for (const c of this.table.byClient.values()) {
+      if (c.server < 0 || c.state === ConnState.Refused || c.state === ConnState.Closed) continue;
+      const asked = parseEndpoint(c.destination);
+      if (!asked.ok || asked.endpoint.port === undefined) continue;
+      const dest = withPort(asked.endpoint, asked.endpoint.port);
+      const goes = formatEndpoint(table.divert(dest) ?? dest);
+      if (goes === (c.diverted !== '' ? c.diverted : formatEndpoint(dest))) continue;
+      this.client.reset(c);
+      this.leg.resetLeg(c);
+      this.remove(c);
+      n++;
+    }
+    this.cx.stats.movedReset += n;
+    return n;
   }
 
   /** Step 702, with the tables in force. */
@@ -289,6 +318,9 @@ export class Dispatcher {
     const h = c.hs;
     if (h === null || c.state !== ConnState.Spliced || !h.replied) return;
     if (h.serverAcked < h.replayedTo || h.ourAcked < h.sentLength) return;
+    // From here only the splice's own counts say where each direction stands.
+    c.upNext = seqLater(c.upNext, (c.clientIsn + 1 + h.replayedTo) >>> 0);
+    c.downNext = seqLater(c.downNext, h.serverNext);
     c.hs = null;
     this.cx.watched.delete(c);
   }

@@ -1,5 +1,5 @@
 import type { Ipv4View } from '../wire/ipv4';
-import { ACK, PSH, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
+import { ACK, PSH, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, Phase, type Connection } from './connection';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
 import { carriers, clientDialect, compose, composedLength, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
@@ -279,6 +279,8 @@ export class ServerLeg {
     const h = c.hs!;
     // Until the reply is in, the client's ACKs name only what the appliance answered it.
     c.delta = (h.ourNext - h.serverNext) | 0;
+    c.upNext = (c.clientIsn + 1 + h.replayedTo) >>> 0;
+    c.downNext = h.serverNext;
     h.answer = null; // the reply's own buffer, if it comes in pieces (server-reply.ts)
     h.answerLength = 0;
     cx.table.setState(c, ConnState.Spliced);
@@ -320,13 +322,19 @@ export class ServerLeg {
 
   /** Tells the server its leg is abandoned (the client left, or a later server was chosen). */
   resetLeg(c: Connection): void {
-    // Once the handshake state is gone the appliance no longer knows where the client's
-    // stream stands; a RST would not be accepted, and the server's own timers end that leg.
+    // Before the splice the replay says where the server leg stands; from the splice on, what
+    // was forwarded since says it too (connection.ts, upNext and downNext).
     const h = c.hs;
     const cx = this.cx;
-    if (h === null || c.server < 0 || c.state === ConnState.Connecting) return;
+    if (c.server < 0 || c.state === ConnState.Connecting) return;
+    let seq = h === null ? 0 : (c.clientIsn + 1 + h.replayedTo) >>> 0;
+    let ack = h === null ? 0 : h.serverNext;
+    if (c.state !== ConnState.Replaying) {
+      seq = seqLater(c.upNext, h === null ? undefined : seq);
+      ack = seqLater(c.downNext, h === null ? undefined : ack);
+    }
     const srv = cx.server(c);
-    const slot = cx.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, RST | ACK, 0);
+    const slot = cx.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, seq, ack, RST | ACK, 0);
     cx.stats.resetsSent++;
     cx.emitToServer(c, slot);
   }

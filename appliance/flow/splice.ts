@@ -19,6 +19,8 @@ import type { Connection } from './connection';
  * less the client's own handshake: 0 when the leg speaks the client's dialect as it came,
  * since the server leg starts at the client's ISN.
  * Timestamps are never negotiated on either leg; one that appears anyway is NOPed out.
+ * Both directions keep the highest sequence number sent on in the server leg's space (upNext,
+ * downNext), so that the appliance can reset both legs exactly when it must end a connection.
  */
 
 /** Rewritten window field: scaled to bytes by one leg's factor and back by the other's. */
@@ -40,6 +42,8 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   tcp.rewriteSrcPort(c.allocPort);
   tcp.rewriteDstPort(serverPort);
   if (c.upShift !== 0) tcp.rewriteSeq((tcp.seq + c.upShift) >>> 0);
+  const end = (tcp.seq + tcp.seqLength) >>> 0;
+  if (((end - c.upNext) | 0) > 0) c.upNext = end;
   if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
   if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
   if (o.sackBlocks > 0) tcp.shiftSack(o, -c.delta);
@@ -50,6 +54,8 @@ export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   rewriteTcpAddresses(ip, tcp, c.vip, c.clientIp);
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);
+  const end = (tcp.seq + tcp.seqLength) >>> 0;
+  if (((end - c.downNext) | 0) > 0) c.downNext = end;
   tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
   if (c.upShift !== 0) {
     if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.upShift) >>> 0);

@@ -2,6 +2,7 @@ import type { PacketPool } from '../device/packet-pool';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, EthernetView } from '../wire/ethernet';
 import { PROTO_ICMP, PROTO_TCP } from '../wire/ipv4';
 import type { Dispatcher } from '../flow/dispatcher';
+import type { Diversion } from './diversion';
 import type { Drops } from './drops';
 import type { ServerEgress } from './egress';
 import type { Icmp } from './icmp';
@@ -29,6 +30,7 @@ export class Demux {
     private readonly neighbours: Neighbours,
     private readonly icmp: Icmp,
     private readonly router: Router,
+    private readonly diversion: Diversion,
     private readonly egress: ServerEgress,
     private readonly drops: Drops,
   ) {}
@@ -53,7 +55,8 @@ export class Demux {
       this.icmp.echo(slot, ip, -1);
       return;
     }
-    // Step 703: not SOCKS, so the route table decides.
+    // Step 703: not SOCKS, so the route table decides, unless the diverted-address table does.
+    if (!toVip && this.diversion.fromIntranet(slot, ip)) return;
     this.router.forward(slot, ip, true);
   }
 
@@ -86,6 +89,7 @@ export class Demux {
       this.router.forward(slot, ip, false);
       return;
     }
+    if (this.diversion.fromSegment(segIndex, slot, ip)) return;
     if (ip.protocol === PROTO_TCP) {
       const tcp = this.checks.checkTcp(slot);
       if (tcp === undefined) return;

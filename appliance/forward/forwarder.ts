@@ -3,6 +3,7 @@ import { Device } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
 import { Demux } from './demux';
+import { Diversion } from './diversion';
 import { Drops } from './drops';
 import { ServerEgress } from './egress';
 import type { ServerHealth } from './health';
@@ -42,6 +43,8 @@ export class Forwarder implements Sink {
   private readonly checks: Validator;
   private readonly demux: Demux;
   private readonly ingress: Ingress;
+  /** Routed traffic the diverted-address table diverts: the current connections, the name server. */
+  readonly diversion: Diversion;
 
   constructor(
     readonly pool: PacketPool,
@@ -63,8 +66,10 @@ export class Forwarder implements Sink {
     this.output = new Output(pool, this.tun, this.segments, this.serverSegment, this.egress, this.neighbours, this.lost);
     this.icmp = new Icmp(pool, this.output, this.neighbours, this.lost);
     this.router = new Router(this.segments, this.neighbours, this.icmp, this.output, this.lost);
+    this.diversion = new Diversion(pool, this.segments, this.router, this.neighbours, this.output, this.lost, config.diversion, log);
+    this.diversion.table = stages.diversions;
     this.checks = new Validator(pool, this.reassembler, this.lost);
-    this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.egress, this.lost);
+    this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost, log);
     this.setAddresses(config.routes, config.intranet.vips);
   }
@@ -87,9 +92,11 @@ export class Forwarder implements Sink {
     return [this.tun, ...this.segments.map((s) => s.device)];
   }
 
-  reconfigure(stages: Stages, routes: Route[], vips: number[]): void {
+  reconfigure(stages: Stages, config: Config): void {
     this.egress.growAlps(stages.alps.size);
-    this.setAddresses(routes, vips);
+    this.setAddresses(config.routes, config.intranet.vips);
+    this.diversion.configure(stages.diversions, config.diversion);
+    this.diversion.rerouted();
   }
 
   /** What a reload may change here besides the ALPs: the routes and the VIPs. */
@@ -127,9 +134,11 @@ export class Forwarder implements Sink {
     this.health.now = now;
     this.neighbours.now = now;
     this.checks.now = now;
+    this.diversion.now = now;
     try {
       this.neighbours.resolve(this.router.hops);
       this.reassembler.expire(now);
+      this.diversion.expire(now);
       this.dispatcher.tick(now);
     } catch (e) {
       this.lost.internalError(e);

@@ -1,12 +1,9 @@
 import type { PacketPool } from '../device/packet-pool';
-import { IcmpView, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST } from '../wire/icmp';
+import { IcmpView, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, isIcmpError } from '../wire/icmp';
 import { emitIpv4, IPV4_MIN_HEADER, PROTO_ICMP, type Ipv4Repr, type Ipv4View } from '../wire/ipv4';
 import type { Drops } from './drops';
 import type { Neighbours } from './neighbours';
 import type { Output } from './output';
-
-/** Destination unreachable, source quench, redirect, time exceeded, parameter problem. */
-const ICMP_ERRORS = [3, 4, 5, 11, 12];
 
 /**
  * The appliance's own ICMP (RFC 792): echo replies from its addresses, and the errors that
@@ -57,7 +54,7 @@ export class Icmp {
   error(ip: Ipv4View, type: number, code: number): void {
     // Never about an ICMP error (RFC 1122 3.2.2), lest two hosts answer each other forever;
     // an echo request may get one.
-    if (ip.protocol === PROTO_ICMP && ip.payloadLength > 0 && ICMP_ERRORS.includes(this.pool.buf[ip.payloadOffset])) return;
+    if (ip.protocol === PROTO_ICMP && ip.payloadLength > 0 && isIcmpError(this.pool.buf[ip.payloadOffset])) return;
     const slot = this.pool.take();
     if (slot < 0) return;
     const quoted = Math.min(ip.totalLength, ip.headerLength + 8);

@@ -39,7 +39,7 @@ export class Router {
   }
 
   /** The longest prefix holding `dst`; among equally long ones, the first listed. */
-  private lookup(dst: number): Hop | undefined {
+  lookup(dst: number): Hop | undefined {
     const hops = this.hops;
     let best: Hop | undefined;
     for (let i = 0; i < hops.length; i++) {
@@ -56,17 +56,11 @@ export class Router {
    * go to the intranet only: the appliance speaks ICMP from its VIPs, through the TUN.
    */
   forward(slot: number, ip: Ipv4View, fromIntranet: boolean): void {
-    if (ip.ttl <= 1) {
-      // RFC 1812 5.2.7.3: the discard is reported, code 0 (in transit).
-      if (fromIntranet) this.icmp.error(ip, ICMP_TIME_EXCEEDED, 0);
-      this.drops.drop(slot, 'ttl-exceeded');
-      return;
-    }
+    if (this.expired(slot, ip, fromIntranet)) return;
     const h = this.lookup(ip.dst);
     if (h === undefined) {
       if (fromIntranet) {
-        this.icmp.error(ip, ICMP_UNREACHABLE, UNREACH_NET);
-        this.drops.drop(slot, 'no-route');
+        this.unreachable(slot, ip);
         return;
       }
       ip.decrementTtl();
@@ -75,5 +69,20 @@ export class Router {
     }
     ip.decrementTtl();
     this.neighbours.sendTo(h.segment, slot, ip.totalLength, h.gateway ?? ip.dst);
+  }
+
+  /** A datagram that would leave with TTL 0 is not forwarded (dropped, counted, reported to the intranet). */
+  expired(slot: number, ip: Ipv4View, fromIntranet: boolean): boolean {
+    if (ip.ttl > 1) return false;
+    // RFC 1812 5.2.7.3: the discard is reported, code 0 (in transit).
+    if (fromIntranet) this.icmp.error(ip, ICMP_TIME_EXCEEDED, 0);
+    this.drops.drop(slot, 'ttl-exceeded');
+    return true;
+  }
+
+  /** An ICMP network unreachable about `ip` to the intranet, and the datagram dropped. */
+  unreachable(slot: number, ip: Ipv4View): void {
+    this.icmp.error(ip, ICMP_UNREACHABLE, UNREACH_NET);
+    this.drops.drop(slot, 'no-route');
   }
 }

@@ -2,8 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Appliance } from '../appliance';
 import { formatIpv4 } from '../config/address';
 import type { MonitorSettings } from '../config/tables';
-import { divertCommand } from '../control/divert';
+import { answerRequest } from '../control/server';
 import { MAX_MESSAGE, MonitorAuth, type Refusal } from './auth';
+
+/** What a monitor may ask: change the diverted-address table, read the figures. Not reload, not status. */
+const MONITOR_COMMANDS = ['divert', 'servers', 'conns', 'flows'];
 
 /** (reason, sender) pairs logged at most; beyond, refusals are only counted. */
 const MAX_LOGGED = 10_000;
@@ -12,7 +15,9 @@ const MAX_LOGGED = 10_000;
  * The network monitor's channel (the network-management patent's port 213): a TCP listener on
  * the host's own stack, newline-delimited JSON like the control socket, each line a signed
  * message (monitor/auth.ts) whose request is one of the control socket's divert commands
- * (list, add, remove, save; mode drain). Answers are JSON lines: what was applied, or why not.
+ * (list, add, remove, save; mode drain or move) or a read of the figures the patent's proxy
+ * reports (servers, conns, flows: the Socks ALP Connection table and the current connections,
+ * paged and filtered as on the control socket). Answers are JSON lines: what was applied, or why not.
  * Each refusal is counted by reason and logged once per (reason, sender address); the key is
  * never logged.
  */
@@ -85,10 +90,11 @@ export class MonitorServer {
     if (!v.ok) return this.refused(s, sender, v);
     const req = v.request;
     let answer: Record<string, unknown>;
-    if (req.cmd !== undefined && req.cmd !== 'divert') {
-      answer = { ok: false, error: `the monitor channel takes divert commands only, not ${JSON.stringify(req.cmd)}` };
+    const cmd = req.cmd ?? 'divert';
+    if (typeof cmd !== 'string' || !MONITOR_COMMANDS.includes(cmd)) {
+      answer = { ok: false, error: `the monitor channel takes ${MONITOR_COMMANDS.join(', ')}, not ${JSON.stringify(req.cmd)}` };
     } else {
-      answer = divertCommand(this.appliance, req, `monitor ${sender}`) as Record<string, unknown>;
+      answer = answerRequest(this.appliance, { ...req, cmd }, `monitor ${sender}`) as Record<string, unknown>;
     }
     // An applied change is logged by divertCommand, with the sender; a refused one here.
     if (!answer.ok) this.appliance.log(`monitor: ${sender} ${String(req.op ?? req.cmd ?? '(no op)')} not applied: ${String(answer.error)}`);

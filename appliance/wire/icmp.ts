@@ -7,6 +7,11 @@ export const ICMP_ECHO_REQUEST = 8;
 export const ICMP_TIME_EXCEEDED = 11;
 export const UNREACH_NET = 0;
 
+/** Destination unreachable, source quench, redirect, time exceeded, parameter problem (RFC 792). */
+export function isIcmpError(type: number): boolean {
+  return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
+}
+
 /** A view over an ICMP message (RFC 792). */
 export class IcmpView extends WireView {
   get type(): number { return this.buf[this.off]; }

@@ -4,6 +4,7 @@ import { WireView } from './view';
 export const IPV4_MIN_HEADER = 20;
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
 
 /** Why a buffer is not a well-formed IPv4 datagram; 0 when it is. */
 export const enum Ipv4Error {

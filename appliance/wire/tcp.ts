@@ -9,6 +9,11 @@ export const RST = 0x04;
 export const PSH = 0x08;
 export const ACK = 0x10;
 
+/** The later of two sequence numbers (RFC 9293 3.4: compared modulo 2^32); `b` undefined: `a`. */
+export function seqLater(a: number, b: number | undefined): number {
+  return b === undefined || ((a - b) | 0) > 0 ? a : b;
+}
+
 const OPT_END = 0;
 const OPT_NOP = 1;
 const OPT_MSS = 2;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { controlRequest } from '../../appliance/control/client';
 import { REPO, useLab, type LabFacts } from '../lab/lab';
 import { ApplianceProcess, configCopy } from '../lab/appliance-process';
 
@@ -31,9 +32,21 @@ async function until(what: string, test: () => boolean, ms = 8000): Promise<void
   }
 }
 
+/** The diverted-address table as the appliance holds it, asked apart from the screen. */
+async function diversions(): Promise<unknown> {
+  return (await controlRequest(SOCKET, { cmd: 'divert', op: 'list' })).entries;
+}
+
+/** Sends `text` to the dashboard as typed (-l: no word of it is taken for a key name), then Enter. */
+function typeLine(text: string): void {
+  tmux('send-keys', '-t', SESSION, '-l', text);
+  tmux('send-keys', '-t', SESSION, 'Enter');
+}
+
 /**
  * The dashboard as its users see it, in tmux: what the screen shows after real traffic, after
- * a filter keystroke, after the appliance stops; and the --once snapshot.
+ * a filter keystroke, after a diversion added and removed with its keys, after the appliance
+ * stops; and the --once snapshot.
  */
 describe('dashboard: the screen, driven through tmux', function () {
   this.timeout(120_000);
@@ -73,6 +86,7 @@ describe('dashboard: the screen, driven through tmux', function () {
     const rows = connectionRows(r.stdout);
     expect(rows.some((l) => /\shttp\s+203\.0\.113\.80:80\s+sa\s+\d+\s+spliced/.test(l)), rows.join('\n')).to.equal(true);
     expect(rows.some((l) => /\sftp\s+203\.0\.113\.80:21\s+sb\s/.test(l))).to.equal(true);
+    expect(r.stdout).to.match(/^== Diverted addresses ==\nno diversions: connections go where they ask$/m);
     expect(r.stdout).to.match(/^== Throughput ==$/m);
   });
 
@@ -96,6 +110,42 @@ describe('dashboard: the screen, driven through tmux', function () {
     expect(screen()).to.match(/matching "ftp"/);
     tmux('send-keys', '-t', SESSION, 'Escape');
     await until('the filter to clear', () => connectionRows(screen()).length === 2);
+  });
+
+  it('adds a diversion with a, shows it under Diverted addresses, removes it with d', async function () {
+    const prompt = /^divert: ORIGINAL DIVERTED \[drain\|move\]/m;
+    await until('the empty table', () => /^xno diversions: connections go where they ask; a adds one /m.test(screen()));
+
+    // Escape cancels: nothing is sent.
+    tmux('send-keys', '-t', SESSION, 'a');
+    await until('the add prompt', () => prompt.test(screen()));
+    tmux('send-keys', '-t', SESSION, '-l', '203.0.113.80:8080 203.0.113.81:8080');
+    tmux('send-keys', '-t', SESSION, 'Escape');
+    await until('the prompt to go', () => !prompt.test(screen()));
+    expect(await diversions()).to.deep.equal([]);
+
+    tmux('send-keys', '-t', SESSION, 'a');
+    await until('the add prompt', () => prompt.test(screen()));
+    typeLine('203.0.113.80:8080 203.0.113.81:8080');
+    // x is the panel's border, > the cursor.
+    await until('the entry in the panel', () => /^x> 203\.0\.113\.80:8080 -> 203\.0\.113\.81:8080 /m.test(screen()));
+    expect(screen()).to.match(/^x1 entry; a adds, d removes the selected /m);
+    expect(screen()).to.match(/^divert: added 203\.0\.113\.80:8080 -> 203\.0\.113\.81:8080; established connections stay where they are/m);
+    expect(await diversions()).to.deep.equal([{ original: '203.0.113.80:8080', diverted: '203.0.113.81:8080' }]);
+
+    // The appliance validates: its refusal is shown as is, and the table stays.
+    tmux('send-keys', '-t', SESSION, 'a');
+    await until('the add prompt', () => prompt.test(screen()));
+    typeLine('203.0.113.80:8080 203.0.113.80:8080');
+    await until('the refusal', () => /^divert add: .*may not divert to itself/m.test(screen()));
+    expect(screen()).to.match(/^x> 203\.0\.113\.80:8080 -> 203\.0\.113\.81:8080 /m);
+
+    tmux('send-keys', '-t', SESSION, 'd');
+    await until('the confirmation naming the entry', () => /^remove 203\.0\.113\.80:8080 -> 203\.0\.113\.81:8080\? Enter: drain/m.test(screen()));
+    tmux('send-keys', '-t', SESSION, 'Enter');
+    await until('the empty table again', () => /^xno diversions: /m.test(screen()));
+    expect(screen()).to.match(/^divert: removed 203\.0\.113\.80:8080 -> 203\.0\.113\.81:8080; established connections stay where they are/m);
+    expect(await diversions()).to.deep.equal([]);
   });
 
   it('says so when the appliance stops, and stays alive', async function () {

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # The socksalp lab: the project's own test hosts, in network namespaces.
 #
-#   salab-client  intranet client          c0 198.18.0.2/24, VIP and 198.19/16 via 198.18.0.1
-#   salab-app     the appliance's host     intra0 198.18.0.1/24; TUN alp0 carries the VIP;
+#   salab-client  intranet client          c0 198.18.0.2/24, VIP, 198.19/16 and 203.0.113/24
+#                                          via 198.18.0.1
+#   salab-app     the appliance's host     intra0 198.18.0.1/24; TUN alp0 carries the VIP and
+#                                          203.0.113/24 (the appliance's [routes] take it on);
 #                                          per server: bridge br-sX (198.19.N.254/24, the
-#                                          kernel's own leg) joining TAP alp-sX and veth seg-sX
-#   salab-sa      Dante (SOCKS4+5)         198.19.1.2/24, internet leg 203.0.113.11
+#                                          kernel's own leg) joining TAP alp-sX and veth seg-sX;
+#                                          rp_filter loose (replies from the internet come back
+#                                          on br-sa, not on alp0)
+#   salab-sa      Dante (SOCKS4+5)         198.19.1.2/24, internet leg 203.0.113.11; also the
+#                 and the router           intranet's router to the internet (ip_forward): the
+#                                          appliance's [routes] 203.0.113.0/24 = alp-sa via
+#                                          198.19.1.2; replies go back by sa's route to 198.18/15
+#                                          via the kernel's 198.19.1.254 (to the client), or
+#                                          straight to the appliance's 198.19.1.1 on the segment
 #   salab-sb      Dante (SOCKS4+5)         198.19.2.2/24, internet leg 203.0.113.12
 #   salab-sc      microsocks (SOCKS5)      198.19.3.2/24, internet leg 203.0.113.13
 #   salab-sd      OpenSSH -D (4, 4a, 5)    198.19.4.2/24, internet leg 203.0.113.14; Dante and
@@ -19,7 +28,16 @@
 #                                          (mirror.socksalp.test): the same files on 80 and 8080
 #                                          at both, each naming itself (X-Mirror header, last
 #                                          field of the access log), and on UDP port 7 (node) a reply
-#                                          "mirror <address>" to every datagram
+#                                          "mirror <address>" to every datagram; nsd, the
+#                                          authoritative DNS server of socksalp.test, on UDP and
+#                                          TCP 53 of 203.0.113.53/24 (ns.socksalp.test), same
+#                                          bridge; 198.18/15 via sa's 203.0.113.11 (the way back
+#                                          to the intranet, through the router)
+#
+# The zone socksalp.test (TTL 300): SOA and NS ns; A ns 203.0.113.53, web and files 203.0.113.80,
+# mirror 203.0.113.81, mirrors both 203.0.113.80 and 203.0.113.81; CNAME www -> web; TXT at the
+# apex and at txt. The namespaces still resolve from /etc/netns/NS/hosts (their resolv.conf
+# names no nameserver): tests ask the server itself (dig @203.0.113.53).
 #
 # The lab's user salab-socks (no home, no shell, account expired so that login, su and sshd
 # refuse it; Dante's "username" method checks only the password, with getspnam and crypt) is
@@ -31,7 +49,9 @@
 #
 # With --vm (the VM image's boot test) salab-app holds no appliance: it only bridges each
 # segment to a TAP for a VM's NIC, vm-intra (the VM's eth0, facing the client) and vm-sX
-# (eth1.., facing server sX), and neither the TUN nor 198.18.0.1 nor 198.19.N.254 exist there.
+# (eth1.., facing server sX), and neither the TUN nor 198.18.0.1 nor 198.19.N.254 exist there,
+# nor the intranet's way to 203.0.113/24 through sa (the client has no route to it, sa does not
+# forward, salab-inet has no route to 198.18/15). The DNS server is there in both sorts.
 #
 # Usage: lab.sh up [--vm] | down | status [--vm] | env | stop-server NAME | start-server NAME
 #   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
@@ -61,6 +81,17 @@ MIRROR_HOST=mirror.socksalp.test
 MIRRORS="$WEB_ADDR $MIRROR_ADDR"
 # UDP service on each mirror: every datagram is answered by one line naming the mirror.
 UDP_PORT=7
+# The authoritative DNS server of the lab's zone, on br-inet beside the web host and the mirror.
+DNS_ADDR=203.0.113.53
+DNS_ZONE=socksalp.test
+DNS_HOST=ns.$DNS_ZONE
+DNS_TTL=300
+# The intranet's router to the internet: sa, on its segment (the gateway of the appliance's
+# [routes]) and on its internet leg (salab-inet's way back to 198.18/15).
+ROUTER_NAME=sa
+ROUTER=198.19.1.2
+ROUTER_TAP=alp-sa
+ROUTER_INET=203.0.113.11
 VIP=198.18.0.100
 SERVICES=("ftp 21" "telnet 23" "gopher 70" "ssl 443")
 
@@ -197,6 +228,68 @@ $listens    server_name $WEB_HOST $MIRROR_HOST;
 EOF
 }
 
+# nsd, authoritative only, in the foreground (-d) as a lab child: every file under $RUN/nsd, no
+# database, no remote control, no pidfile (lab.sh keeps the pid), no syslog (its own log file),
+# root kept (as nginx's workers). It binds only DNS_ADDR, UDP and TCP.
+nsd_conf() {
+  cat <<EOF
+server:
+  ip-address: $DNS_ADDR
+  port: 53
+  do-ip4: yes
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  database: ""
+  zonesdir: "$RUN/nsd"
+  zonelistfile: "$RUN/nsd/zone.list"
+  xfrdfile: "$RUN/nsd/xfrd.state"
+  xfrdir: "$RUN/nsd"
+  pidfile: ""
+  logfile: "$RUN/nsd.log"
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: no
+zone:
+  name: "$DNS_ZONE"
+  zonefile: "$RUN/nsd/$DNS_ZONE.zone"
+EOF
+}
+
+dns_zone() {
+  cat <<EOF
+\$ORIGIN $DNS_ZONE.
+\$TTL $DNS_TTL
+@        SOA   $DNS_HOST. hostmaster.$DNS_ZONE. 1 3600 900 604800 $DNS_TTL
+@        NS    $DNS_HOST.
+@        TXT   "socksalp lab"
+ns       A     $DNS_ADDR
+web      A     $WEB_ADDR
+files    A     $WEB_ADDR
+mirror   A     $MIRROR_ADDR
+mirrors  A     $WEB_ADDR
+mirrors  A     $MIRROR_ADDR
+www      CNAME web
+txt      TXT   "socksalp lab zone, served by nsd at $DNS_ADDR"
+EOF
+}
+
+# Waits until the DNS server answers a real query, over UDP and over TCP, from salab-inet.
+wait_dns() {
+  local i q="+short +time=1 +tries=1 @$DNS_ADDR $DNS_HOST A"
+  for i in $(seq 1 100); do
+    if [ "$(ip netns exec "$NS_INET" dig $q 2>/dev/null)" = "$DNS_ADDR" ] &&
+      [ "$(ip netns exec "$NS_INET" dig +tcp $q 2>/dev/null)" = "$DNS_ADDR" ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "the DNS server does not answer for $DNS_HOST at $DNS_ADDR in $NS_INET; see $RUN/nsd.log"
+  return 1
+}
+
 # The large file's bytes are an AES-CTR keystream with a fixed key: the same on every
 # machine, so its sha256 is a constant of the lab.
 make_files() {
@@ -244,6 +337,16 @@ build() {
     ip -n "$NS_APP" tuntap add mode tun name alp0
     ip -n "$NS_APP" link set alp0 up
     ip -n "$NS_APP" route add $VIP/32 dev alp0
+    # The internet through the appliance: the client sends it to the appliance's host, whose
+    # kernel puts it into the TUN; the appliance's [routes] carry it on to the router sa.
+    ip -n "$NS_CLIENT" route add 203.0.113.0/24 via 198.18.0.1
+    ip -n "$NS_APP" route add 203.0.113.0/24 dev alp0
+    # Replies from the internet come back asymmetrically: sa sends them to the kernel's leg
+    # 198.19.1.254, so 203.0.113.x arrives on br-sa while the route back to it points into alp0.
+    # Strict reverse-path filtering (1, which a new namespace inherits from the host's "all" and
+    # "default") would drop them; loose (2) only asks for some route back. The value in force
+    # is the larger of "all" and the device's, so "all" = 2 covers every device, now and later.
+    ip netns exec "$NS_APP" sysctl -qw net.ipv4.conf.all.rp_filter=2
   fi
   hosts_file "$NS_CLIENT"
 
@@ -251,6 +354,7 @@ build() {
   ip -n "$NS_INET" link add br-inet type bridge
   ip -n "$NS_INET" addr add $WEB_ADDR/24 dev br-inet
   ip -n "$NS_INET" addr add $MIRROR_ADDR/24 dev br-inet
+  ip -n "$NS_INET" addr add $DNS_ADDR/24 dev br-inet
   ip -n "$NS_INET" link set br-inet up
 
   for s in "${SERVERS[@]}"; do
@@ -275,6 +379,14 @@ build() {
     ip -n "$NS_INET" link set i-$name up
     hosts_file "$ns"
   done
+  if [ "$appliance" != vm ]; then
+    # sa routes between its segment and the internet. Its reverse-path checks pass whatever
+    # rp_filter it inherited: every source arrives on the device its route points to (198.18/15
+    # and 198.19.1/24 on eth0, 203.0.113/24 on ext0).
+    ip netns exec "$PREFIX-$ROUTER_NAME" sysctl -qw net.ipv4.ip_forward=1
+    # The internet's way back to the intranet (the client and the appliance) is through sa.
+    ip -n "$NS_INET" route add 198.18.0.0/15 via $ROUTER_INET
+  fi
 
   socks_user
   make_files
@@ -301,11 +413,18 @@ for (const addr of mirrors) {
 EOF
   spawn "$NS_INET" udp-mirrors node "$RUN/udp-service.js" $UDP_PORT $MIRRORS
 
+  mkdir -p "$RUN/nsd"
+  nsd_conf >"$RUN/nsd/nsd.conf"
+  dns_zone >"$RUN/nsd/$DNS_ZONE.zone"
+  nsd-checkzone "$DNS_ZONE" "$RUN/nsd/$DNS_ZONE.zone" >/dev/null
+  spawn "$NS_INET" nsd nsd -d -c "$RUN/nsd/nsd.conf"
+
   for s in "${SERVERS[@]}"; do start_server ${s%% *}; done
 
   for m in $MIRRORS; do wait_listen "$NS_INET" "$m" 80; wait_listen "$NS_INET" "$m" 8080; wait_udp "$m" $UDP_PORT; done
   for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; done
   for s in "${SERVERS[@]}"; do set -- $s; wait_listen "$PREFIX-$1" 198.19.$2.2 1080; done
+  wait_dns
 }
 
 wait_udp() {
@@ -416,6 +535,15 @@ LAB_BIG_SHA256=$(cat "$RUN/www/big.bin.sha256" 2>/dev/null || true)
 LAB_NGINX_LOG=$RUN/nginx-access.log
 LAB_SE_USER=$SOCKS_USER
 LAB_SE_PASSWORD_FILE=$SOCKS_PASSWORD
+LAB_DNS_ADDR=$DNS_ADDR
+LAB_DNS_ZONE=$DNS_ZONE
+LAB_DNS_HOST=$DNS_HOST
+LAB_DNS_TTL=$DNS_TTL
+LAB_DNS_LOG=$RUN/nsd.log
+LAB_ROUTER=$ROUTER
+LAB_ROUTER_TAP=$ROUTER_TAP
+LAB_ROUTER_SERVER=$ROUTER_NAME
+LAB_ROUTER_INET=$ROUTER_INET
 EOF
   for s in "${SERVERS[@]}"; do
     set -- $s

@@ -24,6 +24,9 @@ NEEDED=(
   ssh-keygen:openssh-client
   sshd:openssh-server
   sha256sum:coreutils
+  dig:bind9-dnsutils
+  nsd:nsd
+  nsd-checkzone:nsd
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
@@ -46,6 +49,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   trap '[ -z "$made_policy" ] || rm -f $policy' EXIT
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The lab runs its own nsd in salab-inet (lab.sh). Debian's nsd package enables a system nsd
+# listening on every address's port 53; policy-rc.d keeps it from starting at install, and here
+# it is also kept from starting at boot and stopped if something started it anyway. Idempotent:
+# nothing is done once it is disabled and stopped.
+if [ "$(id -u)" = 0 ] && { [ -e /etc/init.d/nsd ] || [ -e /lib/systemd/system/nsd.service ]; }; then
+  if [ -d /run/systemd/system ]; then
+    if systemctl is-enabled -q nsd 2>/dev/null || systemctl is-active -q nsd 2>/dev/null; then
+      echo "setup: disabling and stopping the system nsd (the lab runs its own)" >&2
+      systemctl disable --now -q nsd
+    fi
+  else
+    # No systemd running: the sysvinit links and systemd's (update-rc.d removes both), and the
+    # daemon its init script would have started.
+    if compgen -G '/etc/rc[2345].d/S*nsd' >/dev/null || compgen -G '/etc/systemd/system/*.wants/nsd.service' >/dev/null; then
+      echo "setup: disabling the system nsd at boot (the lab runs its own)" >&2
+      update-rc.d nsd disable >/dev/null 2>&1 || true
+    fi
+    pid=$(cat /run/nsd/nsd.pid 2>/dev/null || true)
+    if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/nsd ]; then
+      echo "setup: stopping the system nsd, pid $pid (the lab runs its own)" >&2
+      kill -TERM "$pid"
+    fi
+  fi
 fi
 
 # npm dependencies: reinstalled only when the lock file is newer than what is installed.

@@ -24,7 +24,7 @@ const CONFIG: Config = {
   appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x' },
   intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
   capacityForPriority: [{ priority: 0, capacity: 0 }],
-  routes: [],
+  routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
   alps: { records: [{ name: 'http', ports: [80], priority: 7, discardEligible: false }], fallback: { name: 'default', ports: [], priority: 4, discardEligible: true } },
   servers: [server('sa', 1), server('sb', 2)],
 };

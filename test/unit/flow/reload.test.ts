@@ -28,7 +28,7 @@ function config(alps: AlpTable): Config {
     appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x' },
     intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
     capacityForPriority: [{ priority: 0, capacity: 0 }],
-    routes: [],
+    routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
     alps,
     servers: [{
       name: 'sa', address: SA.address, port: 1080, tap: 'alp-sa', local: { address: SA.local, length: 24 }, capacity: 15,

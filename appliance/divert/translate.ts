@@ -1,0 +1,109 @@
+import { update16, update32 } from '../wire/checksum';
+import { Ipv4View, PROTO_TCP, PROTO_UDP, readU32 } from '../wire/ipv4';
+
+/**
+ * Figure 3's rewrites, in place, with the checksums updated incrementally (RFC 1624): both
+ * addresses and both ports of a TCP or UDP datagram (events 3 and 6), and the same for the
+ * datagram an ICMP error quotes, so that an error about a diverted flow reaches the client
+ * about the flow it sent (RFC 5508 4.3, what Linux's NAT does with nf_nat_icmp_reply_translation).
+ */
+
+/** Where the transport checksum sits: TCP 16, UDP 6 (RFC 9293 3.1, RFC 768). */
+function checksumAt(proto: number): number {
+  return proto === PROTO_TCP ? 16 : 6;
+}
+
+/**
+ * Rewrites the datagram in `ip` (TCP or UDP, its first 8 transport bytes known present) to
+ * `src`:`srcPort` -> `dst`:`dstPort`. `partial`: the kernel left the transport checksum as the
+ * pseudo-header's sum for the NIC to finish (IFF_VNET_HDR NEEDS_CSUM), so only the addresses
+ * change it, as a complement.
+ */
+export function rewriteFlow(ip: Ipv4View, partial: boolean, src: number, srcPort: number, dst: number, dstPort: number): void {
+  const b = ip.buf;
+  const t = ip.payloadOffset;
+  const at = t + checksumAt(ip.protocol);
+  let c = (b[at] << 8) | b[at + 1];
+  const oldSrcPort = (b[t] << 8) | b[t + 1];
+  const oldDstPort = (b[t + 2] << 8) | b[t + 3];
+  if (partial) {
+    c = ~update32(update32(~c & 0xffff, ip.src, src), ip.dst, dst) & 0xffff;
+  } else if (ip.protocol === PROTO_TCP || c !== 0) {
+    // A UDP checksum of 0 means none was sent (RFC 768): it stays none.
+    c = update16(update16(update32(update32(c, ip.src, src), ip.dst, dst), oldSrcPort, srcPort), oldDstPort, dstPort);
+    if (c === 0 && ip.protocol === PROTO_UDP) c = 0xffff;
+  }
+  if (ip.protocol === PROTO_TCP || c !== 0 || partial) {
+    b[at] = c >> 8;
+    b[at + 1] = c;
+  }
+  b[t] = srcPort >> 8;
+  b[t + 1] = srcPort;
+  b[t + 2] = dstPort >> 8;
+  b[t + 3] = dstPort;
+  ip.rewriteSrc(src);
+  ip.rewriteDst(dst);
+}
+
+/**
+ * The datagram an ICMP error quotes (RFC 792: its IP header and at least 8 bytes of it), at
+ * `icmpOff + 8` within an ICMP message of `icmpLen` bytes: its addresses and ports, or
+ * undefined when too little of it is there to match a flow.
+ */
+export class QuotedFlow {
+  readonly inner = new Ipv4View();
+  proto = 0;
+  src = 0;
+  dst = 0;
+  srcPort = 0;
+  dstPort = 0;
+  /** Bytes of the quoted transport header present. */
+  private transport = 0;
+
+  read(buf: Uint8Array, icmpOff: number, icmpLen: number): boolean {
+    const at = icmpOff + 8;
+    const room = icmpLen - 8;
+    if (room < 20 + 8) return false;
+    const hl = (buf[at] & 0x0f) * 4;
+    if (buf[at] >> 4 !== 4 || hl < 20 || hl + 8 > room) return false;
+    const proto = buf[at + 9];
+    if (proto !== PROTO_TCP && proto !== PROTO_UDP) return false;
+    this.inner.wrap(buf, at, room);
+    this.proto = proto;
+    this.src = readU32(buf, at + 12);
+    this.dst = readU32(buf, at + 16);
+    const t = at + hl;
+    this.srcPort = (buf[t] << 8) | buf[t + 1];
+    this.dstPort = (buf[t + 2] << 8) | buf[t + 3];
+    this.transport = room - hl;
+    return true;
+  }
+
+  /**
+   * Rewrites the quoted datagram to `src`:`srcPort` -> `dst`:`dstPort`: its header checksum, and
+   * its transport checksum when the quote holds it (UDP's always, TCP's when 18 bytes or more
+   * are quoted), all incrementally. The caller refreshes the ICMP checksum.
+   */
+  rewrite(src: number, srcPort: number, dst: number, dstPort: number): void {
+    const ip = this.inner;
+    const b = ip.buf;
+    const hl = ip.headerLength;
+    const t = ip.off + hl;
+    const at = checksumAt(this.proto);
+    if (this.transport >= at + 2) {
+      let c = (b[t + at] << 8) | b[t + at + 1];
+      if (this.proto === PROTO_TCP || c !== 0) {
+        c = update16(update16(update32(update32(c, this.src, src), this.dst, dst), this.srcPort, srcPort), this.dstPort, dstPort);
+        if (c === 0 && this.proto === PROTO_UDP) c = 0xffff;
+        b[t + at] = c >> 8;
+        b[t + at + 1] = c;
+      }
+    }
+    b[t] = srcPort >> 8;
+    b[t + 1] = srcPort;
+    b[t + 2] = dstPort >> 8;
+    b[t + 3] = dstPort;
+    ip.rewriteSrc(src);
+    ip.rewriteDst(dst);
+  }
+}

@@ -1,0 +1,308 @@
+import type { DiversionSettings } from '../config/tables';
+import { VNET_F_NEEDS_CSUM, type PacketPool } from '../device/packet-pool';
+import { CurrentConnections, FLOW_CLOSING, FLOW_FIN_CLIENT, FLOW_FIN_SERVER, FLOW_REPLIED } from '../divert/current';
+import { EnhancedNameServer } from '../divert/ens';
+import type { DivertedAddresses } from '../divert/table';
+import { QuotedFlow, rewriteFlow } from '../divert/translate';
+import { SegmentBuilder } from '../flow/segment-builder';
+import { IcmpView, isIcmpError } from '../wire/icmp';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, readU32, type Ipv4View } from '../wire/ipv4';
+import { ACK, FIN, RST, SYN } from '../wire/tcp';
+import type { Drops } from './drops';
+import type { Neighbours } from './neighbours';
+import type { Output } from './output';
+import type { Router } from './routes';
+import type { Segment } from './segments';
+import { answerInPlace } from './dns-answer';
+
+/** Seconds a closed TCP flow's row stays for the last ACK and retransmitted FINs. */
+const LINGER = 10;
+/** Rows the expiry sweep examines per tick: the whole table in a few seconds, a bounded cost per tick. */
+const SWEEP = 4096;
+
+/**
+ * The network-management patent's own mode on the appliance's routed traffic (step 703 of the
+ * dispatch patent): a TCP or UDP datagram from the intranet whose destination the diverted-
+ * address table diverts leaves, as in figure 3, from the appliance's own address on the egress
+ * segment with a port of its own, to the diverted destination; the pair of pairs goes into the
+ * current connections (divert/current.ts), and replies are rewritten back, so the client sees
+ * them come from the address it sent to. ICMP errors about such a flow are translated both
+ * ways. DNS queries for diverted names are answered by the enhanced name server (figure 5).
+ *
+ * A TCP flow is diverted from its SYN only: segments of a connection that began before the
+ * diversion keep their path (drain). UDP has no beginning: a datagram with no row follows the
+ * table as it is now.
+ */
+export class Diversion {
+  table!: DivertedAddresses;
+  now = 0;
+  readonly flows: CurrentConnections;
+  readonly stats = { diverted: 0, returned: 0, icmpTranslated: 0, notAddress: 0, reset: 0, moved: 0, released: 0 };
+  private readonly quoted = new QuotedFlow();
+  private readonly icmpView = new IcmpView();
+  private readonly builder: SegmentBuilder;
+  private sweepAt = 0;
+
+  constructor(
+    private readonly pool: PacketPool,
+    private readonly segments: readonly Segment[],
+    private readonly router: Router,
+    private readonly neighbours: Neighbours,
+    private readonly output: Output,
+    private readonly drops: Drops,
+    public settings: DiversionSettings,
+    private readonly log: (message: string) => void,
+  ) {
+    this.flows = new CurrentConnections(settings.maxFlows);
+    this.builder = new SegmentBuilder(pool);
+    // The name server asks the table in force (a reload replaces it) through this object.
+    this.ens = new EnhancedNameServer(this, settings.dnsTtl);
+  }
+
+  readonly ens: EnhancedNameServer;
+
+  /** A reload: the table and the settings in force (max_flows excepted: a restart's). */
+  configure(table: DivertedAddresses, settings: DiversionSettings): void {
+    this.table = table;
+    this.settings = settings;
+    this.ens.ttl = settings.dnsTtl;
+  }
+
+  get hasNames(): boolean {
+    return this.table.hasNames;
+  }
+
+  nameAddress(name: string): number | undefined {
+    return this.table.nameAddress(name);
+  }
+
+  /** From the intranet, to no VIP: true when taken here (diverted, answered or dropped), false to route it as ever. */
+  fromIntranet(slot: number, ip: Ipv4View): boolean {
+    if (this.table.size === 0 && this.flows.size === 0) return false;
+    const proto = ip.protocol;
+    if (proto === PROTO_ICMP) return this.flows.size > 0 && this.icmpFromIntranet(slot, ip);
+    if ((proto !== PROTO_TCP && proto !== PROTO_UDP) || ip.payloadLength < (proto === PROTO_TCP ? 20 : 8)) return false;
+    const b = this.pool.buf;
+    const t = ip.payloadOffset;
+    const srcPort = (b[t] << 8) | b[t + 1];
+    const dstPort = (b[t + 2] << 8) | b[t + 3];
+    // Figure 5: a query for a diverted name is answered here; every other passes on.
+    if (dstPort === 53 && proto === PROTO_UDP && this.table.hasNames && answerInPlace(this.pool, this.ens, slot, ip, this.output)) return true;
+    const f = this.flows;
+    let r = f.findClient(proto, ip.src, srcPort, ip.dst, dstPort);
+    const syn = proto === PROTO_TCP && (b[t + 13] & (SYN | ACK | RST)) === SYN;
+    if (r >= 0 && syn && f.flags[r] & FLOW_CLOSING) {
+      f.remove(r); // the client's port again, for a new connection
+      r = -1;
+    }
+    if (r < 0) {
+      if (this.table.size === 0) return false;
+      const to = this.table.lookupIpv4(ip.dst, dstPort);
+      if (to === undefined) return false;
+      if (to.kind !== 'ipv4') {
+        // Nothing is resolved here: a name is for the SOCKS server to look up.
+        this.stats.notAddress++;
+        if (this.drops.first('divert-name')) this.log(`divert: routed traffic to a destination diverted to a host name goes unchanged (only SOCKS servers resolve names; counted)`);
+        return false;
+      }
+      if (proto === PROTO_TCP && !syn) return false; // drain: a connection from before the diversion
+      if (this.router.expired(slot, ip, true)) return true;
+      r = this.open(slot, ip, proto, srcPort, dstPort, to.address, to.port ?? dstPort);
+      if (r < 0) return true;
+    } else if (this.router.expired(slot, ip, true)) return true;
+    // Figure 3, event 3: both addresses and ports rewritten, the datagram sent on.
+    const len = ip.totalLength;
+    const seg = f.segment[r];
+    if (proto === PROTO_TCP) this.tcpSeen(r, t, ip.payloadLength, true);
+    rewriteFlow(ip, this.partial(slot), this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r]);
+    ip.decrementTtl();
+    f.lastSeen[r] = this.now;
+    f.packetsOut[r]++;
+    f.bytesOut[r] += len;
+    this.stats.diverted++;
+    this.neighbours.sendTo(seg, slot, len, f.nextHop[r]);
+    return true;
+  }
+
+  /** A datagram to the appliance's own address on segment `segIndex`: a reply of a diverted flow is rewritten back (events 5-7). */
+  fromSegment(segIndex: number, slot: number, ip: Ipv4View): boolean {
+    const f = this.flows;
+    if (f.size === 0) return false;
+    const proto = ip.protocol;
+    if (proto === PROTO_ICMP) return this.icmpFromSegment(segIndex, slot, ip);
+    if ((proto !== PROTO_TCP && proto !== PROTO_UDP) || ip.payloadLength < (proto === PROTO_TCP ? 20 : 8)) return false;
+    const b = this.pool.buf;
+    const t = ip.payloadOffset;
+    const r = f.findServer(proto, ip.src, (b[t] << 8) | b[t + 1], segIndex, (b[t + 2] << 8) | b[t + 3]);
+    if (r < 0) return false;
+    if (this.router.expired(slot, ip, false)) return true;
+    const len = ip.totalLength;
+    if (proto === PROTO_TCP) this.tcpSeen(r, t, ip.payloadLength, false);
+    f.flags[r] |= FLOW_REPLIED;
+    rewriteFlow(ip, this.partial(slot), f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r]);
+    ip.decrementTtl();
+    f.lastSeen[r] = this.now;
+    f.packetsIn[r]++;
+    f.bytesIn[r] += len;
+    this.stats.returned++;
+    this.output.toIntranet(slot, len);
+    return true;
+  }
+
+  /** A share of the expiry sweep: idle UDP rows, idle or unanswered TCP rows, closed ones after their linger. */
+  expire(now: number): void {
+    const f = this.flows;
+    if (f.size === 0) return;
+    const s = this.settings;
+    for (let n = 0; n < SWEEP; n++) {
+      const r = this.sweepAt;
+      this.sweepAt = r + 1 === f.capacity ? 0 : r + 1;
+      if (f.used[r] === 0) continue;
+      const flags = f.flags[r];
+      const limit = flags & FLOW_CLOSING ? LINGER : f.proto[r] === PROTO_UDP ? s.udpTimeout : flags & FLOW_REPLIED ? s.tcpTimeout : s.unrepliedTimeout;
+      if (now - f.lastSeen[r] >= limit) {
+        f.remove(r);
+        f.stats.expired++;
+      }
+    }
+  }
+
+  /**
+   * The mid-connection diversion (the patent: "search the current connections ... and change
+   * the destination"), after the table changed: each row whose original destination the table
+   * now sends elsewhere is moved. A UDP row is retargeted in place (its own port kept where the
+   * segment stays the same) or, when the table no longer diverts it, released, so that the next
+   * datagram is routed as the table says. A TCP row cannot move without its state: both ends are
+   * reset, each at the exact next sequence number it expects (RFC 5961 3.2), and the row goes.
+   */
+  move(): { moved: number; reset: number; released: number } {
+    const f = this.flows;
+    const done = { moved: 0, reset: 0, released: 0 };
+    for (let r = 0; r < f.capacity; r++) {
+      if (f.used[r] === 0) continue;
+      const to = this.table.lookupIpv4(f.origAddr[r], f.origPort[r]);
+      const div = to !== undefined && to.kind === 'ipv4' ? to.address : -1;
+      const divPort = to !== undefined && to.kind === 'ipv4' ? (to.port ?? f.origPort[r]) : -1;
+      if (div === f.divAddr[r] && divPort === f.divPort[r]) continue;
+      if (f.proto[r] === PROTO_TCP) {
+        this.reset(r);
+        f.remove(r);
+        done.reset++;
+        continue;
+      }
+      const hop = div < 0 ? undefined : this.router.lookup(div);
+      if (hop === undefined || hop.segment < 0 || !f.retarget(r, div, divPort, hop.segment, hop.gateway ?? div)) {
+        f.remove(r);
+        done.released++;
+        continue;
+      }
+      done.moved++;
+    }
+    this.stats.moved += done.moved;
+    this.stats.reset += done.reset;
+    this.stats.released += done.released;
+    return done;
+  }
+
+  /** A reload's [routes]: rows keep their flow, with the next hop the new routes give (none: the row goes). */
+  rerouted(): void {
+    const f = this.flows;
+    for (let r = 0; r < f.capacity; r++) {
+      if (f.used[r] === 0) continue;
+      const hop = this.router.lookup(f.divAddr[r]);
+      if (hop === undefined || hop.segment !== f.segment[r]) f.remove(r);
+      else f.nextHop[r] = hop.gateway ?? f.divAddr[r];
+    }
+  }
+
+  /** A new row for a diverted flow: its route, its own port; -1 when dropped (no route, table full; counted). */
+  private open(slot: number, ip: Ipv4View, proto: number, srcPort: number, dstPort: number, div: number, divPort: number): number {
+    const hop = this.router.lookup(div);
+    if (hop === undefined || hop.segment < 0) {
+      this.router.unreachable(slot, ip);
+      return -1;
+    }
+    const r = this.flows.add(proto, ip.src, srcPort, ip.dst, dstPort, div, divPort, hop.segment, hop.gateway ?? div, this.now);
+    if (r < 0) this.drops.drop(slot, 'diverted-flows-full');
+    return r;
+  }
+
+  /**
+   * A TCP segment of row `r` at `t`: its FIN or RST closes the row (after LINGER), and the next
+   * sequence number of its sender is kept, so that `move` can reset both ends exactly.
+   */
+  private tcpSeen(r: number, t: number, tcpLength: number, fromClient: boolean): void {
+    const b = this.pool.buf;
+    const f = this.flows;
+    const flags = b[t + 13];
+    const end = (readU32(b, t + 4) + tcpLength - (b[t + 12] >> 4) * 4 + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
+    const next = fromClient ? f.clientNext : f.serverNext;
+    const first = fromClient ? f.packetsOut[r] === 0 : (f.flags[r] & FLOW_REPLIED) === 0;
+    if (first || ((end - next[r]) | 0) > 0) next[r] = end;
+    if (flags & RST) f.flags[r] |= FLOW_CLOSING;
+    else if (flags & FIN) f.flags[r] |= fromClient ? FLOW_FIN_CLIENT : FLOW_FIN_SERVER;
+    if ((f.flags[r] & (FLOW_FIN_CLIENT | FLOW_FIN_SERVER)) === (FLOW_FIN_CLIENT | FLOW_FIN_SERVER)) f.flags[r] |= FLOW_CLOSING;
+  }
+
+  /** RST|ACK to both ends of TCP row `r`, each as from the address it knows the other by. */
+  private reset(r: number): void {
+    const f = this.flows;
+    const seg = f.segment[r];
+    const toServer = this.builder.build(this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r], f.clientNext[r], f.serverNext[r], RST | ACK, 0);
+    if (toServer >= 0) this.neighbours.sendTo(seg, toServer, this.builder.lastLength, f.nextHop[r]);
+    const toClient = this.builder.build(f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r], f.serverNext[r], f.clientNext[r], RST | ACK, 0);
+    if (toClient >= 0) this.output.toIntranet(toClient, this.builder.lastLength);
+  }
+
+  /** An ICMP error from the intranet about a reply it got from a diverted flow: sent on to the diverted destination, about the datagram it sent. */
+  private icmpFromIntranet(slot: number, ip: Ipv4View): boolean {
+    const q = this.icmpQuote(ip);
+    if (q === undefined) return false;
+    // The quote is of (original -> client): the row's first pair, reversed.
+    const f = this.flows;
+    const r = f.findClient(q.proto, q.dst, q.dstPort, q.src, q.srcPort);
+    if (r < 0) return false;
+    if (this.router.expired(slot, ip, true)) return true;
+    const seg = f.segment[r];
+    const own = this.segments[seg].local;
+    q.rewrite(f.divAddr[r], f.divPort[r], own, f.ownPort[r]);
+    ip.rewriteSrc(own);
+    ip.rewriteDst(f.divAddr[r]);
+    this.icmpDone(ip);
+    this.neighbours.sendTo(seg, slot, ip.totalLength, f.nextHop[r]);
+    return true;
+  }
+
+  /** An ICMP error to the appliance's own address about a diverted datagram: to the client, about the datagram it sent (RFC 5508 4.3). */
+  private icmpFromSegment(segIndex: number, slot: number, ip: Ipv4View): boolean {
+    const q = this.icmpQuote(ip);
+    if (q === undefined || q.src !== this.segments[segIndex].local) return false;
+    const f = this.flows;
+    const r = f.findServer(q.proto, q.dst, q.dstPort, segIndex, q.srcPort);
+    if (r < 0) return false;
+    if (this.router.expired(slot, ip, false)) return true;
+    q.rewrite(f.clientAddr[r], f.clientPort[r], f.origAddr[r], f.origPort[r]);
+    // From the diverted server itself: from the original, as the client knows it; from a router on the way: as it is.
+    if (ip.src === f.divAddr[r]) ip.rewriteSrc(f.origAddr[r]);
+    ip.rewriteDst(f.clientAddr[r]);
+    this.icmpDone(ip);
+    this.output.toIntranet(slot, ip.totalLength);
+    return true;
+  }
+
+  private icmpQuote(ip: Ipv4View): QuotedFlow | undefined {
+    const b = this.pool.buf;
+    if (ip.payloadLength < 8 || !isIcmpError(b[ip.payloadOffset])) return undefined;
+    return this.quoted.read(b, ip.payloadOffset, ip.payloadLength) ? this.quoted : undefined;
+  }
+
+  private icmpDone(ip: Ipv4View): void {
+    ip.decrementTtl();
+    this.icmpView.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength).fillChecksum();
+    this.stats.icmpTranslated++;
+  }
+
+  private partial(slot: number): boolean {
+    return (this.pool.vnetFlags[slot] & VNET_F_NEEDS_CSUM) !== 0;
+  }
+}
