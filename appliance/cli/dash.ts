@@ -12,7 +12,8 @@ is a separate process: quitting it, or several of them, never touches the data p
 the appliance is not running it says so and keeps trying.
 
 Keys: Tab/Shift-Tab panel, arrows and PgUp/PgDn scroll, s sort, / filter, Esc clear filter,
-r reload the configuration, ? help, q quit.
+a add a diversion (ORIGINAL DIVERTED [drain|move]), d remove the selected one, r reload the
+configuration, ? help, q quit.
 
 Options:
   -c, --config DIR    configuration whose control_socket to use (default: conf)

@@ -75,7 +75,7 @@ describe('monitor: signed divert commands over TCP from another host', function 
     seen.push(list.stdout, list.stderr);
     expect(list.status, list.stderr).to.equal(0);
     expect(list.stdout).to.match(/^203\.0\.113\.80:80\s+203\.0\.113\.81\s*$/m);
-    expect(s.app.output).to.match(/divert: added 203\.0\.113\.80:80 -> 203\.0\.113\.81 \(drain: new connections only; by monitor 198\.18\.0\.2\)/);
+    expect(s.app.output).to.match(/divert: added 203\.0\.113\.80:80 -> 203\.0\.113\.81 \(drain: established connections stay where they are; by monitor 198\.18\.0\.2\)/);
     expect(counters().accepted).to.equal(2);
   });
 
