@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { ApplianceProcess, configCopy } from '../lab/appliance-process';
+import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-process';
 import { controlRequest } from '../../appliance/control/client';
 
 const NS = 'salab-devtest';
@@ -30,10 +28,10 @@ describe('devices: created when absent, persistent ones kept', function () {
     // A persistent TAP made beforehand, as the lab or a boot script would.
     expect(ip('-n', NS, 'tuntap', 'add', 'mode', 'tap', 'name', 'keep0').status).to.equal(0);
     conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, tun: 'new0' } });
-    writeFileSync(join(conf, 'servers.ini'), [
+    ownServers(conf, [
       '[a]\naddress = 198.19.7.2\ntap = keep0\nlocal = 198.19.7.1/24\ndefault = yes\n',
       '[b]\naddress = 198.19.8.2\ntap = new1\nlocal = 198.19.8.1/24\n',
-    ].join('\n'));
+    ]);
   });
 
   after(function () {

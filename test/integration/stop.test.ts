@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import { ApplianceProcess, configCopy, editIni } from '../lab/appliance-process';
+import { ApplianceProcess, configCopy, editIni, ownServers } from '../lab/appliance-process';
 import { controlRequest } from '../../appliance/control/client';
 import { REPO } from '../lab/lab';
 
@@ -101,11 +100,11 @@ describe('stop: every way the appliance stops is clean', function () {
     ip('netns', 'del', NS); // a leftover of an interrupted run
     expect(ip('netns', 'add', NS).status).to.equal(0);
     conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, tun: TUN } });
-    writeFileSync(join(conf, 'servers.ini'), [
+    ownServers(conf, [
       `[a]\naddress = 198.19.7.2\ntap = ${TAP}\nlocal = 198.19.7.1/24\ndefault = yes\n`,
       `[b]\naddress = 198.19.8.2\ntap = ${OTHER}\nlocal = 198.19.8.1/24\n`,
       `[k]\naddress = 198.19.9.2\ntap = ${KEPT}\nlocal = 198.19.9.1/24\n`,
-    ].join('\n'));
+    ]);
   });
 
   beforeEach(function () {

@@ -15,6 +15,18 @@ export function configCopy(changes: Record<string, Record<string, string>>): str
   return dir;
 }
 
+/**
+ * Replaces the copy's servers.ini with `sections` (servers of a test's own, off the lab), and
+ * takes out the [routes] entries, which name the lab's TAPs.
+ */
+export function ownServers(dir: string, sections: string[]): void {
+  writeFileSync(join(dir, 'servers.ini'), sections.join('\n'));
+  const path = join(dir, 'appliance.ini');
+  const text = readFileSync(path, 'utf8');
+  const at = text.indexOf('[routes]');
+  if (at >= 0) writeFileSync(path, text.slice(0, at) + text.slice(at).replace(/^(\d[\d./]* = .*)$/gm, '; $1'));
+}
+
 /** Sets `key = value` on existing lines (first occurrence, or within "[section] key" form). */
 export function editIni(path: string, keys: Record<string, string>): void {
   let text = readFileSync(path, 'utf8');
