@@ -20,20 +20,29 @@ function checksumAt(proto: number): number {
  * change it, as a complement.
  */
 export function rewriteFlow(ip: Ipv4View, partial: boolean, src: number, srcPort: number, dst: number, dstPort: number): void {
-  const b = ip.buf;
   const t = ip.payloadOffset;
-  const at = t + checksumAt(ip.protocol);
-  let c = (b[at] << 8) | b[at + 1];
-  const oldSrcPort = (b[t] << 8) | b[t + 1];
-  const oldDstPort = (b[t + 2] << 8) | b[t + 3];
-  if (partial) {
-    c = ~update32(update32(~c & 0xffff, ip.src, src), ip.dst, dst) & 0xffff;
-  } else if (ip.protocol === PROTO_TCP || c !== 0) {
-    // A UDP checksum of 0 means none was sent (RFC 768): it stays none.
-    c = update16(update16(update32(update32(c, ip.src, src), ip.dst, dst), oldSrcPort, srcPort), oldDstPort, dstPort);
-    if (c === 0 && ip.protocol === PROTO_UDP) c = 0xffff;
-  }
-  if (ip.protocol === PROTO_TCP || c !== 0 || partial) {
+  rewriteTransport(ip.buf, t, t + checksumAt(ip.protocol), ip.protocol, partial, ip.src, src, ip.dst, dst, srcPort, dstPort);
+  ip.rewriteSrc(src);
+  ip.rewriteDst(dst);
+}
+
+/**
+ * The transport header at `t`: both ports written, the checksum at `at` (-1: not there, as in a
+ * short quote) updated for them and for the addresses of the pseudo-header. A UDP checksum of 0
+ * means none was sent (RFC 768) and stays 0; a computed 0 is sent as all ones.
+ */
+function rewriteTransport(
+  b: Uint8Array, t: number, at: number, proto: number, partial: boolean,
+  fromSrc: number, src: number, fromDst: number, dst: number, srcPort: number, dstPort: number,
+): void {
+  if (at >= 0) {
+    let c = (b[at] << 8) | b[at + 1];
+    if (partial) {
+      c = ~update32(update32(~c & 0xffff, fromSrc, src), fromDst, dst) & 0xffff;
+    } else if (proto === PROTO_TCP || c !== 0) {
+      c = update16(update16(update32(update32(c, fromSrc, src), fromDst, dst), (b[t] << 8) | b[t + 1], srcPort), (b[t + 2] << 8) | b[t + 3], dstPort);
+      if (c === 0 && proto === PROTO_UDP) c = 0xffff;
+    }
     b[at] = c >> 8;
     b[at + 1] = c;
   }
@@ -41,8 +50,6 @@ export function rewriteFlow(ip: Ipv4View, partial: boolean, src: number, srcPort
   b[t + 1] = srcPort;
   b[t + 2] = dstPort >> 8;
   b[t + 3] = dstPort;
-  ip.rewriteSrc(src);
-  ip.rewriteDst(dst);
 }
 
 /**
@@ -86,23 +93,9 @@ export class QuotedFlow {
    */
   rewrite(src: number, srcPort: number, dst: number, dstPort: number): void {
     const ip = this.inner;
-    const b = ip.buf;
-    const hl = ip.headerLength;
-    const t = ip.off + hl;
+    const t = ip.off + ip.headerLength;
     const at = checksumAt(this.proto);
-    if (this.transport >= at + 2) {
-      let c = (b[t + at] << 8) | b[t + at + 1];
-      if (this.proto === PROTO_TCP || c !== 0) {
-        c = update16(update16(update32(update32(c, this.src, src), this.dst, dst), this.srcPort, srcPort), this.dstPort, dstPort);
-        if (c === 0 && this.proto === PROTO_UDP) c = 0xffff;
-        b[t + at] = c >> 8;
-        b[t + at + 1] = c;
-      }
-    }
-    b[t] = srcPort >> 8;
-    b[t + 1] = srcPort;
-    b[t + 2] = dstPort >> 8;
-    b[t + 3] = dstPort;
+    rewriteTransport(ip.buf, t, this.transport >= at + 2 ? t + at : -1, this.proto, false, this.src, src, this.dst, dst, srcPort, dstPort);
     ip.rewriteSrc(src);
     ip.rewriteDst(dst);
   }

@@ -112,6 +112,25 @@ for step in before after; do
   printf '  %-4s curl %-18s http  sha256 %s  served by %s (%s the monitor: divert add %s:80 %s)\n' "$ok" --socks5 "${sha:0:16}…" "$served" "$step" "$LAB_WEB_ADDR" "$LAB_MIRROR_ADDR"
 done
 monitor remove "$LAB_WEB_ADDR:80"
+# Routed traffic ([routes] through sa) under the same table: a UDP datagram to the web host's
+# port 7 answered by the mirror from the web host's address (figure 3: socat accepts replies
+# from the address it sent to only), and the name server's answer for a diverted name given
+# by the appliance itself (figure 5).
+monitor add "$LAB_WEB_ADDR:$LAB_UDP_PORT" "$LAB_MIRROR_ADDR" --mode move
+reply=$(echo ping | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "UDP4:$LAB_WEB_ADDR:$LAB_UDP_PORT" 2>/dev/null | head -n1 || true)
+ok=FAIL; [ "$reply" = "mirror $LAB_MIRROR_ADDR" ] && ok=ok
+[ $ok = ok ] || failed=$((failed + 1))
+printf '  %-4s udp   to %s:%s   answered "%s" from %s (divert add %s:%s %s --mode move)\n' "$ok" "$LAB_WEB_ADDR" "$LAB_UDP_PORT" "$reply" "$LAB_WEB_ADDR" "$LAB_WEB_ADDR" "$LAB_UDP_PORT" "$LAB_MIRROR_ADDR"
+monitor remove "$LAB_WEB_ADDR:$LAB_UDP_PORT" --mode move
+for step in before after; do
+  [ $step = after ] && monitor add "$LAB_WEB_HOST" "$LAB_MIRROR_ADDR"
+  answer=$(ip netns exec "$LAB_NS_CLIENT" dig +short +time=2 +tries=1 "@$LAB_DNS_ADDR" "$LAB_WEB_HOST" A 2>/dev/null | head -n1 || true)
+  want=$LAB_WEB_ADDR; by=nsd; [ $step = after ] && { want=$LAB_MIRROR_ADDR; by="the appliance"; }
+  ok=FAIL; [ "$answer" = "$want" ] && ok=ok
+  [ $ok = ok ] || failed=$((failed + 1))
+  printf '  %-4s dig   %s @%s  %-13s answered by %s (%s divert add %s %s)\n' "$ok" "$LAB_WEB_HOST" "$LAB_DNS_ADDR" "$answer" "$by" "$step" "$LAB_WEB_HOST" "$LAB_MIRROR_ADDR"
+done
+monitor remove "$LAB_WEB_HOST"
 for svc in "ftp 21" "telnet 23" "gopher 70" "ssl 443"; do
   set -- $svc
   banner=$( (echo hi; sleep 0.3) | ip netns exec "$LAB_NS_CLIENT" timeout 5 socat -T 2 - "SOCKS4:$LAB_VIP:$LAB_WEB_ADDR:$2,socksport=1080" 2>/dev/null | head -n1 || true)
