@@ -53,6 +53,7 @@ export function status(a: Appliance) {
     watching: d.watching,
     table: t.stats,
     dispatcher: d.stats,
+    rfc5961: d.guard.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
     internalErrors: a.forwarder.internalErrors,

@@ -152,6 +152,13 @@ export class ClientLeg {
     cx.emitToClient(cx.builder.build(c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, seq, ack, flags, c.hs === null ? 0 : this.window(c)));
   }
 
+  /** RFC 5961's challenge ACK: where the appliance stands, with the window the client last had. */
+  challenge(c: Connection, seq: number, ack: number): void {
+    const cx = this.cx;
+    const w = c.winToClient >= 0 ? c.winToClient : c.hs !== null ? this.window(c) : 0;
+    cx.emitToClient(cx.builder.build(c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, seq, ack, ACK, w));
+  }
+
   /**
    * Gives up on the client (timeout, the server leg failed, the client gave up first, a `move`).
    * Once spliced, the client expects next what the server sent last (downNext, in its view) and

@@ -143,6 +143,17 @@ export class Connection {
    */
   upNext = 0;
   downNext = 0;
+  /**
+   * Window shifts as each end reads the fields the appliance sends it (RFC 7323 2.3: the
+   * sender's announced shift), and the last window field each end was sent (-1: none yet).
+   * With the next sequence numbers they give each end's receive window, for RFC 5961's checks.
+   */
+  clientScale = 0;
+  serverScale = 0;
+  winToClient = -1;
+  winToServer = -1;
+  /** When the last challenge ACK went, for its rate limit (guard.ts). */
+  lastChallenge = -Infinity;
   /** Window rescaling per direction: shift the field left by this (negative: right). */
   windowShiftToClient = 0;
   windowShiftToServer = 0;

@@ -7,6 +7,7 @@ import { formatEndpoint, parseEndpoint, withPort } from '../divert/endpoint';
 import { rewriteToClient, rewriteToServer } from './splice';
 import { Census } from './census';
 import { ClientLeg } from './client-leg';
+import { SegmentGuard } from './guard';
 import { FlowContext, LINGER, type Health, type Sink, type Stages } from './context';
 import { Handshaken, SocksResponder } from './socks-responder';
 import { ServerLeg } from './server-leg';
@@ -29,6 +30,8 @@ export class Dispatcher {
   private readonly client: ClientLeg;
   private readonly responder: SocksResponder;
   private readonly leg: ServerLeg;
+  /** RFC 5961 on both legs. */
+  readonly guard: SegmentGuard;
   private readonly reply: ServerReply;
   private readonly sweep: Census;
   private readonly transitions: (Transition | undefined)[];
@@ -54,6 +57,7 @@ export class Dispatcher {
     this.responder = new SocksResponder(this.cx, this.client);
     this.leg = new ServerLeg(this.cx, this.responder);
     this.reply = new ServerReply(this.cx, this.client, this.leg, this.responder);
+    this.guard = new SegmentGuard(this.cx, this.client, this.leg);
     this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
     const clock = new Clock(this.cx, this.client, this.leg, (c) => this.remove(c));
     this.transitions = transitionTable({
@@ -137,6 +141,11 @@ export class Dispatcher {
   fromClient(slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
     const flags = tcp.flags;
     let c = this.table.lookupClient(ip.src, tcp.srcPort);
+    // RFC 5961: resets and SYNs on a synchronized connection, checked before anything else.
+    if (c !== undefined && flags & (RST | SYN) && this.guard.fromClient(c, tcp, flags)) {
+      this.cx.sink.pool.give(slot);
+      return;
+    }
     if (c !== undefined && (flags & (SYN | ACK | RST)) === SYN && tcp.seq !== c.clientIsn) {
       // A new connection from a port whose old entry still lingers (the server closed first,
       // so the client kept no TIME-WAIT): the old one is over; this SYN starts afresh.
@@ -170,6 +179,10 @@ export class Dispatcher {
     if (c === undefined) {
       this.cx.stats.unknownServerSegments++;
       if ((tcp.flags & RST) === 0 && tcp.srcPort === srv.port) this.leg.resetUnknown(server, ip, tcp);
+      this.cx.sink.pool.give(slot);
+      return;
+    }
+    if (tcp.flags & (RST | SYN) && this.guard.fromServer(c, tcp, tcp.flags)) {
       this.cx.sink.pool.give(slot);
       return;
     }

@@ -166,6 +166,8 @@ export class ServerLeg {
     // Window fields in bytes: client leg scales by clientWscale/ourWscale, server leg by clientWscale/serverWscale.
     c.windowShiftToServer = (clientScaled ? h.clientWscale : 0) - (serverScaled ? h.clientWscale : 0);
     c.windowShiftToClient = (serverScaled ? h.serverWscale : 0) - (clientScaled ? h.ourWscale : 0);
+    c.clientScale = clientScaled ? h.ourWscale : 0;
+    c.serverScale = serverScaled ? h.clientWscale : 0;
     this.cx.table.setState(c, ConnState.Replaying);
     this.cx.health.succeeded(c.server);
     this.replay(c);
@@ -309,6 +311,14 @@ export class ServerLeg {
   private window(c: Connection): number {
     const h = c.hs!;
     return h.serverWscale >= 0 ? RECEIVE_WINDOW >> h.clientWscale : RECEIVE_WINDOW;
+  }
+
+  /** RFC 5961's challenge ACK to the server: where the appliance stands, with the window it last had. */
+  challenge(c: Connection, seq: number, ack: number): void {
+    const cx = this.cx;
+    const srv = cx.server(c);
+    const w = c.winToServer >= 0 ? c.winToServer : c.hs !== null ? this.window(c) : 0;
+    cx.emitToServer(c, cx.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, seq, ack, ACK, w));
   }
 
   ack(c: Connection): void {

@@ -46,6 +46,7 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   if (((end - c.upNext) | 0) > 0) c.upNext = end;
   if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
   if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
+  c.winToServer = tcp.window;
   if (o.sackBlocks > 0) tcp.shiftSack(o, -c.delta);
   if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
 }
@@ -62,5 +63,6 @@ export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
     if (o.sackBlocks > 0) tcp.shiftSack(o, -c.upShift);
   }
   if (c.windowShiftToClient !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToClient));
+  c.winToClient = tcp.window;
   if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
 }

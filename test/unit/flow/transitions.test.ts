@@ -157,6 +157,8 @@ function setup(cfg: Config) {
   const fix = (t: Partial<TcpRepr>) => ({ ...t, seq: u32(t.seq ?? 0), ack: u32(t.ack ?? 0) });
   return {
     cap, d,
+    /** What the dispatcher sent outside a segment or a tick (an operator's command). */
+    take: () => settled(cap.take()),
     /** A segment from the client (198.18.0.2:40000 -> VIP:1080, window 502). */
     client: (t: Partial<TcpRepr>, payload?: Buffer, opts?: number[]) =>
       feed('client', segment(CLIENT, VIP, tcpRepr({ srcPort: CPORT, dstPort: 1080, window: 502, ...fix(t) }), payload, opts)),
@@ -935,5 +937,76 @@ describe('flow/transitions: a diverted destination (network-management patent, f
     t.d.diversions.add(NAME, '203.0.113.81');
     expect(t.conn()!.diverted).to.equal('');
     expect(t.conn()!.state).to.equal(ConnState.Spliced);
+  });
+});
+
+// ================================================================== RFC 5961 on both legs
+
+describe('flow/transitions: RFC 5961 on a spliced connection (blind resets and SYNs)', function () {
+  const sa = ONLY5.servers[0];
+
+  /**
+   * Spliced and settled, then 100 bytes from the server: the client's next byte is C_ISN + 28,
+   * the server's S_ISN + 113 (the client sees it as isn + 109); the client's window towards the
+   * server is 502 << 7, the server's towards the client 500 << 7.
+   */
+  function settled() {
+    const t = setup(ONLY5);
+    const { isn, port } = spliceVia5(t, REQ_4A);
+    t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 28, flags: ACK | PSH }, REPLY5);
+    t.client({ seq: C_ISN + 28, ack: isn + 9, flags: ACK });
+    expect(t.conn()!.hs).to.equal(null);
+    t.server(0, port, { seq: S_ISN + 13, ack: C_ISN + 28, flags: ACK | PSH }, Buffer.alloc(100, 0x61));
+    return { t, isn, port };
+  }
+
+  it('a client RST inside the window gets a challenge ACK (where the appliance stands, the window the client had), not a reset', function () {
+    const { t, isn } = settled();
+    expect(views(t.client({ seq: C_ISN + 28 + 1000, flags: RST, window: 0 }))).to.deep.equal([toClient(isn + 109, C_ISN + 28, 'ACK', '', 500)]);
+    expect(t.conn()!.state).to.equal(ConnState.Spliced);
+    // A second one within 0.5 s is only counted (Linux's tcp_invalid_ratelimit).
+    expect(t.client({ seq: C_ISN + 28 + 2000, flags: RST | ACK, ack: isn + 109, window: 0 })).to.deep.equal([]);
+    expect(t.d.guard.stats).to.include({ rstChallenged: 2, challengeAcks: 1, challengeAcksLimited: 1 });
+    t.tick(2);
+    expect(t.client({ seq: C_ISN + 28 + 3000, flags: RST, window: 0 })).to.have.length(1);
+  });
+
+  it('a client RST outside the window is dropped silently; the exact one resets the connection at once', function () {
+    const { t, port } = settled();
+    expect(t.client({ seq: C_ISN + 28 + (502 << 7), flags: RST, window: 0 })).to.deep.equal([]);
+    expect(t.client({ seq: C_ISN + 27, flags: RST, window: 0 }), 'one byte before').to.deep.equal([]);
+    expect(t.d.guard.stats.rstOutOfWindow).to.equal(2);
+    expect(t.conn()!.state).to.equal(ConnState.Spliced);
+    expect(views(t.client({ seq: C_ISN + 28, flags: RST, window: 0 }))).to.deep.equal([toServer(sa, port, C_ISN + 28, 0, 'RST', '', 0, false)]);
+    expect(t.conn()!.state).to.equal(ConnState.Closed);
+  });
+
+  it('a SYN from the client\'s address on a spliced connection gets a challenge ACK and changes nothing (RFC 5961 4.2)', function () {
+    const { t, isn } = settled();
+    expect(views(t.client({ seq: 0x7777, flags: SYN, mss: 1460 }))).to.deep.equal([toClient(isn + 109, C_ISN + 28, 'ACK', '', 500)]);
+    expect(t.conn()!.state).to.equal(ConnState.Spliced);
+    expect(t.d.guard.stats.synChallenged).to.equal(1);
+  });
+
+  it('the server leg: a RST in the window gets a challenge ACK to the server, one outside is dropped, the exact one reaches the client', function () {
+    const { t, isn, port } = settled();
+    expect(views(t.server(0, port, { seq: S_ISN + 113 + 1000, flags: RST, window: 0 }))).to.deep.equal([toServer(sa, port, C_ISN + 28, S_ISN + 113, 'ACK', '', 502)]);
+    expect(t.server(0, port, { seq: S_ISN + 113 + (502 << 7) + 1, flags: RST, window: 0 })).to.deep.equal([]);
+    t.tick(2);
+    expect(views(t.server(0, port, { seq: 0x1234, flags: SYN | ACK, ack: C_ISN + 28, window: 0 }))).to.deep.equal([toServer(sa, port, C_ISN + 28, S_ISN + 113, 'ACK', '', 502)]);
+    expect(t.conn()!.state).to.equal(ConnState.Spliced);
+    expect(views(t.server(0, port, { seq: S_ISN + 113, flags: RST, window: 0 }))).to.deep.equal([toClient(isn + 109, 0, 'RST', '', 0)]);
+    expect(t.conn()!.state).to.equal(ConnState.Closed);
+  });
+
+  it('move resets both legs at the exact next sequence numbers, so that both ends take the RST', function () {
+    const { t, isn, port } = settled();
+    t.d.diversions.add(NAME, '203.0.113.81');
+    expect(t.d.moveDiverted()).to.equal(1);
+    expect(views(t.take())).to.deep.equal([
+      toClient(isn + 109, C_ISN + 28, 'RST|ACK', '', 0),
+      toServer(sa, port, C_ISN + 28, S_ISN + 113, 'RST|ACK', '', 0),
+    ]);
+    expect(t.conn()).to.equal(undefined);
   });
 });

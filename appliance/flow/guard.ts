@@ -1,0 +1,109 @@
+import { RST, seqLater, type TcpView } from '../wire/tcp';
+import type { ClientLeg } from './client-leg';
+import { ConnState, type Connection } from './connection';
+import { RECEIVE_WINDOW, type FlowContext } from './context';
+import type { ServerLeg } from './server-leg';
+
+/** Seconds between two challenge ACKs of one connection: Linux's tcp_invalid_ratelimit (500 ms). */
+const PER_CONNECTION = 0.5;
+/** Challenge ACKs a second in all: Linux's tcp_challenge_ack_limit as it was (1000) before 6.0 made it per socket only. */
+const PER_SECOND = 1000;
+
+/**
+ * RFC 5961 on both legs of a synchronized connection, as Linux's tcp_validate_incoming does
+ * it: a RST is obeyed only at exactly the next sequence number expected from its sender (3.2);
+ * one elsewhere in the receive window gets a challenge ACK, one outside it is dropped; a SYN
+ * on a spliced connection gets a challenge ACK and changes nothing (4.2). The real peer
+ * answers a challenge ACK with a RST at the exact number, so a genuine reset still ends the
+ * connection; a blind attacker, who does not see the ACK, cannot.
+ *
+ * "Next expected" on each leg is where the appliance stands: during the handshake the client
+ * leg's and the replay's own counts, from the splice on the highest sequence number forwarded
+ * each way (connection.ts upNext, downNext). The window is the one the other end last
+ * advertised to the sender, as the sender reads it; before one has passed, the appliance's own.
+ */
+export class SegmentGuard {
+  readonly stats = { rstExact: 0, rstChallenged: 0, rstOutOfWindow: 0, synChallenged: 0, challengeAcks: 0, challengeAcksLimited: 0 };
+  private second = -1;
+  private sentThisSecond = 0;
+
+  constructor(private readonly cx: FlowContext, private readonly client: ClientLeg, private readonly leg: ServerLeg) {}
+
+  /** A client segment with RST or SYN: true when it was taken here (dropped, perhaps answered). */
+  fromClient(c: Connection, tcp: TcpView, flags: number): boolean {
+    // SYN-RECEIVED has RFC 9293's own rules (the table); after a refusal or a close anything passes.
+    if (c.state < ConnState.Collecting || c.state > ConnState.Spliced) return false;
+    if ((flags & RST) === 0 && c.state !== ConnState.Spliced) return false;
+    const h = c.hs;
+    const spliced = c.state === ConnState.Spliced;
+    const next = spliced ? seqLater((c.upNext - c.upShift) >>> 0, h === null ? undefined : h.clientNext) : h!.clientNext;
+    if (flags & RST) {
+      const off = (tcp.seq - next) | 0;
+      if (off === 0) {
+        this.stats.rstExact++;
+        return false;
+      }
+      const window = spliced && c.winToClient >= 0 ? c.winToClient << c.clientScale : RECEIVE_WINDOW;
+      if (off < 0 || off >= window) {
+        this.stats.rstOutOfWindow++;
+        return true;
+      }
+      this.stats.rstChallenged++;
+    } else {
+      this.stats.synChallenged++;
+    }
+    if (this.allowed(c)) {
+      const seq = spliced ? seqLater((c.downNext + c.delta) >>> 0, h === null ? undefined : h.ourNext) : h!.ourNext;
+      this.client.challenge(c, seq, next);
+    }
+    return true;
+  }
+
+  /** A server segment with RST or SYN: true when it was taken here. */
+  fromServer(c: Connection, tcp: TcpView, flags: number): boolean {
+    // Before the server's SYN-ACK, SYN-SENT's rules hold (server-leg.ts onConnecting).
+    if (c.state !== ConnState.Replaying && c.state !== ConnState.Spliced) return false;
+    if ((flags & RST) === 0 && c.state !== ConnState.Spliced) return false;
+    const h = c.hs;
+    const spliced = c.state === ConnState.Spliced;
+    const next = spliced ? seqLater(c.downNext, h === null ? undefined : h.serverNext) : h!.serverNext;
+    if (flags & RST) {
+      const off = (tcp.seq - next) | 0;
+      if (off === 0) {
+        this.stats.rstExact++;
+        return false;
+      }
+      const window = spliced && c.winToServer >= 0 ? c.winToServer << c.serverScale : RECEIVE_WINDOW;
+      if (off < 0 || off >= window) {
+        this.stats.rstOutOfWindow++;
+        return true;
+      }
+      this.stats.rstChallenged++;
+    } else {
+      this.stats.synChallenged++;
+    }
+    if (this.allowed(c)) {
+      const replayed = h === null ? undefined : (c.clientIsn + 1 + h.replayedTo) >>> 0;
+      this.leg.challenge(c, spliced ? seqLater(c.upNext, replayed) : replayed!, next);
+    }
+    return true;
+  }
+
+  /** One challenge ACK per connection per PER_CONNECTION, PER_SECOND in all. */
+  private allowed(c: Connection): boolean {
+    const now = this.cx.now;
+    const s = Math.floor(now);
+    if (s !== this.second) {
+      this.second = s;
+      this.sentThisSecond = 0;
+    }
+    if (now - c.lastChallenge < PER_CONNECTION || this.sentThisSecond >= PER_SECOND) {
+      this.stats.challengeAcksLimited++;
+      return false;
+    }
+    c.lastChallenge = now;
+    this.sentThisSecond++;
+    this.stats.challengeAcks++;
+    return true;
+  }
+}

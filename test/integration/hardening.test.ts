@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { controlRequest } from '../../appliance/control/client';
+import { curlSha256, inNs, REPO, webLog, type LabFacts } from '../lab/lab';
+import { applianceForSuite } from '../lab/appliance-process';
+
+const SOCKET = '/run/socksalp-test-hardening/control.sock';
+const INJECT = join(REPO, 'test', 'lab', 'inject.py');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the injector in a namespace; returns its output. */
+function inject(ns: string, ...args: (string | number)[]): string {
+  const r = inNs(ns, 'python3', [INJECT, ...args.map(String)]);
+  expect(r.status, `inject.py ${args.join(' ')}: ${r.stderr}`).to.equal(0);
+  return r.stdout.trim();
+}
+
+interface Row { client: string; port: number; server: string; state: string; destination: string }
+
+/** The spliced connection to `destination`, once there is one. */
+async function spliced(destination: string): Promise<Row> {
+  for (let i = 0; i < 100; i++) {
+    const a = await controlRequest(SOCKET, { cmd: 'conns', filter: 'spliced', limit: 100 });
+    const row = (a.rows as Row[]).find((r) => r.destination === destination && r.state === 'spliced');
+    if (row) return row;
+    await sleep(50);
+  }
+  throw new Error(`no spliced connection to ${destination}`);
+}
+
+async function guardStats(): Promise<Record<string, number>> {
+  return ((await controlRequest(SOCKET, { cmd: 'status' })).status as { rfc5961: Record<string, number> }).rfc5961;
+}
+
+/** The client's port of its one connection to `peer` (ss in the client's namespace). */
+function clientPortTo(lab: LabFacts, peer: string): number {
+  for (const line of inNs(lab.LAB_NS_CLIENT, 'ss', ['-Htn', 'state', 'established', 'dst', peer]).stdout.split('\n')) {
+    const m = /198\.18\.0\.2:(\d+)/.exec(line);
+    if (m) return Number(m[1]);
+  }
+  throw new Error(`no connection to ${peer}`);
+}
+
+/**
+ * The hardening issue's blind attacks, seen from outside: RSTs with random sequence numbers,
+ * RSTs inside the window and SYNs, sent at live downloads from the client's address and from
+ * the server's, must leave every byte the client receives intact (RFC 5961), as a Linux peer
+ * does on the same traffic; a genuine RST still ends the connection at once.
+ */
+describe('hardening: blind resets and injected SYNs (RFC 5961)', function () {
+  this.timeout(120_000);
+  const s = applianceForSuite(SOCKET);
+  const big = () => `http://${s.lab.LAB_WEB_ADDR}/big.bin`;
+
+  it('on the client leg: 3000 random RSTs, RSTs in the window and SYNs; the download is intact, carried by sa', async function () {
+    const lab = s.lab;
+    const vip = lab.LAB_VIP;
+    const dl = curlSha256(lab.LAB_NS_CLIENT, ['--limit-rate', '16M', '--socks5', `${vip}:1080`, big()]);
+    const row = await spliced(`${lab.LAB_WEB_ADDR}:80`);
+    const port = Number(row.client.split(':')[1]);
+    const before = await guardStats();
+    inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, vip, 1080, 'R', 3000, '--seed', 7);
+    inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, vip, 1080, 'S', 200, '--seed', 8);
+    // The client only acknowledges during a download: its next sequence number stands still.
+    const next = Number(inject(lab.LAB_NS_CLIENT, 'next', 'c0', '198.18.0.2', port, vip, 1080));
+    inject(lab.LAB_NS_CLIENT, 'send', '198.18.0.2', port, vip, 1080, 'R', next + 1000, next + 5000, next + 20000);
+    const d = await dl;
+    expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+    expect(webLog(lab).pop()!.split(' ')[0], 'carried by sa').to.equal(lab.LAB_SERVER_SA_EGRESS);
+    const after = await guardStats();
+    expect(after.rstOutOfWindow - before.rstOutOfWindow).to.be.at.least(2990);
+    expect(after.rstChallenged - before.rstChallenged).to.be.at.least(3);
+    expect(after.synChallenged - before.synChallenged).to.equal(200);
+    expect(after.rstExact - before.rstExact).to.equal(0);
+  });
+
+  it('on the server leg: random RSTs, RSTs in the window and SYNs from the server\'s address; the download is intact', async function () {
+    const lab = s.lab;
+    const dl = curlSha256(lab.LAB_NS_CLIENT, ['--limit-rate', '16M', '--socks4', `${lab.LAB_VIP}:1080`, big()]);
+    const row = await spliced(`${lab.LAB_WEB_ADDR}:80`);
+    expect(row.server).to.equal('sa');
+    const sa = lab.LAB_SERVER_SA_SOCKS.split(':')[0];
+    const own = '198.19.1.1';
+    const before = await guardStats();
+    inject(lab.LAB_SERVER_SA_NS, 'random', sa, 1080, own, row.port, 'R', 3000, '--seed', 9);
+    inject(lab.LAB_SERVER_SA_NS, 'random', sa, 1080, own, row.port, 'SA', 100, '--seed', 10);
+    const next = Number(inject(lab.LAB_SERVER_SA_NS, 'next', 'eth0', sa, 1080, own, row.port));
+    const spread = Array.from({ length: 30 }, (_, k) => (next + (k + 1) * 4096) >>> 0);
+    inject(lab.LAB_SERVER_SA_NS, 'send', sa, 1080, own, row.port, 'R', ...spread);
+    const d = await dl;
+    expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+    const after = await guardStats();
+    expect(after.rstOutOfWindow - before.rstOutOfWindow).to.be.at.least(2990);
+    expect(after.synChallenged - before.synChallenged).to.equal(100);
+  });
+
+  it('a Linux peer on the same traffic (straight to Dante) keeps its connection too', async function () {
+    const lab = s.lab;
+    const dante = lab.LAB_SERVER_SA_SOCKS;
+    const [addr, dport] = dante.split(':');
+    const dl = curlSha256(lab.LAB_NS_CLIENT, ['--limit-rate', '16M', '--socks5', dante, big()]);
+    let port = 0;
+    for (let i = 0; i < 50 && port === 0; i++) {
+      await sleep(50);
+      try { port = clientPortTo(lab, dante); } catch { /* not yet */ }
+    }
+    inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, addr, dport, 'R', 3000, '--seed', 7);
+    inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, addr, dport, 'S', 200, '--seed', 8);
+    const next = Number(inject(lab.LAB_NS_CLIENT, 'next', 'c0', '198.18.0.2', port, addr, dport));
+    inject(lab.LAB_NS_CLIENT, 'send', '198.18.0.2', port, addr, dport, 'R', next + 1000, next + 5000, next + 20000);
+    const d = await dl;
+    expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+  });
+
+  it('a genuine RST (the client closes with SO_LINGER 0) ends the connection at once, on both legs', async function () {
+    const lab = s.lab;
+    const before = webLog(lab).length;
+    // SOCKS4 CONNECT to the web host, a GET, 1 MB read, then an abortive close: the kernel's RST.
+    const py = `
+import socket, struct
+s = socket.create_connection(('${lab.LAB_VIP}', 1080))
+s.sendall(struct.pack('!BBH4sB', 4, 1, 80, socket.inet_aton('${lab.LAB_WEB_ADDR}'), 0))
+assert s.recv(8)[1] == 90
+s.sendall(b'GET /big.bin HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n')
+got = 0
+while got < 1 << 20:
+    got += len(s.recv(65536))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()
+print(got)
+`;
+    const r = inNs(lab.LAB_NS_CLIENT, 'python3', ['-c', py]);
+    expect(r.status, r.stderr).to.equal(0);
+    const t0 = Date.now();
+    let lines: string[] = [];
+    while (Date.now() - t0 < 3000 && lines.length === 0) {
+      await sleep(50);
+      lines = webLog(lab).slice(before);
+    }
+    // nginx logged the request: Dante's leg was reset, so Dante closed its side.
+    expect(lines, 'the server side saw the end').to.have.length(1);
+    const a = await controlRequest(SOCKET, { cmd: 'conns', filter: 'spliced' });
+    expect((a.rows as Row[]).filter((x) => x.destination === `${lab.LAB_WEB_ADDR}:80`)).to.deep.equal([]);
+    expect((await guardStats()).rstExact).to.be.at.least(1);
+  });
+});
