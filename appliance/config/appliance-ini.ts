@@ -37,7 +37,11 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
     connectTimeout: a.int('connect_timeout', 1, 300, 5)!,
     maxConnections: a.int('max_connections', 1, 10_000_000, 200_000)!,
     controlSocket: a.raw('control_socket', false) ?? '/run/socksalp/control.sock',
+    rpFilter: 'strict',
   };
+  const rp = a.raw('rp_filter', false);
+  if (rp === 'loose' || rp === 'strict') appliance.rpFilter = rp;
+  else if (rp !== undefined) a.problem('rp_filter', `expected strict or loose, got ${quote(rp)}`);
   if (!isAbsolute(appliance.controlSocket)) {
     a.problem('control_socket', `expected an absolute path, got ${quote(appliance.controlSocket)}`);
   }

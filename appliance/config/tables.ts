@@ -18,6 +18,12 @@ export interface ApplianceSettings {
   connectTimeout: number;
   maxConnections: number;
   controlSocket: string;
+  /**
+   * Reverse-path filtering of what comes from a server segment (forward/routes.ts), as Linux's
+   * rp_filter: `strict`, its source must be routed back through that segment; `loose`, through
+   * any segment.
+   */
+  rpFilter: 'strict' | 'loose';
 }
 
 export interface IntranetSettings {

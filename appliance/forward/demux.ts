@@ -86,7 +86,7 @@ export class Demux {
     const ip = this.checks.ip;
     const len = ip.totalLength;
     if (ip.dst !== seg.local) {
-      this.router.forward(slot, ip, false);
+      this.router.fromSegment(segIndex, slot, ip);
       return;
     }
     if (this.diversion.fromSegment(segIndex, slot, ip)) return;

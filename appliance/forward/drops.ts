@@ -4,7 +4,7 @@ import type { PacketPool } from '../device/packet-pool';
 export const DROP_REASONS = [
   'malformed-ethernet', 'not-ipv4', 'malformed-ip', 'bad-ip-checksum', 'malformed-tcp', 'bad-tcp-checksum', 'malformed-arp', 'malformed-icmp',
   'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'unsupported',
-  'diverted-flows-full',
+  'diverted-flows-full', 'rp-filter', 'spoofed-source',
 ] as const;
 type DropReason = (typeof DROP_REASONS)[number];
 

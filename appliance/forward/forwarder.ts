@@ -72,6 +72,7 @@ export class Forwarder implements Sink {
     this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost, log);
     this.setAddresses(config.routes, config.intranet.vips);
+    this.router.loose = config.appliance.rpFilter === 'loose';
   }
 
   /** Set once, after construction: the dispatcher is built with this forwarder as its Sink. */
@@ -95,6 +96,7 @@ export class Forwarder implements Sink {
   reconfigure(stages: Stages, config: Config): void {
     this.egress.growAlps(stages.alps.size);
     this.setAddresses(config.routes, config.intranet.vips);
+    this.router.loose = config.appliance.rpFilter === 'loose';
     this.diversion.configure(stages.diversions, config.diversion);
     this.diversion.rerouted();
   }
@@ -102,6 +104,7 @@ export class Forwarder implements Sink {
   /** What a reload may change here besides the ALPs: the routes and the VIPs. */
   private setAddresses(routes: Route[], vips: number[]): void {
     this.router.set(routes);
+    this.router.vips = vips;
     this.demux.vips = vips;
     this.icmp.source = vips[0];
   }

@@ -1,6 +1,7 @@
 import { inPrefix, type Prefix } from '../config/address';
 import type { Route } from '../config/tables';
-import { ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, UNREACH_NET } from '../wire/icmp';
+import { ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, isIcmpError, UNREACH_NET } from '../wire/icmp';
+import { readU32 } from '../wire/ipv4';
 import type { Ipv4View } from '../wire/ipv4';
 import type { Drops } from './drops';
 import type { Icmp } from './icmp';
@@ -24,6 +25,10 @@ export interface Hop {
  */
 export class Router {
   hops: readonly Hop[] = [];
+  /** The VIPs: no datagram from a segment may carry one as its source. */
+  vips: readonly number[] = [];
+  /** appliance.ini rp_filter: loose accepts a source routed through any segment. */
+  loose = false;
 
   constructor(
     private readonly segments: readonly Segment[],
@@ -69,6 +74,51 @@ export class Router {
     }
     ip.decrementTtl();
     this.neighbours.sendTo(h.segment, slot, ip.totalLength, h.gateway ?? ip.dst);
+  }
+
+  /**
+   * A datagram from segment `segIndex` to an address not the appliance's: reverse-path
+   * filtered as Linux's rp_filter does (RFC 3704 strict or feasible, as `loose` says), then
+   * forwarded. Its source must be one the operator routes through that segment ([routes]; in
+   * loose mode through any): anything else from a server's segment, the VIPs, the appliance's
+   * own addresses and the intranet's above all, is dropped. The one exception is an ICMP error
+   * from a host on the segment's own link about a datagram that was routed to that segment (a
+   * gateway's "time exceeded", "fragmentation needed"), which the sender of that datagram needs.
+   */
+  fromSegment(segIndex: number, slot: number, ip: Ipv4View): void {
+    const src = ip.src;
+    if (this.isOwn(src)) {
+      this.drops.drop(slot, 'spoofed-source');
+      return;
+    }
+    const back = this.lookup(src);
+    if (back === undefined || (back.segment !== segIndex && !this.loose)) {
+      if (!this.errorAboutRouted(segIndex, ip)) {
+        this.drops.drop(slot, 'rp-filter');
+        return;
+      }
+    }
+    this.forward(slot, ip, false);
+  }
+
+  private isOwn(a: number): boolean {
+    const v = this.vips;
+    for (let i = 0; i < v.length; i++) if (v[i] === a) return true;
+    const s = this.segments;
+    for (let i = 0; i < s.length; i++) if (s[i].local === a) return true;
+    return false;
+  }
+
+  /** An ICMP error from a host on segment `segIndex`'s link, quoting a datagram routed to that segment. */
+  private errorAboutRouted(segIndex: number, ip: Ipv4View): boolean {
+    const seg = this.segments[segIndex];
+    if (ip.protocol !== 1 || ip.payloadLength < 8 + 20 || !inPrefix(ip.src, { address: seg.local, length: seg.prefixLength })) return false;
+    const b = ip.buf;
+    const icmp = ip.payloadOffset;
+    if (!isIcmpError(b[icmp])) return false;
+    const quotedDst = readU32(b, icmp + 8 + 16);
+    const h = this.lookup(quotedDst);
+    return h !== undefined && h.segment === segIndex;
   }
 
   /** A datagram that would leave with TTL 0 is not forwarded (dropped, counted, reported to the intranet). */

@@ -7,6 +7,8 @@ export interface Segment {
   tap: string;
   device: Device;
   local: number;
+  /** The segment's own prefix length (`local`'s): its hosts are on the link. */
+  prefixLength: number;
   mac: Uint8Array;
   /** Servers on this segment by endpoint (address * 65536 + port). */
   servers: Map<number, number>;
@@ -27,7 +29,7 @@ export function buildSegments(servers: readonly ServerRecord[], pool: PacketPool
     let seg = segmentIndex(segments, s.tap);
     if (seg < 0) {
       const local = s.local.address;
-      seg = segments.push({ tap: s.tap, device: new Device(s.tap, 'tap', pool), local, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
+      seg = segments.push({ tap: s.tap, device: new Device(s.tap, 'tap', pool), local, prefixLength: s.local.length, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
     }
     const g = segments[seg];
     g.servers.set(s.address * 65536 + s.port, i);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { controlRequest } from '../../appliance/control/client';
 import { curlSha256, inNs, REPO, webLog, type LabFacts } from '../lab/lab';
@@ -142,5 +143,55 @@ print(got)
     const a = await controlRequest(SOCKET, { cmd: 'conns', filter: 'spliced' });
     expect((a.rows as Row[]).filter((x) => x.destination === `${lab.LAB_WEB_ADDR}:80`)).to.deep.equal([]);
     expect((await guardStats()).rstExact).to.be.at.least(1);
+  });
+});
+
+/**
+ * Reverse-path filtering per segment, seen from the client's namespace: a host on a server's
+ * segment sends UDP to an intranet address through the appliance with sources it may not use
+ * (a VIP, the appliance's own address, an intranet address, its own, an internet address the
+ * operator routes through another segment); only the datagram whose source [routes] sends
+ * back through that segment arrives.
+ */
+describe('hardening: spoofing from a server segment (rp_filter)', function () {
+  this.timeout(60_000);
+  const s = applianceForSuite('/run/socksalp-test-rpfilter/control.sock');
+
+  it('only a source routed back through the segment it came from reaches the intranet; the rest is counted', async function () {
+    const lab = s.lab;
+    const listener = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'python3', '-c', `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('198.18.0.2', 9999))
+s.settimeout(3)
+try:
+    while True:
+        data, peer = s.recvfrom(100)
+        print(peer[0], data.decode(), flush=True)
+except socket.timeout:
+    pass
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let heard = '';
+    listener.stdout.on('data', (b: Buffer) => { heard += b.toString(); });
+    const done = new Promise((r) => listener.on('close', r));
+    const hosts = [['sa', '1'], ['sb', '2']] as const;
+    for (const [name, n] of hosts) inNs(lab[`LAB_SERVER_${name.toUpperCase()}_NS`], 'ip', ['route', 'add', '198.18.0.2/32', 'via', `198.19.${n}.1`]);
+    const before = ((await controlRequest('/run/socksalp-test-rpfilter/control.sock', { cmd: 'status' })).status as { drops: Record<string, number> }).drops;
+    try {
+      await sleep(300);
+      const sa = lab.LAB_SERVER_SA_NS;
+      for (const [src, what] of [[lab.LAB_VIP, 'vip'], ['198.19.1.1', 'own'], ['198.18.0.5', 'intranet'], ['198.19.1.2', 'sa-itself'], [lab.LAB_WEB_ADDR, 'routed']]) {
+        inject(sa, 'udp', src, 7, '198.18.0.2', 9999, `from-sa-${what}`);
+      }
+      inject(lab.LAB_SERVER_SB_NS, 'udp', lab.LAB_WEB_ADDR, 7, '198.18.0.2', 9999, 'from-sb-routed-elsewhere');
+      await done;
+    } finally {
+      for (const [name, n] of hosts) inNs(lab[`LAB_SERVER_${name.toUpperCase()}_NS`], 'ip', ['route', 'del', '198.18.0.2/32', 'via', `198.19.${n}.1`]);
+      listener.kill();
+    }
+    expect(heard.trim().split('\n')).to.deep.equal([`${lab.LAB_WEB_ADDR} from-sa-routed`]);
+    const after = ((await controlRequest('/run/socksalp-test-rpfilter/control.sock', { cmd: 'status' })).status as { drops: Record<string, number> }).drops;
+    expect(after['spoofed-source'] - before['spoofed-source']).to.equal(2);
+    expect(after['rp-filter'] - before['rp-filter']).to.equal(3);
   });
 });

@@ -5,6 +5,7 @@
   inject.py random SRC SPORT DST DPORT FLAGS COUNT [--seed N]   COUNT segments, random SEQs
   (send and random take --rate PPS: segments a second at most, default 20000, so that a
   burst is not lost in the kernel's queues before it reaches what it attacks)
+  inject.py udp SRC SPORT DST DPORT TEXT                        one UDP datagram from any source
   inject.py next IFACE SRC SPORT DST DPORT [--timeout S]        prints seq + length of the next
                                                                 segment seen from SRC:SPORT to DST:DPORT
 
@@ -38,6 +39,14 @@ def segment(src: str, sport: int, dst: str, dport: int, flags: int, seq: int, ac
     # The kernel fills in the IP checksum and the identification when they are 0 (raw(7)).
     ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, s, d)
     return ip + tcp
+
+
+def udp_datagram(src: str, sport: int, dst: str, dport: int, payload: bytes) -> bytes:
+    s, d = socket.inet_aton(src), socket.inet_aton(dst)
+    udp = struct.pack('!HHHH', sport, dport, 8 + len(payload), 0) + payload
+    csum = checksum(s + d + struct.pack('!BBH', 0, 17, len(udp)) + udp) or 0xffff
+    udp = udp[:6] + struct.pack('!H', csum) + udp[8:]
+    return struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, s, d) + udp
 
 
 def sender() -> socket.socket:
@@ -85,6 +94,11 @@ def main(argv: list) -> None:
         iface, src, sport, dst, dport = argv[2], argv[3], int(argv[4]), argv[5], int(argv[6])
         timeout = float(argv[argv.index('--timeout') + 1]) if '--timeout' in argv else 5.0
         print(next_seq(iface, src, sport, dst, dport, timeout))
+        return
+    if mode == 'udp':
+        src, sport, dst, dport = argv[2], int(argv[3]), argv[4], int(argv[5])
+        sender().sendto(udp_datagram(src, sport, dst, dport, argv[6].encode()), (dst, 0))
+        print(1)
         return
     src, sport, dst, dport, flags = argv[2], int(argv[3]), argv[4], int(argv[5]), parse_flags(argv[6])
     rest = argv[7:]

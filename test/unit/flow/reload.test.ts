@@ -25,7 +25,7 @@ const AFTER: AlpTable = { records: [rec('ssh', 22, 6, false), rec('http', 80, 1,
 function config(alps: AlpTable): Config {
   return {
     dir: '/test', loadedAt: new Date(0),
-    appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x' },
+    appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict' },
     intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
     capacityForPriority: [{ priority: 0, capacity: 0 }],
     routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },

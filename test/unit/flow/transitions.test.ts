@@ -38,7 +38,7 @@ function server(name: string, n: number, extra: Partial<ServerRecord> = {}): Ser
 function config(servers: ServerRecord[], appliance: Partial<ApplianceSettings> = {}): Config {
   return {
     dir: '/test', loadedAt: new Date(0),
-    appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', ...appliance },
+    appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict', ...appliance },
     intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
     capacityForPriority: [{ priority: 0, capacity: 0 }],
     routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
