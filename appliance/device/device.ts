@@ -7,6 +7,26 @@ import { ETH_HEADER } from '../wire/ethernet';
 const EBADFD = 77;
 
 /**
+ * What the forwarder and the I/O loop need of a device: one TUN or TAP descriptor here
+ * (`Device`); the fuzzing harness gives them devices in memory instead.
+ */
+export interface PacketDevice {
+  readonly name: string;
+  readonly kind: DeviceKind;
+  /** The descriptor the I/O loop watches; -1 once closed (or for a device in memory). */
+  readonly fd: number;
+  readonly failure: string | undefined;
+  readonly stats: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; errors: number };
+  read(slot: number): number;
+  write(slot: number, len: number): boolean;
+  fail(why: string): void;
+  close(): void;
+}
+
+/** Opens the device of that name and kind (the forwarder's, for its TUN and its TAPs). */
+export type OpenDevice = (name: string, kind: DeviceKind) => PacketDevice;
+
+/**
  * One TUN or TAP descriptor, opened with IFF_VNET_HDR and TCP offloads: a read may bring a
  * TCP super-packet of up to 64 KiB with a partial checksum, and a write may hand one to the
  * kernel, which segments it where needed. The virtio-net header travels in the pool's
@@ -17,7 +37,7 @@ const EBADFD = 77;
  * keeps the packet (forward/output-queue). A vanished device (EBADFD once deleted, EIO, EBADF,
  * ENODEV) is recorded once and no longer read or written; the others go on.
  */
-export class Device {
+export class Device implements PacketDevice {
   fd: number;
   readonly stats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, errors: 0 };
   failure: string | undefined;

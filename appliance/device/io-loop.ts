@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as libc from './libc';
-import type { Device } from './device';
+import type { PacketDevice } from './device';
 
 const POLLFD = 8;
 const UV_READABLE = 1;
@@ -57,7 +57,7 @@ export class IoLoop {
    * @param wantsWrite device `i` holds packets its descriptor would not take yet
    */
   constructor(
-    private readonly devices: Device[],
+    private readonly devices: PacketDevice[],
     private readonly onReadable: (index: number) => number,
     private readonly afterBatch: () => boolean,
     private readonly wantsWrite: (index: number) => boolean,

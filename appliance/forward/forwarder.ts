@@ -1,5 +1,5 @@
 import type { Config, Route } from '../config/tables';
-import { Device } from '../device/device';
+import { Device, type OpenDevice, type PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
 import { Demux } from './demux';
@@ -25,7 +25,7 @@ import { Validator } from './validate';
  * together, for the dispatcher (Sink) and the I/O loop.
  */
 export class Forwarder implements Sink {
-  readonly tun: Device;
+  readonly tun: PacketDevice;
   readonly segments: Segment[];
   /** Server index -> segment index. */
   readonly serverSegment: number[];
@@ -52,9 +52,10 @@ export class Forwarder implements Sink {
     stages: Stages,
     private readonly health: ServerHealth,
     log: (message: string) => void,
+    open: OpenDevice = (name, kind) => new Device(name, kind, pool),
   ) {
-    this.tun = new Device(config.intranet.tun, 'tun', pool);
-    const { segments, serverSegment } = buildSegments(config.servers, pool);
+    this.tun = open(config.intranet.tun, 'tun');
+    const { segments, serverSegment } = buildSegments(config.servers, open);
     this.segments = segments;
     this.serverSegment = serverSegment;
     this.lost = new Drops(pool, log);
@@ -89,7 +90,7 @@ export class Forwarder implements Sink {
     return this.lost.internalErrors;
   }
 
-  get devices(): Device[] {
+  get devices(): PacketDevice[] {
     return [this.tun, ...this.segments.map((s) => s.device)];
   }
 

@@ -1,4 +1,4 @@
-import type { Device } from '../device/device';
+import type { PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import { ETH_HEADER } from '../wire/ethernet';
 import type { Demux } from './demux';
@@ -20,7 +20,7 @@ export class Ingress {
 
   constructor(
     private readonly pool: PacketPool,
-    private readonly tun: Device,
+    private readonly tun: PacketDevice,
     private readonly segments: readonly Segment[],
     private readonly demux: Demux,
     private readonly drops: Drops,

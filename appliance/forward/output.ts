@@ -1,4 +1,4 @@
-import type { Device } from '../device/device';
+import type { PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import { emitEthernet, ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
 import type { Drops } from './drops';
@@ -16,14 +16,14 @@ export class Output {
   /** Room for every slot of the pool: the intranet's side has no congestion control. */
   private readonly tunQueue: OutputQueue;
   /** The device `flush` is draining a server queue into, for `writeTap`. */
-  private drainDevice: Device | undefined;
+  private drainDevice: PacketDevice | undefined;
   // Handed to `drain` at each flush: bound once, so flushing makes no closures.
   private readonly writeTun = (slot: number, len: number): boolean => this.tun.write(slot, len);
   private readonly writeTap = (slot: number, len: number): boolean => this.drainDevice!.write(slot, len);
 
   constructor(
     private readonly pool: PacketPool,
-    private readonly tun: Device,
+    private readonly tun: PacketDevice,
     private readonly segments: readonly Segment[],
     private readonly serverSegment: readonly number[],
     private readonly egress: ServerEgress,

@@ -1,11 +1,10 @@
 import type { ServerRecord } from '../config/tables';
-import { Device } from '../device/device';
-import type { PacketPool } from '../device/packet-pool';
+import type { OpenDevice, PacketDevice } from '../device/device';
 
 /** One TAP: the segment behind it and the appliance's own address and MAC there. */
 export interface Segment {
   tap: string;
-  device: Device;
+  device: PacketDevice;
   local: number;
   /** The segment's own prefix length (`local`'s): its hosts are on the link. */
   prefixLength: number;
@@ -21,7 +20,7 @@ export interface Segment {
  * device i + 1 of the I/O loop, after the TUN), each TAP opened here; and, per server index,
  * the index of its segment. The appliance's address on a segment is its first server's `local`.
  */
-export function buildSegments(servers: readonly ServerRecord[], pool: PacketPool): { segments: Segment[]; serverSegment: number[] } {
+export function buildSegments(servers: readonly ServerRecord[], open: OpenDevice): { segments: Segment[]; serverSegment: number[] } {
   const segments: Segment[] = [];
   const serverSegment: number[] = [];
   for (let i = 0; i < servers.length; i++) {
@@ -29,7 +28,7 @@ export function buildSegments(servers: readonly ServerRecord[], pool: PacketPool
     let seg = segmentIndex(segments, s.tap);
     if (seg < 0) {
       const local = s.local.address;
-      seg = segments.push({ tap: s.tap, device: new Device(s.tap, 'tap', pool), local, prefixLength: s.local.length, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
+      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local, prefixLength: s.local.length, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
     }
     const g = segments[seg];
     g.servers.set(s.address * 65536 + s.port, i);
