@@ -77,6 +77,7 @@ export class Appliance {
       () => this.forwarder.flush(),
       (i) => this.forwarder.wantsWrite(i),
     );
+    this.forwarder.watch.onReopened = (i) => this.loop.revive(i);
   }
 
   /** Seconds since start, as the tables count time. */

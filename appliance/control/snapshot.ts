@@ -78,7 +78,7 @@ export function servers(a: Appliance) {
     alps: s.alps.all ? ['ALL'] : s.alps.names,
     default: s.isDefault,
     versions: s.versions,
-    state: !a.health.resolved[i] ? 'unresolved' : a.health.failing(i) ? 'failing' : 'up',
+    state: a.health.deviceDown[i] ? 'no-device' : !a.health.resolved[i] ? 'unresolved' : a.health.failing(i) ? 'failing' : 'up',
     lastError: a.health.lastError[i],
     failures: a.health.failures[i],
     active: active[i] ?? 0,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as libc from './libc';
 import { openTunTap, type DeviceKind } from './tuntap';
 import { VNET_HDR, type PacketPool } from './packet-pool';
@@ -21,6 +22,11 @@ export interface PacketDevice {
   write(slot: number, len: number): boolean;
   fail(why: string): void;
   close(): void;
+  /**
+   * After a failure, once the descriptor is closed: attaches again if it can, re-creating the
+   * interface only when this process created it; true when the device works again.
+   */
+  reopen(): boolean;
 }
 
 /** Opens the device of that name and kind (the forwarder's, for its TUN and its TAPs). */
@@ -44,9 +50,26 @@ export class Device implements PacketDevice {
   /** What a header offset counts from, before the IP header. */
   private readonly l2: number;
 
+  /** Whether this process made the interface (it did not exist at open): then it re-creates it. */
+  private readonly created: boolean;
+
   constructor(readonly name: string, readonly kind: DeviceKind, private readonly pool: PacketPool) {
+    this.created = !interfaceExists(name);
     this.fd = openTunTap(name, kind);
     this.l2 = kind === 'tap' ? ETH_HEADER : 0;
+  }
+
+  reopen(): boolean {
+    if (this.fd >= 0) return this.failure === undefined;
+    // One made beforehand (by the lab, at boot) is its maker's to make again: wait for it.
+    if (!this.created && !interfaceExists(this.name)) return false;
+    try {
+      this.fd = openTunTap(this.name, this.kind);
+    } catch {
+      return false;
+    }
+    this.failure = undefined;
+    return true;
   }
 
   private view(slot: number): Uint8Array {
@@ -136,4 +159,9 @@ export class Device implements PacketDevice {
     if (this.fd >= 0) libc.close(this.fd);
     this.fd = -1;
   }
+}
+
+/** Whether the network namespace has an interface of that name (sysfs is the namespace's under `ip netns exec`). */
+function interfaceExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
 }

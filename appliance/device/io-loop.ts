@@ -129,6 +129,19 @@ export class IoLoop {
     d.close();
   }
 
+  /** Device `i` was reopened (a new descriptor): watched again. */
+  revive(i: number): void {
+    const d = this.devices[i];
+    if (!this.running || d.fd < 0) return;
+    if (this.fdwatch) {
+      const fw = this.fdwatch;
+      this.handles[i] = fw.watch(d.fd, (status, events) => this.ready(i, status, events));
+      this.armed[i] = UV_READABLE;
+      fw.start(this.handles[i], UV_READABLE);
+    }
+    // Without the addon, the next poll takes the new descriptor from the device.
+  }
+
   private drainAll(): void {
     for (let i = 0; i < this.devices.length; i++) this.onReadable(i);
     this.rearm(this.afterBatch());

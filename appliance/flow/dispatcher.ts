@@ -131,6 +131,16 @@ export class Dispatcher {
     return n;
   }
 
+  /**
+   * Server `server` cannot be reached (its device vanished): handshakes under way towards it
+   * fail over now, as a reset from it would make them, rather than at connect_timeout.
+   */
+  serverGone(server: number, why: string): void {
+    for (const c of [...this.cx.watched]) {
+      if (c.server === server && (c.state === ConnState.Connecting || c.state === ConnState.Replaying)) this.leg.failed(c, why);
+    }
+  }
+
   /** Step 702, with the tables in force. */
   isSocks(dstPort: number): boolean {
     return this.cx.stages.analyzer.isSocks(dstPort);

@@ -3,6 +3,7 @@ import { Device, type OpenDevice, type PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
 import { Demux } from './demux';
+import { DeviceWatch } from './device-watch';
 import { Diversion } from './diversion';
 import { Drops } from './drops';
 import { ServerEgress } from './egress';
@@ -43,6 +44,8 @@ export class Forwarder implements Sink {
   private readonly checks: Validator;
   private readonly demux: Demux;
   private readonly ingress: Ingress;
+  /** Devices that vanish and come back. */
+  readonly watch: DeviceWatch;
   /** Routed traffic the diverted-address table diverts: the current connections, the name server. */
   readonly diversion: Diversion;
 
@@ -71,9 +74,11 @@ export class Forwarder implements Sink {
     this.diversion.table = stages.diversions;
     this.checks = new Validator(pool, this.reassembler, this.lost);
     this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost);
-    this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost, log);
+    this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost);
     this.setAddresses(config.routes, config.intranet.vips);
     this.router.loose = config.appliance.rpFilter === 'loose';
+    const serversOn = this.devices.map((_, i) => (i === 0 ? [] : serverSegment.flatMap((seg, s) => (seg === i - 1 ? [s] : []))));
+    this.watch = new DeviceWatch(this.devices, serversOn, config.servers.map((s) => s.name), health, (s, why) => this.dispatcher.serverGone(s, why), log);
   }
 
   /** Set once, after construction: the dispatcher is built with this forwarder as its Sink. */
@@ -140,6 +145,7 @@ export class Forwarder implements Sink {
     this.checks.now = now;
     this.diversion.now = now;
     try {
+      this.watch.check(now);
       this.neighbours.resolve(this.router.hops);
       this.reassembler.expire(now);
       this.diversion.expire(now);

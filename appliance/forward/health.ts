@@ -12,6 +12,8 @@ export class ServerHealth implements Health {
   private readonly holdDown: number[];
   readonly lastError: (string | undefined)[];
   readonly failures: number[];
+  /** The server's TAP has vanished (device-watch.ts): down until it returns. */
+  readonly deviceDown: boolean[];
   now = 0;
 
   constructor(count: number, private readonly log: (message: string) => void, private readonly names: string[]) {
@@ -20,10 +22,17 @@ export class ServerHealth implements Health {
     this.holdDown = new Array<number>(count).fill(0);
     this.lastError = new Array<string | undefined>(count).fill(undefined);
     this.failures = new Array<number>(count).fill(0);
+    this.deviceDown = new Array<boolean>(count).fill(false);
   }
 
   usable(server: number): boolean {
-    return this.resolved[server] && this.now >= this.downUntil[server];
+    return this.resolved[server] && !this.deviceDown[server] && this.now >= this.downUntil[server];
+  }
+
+  setDeviceDown(server: number, down: boolean): void {
+    this.deviceDown[server] = down;
+    // Back with its device: no hold-down left from the connections it lost meanwhile.
+    if (!down) this.succeeded(server);
   }
 
   failing(server: number): boolean {

@@ -24,7 +24,6 @@ export class Ingress {
     private readonly segments: readonly Segment[],
     private readonly demux: Demux,
     private readonly drops: Drops,
-    private readonly log: (message: string) => void,
   ) {
     for (let i = 0; i <= segments.length; i++) this.landing.push(-1);
   }
@@ -41,10 +40,7 @@ export class Ingress {
         break;
       }
       const n = dev.read(landing);
-      if (n === 0) {
-        if (dev.failure && this.drops.first(dev.name)) this.log(`device ${dev.name} failed (${dev.failure}); the others go on`);
-        break;
-      }
+      if (n === 0) break; // nothing waiting, or the device failed (device-watch.ts says so)
       got++;
       let slot = landing;
       if (n - l2 <= this.pool.smallMaxIp) {

@@ -44,6 +44,10 @@ export class MemoryDevice implements PacketDevice {
   }
 
   close(): void {}
+
+  reopen(): boolean {
+    return this.failure === undefined;
+  }
 }
 
 /**

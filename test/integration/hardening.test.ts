@@ -195,3 +195,66 @@ except socket.timeout:
     expect(after['rp-filter'] - before['rp-filter']).to.equal(3);
   });
 });
+
+/**
+ * A server's TAP deleted during a download and made again, as an operator or a crashed
+ * hypervisor might: the appliance says so at once, sends new connections elsewhere without
+ * waiting for a timeout, reopens the TAP when it is back, and the download under way
+ * completes, every byte right; the server carries connections again.
+ */
+describe('hardening: a vanished device comes back', function () {
+  this.timeout(120_000);
+  const sock = '/run/socksalp-test-devices-back/control.sock';
+  const s = applianceForSuite(sock);
+
+  it('a TAP deleted and re-created during a download: logged, its server down at once, the download intact, the server used again', async function () {
+    const lab = s.lab;
+    const url = `http://${lab.LAB_WEB_ADDR}/big.bin`;
+    const vip = `${lab.LAB_VIP}:1080`;
+    const dl = curlSha256(lab.LAB_NS_CLIENT, ['--limit-rate', '8M', '--socks5', vip, url]);
+    let row: Row | undefined;
+    for (let i = 0; i < 100 && row === undefined; i++) {
+      const a = await controlRequest(sock, { cmd: 'conns', filter: 'spliced' });
+      row = (a.rows as Row[]).find((r) => r.destination === `${lab.LAB_WEB_ADDR}:80`);
+      if (row === undefined) await sleep(50);
+    }
+    expect(row, 'the download is spliced').to.not.equal(undefined);
+    const name = row!.server;
+    const tap = `alp-${name}`;
+    await sleep(1000);
+    expect(inNs(lab.LAB_NS_APP, 'ip', ['link', 'del', tap]).status).to.equal(0);
+    const recreate = () => {
+      inNs(lab.LAB_NS_APP, 'ip', ['tuntap', 'add', 'mode', 'tap', 'name', tap]);
+      inNs(lab.LAB_NS_APP, 'ip', ['link', 'set', tap, 'master', `br-${name}`]);
+      inNs(lab.LAB_NS_APP, 'ip', ['link', 'set', tap, 'up']);
+    };
+    try {
+      for (let i = 0; i < 50 && !s.app.output.includes(`device ${tap} failed`); i++) await sleep(50);
+      expect(s.app.output).to.match(new RegExp(`device ${tap} failed \\(.*\\); server\\(s\\) ${name} are down until it returns`));
+      const list = await controlRequest(sock, { cmd: 'servers' });
+      expect((list.servers as { name: string; state: string }[]).find((x) => x.name === name)!.state).to.equal('no-device');
+      // New connections meanwhile: others carry them, each at once (connect_timeout is 5 s).
+      for (let i = 0; i < 3; i++) {
+        const t0 = Date.now();
+        const other = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', vip, url]);
+        expect(other.sha256, other.stderr).to.equal(lab.LAB_BIG_SHA256);
+        expect(Date.now() - t0).to.be.below(4000);
+        expect(webLog(lab).pop()!.split(' ')[0]).to.not.equal(lab[`LAB_SERVER_${name.toUpperCase()}_EGRESS`]);
+      }
+    } finally {
+      recreate();
+    }
+    for (let i = 0; i < 60 && !s.app.output.includes(`device ${tap} is back`); i++) await sleep(50);
+    expect(s.app.output).to.include(`device ${tap} is back`);
+    const d = await dl;
+    expect(d.sha256, `the download under way: ${d.stderr}`).to.equal(lab.LAB_BIG_SHA256);
+    // The server carries connections again (round robin among the http servers).
+    const carriers = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const again = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', vip, url]);
+      expect(again.sha256, again.stderr).to.equal(lab.LAB_BIG_SHA256);
+      carriers.add(webLog(lab).pop()!.split(' ')[0]);
+    }
+    expect([...carriers]).to.include(lab[`LAB_SERVER_${name.toUpperCase()}_EGRESS`]);
+  });
+});
