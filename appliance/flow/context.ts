@@ -25,6 +25,8 @@ export interface Sink {
 export interface Health extends ServerAvailability {
   failed(server: number, why: string): void;
   succeeded(server: number): void;
+  /** New data came from the server through the splice: its neighbour entry works (reachability.ts). */
+  progressed(server: number): void;
 }
 
 /** The stages built from one configuration; swapped whole on reload. */

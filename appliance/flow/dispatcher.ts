@@ -201,7 +201,9 @@ export class Dispatcher {
     c.bytesOut += len;
     if (c.hs === null) {
       // The splice fast path, the other way: rewrite in place, note a close, queue for the client.
+      const before = c.downNext;
       rewriteToClient(ip, tcp, o, c, this.cx.stages.analyzer.socksPort);
+      if (c.downNext !== before) this.cx.health.progressed(c.server);
       this.trackClose(c, tcp.flags, false);
       this.cx.sink.toIntranet(slot, len);
       return;

@@ -66,7 +66,7 @@ export class Forwarder implements Sink {
     this.egress = new ServerEgress(config.servers, pool, stages.alps.size);
     // At most 4 MiB of fragments held, 30 s for a datagram to complete.
     this.reassembler = new Reassembler(pool, 4 << 20, 30);
-    this.neighbours = new Neighbours(pool, this.segments, this.serverSegment, config.servers, health, this.lost, log);
+    this.neighbours = new Neighbours(pool, this.segments, this.serverSegment, config.servers, health, this.lost, log, this.egress.stats);
     this.output = new Output(pool, this.tun, this.segments, this.serverSegment, this.egress, this.neighbours, this.lost);
     this.icmp = new Icmp(pool, this.output, this.neighbours, this.lost);
     this.router = new Router(this.segments, this.neighbours, this.icmp, this.output, this.lost);

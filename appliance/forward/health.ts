@@ -14,6 +14,8 @@ export class ServerHealth implements Health {
   readonly failures: number[];
   /** The server's TAP has vanished (device-watch.ts): down until it returns. */
   readonly deviceDown: boolean[];
+  /** When the splice last saw new data from each server (reachability.ts reads it). */
+  readonly progressAt: Float64Array;
   now = 0;
 
   constructor(count: number, private readonly log: (message: string) => void, private readonly names: string[]) {
@@ -23,6 +25,11 @@ export class ServerHealth implements Health {
     this.lastError = new Array<string | undefined>(count).fill(undefined);
     this.failures = new Array<number>(count).fill(0);
     this.deviceDown = new Array<boolean>(count).fill(false);
+    this.progressAt = new Float64Array(count);
+  }
+
+  progressed(server: number): void {
+    this.progressAt[server] = this.now;
   }
 
   usable(server: number): boolean {

@@ -5,6 +5,7 @@ import { ArpView, ARP_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } fr
 import { emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
 import type { Drops } from './drops';
 import type { ServerHealth } from './health';
+import { sameMac, ServerReachability } from './reachability';
 import type { Hop } from './routes';
 import type { Segment } from './segments';
 
@@ -19,7 +20,8 @@ const BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
  * the appliance's `local` address; learns a sender only if it is a server or an address it
  * asked about (a gateway, a next hop), so a segment's chatter cannot fill the table; asks for
  * the MACs it lacks every second and refreshes the known ones every minute. A server whose
- * `mac` servers.ini gives is resolved from the start and never asked about.
+ * `mac` servers.ini gives is resolved from the start and never asked about. A server's MAC is
+ * kept reachable, and a claim that changes it verified, by reachability.ts.
  */
 export class Neighbours {
   /** Each server's MAC, as `macs` has it for its address: read per packet, so no lookup. */
@@ -29,6 +31,9 @@ export class Neighbours {
   private readonly arpNext = new Map<number, number>();
   private readonly arp = new ArpView();
   private readonly repr: ArpRepr = { operation: 0, senderMac: new Uint8Array(6), senderIp: 0, targetMac: new Uint8Array(6), targetIp: 0 };
+  readonly reach: ServerReachability;
+  /** Per server, its packets out at the last tick: whether it is in use. */
+  private readonly lastOut: number[];
   now = 0;
 
   constructor(
@@ -39,7 +44,16 @@ export class Neighbours {
     private readonly health: ServerHealth,
     private readonly drops: Drops,
     private readonly log: (message: string) => void,
+    /** The servers' output counters (egress.ts): what was sent to each. */
+    private readonly sent: readonly { packetsOut: number }[],
   ) {
+    this.lastOut = servers.map(() => 0);
+    const prober = {
+      probe: (server: number, mac: Uint8Array | undefined) => this.request(serverSegment[server], servers[server].address, mac ?? BROADCAST),
+      adopt: (server: number, mac: Uint8Array) => this.use(servers[server].address, Uint8Array.from(mac), segments[serverSegment[server]].hosts.get(servers[server].address)),
+      setResolved: (server: number, resolved: boolean) => { health.resolved[server] = resolved; },
+    };
+    this.reach = new ServerReachability(servers.map((s) => s.name), servers.map((s) => s.mac !== undefined), health.progressAt, prober, log);
     for (let i = 0; i < servers.length; i++) {
       const s = servers[i];
       this.serverMac.push(s.mac);
@@ -60,7 +74,7 @@ export class Neighbours {
     const sender = a.senderIp;
     const mac = a.senderMac;
     const servers = seg.hosts.get(sender);
-    if (servers !== undefined || this.arpNext.has(sender)) this.learn(sender, mac, servers);
+    if (servers !== undefined || this.arpNext.has(sender)) this.learn(sender, mac, servers, a.operation === ARP_REPLY && a.targetIp === seg.local);
     if (a.operation !== ARP_REQUEST || a.targetIp !== seg.local) {
       this.pool.give(slot);
       return;
@@ -78,18 +92,20 @@ export class Neighbours {
     this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
   }
 
-  /** `ip` is at `mac` (a view into the frame, copied if kept); `servers`: the servers at `ip`. */
-  private learn(ip: number, mac: Uint8Array, servers: number[] | undefined): void {
+  /**
+   * `ip` is at `mac` (a view into the frame, copied if kept); `servers`: the servers at `ip`,
+   * whose MAC changes only as reachability.ts decides; `answer`: a reply to the appliance. A
+   * gateway's is taken as it comes.
+   */
+  private learn(ip: number, mac: Uint8Array, servers: number[] | undefined, answer: boolean): void {
     const known = this.macs.get(ip);
-    if (known === undefined || !sameMac(known, mac)) {
-      const copy = Uint8Array.from(mac);
-      this.macs.set(ip, copy);
-      if (servers !== undefined) for (let i = 0; i < servers.length; i++) this.serverMac[servers[i]] = copy;
-    }
+    let adopt = servers === undefined ? known === undefined || !sameMac(known, mac) : false;
+    if (servers !== undefined) for (let i = 0; i < servers.length; i++) adopt = this.reach.heard(servers[i], mac, known, answer, this.now) || adopt;
+    if (adopt) this.use(ip, Uint8Array.from(mac), servers);
     if (servers !== undefined) {
       for (let i = 0; i < servers.length; i++) {
         const server = servers[i];
-        if (this.health.resolved[server]) continue;
+        if (this.health.resolved[server] || known !== undefined) continue;
         this.health.resolved[server] = true;
         this.log(`server ${this.servers[server].name} is at ${formatMac(mac)}`);
       }
@@ -97,8 +113,15 @@ export class Neighbours {
     this.arpNext.set(ip, this.now + ARP_REFRESH);
   }
 
+  /** From now on `ip` (and the servers at it) is reached at `mac`. */
+  private use(ip: number, mac: Uint8Array, servers: number[] | undefined): void {
+    this.macs.set(ip, mac);
+    if (servers !== undefined) for (let i = 0; i < servers.length; i++) this.serverMac[servers[i]] = mac;
+  }
+
   /** Each tick: asks for the servers' MACs, then the gateways' of `hops`, when due. */
   resolve(hops: readonly Hop[]): void {
+    this.reach.tick(this.now, this.used, this.macOf);
     for (let i = 0; i < this.servers.length; i++) {
       const s = this.servers[i];
       if (s.mac) continue;
@@ -126,11 +149,25 @@ export class Neighbours {
     this.writeFrame(seg, slot, ETH_HEADER + len);
   }
 
+  // For reachability's tick, bound once.
+  private readonly used = (server: number): boolean => {
+    const out = this.sent[server].packetsOut;
+    const was = this.lastOut[server];
+    this.lastOut[server] = out;
+    return out !== was;
+  };
+  private readonly macOf = (server: number): Uint8Array | undefined => this.serverMac[server];
+
   /** A broadcast request for `target` on segment `segIndex`, unless one went out too recently. */
   private solicit(segIndex: number, target: number): void {
     const due = this.arpNext.get(target) ?? 0;
     if (this.now < due) return;
     this.arpNext.set(target, this.now + (this.macs.has(target) ? ARP_REFRESH : ARP_RETRY));
+    this.request(segIndex, target, BROADCAST);
+  }
+
+  /** An ARP request for `target` on segment `segIndex`, to `dst` (a MAC, or the broadcast address). */
+  private request(segIndex: number, target: number, dst: Uint8Array): void {
     const seg = this.segments[segIndex];
     const slot = this.pool.take();
     if (slot < 0) return;
@@ -141,7 +178,7 @@ export class Neighbours {
     r.targetMac.fill(0);
     r.targetIp = target;
     const base = this.pool.frameOffset(slot);
-    emitEthernet(this.pool.buf, base, BROADCAST, seg.mac, ETHERTYPE_ARP);
+    emitEthernet(this.pool.buf, base, dst, seg.mac, ETHERTYPE_ARP);
     emitArp(r, this.pool.buf, base + ETH_HEADER);
     this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
   }
@@ -156,7 +193,3 @@ export class Neighbours {
   }
 }
 
-function sameMac(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

@@ -258,3 +258,54 @@ describe('hardening: a vanished device comes back', function () {
     expect([...carriers]).to.include(lab[`LAB_SERVER_${name.toUpperCase()}_EGRESS`]);
   });
 });
+
+/**
+ * ARP on a server's segment: a forged gratuitous ARP naming a MAC nobody has must not divert
+ * the server's traffic; a server whose MAC really changes is found again by itself.
+ */
+describe('hardening: ARP poisoning and a server that changes its MAC', function () {
+  this.timeout(120_000);
+  const sock = '/run/socksalp-test-arp/control.sock';
+  const s = applianceForSuite(sock);
+
+  async function carrying(lab: LabFacts, flag: string): Promise<{ dl: ReturnType<typeof curlSha256>; server: string }> {
+    const dl = curlSha256(lab.LAB_NS_CLIENT, ['--limit-rate', '16M', flag, `${lab.LAB_VIP}:1080`, `http://${lab.LAB_WEB_ADDR}/big.bin`]);
+    for (let i = 0; i < 100; i++) {
+      const a = await controlRequest(sock, { cmd: 'conns', filter: 'spliced' });
+      const row = (a.rows as Row[]).find((r) => r.destination === `${lab.LAB_WEB_ADDR}:80`);
+      if (row) return { dl, server: row.server };
+      await sleep(50);
+    }
+    throw new Error('no spliced download');
+  }
+
+  it('a gratuitous ARP with a false MAC for the server under a download changes nothing: the claim is checked and refused', async function () {
+    const lab = s.lab;
+    const { dl, server } = await carrying(lab, '--socks5');
+    const n = { sa: 1, sb: 2, sc: 3, sd: 4, se: 5 }[server]!;
+    await sleep(500);
+    const t0 = Date.now();
+    inject(lab[`LAB_SERVER_${server.toUpperCase()}_NS`], 'garp', 'eth0', `198.19.${n}.2`, '02:00:00:de:ad:01');
+    const d = await dl;
+    expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+    expect(Date.now() - t0, 'no stall').to.be.below(10_000);
+    expect(s.app.output).to.match(new RegExp(`ARP claims server ${server} is at 02:00:00:de:ad:01, not `));
+    expect(s.app.output).to.match(new RegExp(`server ${server} still answers at .*: the claim for 02:00:00:de:ad:01 is refused`));
+  });
+
+  it('the server\'s MAC changes under a download: probed, found at its new MAC, the download completes', async function () {
+    const lab = s.lab;
+    const { dl, server } = await carrying(lab, '--socks4');
+    const ns = lab[`LAB_SERVER_${server.toUpperCase()}_NS`];
+    const before = inNs(ns, 'cat', ['/sys/class/net/eth0/address']).stdout.trim();
+    await sleep(500);
+    expect(inNs(ns, 'ip', ['link', 'set', 'eth0', 'address', '02:00:00:be:ef:01']).status).to.equal(0);
+    try {
+      const d = await dl;
+      expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+      expect(s.app.output).to.match(new RegExp(`server ${server} moved from ${before} to 02:00:00:be:ef:01`));
+    } finally {
+      inNs(ns, 'ip', ['link', 'set', 'eth0', 'address', before]);
+    }
+  });
+});

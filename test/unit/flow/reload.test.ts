@@ -67,6 +67,7 @@ class Egress implements Sink, Health {
   usable(): boolean { return true; }
   failed(): void {}
   succeeded(): void {}
+  progressed(): void {}
 }
 
 describe('flow: a reload that inserts, removes and reorders ALPs leaves established connections as they were', function () {

@@ -86,6 +86,7 @@ class Capture implements Sink, Health {
   usable(): boolean { return true; }
   failed(s: number, why: string): void { this.failures.push(`${s}: ${why}`); }
   succeeded(): void {}
+  progressed(): void {}
   take(): Out[] { const o = this.out; this.out = []; return o; }
 }
 
