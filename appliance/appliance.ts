@@ -68,7 +68,7 @@ export class Appliance {
     this.health = new ServerHealth(config.servers.length, log, config.servers.map((s) => s.name));
     this.forwarder = new Forwarder(this.pool, config, stages, this.health, log);
     const mss = Math.min(config.intranet.mtu, TAP_MTU) - 40;
-    this.dispatcher = new Dispatcher(this.forwarder, this.health, stages, config.servers, mss);
+    this.dispatcher = new Dispatcher(this.forwarder, this.health, stages, config.servers, mss, log);
     this.forwarder.dispatcher = this.dispatcher;
     const devices = this.forwarder.devices;
     this.loop = new IoLoop(

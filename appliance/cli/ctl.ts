@@ -37,6 +37,13 @@ Options:
 
 type Row = Record<string, unknown>;
 
+/** A server's check for `ctl list`: off, or its state, last verdict and latency. */
+function checkText(c: Row): string {
+  if (c.state === 'off') return '-';
+  if (c.last === '') return String(c.state);
+  return c.last === 'ok' ? `${c.state} ok ${c.latencyMs}ms` : `${c.state}: ${c.last}`;
+}
+
 export async function ctl(argv: string[]): Promise<number> {
   const args = parseVerb(argv, CTL_USAGE, {
     config: { type: 'string', short: 'c', default: 'conf' },
@@ -65,9 +72,9 @@ export async function ctl(argv: string[]): Promise<number> {
       const servers = a.servers as Row[];
       out(`socksalp ${st.version}: ${st.connections} connections (${st.halfOpen} half-open), up ${formatDuration(st.uptime as number)}`);
       out(formatTable(
-        ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards'],
+        ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'Check', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards'],
         servers.map((s) => [
-          s.name, s.address, s.tap, String(s.capacity), (s.alps as string[]).join(','), String(s.state), String(s.active),
+          s.name, s.address, s.tap, String(s.capacity), (s.alps as string[]).join(','), String(s.state), checkText(s.check as Row), String(s.active),
           formatCount(s.packetsIn as number), formatCount(s.packetsOut as number),
           formatBytes(s.bytesIn as number), formatBytes(s.bytesOut as number),
           `${s.queue}/${s.queueLimit}`, String(Object.values(s.discards as Row).reduce((x: number, y) => x + (y as number), 0)),

@@ -5,7 +5,8 @@ import { SectionReader } from './fields';
 import { isAbsolute, resolve } from 'node:path';
 import { parsePrefix } from './address';
 import { Credentials, readPasswordFile, RFC1929_MAX } from './credentials';
-import { SOCKS_VERSIONS, type ServerRecord, type SocksVersion } from './tables';
+import { SOCKS_VERSIONS, type ServerCheck, type ServerRecord, type SocksVersion } from './tables';
+import { parseEndpoint, withPort } from '../divert/endpoint';
 
 /**
  * Reads the Socks Server ALP Configuration table: one section per SOCKS server. `dir` is the
@@ -50,6 +51,7 @@ export function readServersIni(file: IniFile, problems: Problem[], dir: string):
     }
     const queueLimit = r.int('queue_limit', 16, 1_000_000, 4096)!;
     const nic = r.optionalIfname('nic');
+    const check = readCheck(r, versions);
     r.done();
 
     if (address === undefined || tap === undefined || local === undefined) continue;
@@ -67,6 +69,7 @@ export function readServersIni(file: IniFile, problems: Problem[], dir: string):
       queueLimit,
       nic,
       ...(credentials && { credentials }),
+      ...(check && { check }),
     });
   }
   // Selection keeps the servers a connection already tried in one 32-bit mask.
@@ -77,6 +80,35 @@ export function readServersIni(file: IniFile, problems: Problem[], dir: string):
     problems.push({ file: file.name, message: 'no servers: define at least one [server] section' });
   }
   return servers;
+}
+
+/**
+ * `check` and its keys: the target a SOCKS CONNECT through the server is checked with
+ * (ADDRESS:PORT, or NAME:PORT for a server that speaks 4a or 5), `check_http` (a path),
+ * `check_status`, `check_interval`, `check_timeout`, `rise` and `fall` (HAProxy's names).
+ */
+function readCheck(r: SectionReader, versions: SocksVersion[]): ServerCheck | undefined {
+  const text = r.raw('check', false);
+  const keys = ['check_http', 'check_status', 'check_interval', 'check_timeout', 'rise', 'fall'];
+  const http = r.raw('check_http', false);
+  const status = r.int('check_status', 100, 599, 200)!;
+  const interval = r.int('check_interval', 1, 3600, 2)!;
+  const timeout = r.int('check_timeout', 1, 300, 2)!;
+  const rise = r.int('rise', 1, 100, 2)!;
+  const fall = r.int('fall', 1, 100, 3)!;
+  if (text === undefined) {
+    const stray = keys.find((k) => r.has(k));
+    if (stray !== undefined) r.problem(stray, 'a check setting needs check = ADDRESS:PORT, the target to reach through the server');
+    return undefined;
+  }
+  const p = parseEndpoint(text);
+  if (!p.ok || p.endpoint.port === undefined) {
+    r.problem('check', `expected the target to reach through the server as ADDRESS:PORT or NAME:PORT, got ${quote(text)}`);
+    return undefined;
+  }
+  if (p.endpoint.kind === 'name' && !versions.some((v) => v !== '4')) r.problem('check', 'a name needs SOCKS4a or 5, and this server speaks SOCKS4 only: give an address');
+  if (http !== undefined && !/^\/[\x21-\x7e]*$/.test(http)) r.problem('check_http', `expected a path like /health (printable, no spaces), got ${quote(http)}`);
+  return { target: withPort(p.endpoint, p.endpoint.port), ...(http !== undefined && { http }), status, interval, timeout, rise, fall };
 }
 
 /**

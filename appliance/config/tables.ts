@@ -1,5 +1,5 @@
 import type { Prefix } from './address';
-import type { DivertedEntry } from '../divert/endpoint';
+import type { Destination, DivertedEntry } from '../divert/endpoint';
 
 /**
  * The configuration as the data path uses it: the patent's two configuration tables
@@ -93,6 +93,25 @@ export interface ServerRecord {
    * password included. Not structural: a reload may add, change or remove credentials.
    */
   credentials?: ServerCredentials;
+  /** The active health check through this server (servers.ini `check`); absent: none. */
+  check?: ServerCheck;
+}
+
+/**
+ * An active health check through a SOCKS server (health/checker.ts): a SOCKS CONNECT to
+ * `target` from the appliance's own address, every `interval` seconds, optionally an HTTP
+ * request whose status must be `status`; `rise` passes in a row bring the server up, `fall`
+ * failures in a row take it down.
+ */
+export interface ServerCheck {
+  target: Destination;
+  /** The HTTP path to ask for; absent: the SOCKS reply is the check. */
+  http?: string;
+  status: number;
+  interval: number;
+  timeout: number;
+  rise: number;
+  fall: number;
 }
 
 /**

@@ -27,6 +27,10 @@ export interface Health extends ServerAvailability {
   succeeded(server: number): void;
   /** New data came from the server through the splice: its neighbour entry works (reachability.ts). */
   progressed(server: number): void;
+  /** The active check (health/checker.ts) took the server down, or brought it up. */
+  checkDown(server: number, down: boolean): void;
+  /** The active check passes `rise` times in a row: what passive failures held against it goes. */
+  checkPassed(server: number): void;
 }
 
 /** The stages built from one configuration; swapped whole on reload. */

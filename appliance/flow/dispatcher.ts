@@ -8,6 +8,7 @@ import { rewriteToClient, rewriteToServer } from './splice';
 import { Census } from './census';
 import { ClientLeg } from './client-leg';
 import { SegmentGuard } from './guard';
+import { HealthChecker } from '../health/checker';
 import { FlowContext, LINGER, type Health, type Sink, type Stages } from './context';
 import { Handshaken, SocksResponder } from './socks-responder';
 import { ServerLeg } from './server-leg';
@@ -32,6 +33,8 @@ export class Dispatcher {
   private readonly leg: ServerLeg;
   /** RFC 5961 on both legs. */
   readonly guard: SegmentGuard;
+  /** The active health checks through the servers. */
+  readonly checker: HealthChecker;
   private readonly reply: ServerReply;
   private readonly sweep: Census;
   private readonly transitions: (Transition | undefined)[];
@@ -49,7 +52,7 @@ export class Dispatcher {
     this.remove(c);
   };
 
-  constructor(sink: Sink, health: Health, stages: Stages, servers: ServerRecord[], mss: number) {
+  constructor(sink: Sink, health: Health, stages: Stages, servers: ServerRecord[], mss: number, log: (message: string) => void = () => undefined) {
     const s = stages.settings;
     this.table = new ConnectionTable(servers.length, s.maxConnections, s.maxHalfOpen);
     this.cx = new FlowContext(sink, health, stages, this.table, mss);
@@ -58,6 +61,7 @@ export class Dispatcher {
     this.leg = new ServerLeg(this.cx, this.responder);
     this.reply = new ServerReply(this.cx, this.client, this.leg, this.responder);
     this.guard = new SegmentGuard(this.cx, this.client, this.leg);
+    this.checker = new HealthChecker(this.cx, servers.length, log);
     this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
     const clock = new Clock(this.cx, this.client, this.leg, (c) => this.remove(c));
     this.transitions = transitionTable({
@@ -185,7 +189,13 @@ export class Dispatcher {
 
   fromServer(server: number, slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
     const srv = this.cx.stages.servers[server];
-    const c = tcp.srcPort === srv.port && ip.src === srv.address ? this.table.lookupServer(server, tcp.dstPort) : undefined;
+    const fromServer = tcp.srcPort === srv.port && ip.src === srv.address;
+    if (fromServer && this.checker.owns(server, tcp.dstPort)) {
+      this.checker.receive(server, tcp);
+      this.cx.sink.pool.give(slot);
+      return;
+    }
+    const c = fromServer ? this.table.lookupServer(server, tcp.dstPort) : undefined;
     if (c === undefined) {
       this.cx.stats.unknownServerSegments++;
       if ((tcp.flags & RST) === 0 && tcp.srcPort === srv.port) this.leg.resetUnknown(server, ip, tcp);
@@ -361,6 +371,7 @@ export class Dispatcher {
       this.on(c, Ev.Timer);
     }
     this.sweep.step(now, this.cx.stages.settings.idleTimeout, this.expireIdle);
+    this.checker.tick(now);
   }
 
   // ---------------------------------------------------------------- endings

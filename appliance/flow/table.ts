@@ -62,25 +62,36 @@ export class ConnectionTable {
    */
   bindServer(c: Connection, server: number): boolean {
     this.unbindServer(c);
+    const p = this.takePort(server);
+    if (p < 0) return false;
+    c.server = server;
+    c.allocPort = p;
+    this.byServer.set(serverKey(server, p), c);
+    return true;
+  }
+
+  /** A port towards `server` for the appliance's own use (a health check), or -1; `releasePort` gives it back. */
+  takePort(server: number): number {
     const used = this.portsInUse[server];
     let p = this.nextPort[server];
     for (let n = 0; n < 64512; n++) {
       if (used[p] === 0) {
         used[p] = 1;
         this.nextPort[server] = p === 65535 ? 1024 : p + 1;
-        c.server = server;
-        c.allocPort = p;
-        this.byServer.set(serverKey(server, p), c);
-        return true;
+        return p;
       }
       p = p === 65535 ? 1024 : p + 1;
     }
-    return false;
+    return -1;
+  }
+
+  releasePort(server: number, port: number): void {
+    this.portsInUse[server][port] = 0;
   }
 
   private unbindServer(c: Connection): void {
     if (c.server < 0) return;
-    this.portsInUse[c.server][c.allocPort] = 0;
+    this.releasePort(c.server, c.allocPort);
     this.byServer.delete(serverKey(c.server, c.allocPort));
     c.server = -1;
     c.allocPort = 0;

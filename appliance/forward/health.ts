@@ -14,6 +14,8 @@ export class ServerHealth implements Health {
   readonly failures: number[];
   /** The server's TAP has vanished (device-watch.ts): down until it returns. */
   readonly deviceDown: boolean[];
+  /** The active check says the server is down (health/checker.ts). */
+  readonly checkFailing: boolean[];
   /** When the splice last saw new data from each server (reachability.ts reads it). */
   readonly progressAt: Float64Array;
   now = 0;
@@ -26,6 +28,16 @@ export class ServerHealth implements Health {
     this.failures = new Array<number>(count).fill(0);
     this.deviceDown = new Array<boolean>(count).fill(false);
     this.progressAt = new Float64Array(count);
+    this.checkFailing = new Array<boolean>(count).fill(false);
+  }
+
+  checkDown(server: number, down: boolean): void {
+    this.checkFailing[server] = down;
+    if (!down) this.succeeded(server);
+  }
+
+  checkPassed(server: number): void {
+    if (this.holdDown[server] !== 0) this.succeeded(server);
   }
 
   progressed(server: number): void {
@@ -33,7 +45,7 @@ export class ServerHealth implements Health {
   }
 
   usable(server: number): boolean {
-    return this.resolved[server] && !this.deviceDown[server] && this.now >= this.downUntil[server];
+    return this.resolved[server] && !this.deviceDown[server] && !this.checkFailing[server] && this.now >= this.downUntil[server];
   }
 
   setDeviceDown(server: number, down: boolean): void {

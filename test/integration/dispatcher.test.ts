@@ -113,7 +113,7 @@ describe('dispatcher: real clients through the VIP', function () {
       expect(conns.stdout).to.match(/198\.18\.0\.2:\d+\s+ftp\s+203\.0\.113\.80:21\s+sb\s+\d+\s+spliced/);
       const list = socksalp('ctl', '--socket', SOCKET, 'list');
       expect(list.status, list.stderr).to.equal(0);
-      expect(list.stdout).to.match(/^sb\s+198\.19\.2\.2:1080\s+alp-sb\s+5\s+ftp,gopher,telnet\s+up\s+1\s/m);
+      expect(list.stdout).to.match(/^sb\s+198\.19\.2\.2:1080\s+alp-sb\s+5\s+ftp,gopher,telnet\s+up\s+-\s+1\s/m);
     } finally {
       held.kill();
     }

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { controlRequest } from '../../appliance/control/client';
 import { curlSha256, inNs, REPO, webLog, type LabFacts } from '../lab/lab';
-import { applianceForSuite } from '../lab/appliance-process';
+import { applianceForSuite, editIni } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test-hardening/control.sock';
 const INJECT = join(REPO, 'test', 'lab', 'inject.py');
@@ -307,5 +307,79 @@ describe('hardening: ARP poisoning and a server that changes its MAC', function 
     } finally {
       inNs(ns, 'ip', ['link', 'set', 'eth0', 'address', before]);
     }
+  });
+});
+
+/**
+ * Active health checks through the servers (servers.ini `check`): a probe through each HTTP
+ * server to the web host every second. A server whose SOCKS port answers but whose path behind
+ * it is dead is taken down before clients meet it; a Dante restarted is used again within
+ * rise x check_interval, not after a minute's hold-down.
+ */
+describe('hardening: active health checks through the servers', function () {
+  this.timeout(120_000);
+  const sock = '/run/socksalp-test-checks/control.sock';
+  const checks = 'http, ssl\ncheck = 203.0.113.80:80\ncheck_http = /hello.txt\ncheck_interval = 1\ncheck_timeout = 1\nrise = 2\nfall = 2';
+  const s = applianceForSuite(sock, {}, {}, (dir) => editIni(join(dir, 'servers.ini'), { 'sa alps': checks, 'sc alps': checks, 'sd alps': checks }));
+  const state = async (name: string) => ((await controlRequest(sock, { cmd: 'servers' })).servers as { name: string; state: string; check: { state: string; last: string } }[]).find((x) => x.name === name)!;
+  const until = async (what: string, ms: number, test: () => Promise<boolean>) => {
+    const t0 = Date.now();
+    while (!(await test())) {
+      if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
+      await sleep(100);
+    }
+    return Date.now() - t0;
+  };
+  const carriedBy = async (n: number) => {
+    const by: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = await curlSha256(s.lab.LAB_NS_CLIENT, ['--socks5', `${s.lab.LAB_VIP}:1080`, `http://${s.lab.LAB_WEB_ADDR}/big.bin`]);
+      expect(d.sha256, d.stderr).to.equal(s.lab.LAB_BIG_SHA256);
+      by.push(webLog(s.lab).pop()!.split(' ')[0]);
+    }
+    return by;
+  };
+
+  it('every checked server passes: up, with its latency', async function () {
+    await until('sa, sc and sd checked', 10_000, async () => {
+      for (const n of ['sa', 'sc', 'sd']) if ((await state(n)).check.last !== 'ok') return false;
+      return true;
+    });
+    expect((await state('sb')).check.state).to.equal('off');
+  });
+
+  // sa is the one http server with the capacity priority 7 asks for (capacity_for_priority
+  // 7:10): the others carry http only while it is down.
+  it('a server whose port answers but whose path to the web host is dead is taken down; clients never meet it; it comes back', async function () {
+    const lab = s.lab;
+    const ns = lab.LAB_SERVER_SA_NS;
+    expect(inNs(ns, 'ip', ['route', 'add', 'blackhole', `${lab.LAB_WEB_ADDR}/32`]).status).to.equal(0);
+    try {
+      await until('sa check-down', 8000, async () => (await state('sa')).state === 'check-down');
+      expect(s.app.output).to.match(/server sa fails its check 2 time\(s\) in a row \(.*\); down until it passes 2 in a row/);
+      const by = await carriedBy(6);
+      expect(by, 'no download through sa').to.not.include(lab.LAB_SERVER_SA_EGRESS);
+    } finally {
+      inNs(ns, 'ip', ['route', 'del', 'blackhole', `${lab.LAB_WEB_ADDR}/32`]);
+    }
+    await until('sa up again', 8000, async () => (await state('sa')).state === 'up');
+    expect(s.app.output).to.include('server sa passes its check again; up');
+    expect(await carriedBy(8)).to.include(lab.LAB_SERVER_SA_EGRESS);
+  });
+
+  it('Dante stopped, then started again 3 s later: down while it is away, used again within seconds of its return', async function () {
+    const lab = s.lab;
+    const labSh = join(REPO, 'test', 'lab', 'lab.sh');
+    const sh = (...a: string[]) => expect(spawnSync('bash', [labSh, ...a]).status, `lab.sh ${a.join(' ')}`).to.equal(0);
+    sh('stop-server', 'sa');
+    try {
+      await until('sa check-down', 8000, async () => (await state('sa')).state === 'check-down');
+      await sleep(3000);
+    } finally {
+      sh('start-server', 'sa');
+    }
+    const back = await until('sa up', 10_000, async () => (await state('sa')).state === 'up');
+    expect(back, 'within rise x check_interval and a probe\'s time').to.be.below(5000);
+    expect(await carriedBy(8)).to.include(lab.LAB_SERVER_SA_EGRESS);
   });
 });

@@ -51,6 +51,8 @@ class Capture implements Sink, Health {
   failed(s: number, why: string): void { this.failures.push(`${s}: ${why}`); }
   succeeded(): void {}
   progressed(): void {}
+  checkDown(): void {}
+  checkPassed(): void {}
   take(): Out[] { const o = this.out; this.out = []; return o; }
 }
 

@@ -68,6 +68,8 @@ class Egress implements Sink, Health {
   failed(): void {}
   succeeded(): void {}
   progressed(): void {}
+  checkDown(): void {}
+  checkPassed(): void {}
 }
 
 describe('flow: a reload that inserts, removes and reorders ALPs leaves established connections as they were', function () {
