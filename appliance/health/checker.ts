@@ -80,7 +80,7 @@ export class HealthChecker {
     const st = this.status[s];
     const ok = p.result === '';
     st.last = ok ? 'ok' : p.result!;
-    if (ok) st.latencyMs = Math.round((p.finishedAt - p.started) * 1000);
+    if (ok) st.latencyMs = Math.round(p.latencyMs * 10) / 10;
     // Passes in a row count up from 1, failures in a row down from -1.
     const streak = this.inRow[s];
     this.inRow[s] = ok ? (streak > 0 ? streak + 1 : 1) : streak < 0 ? streak - 1 : -1;

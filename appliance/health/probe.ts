@@ -30,7 +30,9 @@ const enum Step {
 export class Probe {
   result: string | undefined;
   readonly started: number;
-  finishedAt = 0;
+  /** Milliseconds from the SYN to the verdict, on a clock finer than the ticks'. */
+  latencyMs = 0;
+  private readonly startedMs = performance.now();
   private step = Step.Syn;
   private readonly isn: number;
   private sndNxt: number;
@@ -194,7 +196,7 @@ export class Probe {
   /** The verdict; an open connection is reset where the server expects the next byte (RFC 5961 3.2). */
   private end(why: string, now: number, open: boolean): void {
     this.result = why;
-    this.finishedAt = now;
+    this.latencyMs = performance.now() - this.startedMs;
     this.step = Step.Done;
     if (open) this.segment(RST | ACK, null, now);
   }
