@@ -177,6 +177,10 @@ export class Dispatcher {
     c.bytesIn += len;
     if (c.hs === null && c.server >= 0) {
       // The splice fast path (step 711): rewrite in place, note a close, queue for the server.
+      if (tcp.payloadLength > 0 && !this.guard.dataFromClient(c, tcp)) {
+        this.cx.sink.pool.give(slot);
+        return;
+      }
       const srv = this.cx.server(c);
       rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port);
       this.trackClose(c, flags, true);
@@ -211,6 +215,10 @@ export class Dispatcher {
     c.bytesOut += len;
     if (c.hs === null) {
       // The splice fast path, the other way: rewrite in place, note a close, queue for the client.
+      if (tcp.payloadLength > 0 && !this.guard.dataFromServer(c, tcp)) {
+        this.cx.sink.pool.give(slot);
+        return;
+      }
       const before = c.downNext;
       rewriteToClient(ip, tcp, o, c, this.cx.stages.analyzer.socksPort);
       if (c.downNext !== before) this.cx.health.progressed(c.server);

@@ -6,8 +6,21 @@ import type { ServerLeg } from './server-leg';
 
 /** Seconds between two challenge ACKs of one connection: Linux's tcp_invalid_ratelimit (500 ms). */
 const PER_CONNECTION = 0.5;
+/** What a sender may have kept of a window the receiver just made smaller. */
+const SLACK = 65536;
+/** The largest window RFC 7323 allows (65535 << 14), about 2^30. */
+const MAX_WINDOW = 1 << 30;
 /** Challenge ACKs a second in all: Linux's tcp_challenge_ack_limit as it was (1000) before 6.0 made it per socket only. */
 const PER_SECOND = 1000;
+
+const enum Rst {
+  /** Exactly the next sequence number: the connection ends. */
+  Obey,
+  /** In the window: a challenge ACK. */
+  Challenge,
+  /** Outside: dropped. */
+  Drop,
+}
 
 /**
  * RFC 5961 on both legs of a synchronized connection, as Linux's tcp_validate_incoming does
@@ -23,7 +36,7 @@ const PER_SECOND = 1000;
  * advertised to the sender, as the sender reads it; before one has passed, the appliance's own.
  */
 export class SegmentGuard {
-  readonly stats = { rstExact: 0, rstChallenged: 0, rstOutOfWindow: 0, synChallenged: 0, challengeAcks: 0, challengeAcksLimited: 0 };
+  readonly stats = { rstExact: 0, rstChallenged: 0, rstOutOfWindow: 0, synChallenged: 0, dataOutOfWindow: 0, challengeAcks: 0, challengeAcksLimited: 0 };
   private second = -1;
   private sentThisSecond = 0;
 
@@ -38,17 +51,8 @@ export class SegmentGuard {
     const spliced = c.state === ConnState.Spliced;
     const next = spliced ? seqLater((c.upNext - c.upShift) >>> 0, h === null ? undefined : h.clientNext) : h!.clientNext;
     if (flags & RST) {
-      const off = (tcp.seq - next) | 0;
-      if (off === 0) {
-        this.stats.rstExact++;
-        return false;
-      }
-      const window = spliced && c.winToClient >= 0 ? c.winToClient << c.clientScale : RECEIVE_WINDOW;
-      if (off < 0 || off >= window) {
-        this.stats.rstOutOfWindow++;
-        return true;
-      }
-      this.stats.rstChallenged++;
+      const v = this.rst(tcp.seq, next, spliced && c.winToClient >= 0 ? c.winToClient << c.clientScale : RECEIVE_WINDOW);
+      if (v !== Rst.Challenge) return v === Rst.Drop;
     } else {
       this.stats.synChallenged++;
     }
@@ -68,17 +72,8 @@ export class SegmentGuard {
     const spliced = c.state === ConnState.Spliced;
     const next = spliced ? seqLater(c.downNext, h === null ? undefined : h.serverNext) : h!.serverNext;
     if (flags & RST) {
-      const off = (tcp.seq - next) | 0;
-      if (off === 0) {
-        this.stats.rstExact++;
-        return false;
-      }
-      const window = spliced && c.winToServer >= 0 ? c.winToServer << c.serverScale : RECEIVE_WINDOW;
-      if (off < 0 || off >= window) {
-        this.stats.rstOutOfWindow++;
-        return true;
-      }
-      this.stats.rstChallenged++;
+      const v = this.rst(tcp.seq, next, spliced && c.winToServer >= 0 ? c.winToServer << c.serverScale : RECEIVE_WINDOW);
+      if (v !== Rst.Challenge) return v === Rst.Drop;
     } else {
       this.stats.synChallenged++;
     }
@@ -87,6 +82,43 @@ export class SegmentGuard {
       this.leg.challenge(c, spliced ? seqLater(c.upNext, replayed) : replayed!, next);
     }
     return true;
+  }
+
+  /**
+   * The splice's data, both ways (RFC 9293 3.10.7.4's acceptability, as a middlebox can judge
+   * it): a segment that starts beyond the window its receiver last advertised, or ends more than
+   * a largest window behind, is no one's: dropped and counted, so that a blind injection never
+   * moves the appliance's idea of where the stream stands (upNext, downNext). A slack of 64 KiB
+   * over the last window keeps a sender that used a window just withdrawn. False: drop it.
+   */
+  dataFromClient(c: Connection, tcp: TcpView): boolean {
+    return this.acceptable(tcp, (c.upNext - c.upShift) >>> 0, c.winToClient >= 0 ? c.winToClient << c.clientScale : RECEIVE_WINDOW);
+  }
+
+  dataFromServer(c: Connection, tcp: TcpView): boolean {
+    return this.acceptable(tcp, c.downNext, c.winToServer >= 0 ? c.winToServer << c.serverScale : RECEIVE_WINDOW);
+  }
+
+  private acceptable(tcp: TcpView, next: number, window: number): boolean {
+    const off = (tcp.seq - next) | 0;
+    if (off <= window + SLACK && off + tcp.payloadLength >= -MAX_WINDOW) return true;
+    this.stats.dataOutOfWindow++;
+    return false;
+  }
+
+  /** RFC 5961 3.2: a RST at `seq`, `next` expected and `window` bytes open after it (counted). */
+  private rst(seq: number, next: number, window: number): Rst {
+    const off = (seq - next) | 0;
+    if (off === 0) {
+      this.stats.rstExact++;
+      return Rst.Obey;
+    }
+    if (off < 0 || off >= window) {
+      this.stats.rstOutOfWindow++;
+      return Rst.Drop;
+    }
+    this.stats.rstChallenged++;
+    return Rst.Challenge;
   }
 
   /** One challenge ACK per connection per PER_CONNECTION, PER_SECOND in all. */

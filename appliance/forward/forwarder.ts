@@ -133,6 +133,11 @@ export class Forwarder implements Sink {
     return this.output.flush();
   }
 
+  /** The servers' neighbour reachability (its counters, for the status). */
+  get reachability() {
+    return this.neighbours.reach;
+  }
+
   /** Device `index` has something waiting to be written (for POLLOUT). */
   wantsWrite(index: number): boolean {
     return this.output.wantsWrite(index);

@@ -1,9 +1,8 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { inNs, labDown, REPO, useLab, type LabFacts } from '../lab/lab';
-import { ApplianceProcess, configCopy } from '../lab/appliance-process';
+import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-process';
 
 /**
  * npm run bench: the same workloads, in one run, through
@@ -111,7 +110,7 @@ async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ r
     }
   }
   const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, idle_timeout: '600' } });
-  writeFileSync(join(conf, 'servers.ini'), servers.join('\n'));
+  ownServers(conf, servers);
   const sources = Array.from({ length: 6 }, (_, k) => `198.18.0.${k + 2}`);
   for (const a of sources.slice(1)) inNs(lab.LAB_NS_CLIENT, 'ip', ['addr', 'add', `${a}/24`, 'dev', 'c0']);
   const app = new ApplianceProcess(conf, SOCKET);

@@ -1013,3 +1013,26 @@ describe('flow/transitions: RFC 5961 on a spliced connection (blind resets and S
     expect(t.conn()).to.equal(undefined);
   });
 });
+
+describe('flow/transitions: data outside the window on a spliced connection', function () {
+  const sa = ONLY5.servers[0];
+
+  it('blind data far ahead or far behind is dropped on both legs and moves nothing; data in the window passes', function () {
+    const t = setup(ONLY5);
+    const { isn, port } = spliceVia5(t, REQ_4A);
+    t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 28, flags: ACK | PSH }, REPLY5);
+    t.client({ seq: C_ISN + 28, ack: isn + 9, flags: ACK });
+    const c = t.conn()!;
+    expect(c.hs).to.equal(null);
+    // 502 << 7 bytes of window the client has: 2^24 ahead is no one's.
+    expect(t.client({ seq: C_ISN + 28 + (1 << 24), ack: isn + 9, flags: ACK | PSH }, text('forged'))).to.deep.equal([]);
+    expect(t.client({ seq: C_ISN + 28 - (1 << 31) + 10, ack: isn + 9, flags: ACK | PSH }, text('forged'))).to.deep.equal([]);
+    expect(t.server(0, port, { seq: S_ISN + 13 + (1 << 24), ack: C_ISN + 28, flags: ACK | PSH }, text('forged'))).to.deep.equal([]);
+    expect(t.d.guard.stats.dataOutOfWindow).to.equal(3);
+    expect([c.upNext, c.downNext]).to.deep.equal([C_ISN + 28, S_ISN + 13]);
+    // In the window, both ways: forwarded.
+    expect(views(t.client({ seq: C_ISN + 28, ack: isn + 9, flags: ACK | PSH }, text('GET /')))).to.deep.equal([toServer(sa, port, C_ISN + 28, S_ISN + 13, 'ACK|PSH', text('GET /').toString('hex'), 502, false)]);
+    expect(t.server(0, port, { seq: S_ISN + 13, ack: C_ISN + 33, flags: ACK | PSH }, text('200'))).to.have.length(1);
+    expect([c.upNext, c.downNext]).to.deep.equal([C_ISN + 33, S_ISN + 16]);
+  });
+});
