@@ -2,6 +2,7 @@ import { formatTable } from '../appliance/text/table';
 import { formatBytes, formatCount, formatDuration, truncate } from '../appliance/text/units';
 import { divertPanel } from './divert-panel';
 import { Series, type DashboardModel } from './model';
+import type { ServerRow } from '../appliance/control/snapshot';
 
 /**
  * The dashboard's panels as plain text: the live screen puts each in a box, `dash --once`
@@ -69,14 +70,21 @@ function columns(width: number, header: string[], rows: string[][], dropOrder: s
 
 export function serversPanel(m: DashboardModel, width: number): string[] {
   const rows = m.servers.map((s) => [
-    s.name, s.address, s.tap, String(s.capacity), truncate(s.alps.join(','), 18), s.state, String(s.active),
+    s.name, s.address, s.tap, String(s.capacity), truncate(s.alps.join(','), 18), s.state, checkCell(s.check), String(s.active),
     `${formatCount(s.packetsIn)}/${formatBytes(s.bytesIn)}`, `${formatCount(s.packetsOut)}/${formatBytes(s.bytesOut)}`,
     `${gauge(s.queue, s.queueLimit, 6)}${s.queue}/${s.queueLimit}`,
     String(Object.values(s.discards).reduce((a, b) => a + b, 0)),
   ]);
   // From servers to the appliance is "in", towards them "out", in packets/bytes.
-  const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS'];
-  return fit(columns(width, header, rows, ['TAP', 'ALPS', 'IN', 'CAP']), width);
+  const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CHECK', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS'];
+  return fit(columns(width, header, rows, ['TAP', 'ALPS', 'CHECK', 'IN', 'CAP']), width);
+}
+
+/** A server's active check (health/checker.ts), short: '-' when off, the latency or why not. */
+function checkCell(c: ServerRow['check'] | undefined): string {
+  if (c === undefined || c.state === 'off') return '-';
+  if (c.last === '') return c.state;
+  return c.last === 'ok' ? `ok ${c.latencyMs}ms` : truncate(`${c.state}: ${c.last}`, 28);
 }
 
 export function alpPanel(m: DashboardModel, width: number): string[] {

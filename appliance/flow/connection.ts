@@ -139,7 +139,8 @@ export class Connection {
    * what the server expects next from the appliance (client-to-server), and what the appliance
    * expects next from the server (server-to-client, less delta for the client's view). Where
    * each end's receive window starts once what was sent has arrived: a reset there is accepted
-   * (RFC 5961 3.2).
+   * (RFC 5961 3.2). Kept as int32 (the same numbers modulo 2^32), which V8 stores in the
+   * object itself; a uint32 above 2^31 would cost a heap number each.
    */
   upNext = 0;
   downNext = 0;
@@ -152,8 +153,6 @@ export class Connection {
   serverScale = 0;
   winToClient = -1;
   winToServer = -1;
-  /** When the last challenge ACK went, for its rate limit (guard.ts). */
-  lastChallenge = -Infinity;
   /** Window rescaling per direction: shift the field left by this (negative: right). */
   windowShiftToClient = 0;
   windowShiftToServer = 0;

@@ -362,8 +362,8 @@ export class Dispatcher {
     if (h === null || c.state !== ConnState.Spliced || !h.replied) return;
     if (h.serverAcked < h.replayedTo || h.ourAcked < h.sentLength) return;
     // From here only the splice's own counts say where each direction stands.
-    c.upNext = seqLater(c.upNext, (c.clientIsn + 1 + h.replayedTo) >>> 0);
-    c.downNext = seqLater(c.downNext, h.serverNext);
+    c.upNext = seqLater(c.upNext, (c.clientIsn + 1 + h.replayedTo) >>> 0) | 0;
+    c.downNext = seqLater(c.downNext, h.serverNext) | 0;
     c.hs = null;
     this.cx.watched.delete(c);
   }

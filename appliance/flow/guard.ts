@@ -39,6 +39,8 @@ export class SegmentGuard {
   readonly stats = { rstExact: 0, rstChallenged: 0, rstOutOfWindow: 0, synChallenged: 0, dataOutOfWindow: 0, challengeAcks: 0, challengeAcksLimited: 0 };
   private second = -1;
   private sentThisSecond = 0;
+  /** When each connection's last challenge ACK went: few connections ever get one, so not a field of every one. */
+  private readonly lastChallenge = new WeakMap<Connection, number>();
 
   constructor(private readonly cx: FlowContext, private readonly client: ClientLeg, private readonly leg: ServerLeg) {}
 
@@ -129,11 +131,11 @@ export class SegmentGuard {
       this.second = s;
       this.sentThisSecond = 0;
     }
-    if (now - c.lastChallenge < PER_CONNECTION || this.sentThisSecond >= PER_SECOND) {
+    if (now - (this.lastChallenge.get(c) ?? -Infinity) < PER_CONNECTION || this.sentThisSecond >= PER_SECOND) {
       this.stats.challengeAcksLimited++;
       return false;
     }
-    c.lastChallenge = now;
+    this.lastChallenge.set(c, now);
     this.sentThisSecond++;
     this.stats.challengeAcks++;
     return true;

@@ -281,8 +281,8 @@ export class ServerLeg {
     const h = c.hs!;
     // Until the reply is in, the client's ACKs name only what the appliance answered it.
     c.delta = (h.ourNext - h.serverNext) | 0;
-    c.upNext = (c.clientIsn + 1 + h.replayedTo) >>> 0;
-    c.downNext = h.serverNext;
+    c.upNext = (c.clientIsn + 1 + h.replayedTo) | 0;
+    c.downNext = h.serverNext | 0;
     h.answer = null; // the reply's own buffer, if it comes in pieces (server-reply.ts)
     h.answerLength = 0;
     cx.table.setState(c, ConnState.Spliced);

@@ -43,7 +43,7 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   tcp.rewriteDstPort(serverPort);
   if (c.upShift !== 0) tcp.rewriteSeq((tcp.seq + c.upShift) >>> 0);
   const end = (tcp.seq + tcp.seqLength) >>> 0;
-  if (((end - c.upNext) | 0) > 0) c.upNext = end;
+  if (((end - c.upNext) | 0) > 0) c.upNext = end | 0;
   if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
   if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
   c.winToServer = tcp.window;
@@ -56,7 +56,7 @@ export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);
   const end = (tcp.seq + tcp.seqLength) >>> 0;
-  if (((end - c.downNext) | 0) > 0) c.downNext = end;
+  if (((end - c.downNext) | 0) > 0) c.downNext = end | 0;
   tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
   if (c.upShift !== 0) {
     if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.upShift) >>> 0);
