@@ -14,6 +14,7 @@ import { AlpRegistry } from './stages/alp-registry';
 import { speaks } from './flow/dialect';
 import { DivertedAddresses } from './divert/table';
 import { formatMac, formatPrefix } from './config/address';
+import { DEFENCES } from './defences';
 
 /** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
 const POOL_SLOTS = 16384;
@@ -89,6 +90,7 @@ export class Appliance {
     this.forwarder.tick(this.now());
     this.timer = setInterval(() => this.forwarder.tick(this.now()), TICK_MS);
     this.loop.start();
+    if (!DEFENCES) this.log('SOCKSALP_DEFENCES=off: the RFC 5961 and window checks, reverse-path filtering and neighbour probes are off (to measure their cost; not for production)');
     const c = this.config;
     this.log(
       `running: ${c.intranet.tun} for ${c.intranet.vips.length} VIP(s), ${c.servers.length} server(s) on ` +

@@ -1,3 +1,4 @@
+import { DEFENCES } from '../defences';
 import { RST, seqLater, type TcpView } from '../wire/tcp';
 import type { ClientLeg } from './client-leg';
 import { ConnState, type Connection } from './connection';
@@ -46,6 +47,7 @@ export class SegmentGuard {
 
   /** A client segment with RST or SYN: true when it was taken here (dropped, perhaps answered). */
   fromClient(c: Connection, tcp: TcpView, flags: number): boolean {
+    if (!DEFENCES) return false;
     // SYN-RECEIVED has RFC 9293's own rules (the table); after a refusal or a close anything passes.
     if (c.state < ConnState.Collecting || c.state > ConnState.Spliced) return false;
     if ((flags & RST) === 0 && c.state !== ConnState.Spliced) return false;
@@ -67,6 +69,7 @@ export class SegmentGuard {
 
   /** A server segment with RST or SYN: true when it was taken here. */
   fromServer(c: Connection, tcp: TcpView, flags: number): boolean {
+    if (!DEFENCES) return false;
     // Before the server's SYN-ACK, SYN-SENT's rules hold (server-leg.ts onConnecting).
     if (c.state !== ConnState.Replaying && c.state !== ConnState.Spliced) return false;
     if ((flags & RST) === 0 && c.state !== ConnState.Spliced) return false;
@@ -102,6 +105,7 @@ export class SegmentGuard {
   }
 
   private acceptable(tcp: TcpView, next: number, window: number): boolean {
+    if (!DEFENCES) return true;
     const off = (tcp.seq - next) | 0;
     if (off <= window + SLACK && off + tcp.payloadLength >= -MAX_WINDOW) return true;
     this.stats.dataOutOfWindow++;

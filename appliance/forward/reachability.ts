@@ -1,4 +1,5 @@
 import { formatMac } from '../config/address';
+import { DEFENCES } from '../defences';
 
 /** Seconds a server in use may go without confirmation before it is probed: Linux's delay_first_probe_time. */
 const DELAY = 5;
@@ -115,6 +116,7 @@ export class ServerReachability {
    * MAC is unconfirmed. `used[s]`: packets went to the server since the last tick; `mac[s]`: its MAC.
    */
   tick(now: number, used: (server: number) => boolean, mac: (server: number) => Uint8Array | undefined): void {
+    if (!DEFENCES) return;
     for (let s = 0; s < this.state.length; s++) {
       const known = mac(s);
       if (known === undefined || this.fixed[s]) continue;

@@ -2,6 +2,7 @@ import { inPrefix, type Prefix } from '../config/address';
 import type { Route } from '../config/tables';
 import { ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, isIcmpError, UNREACH_NET } from '../wire/icmp';
 import { readU32 } from '../wire/ipv4';
+import { DEFENCES } from '../defences';
 import type { Ipv4View } from '../wire/ipv4';
 import type { Drops } from './drops';
 import type { Icmp } from './icmp';
@@ -86,6 +87,7 @@ export class Router {
    * gateway's "time exceeded", "fragmentation needed"), which the sender of that datagram needs.
    */
   fromSegment(segIndex: number, slot: number, ip: Ipv4View): void {
+    if (!DEFENCES) return this.forward(slot, ip, false);
     const src = ip.src;
     if (this.isOwn(src)) {
       this.drops.drop(slot, 'spoofed-source');

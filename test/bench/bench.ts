@@ -216,6 +216,17 @@ async function main(): Promise<void> {
       await app.stop();
       ApplianceProcess.cleanup(conf);
     }
+    // The same without the hardening's per-segment defences: what they cost, in this run.
+    process.stderr.write('bench: (a) with the defences off (SOCKSALP_DEFENCES=off)\n');
+    const bare = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+    const bareApp = new ApplianceProcess(bare, SOCKET, { SOCKSALP_DEFENCES: 'off' });
+    try {
+      await bareApp.ready();
+      results.noDefences = measure(lab, vip);
+    } finally {
+      await bareApp.stop();
+      ApplianceProcess.cleanup(bare);
+    }
     process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
     held = await rssWithIdleConnections(lab, idleCount);
   } finally {
@@ -230,6 +241,7 @@ async function main(): Promise<void> {
     `${'path'.padEnd(12)} ${'bulk MB/s'.padStart(8)} ${'conn/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'echo rr/s'.padStart(9)} ${'failed'.padStart(7)}`,
     row('appliance', a),
     row('  +dashboard', results.withDashboard),
+    row('  -defences', results.noDefences),
     row('direct', results.direct),
     row('nftables', results.nftables),
     '',
@@ -239,6 +251,8 @@ async function main(): Promise<void> {
       `${held.rss.toFixed(0)} MB with ${held.table} connections in the table (${held.open} held open, opened in ${held.seconds.toFixed(0)} s)`,
     `dashboard refresh (snapshot + one page) with that table: ${dashboardMs.age.toFixed(1)} ms oldest first (the default), ${dashboardMs.bytes.toFixed(1)} ms sorted by bytes`,
     `appliance CPU with no traffic: ${cpu.idle.toFixed(1)} ms/s alone, ${cpu.withDashboard.toFixed(1)} ms/s with a dashboard attached; the dashboard itself ${cpu.dashboard.toFixed(1)} ms/s`,
+    `the defences' cost, with / without them (one run each, noisy): bulk ${(a.bulkMBps / results.noDefences.bulkMBps).toFixed(2)}, ` +
+      `conn/s ${(a.cps / results.noDefences.cps).toFixed(2)}, p99 ${(a.p99 - results.noDefences.p99).toFixed(2)} ms, echo ${(a.rrPerSecond / results.noDefences.rrPerSecond).toFixed(2)}`,
     `under load, with a dashboard attached / without (one run each, noisy): bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
       `p99 ${(results.withDashboard.p99 - a.p99).toFixed(2)} ms, echo ${(results.withDashboard.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
   ];
