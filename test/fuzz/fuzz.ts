@@ -5,6 +5,7 @@ import { ACK, FIN, PSH, RST, SYN } from '../../appliance/wire/tcp';
 import { REPO } from '../lab/lab';
 import { ip, segment, tcpRepr, udpDatagram } from '../unit/wire/packets';
 import { InProcessAppliance, type MemoryDevice } from './harness';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -61,6 +62,23 @@ const REQUESTS = [
   Buffer.from('050102', 'hex'),
 ];
 
+/** The corpus's packets (test/fuzz/record-corpus.sh): each pcap is named after the device it was read from. */
+export function readCorpus(dir = join(REPO, 'test', 'fuzz', 'corpus')): { device: string; bytes: Buffer }[] {
+  if (!existsSync(dir)) return [];
+  const seeds: { device: string; bytes: Buffer }[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.pcap')).sort()) {
+    const b = readFileSync(join(dir, f));
+    if (b.length < 24 || b.readUInt32LE(0) !== 0xa1b2c3d4) continue;
+    for (let at = 24; at + 16 <= b.length;) {
+      const n = b.readUInt32LE(at + 8);
+      if (at + 16 + n > b.length) break;
+      seeds.push({ device: f.slice(0, -5), bytes: Buffer.from(b.subarray(at + 16, at + 16 + n)) });
+      at += 16 + n;
+    }
+  }
+  return seeds;
+}
+
 export function runFuzz(opts: { seed: number; count: number; seconds?: number }): FuzzResult {
   const rand = prng(opts.seed);
   const int = (n: number) => Math.floor(rand() * n);
@@ -77,6 +95,10 @@ export function runFuzz(opts: { seed: number; count: number; seconds?: number })
   t.add('web.socksalp.test', '203.0.113.81');
   t.add('203.0.113.80:8080', '203.0.113.81:8080');
   const segDevice = (server: number) => 1 + app.forwarder.serverSegment[server];
+  // Captured seeds, each for the device it was read from (the TUN is device 0).
+  const corpus = readCorpus()
+    .map((c) => ({ dev: c.device === cfg.intranet.tun ? 0 : 1 + app.forwarder.segments.findIndex((g) => g.tap === c.device), bytes: c.bytes }))
+    .filter((c) => c.dev >= 0);
 
   /** Mutations, at the byte, field and length level. */
   const mutate = (b: Buffer): Buffer => {
@@ -209,6 +231,10 @@ export function runFuzz(opts: { seed: number; count: number; seconds?: number })
   const deadline = opts.seconds === undefined ? Infinity : Date.now() + opts.seconds * 1000;
   let packets = 0;
   while (packets < opts.count && Date.now() < deadline) {
+    if (corpus.length > 0 && rand() < 0.15) {
+      const c = corpus[int(corpus.length)];
+      pending.push([c.dev, rand() < 0.5 ? mutate(c.bytes) : c.bytes]);
+    }
     if (pending.length === 0 || rand() < 0.2) start();
     const [dev, bytes] = pending.splice(int(Math.min(pending.length, 4)), 1)[0] ?? [0, Buffer.alloc(0)];
     try {
@@ -248,6 +274,7 @@ export function runFuzz(opts: { seed: number; count: number; seconds?: number })
   }
   const internalErrors = app.forwarder.internalErrors;
   if (internalErrors > 0) problems.push(`${internalErrors} internal error(s): ${app.logs.filter((l) => l.startsWith('internal')).join('; ')}`);
+  covered.corpusSeeds = corpus.length;
   return { packets, conversations, internalErrors, problems, logs: app.logs, covered };
 }
 

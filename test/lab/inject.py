@@ -8,6 +8,8 @@
   inject.py udp SRC SPORT DST DPORT TEXT                        one UDP datagram from any source
   inject.py garp IFACE IP MAC                                   a gratuitous ARP (request and reply)
                                                                 saying IP is at MAC, broadcast on IFACE
+  inject.py capture IFACE FILE SECONDS [--max N]              what the kernel sends out of IFACE
+                                                                (what a TUN/TAP's reader gets), as pcap
   inject.py next IFACE SRC SPORT DST DPORT [--timeout S]        prints seq + length of the next
                                                                 segment seen from SRC:SPORT to DST:DPORT
 
@@ -87,6 +89,30 @@ def next_seq(iface: str, src: str, sport: int, dst: str, dport: int, timeout: fl
     raise SystemExit('no segment seen')
 
 
+def capture(iface: str, path: str, seconds: float, most: int) -> None:
+    # A TUN has no link header (pcap LINKTYPE_RAW, 101); a TAP carries Ethernet (1).
+    with open(f'/sys/class/net/{iface}/type') as f:
+        raw = f.read().strip() == '65534'
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+    s.bind((iface, 0))
+    s.settimeout(0.2)
+    end = time.time() + seconds
+    n = 0
+    with open(path, 'wb') as out:
+        out.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101 if raw else 1))
+        while time.time() < end and n < most:
+            try:
+                data, addr = s.recvfrom(65535)
+            except socket.timeout:
+                continue
+            if addr[2] != socket.PACKET_OUTGOING:
+                continue
+            t = time.time()
+            out.write(struct.pack('<IIII', int(t), int((t % 1) * 1e6), len(data), len(data)) + data)
+            n += 1
+    print(n)
+
+
 def main(argv: list) -> None:
     if len(argv) < 2 or argv[1] in ('-h', '--help'):
         print(__doc__.strip())
@@ -100,6 +126,9 @@ def main(argv: list) -> None:
             arp = struct.pack('!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, op, mac, addr, b'\xff' * 6 if op == 2 else b'\0' * 6, addr)
             s.send(b'\xff' * 6 + mac + b'\x08\x06' + arp)
         print(2)
+        return
+    if mode == 'capture':
+        capture(argv[2], argv[3], float(argv[4]), option(argv, '--max', 100000))
         return
     if mode == 'next':
         iface, src, sport, dst, dport = argv[2], argv[3], int(argv[4]), argv[5], int(argv[6])
