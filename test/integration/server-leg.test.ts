@@ -14,12 +14,19 @@ function dropSection(path: string, name: string): void {
   writeFileSync(path, readFileSync(path, 'utf8').replace(new RegExp(`^\\[${name}\\][^[]*`, 'm'), ''));
 }
 
-/** One download through the VIP; the sha256 of what curl got and the address nginx saw. */
+let downloads = 0;
+
+/**
+ * One download through the VIP; the sha256 of what curl got and the address nginx saw. The URL
+ * gets a query of its own, so that another download ending meanwhile is not taken for it.
+ */
 async function download(lab: LabFacts, flag: string, url: string): Promise<{ sha256: string; carrier: string }> {
   const before = webLog(lab).length;
-  const d = await curlSha256(lab.LAB_NS_CLIENT, [flag, `${lab.LAB_VIP}:1080`, url]);
+  const mine = `${url}?download=${++downloads}`;
+  const d = await curlSha256(lab.LAB_NS_CLIENT, [flag, `${lab.LAB_VIP}:1080`, mine]);
   expect(d.status, `curl ${flag} ${url}: ${d.stderr}`).to.equal(0);
-  const lines = webLog(lab).slice(before);
+  const path = new URL(mine).pathname + new URL(mine).search;
+  const lines = webLog(lab).slice(before).filter((l) => l.split(' ')[1] === path);
   expect(lines, `nginx saw one request for curl ${flag}`).to.have.length(1);
   return { sha256: d.sha256, carrier: lines[0].split(' ')[0] };
 }
