@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as libc from './libc';
 import { openTunTap, type DeviceKind } from './tuntap';
 import { VNET_HDR, type PacketPool } from './packet-pool';
@@ -62,7 +62,9 @@ export class Device implements PacketDevice {
   reopen(): boolean {
     if (this.fd >= 0) return this.failure === undefined;
     // One made beforehand (by the lab, at boot) is its maker's to make again: wait for it.
-    if (!this.created && !interfaceExists(this.name)) return false;
+    // One set down is the operator's to set up again: attaching would set it up (tuntap.ts).
+    const exists = interfaceExists(this.name);
+    if ((!this.created && !exists) || (exists && !interfaceUp(this.name))) return false;
     try {
       this.fd = openTunTap(this.name, this.kind);
     } catch {
@@ -158,6 +160,15 @@ export class Device implements PacketDevice {
   close(): void {
     if (this.fd >= 0) libc.close(this.fd);
     this.fd = -1;
+  }
+}
+
+/** Whether the interface is administratively up (IFF_UP in its sysfs flags). */
+function interfaceUp(name: string): boolean {
+  try {
+    return (Number.parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8'), 16) & 1) === 1;
+  } catch {
+    return false;
   }
 }
 

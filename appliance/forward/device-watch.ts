@@ -10,7 +10,8 @@ const RETRY = 1;
  * next tick it is logged once, and the servers behind a TAP are marked down, so that new
  * connections go elsewhere at once and handshakes under way there fail over. The device is
  * reopened every second (re-created when this process created it, else when its maker has made
- * it again); then it is watched again and its servers come back. The TUN is handled the same
+ * it again; one set down, once it is set up again); then it is watched again and its servers
+ * come back. The TUN is handled the same
  * way: the intranet is unreachable until it returns. Established connections keep their
  * entries meanwhile: TCP's retransmissions carry them on if the device returns in time.
  */
