@@ -121,7 +121,7 @@ export class Neighbours {
 
   /** Each tick: asks for the servers' MACs, then the gateways' of `hops`, when due. */
   resolve(hops: readonly Hop[]): void {
-    this.reach.tick(this.now, this.used, this.macOf);
+    this.reach.tick(this.now, this.used, this.macOf, this.away);
     for (let i = 0; i < this.servers.length; i++) {
       const s = this.servers[i];
       if (s.mac) continue;
@@ -157,6 +157,7 @@ export class Neighbours {
     return out !== was;
   };
   private readonly macOf = (server: number): Uint8Array | undefined => this.serverMac[server];
+  private readonly away = (server: number): boolean => this.health.deviceDown[server];
 
   /** A broadcast request for `target` on segment `segIndex`, unless one went out too recently. */
   private solicit(segIndex: number, target: number): void {

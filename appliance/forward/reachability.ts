@@ -46,6 +46,8 @@ export class ServerReachability {
   private readonly candidate: (Uint8Array | undefined)[];
   private readonly candidateAnswered: boolean[];
   private readonly oldAnswered: boolean[];
+  /** The server's device is gone (its probes paused). */
+  private readonly away: boolean[];
   private readonly warned = new Set<string>();
   readonly stats = { probes: 0, confirmedByArp: 0, claimsRefused: 0, moved: 0, failed: 0 };
 
@@ -65,6 +67,7 @@ export class ServerReachability {
     this.candidate = new Array<Uint8Array | undefined>(n).fill(undefined);
     this.candidateAnswered = new Array<boolean>(n).fill(false);
     this.oldAnswered = new Array<boolean>(n).fill(false);
+    this.away = new Array<boolean>(n).fill(false);
   }
 
   /**
@@ -115,11 +118,17 @@ export class ServerReachability {
    * Each tick, per server: the verification of a claim, and the probes of a server in use whose
    * MAC is unconfirmed. `used[s]`: packets went to the server since the last tick; `mac[s]`: its MAC.
    */
-  tick(now: number, used: (server: number) => boolean, mac: (server: number) => Uint8Array | undefined): void {
+  tick(now: number, used: (server: number) => boolean, mac: (server: number) => Uint8Array | undefined, away: (server: number) => boolean): void {
     if (!DEFENCES) return;
     for (let s = 0; s < this.state.length; s++) {
       const known = mac(s);
       if (known === undefined || this.fixed[s]) continue;
+      // Its device is gone (device-watch.ts): nothing can be asked, or answered, meanwhile.
+      if (away(s)) {
+        this.away[s] = true;
+        continue;
+      }
+      if (this.away[s]) this.resume(s, now);
       if (this.candidate[s] !== undefined) {
         this.verify(s, known, now);
         continue;
@@ -132,6 +141,15 @@ export class ServerReachability {
       }
       this.probeWhenDue(s, known, now);
     }
+  }
+
+  /** Back with its device: as if just confirmed, so that nothing from before counts against it. */
+  private resume(s: number, now: number): void {
+    this.away[s] = false;
+    this.candidate[s] = undefined;
+    this.confirmedAt[s] = now;
+    if (this.state[s] === Nud.Failed) this.prober.setResolved(s, true);
+    this.state[s] = Nud.Reachable;
   }
 
   private probeWhenDue(s: number, known: Uint8Array, now: number): void {

@@ -18,8 +18,9 @@ function setup(fixed = false) {
     setResolved: (_s, v) => calls.push(`resolved ${v}`),
   }, (l) => logs.push(l));
   r.heard(0, OLD, undefined, true, 0);
-  const tick = (now: number) => { r.tick(now, () => inUse, () => mac); return calls.splice(0); };
-  return { r, tick, logs, progress, idle: () => { inUse = false; }, mac: () => mac };
+  let away = false;
+  const tick = (now: number) => { r.tick(now, () => inUse, () => mac, () => away); return calls.splice(0); };
+  return { r, tick, logs, progress, idle: () => { inUse = false; }, mac: () => mac, setAway: (v: boolean) => { away = v; } };
 }
 
 describe('forward/reachability: neighbour reachability and verified MAC changes (NUD)', function () {
@@ -84,5 +85,16 @@ describe('forward/reachability: neighbour reachability and verified MAC changes 
     expect(t.r.heard(0, NEW, OLD, true, 1)).to.equal(false);
     expect(t.tick(30)).to.deep.equal([]);
     expect(t.logs.join()).to.match(/its mac in servers.ini, 02:00:00:00:00:01, stays/);
+  });
+
+  it('while its device is gone nothing is probed; back with it, it counts as just confirmed (and up, if it had failed)', function () {
+    const t = setup();
+    for (let now = 5; now <= 12; now++) t.tick(now);
+    t.setAway(true);
+    expect(t.tick(13)).to.deep.equal([]);
+    expect(t.tick(20)).to.deep.equal([]);
+    t.setAway(false);
+    expect(t.tick(21)).to.deep.equal(['resolved true']);
+    expect(t.tick(25)).to.deep.equal([]);
   });
 });
