@@ -281,6 +281,26 @@ describe('hardening: a vanished device comes back', function () {
     expect(again.sha256, again.stderr).to.equal(lab.LAB_BIG_SHA256);
     expect(webLog(lab).pop()!.split(' ')[0], 'sa, the one http server with the capacity priority 7 asks for').to.equal(lab.LAB_SERVER_SA_EGRESS);
   });
+  it('the TUN deleted and made again by its maker: logged, reopened, the VIP serves again', async function () {
+    const lab = s.lab;
+    const url = `http://${lab.LAB_WEB_ADDR}/big.bin`;
+    const ns = lab.LAB_NS_APP;
+    expect(inNs(ns, 'ip', ['link', 'del', 'alp0']).status).to.equal(0);
+    try {
+      for (let i = 0; i < 50 && !s.app.output.includes('device alp0 failed'); i++) await sleep(50);
+      expect(s.app.output).to.match(/device alp0 failed \(.*\); the intranet is unreachable until it returns/);
+    } finally {
+      // As the lab makes it: the TUN, up, and the routes into it.
+      inNs(ns, 'ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'alp0']);
+      inNs(ns, 'ip', ['link', 'set', 'alp0', 'up']);
+      inNs(ns, 'ip', ['route', 'add', `${lab.LAB_VIP}/32`, 'dev', 'alp0']);
+      inNs(ns, 'ip', ['route', 'add', '203.0.113.0/24', 'dev', 'alp0']);
+    }
+    for (let i = 0; i < 60 && !s.app.output.includes('device alp0 is back'); i++) await sleep(50);
+    expect(s.app.output).to.include('device alp0 is back');
+    const d = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', `${lab.LAB_VIP}:1080`, url]);
+    expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+  });
 });
 
 /**
