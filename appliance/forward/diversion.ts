@@ -3,9 +3,8 @@ import { VNET_F_NEEDS_CSUM, type PacketPool } from '../device/packet-pool';
 import { CurrentConnections, FLOW_CLOSING, FLOW_FIN_CLIENT, FLOW_FIN_SERVER, FLOW_REPLIED } from '../divert/current';
 import { EnhancedNameServer } from '../divert/ens';
 import type { DivertedAddresses } from '../divert/table';
-import { QuotedFlow, rewriteFlow } from '../divert/translate';
+import { rewriteFlow } from '../divert/translate';
 import { SegmentBuilder } from '../flow/segment-builder';
-import { IcmpView, isIcmpError } from '../wire/icmp';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, readU32, type Ipv4View } from '../wire/ipv4';
 import { ACK, FIN, RST, SYN } from '../wire/tcp';
 import type { Drops } from './drops';
@@ -14,6 +13,7 @@ import type { Output } from './output';
 import type { Router } from './routes';
 import type { Segment } from './segments';
 import { answerInPlace } from './dns-answer';
+import { DivertedIcmp } from './diversion-icmp';
 
 /** Seconds a closed TCP flow's row stays for the last ACK and retransmitted FINs. */
 const LINGER = 10;
@@ -27,7 +27,7 @@ const SWEEP = 4096;
  * segment with a port of its own, to the diverted destination; the pair of pairs goes into the
  * current connections (divert/current.ts), and replies are rewritten back, so the client sees
  * them come from the address it sent to. ICMP errors about such a flow are translated both
- * ways. DNS queries for diverted names are answered by the enhanced name server (figure 5).
+ * ways (diversion-icmp.ts). DNS queries for diverted names are answered by the enhanced name server (figure 5).
  *
  * A TCP flow is diverted from its SYN only: segments of a connection that began before the
  * diversion keep their path (drain). UDP has no beginning: a datagram with no row follows the
@@ -38,8 +38,8 @@ export class Diversion {
   now = 0;
   readonly flows: CurrentConnections;
   readonly stats = { diverted: 0, returned: 0, icmpTranslated: 0, notAddress: 0, reset: 0, moved: 0, released: 0 };
-  private readonly quoted = new QuotedFlow();
-  private readonly icmpView = new IcmpView();
+  /** ICMP errors about the diverted flows, translated both ways. */
+  private readonly icmp: DivertedIcmp;
   private readonly builder: SegmentBuilder;
   private sweepAt = 0;
 
@@ -55,6 +55,7 @@ export class Diversion {
   ) {
     this.flows = new CurrentConnections(settings.maxFlows);
     this.builder = new SegmentBuilder(pool);
+    this.icmp = new DivertedIcmp(pool, segments, router, neighbours, output, this.flows, this.stats);
     // The name server asks the table in force (a reload replaces it) through this object.
     this.ens = new EnhancedNameServer(this, settings.dnsTtl);
   }
@@ -80,7 +81,7 @@ export class Diversion {
   fromIntranet(slot: number, ip: Ipv4View): boolean {
     if (this.table.size === 0 && this.flows.size === 0) return false;
     const proto = ip.protocol;
-    if (proto === PROTO_ICMP) return this.flows.size > 0 && this.icmpFromIntranet(slot, ip);
+    if (proto === PROTO_ICMP) return this.flows.size > 0 && this.icmp.fromIntranet(slot, ip);
     if ((proto !== PROTO_TCP && proto !== PROTO_UDP) || ip.payloadLength < (proto === PROTO_TCP ? 20 : 8)) return false;
     const b = this.pool.buf;
     const t = ip.payloadOffset;
@@ -129,7 +130,7 @@ export class Diversion {
     const f = this.flows;
     if (f.size === 0) return false;
     const proto = ip.protocol;
-    if (proto === PROTO_ICMP) return this.icmpFromSegment(segIndex, slot, ip);
+    if (proto === PROTO_ICMP) return this.icmp.fromSegment(segIndex, slot, ip);
     if ((proto !== PROTO_TCP && proto !== PROTO_UDP) || ip.payloadLength < (proto === PROTO_TCP ? 20 : 8)) return false;
     const b = this.pool.buf;
     const t = ip.payloadOffset;
@@ -252,54 +253,6 @@ export class Diversion {
     if (toServer >= 0) this.neighbours.sendTo(seg, toServer, this.builder.lastLength, f.nextHop[r]);
     const toClient = this.builder.build(f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r], f.serverNext[r], f.clientNext[r], RST | ACK, 0);
     if (toClient >= 0) this.output.toIntranet(toClient, this.builder.lastLength);
-  }
-
-  /** An ICMP error from the intranet about a reply it got from a diverted flow: sent on to the diverted destination, about the datagram it sent. */
-  private icmpFromIntranet(slot: number, ip: Ipv4View): boolean {
-    const q = this.icmpQuote(ip);
-    if (q === undefined) return false;
-    // The quote is of (original -> client): the row's first pair, reversed.
-    const f = this.flows;
-    const r = f.findClient(q.proto, q.dst, q.dstPort, q.src, q.srcPort);
-    if (r < 0) return false;
-    if (this.router.expired(slot, ip, true)) return true;
-    const seg = f.segment[r];
-    const own = this.segments[seg].local;
-    q.rewrite(f.divAddr[r], f.divPort[r], own, f.ownPort[r]);
-    ip.rewriteSrc(own);
-    ip.rewriteDst(f.divAddr[r]);
-    this.icmpDone(ip);
-    this.neighbours.sendTo(seg, slot, ip.totalLength, f.nextHop[r]);
-    return true;
-  }
-
-  /** An ICMP error to the appliance's own address about a diverted datagram: to the client, about the datagram it sent (RFC 5508 4.3). */
-  private icmpFromSegment(segIndex: number, slot: number, ip: Ipv4View): boolean {
-    const q = this.icmpQuote(ip);
-    if (q === undefined || q.src !== this.segments[segIndex].local) return false;
-    const f = this.flows;
-    const r = f.findServer(q.proto, q.dst, q.dstPort, segIndex, q.srcPort);
-    if (r < 0) return false;
-    if (this.router.expired(slot, ip, false)) return true;
-    q.rewrite(f.clientAddr[r], f.clientPort[r], f.origAddr[r], f.origPort[r]);
-    // From the diverted server itself: from the original, as the client knows it; from a router on the way: as it is.
-    if (ip.src === f.divAddr[r]) ip.rewriteSrc(f.origAddr[r]);
-    ip.rewriteDst(f.clientAddr[r]);
-    this.icmpDone(ip);
-    this.output.toIntranet(slot, ip.totalLength);
-    return true;
-  }
-
-  private icmpQuote(ip: Ipv4View): QuotedFlow | undefined {
-    const b = this.pool.buf;
-    if (ip.payloadLength < 8 || !isIcmpError(b[ip.payloadOffset])) return undefined;
-    return this.quoted.read(b, ip.payloadOffset, ip.payloadLength) ? this.quoted : undefined;
-  }
-
-  private icmpDone(ip: Ipv4View): void {
-    ip.decrementTtl();
-    this.icmpView.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength).fillChecksum();
-    this.stats.icmpTranslated++;
   }
 
   private partial(slot: number): boolean {
