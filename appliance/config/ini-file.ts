@@ -22,8 +22,9 @@ export interface IniFile {
   sections: Map<string, Section>;
 }
 
-const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
-const KEY = /^\s*([^=]+?)\s*=/;
+/** A section header and a key, as this reader takes them (save.ts rewrites files by them too). */
+export const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
+export const KEY = /^\s*([^=]+?)\s*=/;
 const SECTION_NAME = /^[A-Za-z0-9_-]+$/;
 const KEY_NAME = /^[A-Za-z0-9_./:-]+$/;
 

@@ -139,7 +139,8 @@ export class IoLoop {
       this.armed[i] = UV_READABLE;
       fw.start(this.handles[i], UV_READABLE);
     }
-    // Without the addon, the next poll takes the new descriptor from the device.
+    // Without the addon, the next poll takes the new descriptor; none is due if every device had failed.
+    else if (!this.polling) this.cycle();
   }
 
   private drainAll(): void {

@@ -120,6 +120,11 @@ export class PacketPool {
     return this.base(slot) + VNET_HDR + ETH_HEADER;
   }
 
+  /** The kernel left the slot's transport checksum partial (IFF_VNET_HDR NEEDS_CSUM): it fills it in on output. */
+  checksumPartial(slot: number): boolean {
+    return (this.vnetFlags[slot] & VNET_F_NEEDS_CSUM) !== 0;
+  }
+
   /** The longest IP datagram `slot` holds. */
   ipRoom(slot: number): number {
     return this.capacity(slot) - VNET_HDR - ETH_HEADER;

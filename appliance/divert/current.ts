@@ -1,5 +1,3 @@
-import { PROTO_TCP } from '../wire/ipv4';
-
 /**
  * The current connections (network-management patent, figure 2b, table 211): for each diverted
  * non-SOCKS flow, the pair of pairs of figure 3,
@@ -65,7 +63,7 @@ export class CurrentConnections {
   // ---- own ports: per (protocol, segment) a map of ports in use and the next to try
   private readonly ports = new Map<number, { inUse: Uint8Array; next: number }>();
 
-  readonly stats = { created: 0, removed: 0, refusedFull: 0, refusedPorts: 0, expired: 0, moved: 0, reset: 0 };
+  readonly stats = { created: 0, removed: 0, refusedFull: 0, refusedPorts: 0, expired: 0 };
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -180,7 +178,6 @@ export class CurrentConnections {
     this.ownPort[r] = own;
     this.nextHop[r] = nextHop;
     this.insert(this.byServer, serverSlot(proto, div, divPort, segment, own, this.mask), r);
-    this.stats.moved++;
     return true;
   }
 
@@ -194,11 +191,6 @@ export class CurrentConnections {
     this.free[this.freeTop++] = r;
     this.count--;
     this.stats.removed++;
-  }
-
-  /** Whether row `r` is TCP. */
-  isTcp(r: number): boolean {
-    return this.proto[r] === PROTO_TCP;
   }
 
   private takePort(proto: number, segment: number): number {

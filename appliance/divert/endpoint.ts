@@ -1,4 +1,5 @@
 import { formatIpv4, parseIpv4 } from '../config/address';
+import { LABEL_MAX } from '../wire/dns';
 
 /**
  * One side of a diverted-address entry (patent figure 2b, table 209): an address with a port,
@@ -28,7 +29,6 @@ export type Parsed = { ok: true; endpoint: Endpoint } | { ok: false; why: string
 
 /** RFC 1123 (2.1) limits: a name is at most 253 bytes written without its trailing dot. */
 export const NAME_MAX = 253;
-export const LABEL_MAX = 63;
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 

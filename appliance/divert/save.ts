@@ -1,4 +1,5 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { KEY, SECTION } from '../config/ini-file';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { formatEndpoint, parseEndpoint, type DivertedEntry } from './endpoint';
@@ -13,9 +14,6 @@ export const NEW_FILE_HEADER = [
   '',
 ];
 
-// As appliance/config/ini-file.ts reads them.
-const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
-const KEY = /^\s*([^=]+?)\s*=/;
 /** An entry line: what comes before the value, the value, an inline comment. */
 const ENTRY = /^(\s*[^=]+?\s*=\s*)([^;#]*?)(\s*[;#].*)?$/;
 

@@ -177,7 +177,7 @@ export class Dispatcher {
     c.bytesIn += len;
     if (c.hs === null && c.server >= 0) {
       // The splice fast path (step 711): rewrite in place, note a close, queue for the server.
-      if (tcp.payloadLength > 0 && !this.guard.dataFromClient(c, tcp)) {
+      if (!this.guard.inWindowFromClient(c, tcp)) {
         this.cx.sink.pool.give(slot);
         return;
       }
@@ -194,13 +194,14 @@ export class Dispatcher {
   fromServer(server: number, slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
     const srv = this.cx.stages.servers[server];
     const fromServer = tcp.srcPort === srv.port && ip.src === srv.address;
-    if (fromServer && this.checker.owns(server, tcp.dstPort)) {
-      this.checker.receive(server, tcp);
-      this.cx.sink.pool.give(slot);
-      return;
-    }
     const c = fromServer ? this.table.lookupServer(server, tcp.dstPort) : undefined;
     if (c === undefined) {
+      // A health check's port is taken from the table but holds no connection.
+      if (fromServer && this.checker.owns(server, tcp.dstPort)) {
+        this.checker.receive(server, tcp);
+        this.cx.sink.pool.give(slot);
+        return;
+      }
       this.cx.stats.unknownServerSegments++;
       if ((tcp.flags & RST) === 0 && tcp.srcPort === srv.port) this.leg.resetUnknown(server, ip, tcp);
       this.cx.sink.pool.give(slot);
@@ -215,7 +216,7 @@ export class Dispatcher {
     c.bytesOut += len;
     if (c.hs === null) {
       // The splice fast path, the other way: rewrite in place, note a close, queue for the client.
-      if (tcp.payloadLength > 0 && !this.guard.dataFromServer(c, tcp)) {
+      if (!this.guard.inWindowFromServer(c, tcp)) {
         this.cx.sink.pool.give(slot);
         return;
       }
@@ -316,8 +317,8 @@ export class Dispatcher {
       this.client.resend(c);
       return false;
     }
-    const srv = this.cx.server(c);
     if (c.server < 0) return false;
+    const srv = this.cx.server(c);
     rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port);
     this.trackClose(c, tcp.flags, true);
     this.cx.sink.toServer(c.server, this.slot, this.len, c.alp, c.priority, c.discardEligible, false);

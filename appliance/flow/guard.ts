@@ -90,17 +90,17 @@ export class SegmentGuard {
   }
 
   /**
-   * The splice's data, both ways (RFC 9293 3.10.7.4's acceptability, as a middlebox can judge
-   * it): a segment that starts beyond the window its receiver last advertised, or ends more than
+   * The splice's segments, both ways (RFC 9293 3.10.7.4's acceptability, as a middlebox can
+   * judge it): one that starts beyond the window its receiver last advertised, or ends more than
    * a largest window behind, is no one's: dropped and counted, so that a blind injection never
    * moves the appliance's idea of where the stream stands (upNext, downNext). A slack of 64 KiB
    * over the last window keeps a sender that used a window just withdrawn. False: drop it.
    */
-  dataFromClient(c: Connection, tcp: TcpView): boolean {
+  inWindowFromClient(c: Connection, tcp: TcpView): boolean {
     return this.acceptable(tcp, (c.upNext - c.upShift) >>> 0, c.winToClient >= 0 ? c.winToClient << c.clientScale : RECEIVE_WINDOW);
   }
 
-  dataFromServer(c: Connection, tcp: TcpView): boolean {
+  inWindowFromServer(c: Connection, tcp: TcpView): boolean {
     return this.acceptable(tcp, c.downNext, c.winToServer >= 0 ? c.winToServer << c.serverScale : RECEIVE_WINDOW);
   }
 

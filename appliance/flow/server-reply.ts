@@ -1,5 +1,5 @@
 import type { TcpView } from '../wire/tcp';
-import { ACK, FIN, PSH, RST } from '../wire/tcp';
+import { ACK, FIN, PSH, RST, seqLater } from '../wire/tcp';
 import type { Connection } from './connection';
 import type { ClientLeg } from './client-leg';
 import type { FlowContext } from './context';
@@ -117,6 +117,9 @@ export class ServerReply {
       tcp.buf as Buffer, tcp.payloadOffset + used, rest,
     );
     cx.emitToClient(slot);
-    return slot >= 0;
+    if (slot < 0) return false;
+    // Forwarded: the server's stream stands past it (h.serverNext is for our ACKs to the server).
+    c.downNext = seqLater(c.downNext, (h.replyEnd + rest + (fin ? 1 : 0)) >>> 0) | 0;
+    return true;
   }
 }

@@ -42,8 +42,9 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   tcp.rewriteSrcPort(c.allocPort);
   tcp.rewriteDstPort(serverPort);
   if (c.upShift !== 0) tcp.rewriteSeq((tcp.seq + c.upShift) >>> 0);
-  const end = (tcp.seq + tcp.seqLength) >>> 0;
-  if (((end - c.upNext) | 0) > 0) c.upNext = end | 0;
+  // Only a segment that takes sequence space moves it: a pure ACK's seq says nothing new.
+  const used = tcp.seqLength;
+  if (used > 0 && ((tcp.seq + used - c.upNext) | 0) > 0) c.upNext = (tcp.seq + used) | 0;
   if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
   if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
   c.winToServer = tcp.window;
@@ -55,8 +56,8 @@ export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   rewriteTcpAddresses(ip, tcp, c.vip, c.clientIp);
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);
-  const end = (tcp.seq + tcp.seqLength) >>> 0;
-  if (((end - c.downNext) | 0) > 0) c.downNext = end | 0;
+  const used = tcp.seqLength;
+  if (used > 0 && ((tcp.seq + used - c.downNext) | 0) > 0) c.downNext = (tcp.seq + used) | 0;
   tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
   if (c.upShift !== 0) {
     if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.upShift) >>> 0);

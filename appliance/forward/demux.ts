@@ -20,7 +20,6 @@ import type { Validator } from './validate';
  */
 export class Demux {
   dispatcher!: Dispatcher;
-  vips: readonly number[] = [];
   private readonly eth = new EthernetView();
 
   constructor(
@@ -42,7 +41,7 @@ export class Demux {
     const ip = this.checks.ip;
     const len = ip.totalLength;
     const proto = ip.protocol;
-    const toVip = this.isVip(ip.dst);
+    const toVip = this.router.isVip(ip.dst);
     if (proto === PROTO_TCP && toVip) {
       const tcp = this.checks.checkTcp(slot);
       if (tcp === undefined) return;
@@ -109,11 +108,5 @@ export class Demux {
       return;
     }
     this.drops.drop(slot, 'unsupported');
-  }
-
-  private isVip(a: number): boolean {
-    const v = this.vips;
-    for (let i = 0; i < v.length; i++) if (v[i] === a) return true;
-    return false;
   }
 }

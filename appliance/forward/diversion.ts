@@ -1,5 +1,5 @@
 import type { DiversionSettings } from '../config/tables';
-import { VNET_F_NEEDS_CSUM, type PacketPool } from '../device/packet-pool';
+import type { PacketPool } from '../device/packet-pool';
 import { CurrentConnections, FLOW_CLOSING, FLOW_FIN_CLIENT, FLOW_FIN_SERVER, FLOW_REPLIED } from '../divert/current';
 import { EnhancedNameServer } from '../divert/ens';
 import type { DivertedAddresses } from '../divert/table';
@@ -97,7 +97,8 @@ export class Diversion {
       r = -1;
     }
     if (r < 0) {
-      if (this.table.size === 0) return false;
+      // Drain: a TCP segment with no row is of a connection from before the diversion.
+      if (this.table.size === 0 || (proto === PROTO_TCP && !syn)) return false;
       const to = this.table.lookupIpv4(ip.dst, dstPort);
       if (to === undefined) return false;
       if (to.kind !== 'ipv4') {
@@ -106,7 +107,6 @@ export class Diversion {
         if (this.drops.first('divert-name')) this.log(`divert: routed traffic to a destination diverted to a host name goes unchanged (only SOCKS servers resolve names; counted)`);
         return false;
       }
-      if (proto === PROTO_TCP && !syn) return false; // drain: a connection from before the diversion
       if (this.router.expired(slot, ip, true)) return true;
       r = this.open(slot, ip, proto, srcPort, dstPort, to.address, to.port ?? dstPort);
       if (r < 0) return true;
@@ -115,7 +115,7 @@ export class Diversion {
     const len = ip.totalLength;
     const seg = f.segment[r];
     if (proto === PROTO_TCP) this.tcpSeen(r, t, ip.payloadLength, true);
-    rewriteFlow(ip, this.partial(slot), this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r]);
+    rewriteFlow(ip, this.pool.checksumPartial(slot), this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r]);
     ip.decrementTtl();
     f.lastSeen[r] = this.now;
     f.packetsOut[r]++;
@@ -140,7 +140,7 @@ export class Diversion {
     const len = ip.totalLength;
     if (proto === PROTO_TCP) this.tcpSeen(r, t, ip.payloadLength, false);
     f.flags[r] |= FLOW_REPLIED;
-    rewriteFlow(ip, this.partial(slot), f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r]);
+    rewriteFlow(ip, this.pool.checksumPartial(slot), f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r]);
     ip.decrementTtl();
     f.lastSeen[r] = this.now;
     f.packetsIn[r]++;
@@ -253,9 +253,5 @@ export class Diversion {
     if (toServer >= 0) this.neighbours.sendTo(seg, toServer, this.builder.lastLength, f.nextHop[r]);
     const toClient = this.builder.build(f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r], f.serverNext[r], f.clientNext[r], RST | ACK, 0);
     if (toClient >= 0) this.output.toIntranet(toClient, this.builder.lastLength);
-  }
-
-  private partial(slot: number): boolean {
-    return (this.pool.vnetFlags[slot] & VNET_F_NEEDS_CSUM) !== 0;
   }
 }

@@ -111,7 +111,6 @@ export class Forwarder implements Sink {
   private setAddresses(routes: Route[], vips: number[]): void {
     this.router.set(routes);
     this.router.vips = vips;
-    this.demux.vips = vips;
     this.icmp.source = vips[0];
   }
 

@@ -6,6 +6,8 @@ const DELAY = 5;
 /** Unicast probes to the known MAC, then broadcast ones, one a second: Linux's ucast_solicit and mcast_solicit. */
 const UNICAST_PROBES = 3;
 const BROADCAST_PROBES = 3;
+/** Log lines about other MACs claimed for one server, at most; beyond, only counted. */
+const CLAIMS_LOGGED = 100;
 
 const enum Nud {
   /** Confirmed recently, or not in use. */
@@ -48,7 +50,8 @@ export class ServerReachability {
   private readonly oldAnswered: boolean[];
   /** The server's device is gone (its probes paused). */
   private readonly away: boolean[];
-  private readonly warned = new Set<string>();
+  private readonly lastClaim: (Uint8Array | undefined)[];
+  private readonly claimsLogged: Int32Array;
   readonly stats = { probes: 0, confirmedByArp: 0, claimsRefused: 0, moved: 0, failed: 0 };
 
   constructor(
@@ -68,6 +71,8 @@ export class ServerReachability {
     this.candidateAnswered = new Array<boolean>(n).fill(false);
     this.oldAnswered = new Array<boolean>(n).fill(false);
     this.away = new Array<boolean>(n).fill(false);
+    this.lastClaim = new Array<Uint8Array | undefined>(n).fill(undefined);
+    this.claimsLogged = new Int32Array(n);
   }
 
   /**
@@ -88,7 +93,7 @@ export class ServerReachability {
       return false;
     }
     if (this.fixed[server]) {
-      this.warnOnce(server, mac, `ARP claims server ${this.names[server]} is at ${formatMac(mac)}; its mac in servers.ini, ${formatMac(known)}, stays`);
+      if (this.firstClaim(server, mac)) this.log(`ARP claims server ${this.names[server]} is at ${formatMac(mac)}; its mac in servers.ini, ${formatMac(known)}, stays`);
       this.stats.claimsRefused++;
       return false;
     }
@@ -110,7 +115,7 @@ export class ServerReachability {
     this.oldAnswered[server] = false;
     this.probes[server] = UNICAST_PROBES;
     this.nextProbe[server] = now;
-    this.warnOnce(server, mac, `ARP claims server ${this.names[server]} is at ${formatMac(mac)}, not ${formatMac(known)}; asking both before believing it`);
+    if (this.firstClaim(server, mac)) this.log(`ARP claims server ${this.names[server]} is at ${formatMac(mac)}, not ${formatMac(known)}; asking both before believing it`);
     return false;
   }
 
@@ -210,12 +215,17 @@ export class ServerReachability {
     this.log(`server ${this.names[s]} moved from ${formatMac(from)} to ${formatMac(to)} (${why})`);
   }
 
-  /** One line per (server, claimed MAC): a flood of forged ARP costs counters, not a log. */
-  private warnOnce(s: number, mac: Uint8Array, line: string): void {
-    const k = `${s} ${formatMac(mac)}`;
-    if (this.warned.has(k) || this.warned.size > 1000) return;
-    this.warned.add(k);
-    this.log(line);
+  /**
+   * Whether a claim is worth a log line: not the same MAC as the server's last logged claim, and
+   * fewer than CLAIMS_LOGGED lines for the server so far. Allocates nothing for a flood of one
+   * forged ARP, which costs a counter, not a log.
+   */
+  private firstClaim(s: number, mac: Uint8Array): boolean {
+    const last = this.lastClaim[s];
+    if ((last !== undefined && sameMac(last, mac)) || this.claimsLogged[s] >= CLAIMS_LOGGED) return false;
+    this.lastClaim[s] = Uint8Array.from(mac);
+    this.claimsLogged[s]++;
+    return true;
   }
 }
 

@@ -1,7 +1,7 @@
 import { inPrefix, type Prefix } from '../config/address';
 import type { Route } from '../config/tables';
 import { ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, isIcmpError, UNREACH_NET } from '../wire/icmp';
-import { readU32 } from '../wire/ipv4';
+import { PROTO_ICMP, readU32 } from '../wire/ipv4';
 import { DEFENCES } from '../defences';
 import type { Ipv4View } from '../wire/ipv4';
 import type { Drops } from './drops';
@@ -103,9 +103,15 @@ export class Router {
     this.forward(slot, ip, false);
   }
 
-  private isOwn(a: number): boolean {
+  /** Whether `a` is one of the VIPs (Demux asks it of every datagram from the intranet). */
+  isVip(a: number): boolean {
     const v = this.vips;
     for (let i = 0; i < v.length; i++) if (v[i] === a) return true;
+    return false;
+  }
+
+  private isOwn(a: number): boolean {
+    if (this.isVip(a)) return true;
     const s = this.segments;
     for (let i = 0; i < s.length; i++) if (s[i].local === a) return true;
     return false;
@@ -114,7 +120,7 @@ export class Router {
   /** An ICMP error from a host on segment `segIndex`'s link, quoting a datagram routed to that segment. */
   private errorAboutRouted(segIndex: number, ip: Ipv4View): boolean {
     const seg = this.segments[segIndex];
-    if (ip.protocol !== 1 || ip.payloadLength < 8 + 20 || !inPrefix(ip.src, { address: seg.local, length: seg.prefixLength })) return false;
+    if (ip.protocol !== PROTO_ICMP || ip.payloadLength < 8 + 20 || !inPrefix(ip.src, seg.prefix)) return false;
     const b = ip.buf;
     const icmp = ip.payloadOffset;
     if (!isIcmpError(b[icmp])) return false;

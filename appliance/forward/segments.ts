@@ -1,3 +1,4 @@
+import type { Prefix } from '../config/address';
 import type { ServerRecord } from '../config/tables';
 import type { OpenDevice, PacketDevice } from '../device/device';
 
@@ -6,8 +7,8 @@ export interface Segment {
   tap: string;
   device: PacketDevice;
   local: number;
-  /** The segment's own prefix length (`local`'s): its hosts are on the link. */
-  prefixLength: number;
+  /** The segment's own prefix (`local`'s): its hosts are on the link. */
+  prefix: Prefix;
   mac: Uint8Array;
   /** Servers on this segment by endpoint (address * 65536 + port). */
   servers: Map<number, number>;
@@ -28,7 +29,7 @@ export function buildSegments(servers: readonly ServerRecord[], open: OpenDevice
     let seg = segmentIndex(segments, s.tap);
     if (seg < 0) {
       const local = s.local.address;
-      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local, prefixLength: s.local.length, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
+      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local, prefix: s.local, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
     }
     const g = segments[seg];
     g.servers.set(s.address * 65536 + s.port, i);

@@ -47,7 +47,7 @@ export class Validator {
    */
   checkTcp(slot: number): TcpView | undefined {
     const ip = this.ip;
-    const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.tcpPartial(slot));
+    const tcp = this.tcp.wrap(this.pool.buf, ip.payloadOffset, ip.payloadLength, this.pool.checksumPartial(slot));
     if (tcp.check() !== 0 || !tcp.readOptions(this.opts)) {
       this.drops.drop(slot, 'malformed-tcp');
       return undefined;
@@ -57,11 +57,6 @@ export class Validator {
       return undefined;
     }
     return tcp;
-  }
-
-  /** The kernel left the TCP checksum partial (IFF_VNET_HDR NEEDS_CSUM): it fills it in on output. */
-  private tcpPartial(slot: number): boolean {
-    return (this.pool.vnetFlags[slot] & VNET_F_NEEDS_CSUM) !== 0;
   }
 
   /** Whether the TCP checksum needs no check: the kernel checked it, or will fill it in. */

@@ -1,5 +1,7 @@
 import type { ServerCheck, ServerRecord } from '../config/tables';
 import type { FlowContext } from '../flow/context';
+import { D4, D5, replyLength, speaks } from '../flow/dialect';
+import { formatEndpoint } from '../divert/endpoint';
 import { ACK, FIN, PSH, RST, SYN, type TcpView } from '../wire/tcp';
 
 /** Seconds before the last segment is sent again (RFC 6298's initial RTO is 1 s). */
@@ -55,7 +57,7 @@ export class Probe {
     this.started = now;
     this.isn = cx.builder.isn();
     this.sndNxt = this.isn;
-    this.socks5 = this.srv.versions.includes('5');
+    this.socks5 = (speaks(this.srv) & D5) !== 0;
     this.send(SYN, null, now);
   }
 
@@ -90,7 +92,7 @@ export class Probe {
       this.inboxLength += take;
       this.rcvNxt = (this.rcvNxt + n) >>> 0;
     }
-    if (flags & FIN && tcp.seq + n === this.rcvNxt) this.rcvNxt = (this.rcvNxt + 1) >>> 0;
+    if (flags & FIN && ((tcp.seq + n) >>> 0) === this.rcvNxt) this.rcvNxt = (this.rcvNxt + 1) >>> 0;
     if (n > 0 || flags & FIN) this.segment(ACK, null, now);
     this.examine(now, (flags & FIN) !== 0);
   }
@@ -125,11 +127,11 @@ export class Probe {
         this.next(Step.Connect, now);
         return;
       case Step.Connect: {
-        const length = this.socks5 ? socks5ReplyLength(b, n) : 8;
-        if (length < 0) return this.end('a SOCKS5 reply of an unknown address type', now, true);
-        if (n < length) break;
+        const length = replyLength(this.socks5 ? D5 : D4, b, 0, n);
+        if (length < 0) return this.end(`a malformed SOCKS${this.socks5 ? 5 : 4} reply`, now, true);
+        if (length === 0) break;
         const granted = this.socks5 ? b[1] === 0 : b[1] === 90;
-        if (!granted) return this.end(`SOCKS${this.socks5 ? 5 : 4} reply ${b[1]}: the server cannot reach ${describe(this.check)}`, now, true);
+        if (!granted) return this.end(`SOCKS${this.socks5 ? 5 : 4} reply ${b[1]}: the server cannot reach ${formatEndpoint(this.check.target)}`, now, true);
         if (this.check.http === undefined) return this.end('', now, true);
         this.next(Step.Http, now);
         return;
@@ -172,7 +174,7 @@ export class Probe {
         return this.socks5 ? Buffer.concat([Buffer.from([5, 1, 0, 1]), a, port]) : Buffer.concat([Buffer.from([4, 1]), port, a, Buffer.from([0])]);
       }
       default:
-        return Buffer.from(`GET ${this.check.http} HTTP/1.0\r\nHost: ${t.kind === 'name' ? t.name : describe(this.check)}\r\nUser-Agent: socksalp-check\r\n\r\n`, 'latin1');
+        return Buffer.from(`GET ${this.check.http} HTTP/1.0\r\nHost: ${formatEndpoint(t)}\r\nUser-Agent: socksalp-check\r\n\r\n`, 'latin1');
     }
   }
 
@@ -203,19 +205,3 @@ export class Probe {
 }
 
 const STEP_NAMES = ['the TCP handshake', 'the SOCKS5 greeting', 'the login', 'the CONNECT', 'the HTTP request', 'the end'];
-
-/** The length of the SOCKS5 reply at b (RFC 1928 6), -1 for an unknown ATYP, or more than `n` while incomplete. */
-function socks5ReplyLength(b: Buffer, n: number): number {
-  if (n < 5) return 5;
-  switch (b[3]) {
-    case 1: return 10;
-    case 3: return 7 + b[4];
-    case 4: return 22;
-    default: return -1;
-  }
-}
-
-function describe(check: ServerCheck): string {
-  const t = check.target;
-  return t.kind === 'name' ? `${t.name}:${t.port}` : `${t.address >>> 24}.${(t.address >>> 16) & 255}.${(t.address >>> 8) & 255}.${t.address & 255}:${t.port}`;
-}

@@ -109,13 +109,16 @@ spawn() {
   echo $! >"$RUN/$name.pid"
 }
 
+# Waits for a listener on ADDR:PORT in NS; PROTO tcp (default) or udp.
 wait_listen() {
-  local ns=$1 addr=$2 port=$3 i
+  local ns=$1 addr=$2 port=$3 proto=${4:-tcp} i
+  local flag=-Hltn
+  [ "$proto" = udp ] && flag=-Hlun
   for i in $(seq 1 100); do
-    if ip netns exec "$ns" ss -Hltn "src $addr and sport = :$port" | grep -q .; then return 0; fi
+    if ip netns exec "$ns" ss $flag "src $addr and sport = :$port" | grep -q .; then return 0; fi
     sleep 0.1
   done
-  log "nothing listens on $addr:$port in $ns; see $RUN/*.log"
+  log "nothing listens on $proto $addr:$port in $ns; see $RUN/*.log"
   return 1
 }
 
@@ -421,20 +424,10 @@ EOF
 
   for s in "${SERVERS[@]}"; do start_server ${s%% *}; done
 
-  for m in $MIRRORS; do wait_listen "$NS_INET" "$m" 80; wait_listen "$NS_INET" "$m" 8080; wait_udp "$m" $UDP_PORT; done
+  for m in $MIRRORS; do wait_listen "$NS_INET" "$m" 80; wait_listen "$NS_INET" "$m" 8080; wait_listen "$NS_INET" "$m" $UDP_PORT udp; done
   for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; done
   for s in "${SERVERS[@]}"; do set -- $s; wait_listen "$PREFIX-$1" 198.19.$2.2 1080; done
   wait_dns
-}
-
-wait_udp() {
-  local addr=$1 port=$2 i
-  for i in $(seq 1 100); do
-    if ip netns exec "$NS_INET" ss -Hlun "src $addr and sport = :$port" | grep -q .; then return 0; fi
-    sleep 0.1
-  done
-  log "nothing listens on UDP $addr:$port in $NS_INET; see $RUN/*.log"
-  return 1
 }
 
 # A zombie has ended, whoever reaps it; kill -0 would still see it.

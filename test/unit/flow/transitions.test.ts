@@ -869,6 +869,8 @@ describe('flow/transitions: Spliced, with the handshake state still kept', funct
     t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 28, flags: ACK | PSH }, Buffer.concat([REPLY5, banner]));
     t.client({ seq: C_ISN + 28, ack: isn + 9 + banner.length, flags: ACK });
     expect(t.conn()!.hs, 'the handshake state dropped').to.equal(null);
+    // The banner forwarded with the reply counts: the server's stream stands after it.
+    expect(t.conn()!.downNext).to.equal(S_ISN + 13 + banner.length);
     expect(t.d.watching).to.equal(0);
   });
 
@@ -1028,7 +1030,10 @@ describe('flow/transitions: data outside the window on a spliced connection', fu
     expect(t.client({ seq: C_ISN + 28 + (1 << 24), ack: isn + 9, flags: ACK | PSH }, text('forged'))).to.deep.equal([]);
     expect(t.client({ seq: C_ISN + 28 - (1 << 31) + 10, ack: isn + 9, flags: ACK | PSH }, text('forged'))).to.deep.equal([]);
     expect(t.server(0, port, { seq: S_ISN + 13 + (1 << 24), ack: C_ISN + 28, flags: ACK | PSH }, text('forged'))).to.deep.equal([]);
-    expect(t.d.guard.stats.dataOutOfWindow).to.equal(3);
+    // A pure ACK or a bare FIN far ahead: no data, but it would move where the stream stands.
+    expect(t.client({ seq: C_ISN + 28 + (1 << 30), ack: isn + 9, flags: ACK })).to.deep.equal([]);
+    expect(t.server(0, port, { seq: S_ISN + 13 + (1 << 30), ack: C_ISN + 28, flags: ACK | FIN })).to.deep.equal([]);
+    expect(t.d.guard.stats.dataOutOfWindow).to.equal(5);
     expect([c.upNext, c.downNext]).to.deep.equal([C_ISN + 28, S_ISN + 13]);
     // In the window, both ways: forwarded.
     expect(views(t.client({ seq: C_ISN + 28, ack: isn + 9, flags: ACK | PSH }, text('GET /')))).to.deep.equal([toServer(sa, port, C_ISN + 28, S_ISN + 13, 'ACK|PSH', text('GET /').toString('hex'), 502, false)]);
