@@ -95,9 +95,14 @@ export function runFuzz(opts: { seed: number; count: number; seconds?: number })
   t.add('web.socksalp.test', '203.0.113.81');
   t.add('203.0.113.80:8080', '203.0.113.81:8080');
   const segDevice = (server: number) => 1 + app.forwarder.serverSegment[server];
+  /** The device index of a TAP (device i + 1 is segment i), -1 for a TAP the configuration has not. */
+  const deviceOfTap = (tap: string) => {
+    const i = app.forwarder.segments.findIndex((g) => g.tap === tap);
+    return i < 0 ? -1 : i + 1;
+  };
   // Captured seeds, each for the device it was read from (the TUN is device 0).
   const corpus = readCorpus()
-    .map((c) => ({ dev: c.device === cfg.intranet.tun ? 0 : 1 + app.forwarder.segments.findIndex((g) => g.tap === c.device), bytes: c.bytes }))
+    .map((c) => ({ dev: c.device === cfg.intranet.tun ? 0 : deviceOfTap(c.device), bytes: c.bytes }))
     .filter((c) => c.dev >= 0);
 
   /** Mutations, at the byte, field and length level. */

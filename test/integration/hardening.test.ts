@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { controlRequest } from '../../appliance/control/client';
-import { curlSha256, inNs, REPO, webLog, type LabFacts } from '../lab/lab';
+import { curlSha256, fetchVia, inNs, labFacts, REPO, webLog, type LabFacts } from '../lab/lab';
 import { applianceForSuite, editIni } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test-hardening/control.sock';
@@ -56,9 +56,10 @@ describe('hardening: blind resets and injected SYNs (RFC 5961)', function () {
   it('on the client leg: 3000 random RSTs, RSTs in the window and SYNs; the download is intact, carried by sa', async function () {
     const lab = s.lab;
     const vip = lab.LAB_VIP;
-    const dl = curlSha256(lab.LAB_NS_CLIENT, ['--limit-rate', '16M', '--socks5', `${vip}:1080`, big()]);
+    const dl = fetchVia(lab, '--socks5', `${vip}:1080`, { curl: ['--limit-rate', '16M'] });
     const row = await spliced(`${lab.LAB_WEB_ADDR}:80`);
     const port = Number(row.client.split(':')[1]);
+    expect(port).to.be.above(0);
     const before = await guardStats();
     inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, vip, 1080, 'R', 3000, '--seed', 7);
     inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, vip, 1080, 'S', 200, '--seed', 8);
@@ -67,7 +68,7 @@ describe('hardening: blind resets and injected SYNs (RFC 5961)', function () {
     inject(lab.LAB_NS_CLIENT, 'send', '198.18.0.2', port, vip, 1080, 'R', next + 1000, next + 5000, next + 20000);
     const d = await dl;
     expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
-    expect(webLog(lab).pop()!.split(' ')[0], 'carried by sa').to.equal(lab.LAB_SERVER_SA_EGRESS);
+    expect(d.carrier, 'carried by sa').to.equal(lab.LAB_SERVER_SA_EGRESS);
     const after = await guardStats();
     expect(after.rstOutOfWindow - before.rstOutOfWindow).to.be.at.least(2990);
     expect(after.rstChallenged - before.rstChallenged).to.be.at.least(3);
@@ -105,6 +106,7 @@ describe('hardening: blind resets and injected SYNs (RFC 5961)', function () {
       await sleep(50);
       try { port = clientPortTo(lab, dante); } catch { /* not yet */ }
     }
+    expect(port, 'the client\'s connection to Dante').to.be.above(0);
     inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, addr, dport, 'R', 3000, '--seed', 7);
     inject(lab.LAB_NS_CLIENT, 'random', '198.18.0.2', port, addr, dport, 'S', 200, '--seed', 8);
     const next = Number(inject(lab.LAB_NS_CLIENT, 'next', 'c0', '198.18.0.2', port, addr, dport));
@@ -116,6 +118,7 @@ describe('hardening: blind resets and injected SYNs (RFC 5961)', function () {
   it('a genuine RST (the client closes with SO_LINGER 0) ends the connection at once, on both legs', async function () {
     const lab = s.lab;
     const before = webLog(lab).length;
+    const exactBefore = (await guardStats()).rstExact;
     // SOCKS4 CONNECT to the web host, a GET, 1 MB read, then an abortive close: the kernel's RST.
     const py = `
 import socket, struct
@@ -142,7 +145,7 @@ print(got)
     expect(lines, 'the server side saw the end').to.have.length(1);
     const a = await controlRequest(SOCKET, { cmd: 'conns', filter: 'spliced' });
     expect((a.rows as Row[]).filter((x) => x.destination === `${lab.LAB_WEB_ADDR}:80`)).to.deep.equal([]);
-    expect((await guardStats()).rstExact).to.be.at.least(1);
+    expect((await guardStats()).rstExact - exactBefore).to.be.at.least(1);
   });
 });
 
@@ -175,9 +178,10 @@ except socket.timeout:
     listener.stdout.on('data', (b: Buffer) => { heard += b.toString(); });
     const done = new Promise((r) => listener.on('close', r));
     const hosts = [['sa', '1'], ['sb', '2']] as const;
-    for (const [name, n] of hosts) inNs(lab[`LAB_SERVER_${name.toUpperCase()}_NS`], 'ip', ['route', 'add', '198.18.0.2/32', 'via', `198.19.${n}.1`]);
-    const before = ((await controlRequest('/run/socksalp-test-rpfilter/control.sock', { cmd: 'status' })).status as { drops: Record<string, number> }).drops;
+    let before: Record<string, number> = {};
     try {
+      for (const [name, n] of hosts) expect(inNs(lab[`LAB_SERVER_${name.toUpperCase()}_NS`], 'ip', ['route', 'add', '198.18.0.2/32', 'via', `198.19.${n}.1`]).status).to.equal(0);
+      before = ((await controlRequest('/run/socksalp-test-rpfilter/control.sock', { cmd: 'status' })).status as { drops: Record<string, number> }).drops;
       await sleep(300);
       const sa = lab.LAB_SERVER_SA_NS;
       for (const [src, what] of [[lab.LAB_VIP, 'vip'], ['198.19.1.1', 'own'], ['198.18.0.5', 'intranet'], ['198.19.1.2', 'sa-itself'], [lab.LAB_WEB_ADDR, 'routed']]) {
@@ -236,11 +240,14 @@ describe('hardening: a vanished device comes back', function () {
       expect((list.servers as { name: string; state: string }[]).find((x) => x.name === name)!.state).to.equal('no-device');
       // New connections meanwhile: others carry them, each at once (connect_timeout is 5 s).
       for (let i = 0; i < 3; i++) {
+        // A small file: the time is the connection's, not the transfer's.
         const t0 = Date.now();
-        const other = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', vip, url]);
-        expect(other.sha256, other.stderr).to.equal(lab.LAB_BIG_SHA256);
+        const quick = await fetchVia(lab, '--socks5', vip, { path: '/hello.txt' });
+        expect(quick.status, quick.stderr).to.equal(0);
         expect(Date.now() - t0).to.be.below(4000);
-        expect(webLog(lab).pop()!.split(' ')[0]).to.not.equal(lab[`LAB_SERVER_${name.toUpperCase()}_EGRESS`]);
+        const other = await fetchVia(lab, '--socks5', vip);
+        expect(other.sha256, other.stderr).to.equal(lab.LAB_BIG_SHA256);
+        for (const f of [quick, other]) expect(f.carrier).to.not.equal(lab[`LAB_SERVER_${name.toUpperCase()}_EGRESS`]);
       }
     } finally {
       recreate();
@@ -252,25 +259,26 @@ describe('hardening: a vanished device comes back', function () {
     // The server carries connections again (round robin among the http servers).
     const carriers = new Set<string>();
     for (let i = 0; i < 8; i++) {
-      const again = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', vip, url]);
+      const again = await fetchVia(lab, '--socks5', vip);
       expect(again.sha256, again.stderr).to.equal(lab.LAB_BIG_SHA256);
-      carriers.add(webLog(lab).pop()!.split(' ')[0]);
+      carriers.add(again.carrier);
     }
     expect([...carriers]).to.include(lab[`LAB_SERVER_${name.toUpperCase()}_EGRESS`]);
   });
   it('a TAP set down: the connection that meets it fails over at once; the TAP stays down until the operator sets it up; then its server is back', async function () {
     const lab = s.lab;
-    const url = `http://${lab.LAB_WEB_ADDR}/big.bin`;
     const vip = `${lab.LAB_VIP}:1080`;
     const backs = () => (s.app.output.match(/device alp-sa is back/g) ?? []).length;
     const backBefore = backs();
     expect(inNs(lab.LAB_NS_APP, 'ip', ['link', 'set', 'alp-sa', 'down']).status).to.equal(0);
     try {
       const t0 = Date.now();
-      const d = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', vip, url]);
-      expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
+      const quick = await fetchVia(lab, '--socks5', vip, { path: '/hello.txt' });
+      expect(quick.status, quick.stderr).to.equal(0);
       expect(Date.now() - t0, 'no connect_timeout waited').to.be.below(4000);
-      expect(webLog(lab).pop()!.split(' ')[0]).to.not.equal(lab.LAB_SERVER_SA_EGRESS);
+      expect(quick.carrier).to.not.equal(lab.LAB_SERVER_SA_EGRESS);
+      const d = await fetchVia(lab, '--socks5', vip);
+      expect(d.sha256, d.stderr).to.equal(lab.LAB_BIG_SHA256);
       expect(s.app.output).to.match(/device alp-sa failed \(write: Input\/output error\)/);
       await sleep(2500);
       expect(inNs(lab.LAB_NS_APP, 'ip', ['-br', 'link', 'show', 'alp-sa']).stdout, 'the appliance does not set it up').to.match(/\bDOWN\b/);
@@ -279,9 +287,9 @@ describe('hardening: a vanished device comes back', function () {
     }
     for (let i = 0; i < 60 && backs() === backBefore; i++) await sleep(50);
     expect(backs(), 'this time back too').to.equal(backBefore + 1);
-    const again = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', vip, url]);
+    const again = await fetchVia(lab, '--socks5', vip);
     expect(again.sha256, again.stderr).to.equal(lab.LAB_BIG_SHA256);
-    expect(webLog(lab).pop()!.split(' ')[0], 'sa, the one http server with the capacity priority 7 asks for').to.equal(lab.LAB_SERVER_SA_EGRESS);
+    expect(again.carrier, 'sa, the one http server with the capacity priority 7 asks for').to.equal(lab.LAB_SERVER_SA_EGRESS);
   });
   it('the TUN deleted and made again by its maker: logged, reopened, the VIP serves again', async function () {
     const lab = s.lab;
@@ -366,7 +374,12 @@ describe('hardening: active health checks through the servers', function () {
   this.timeout(120_000);
   const sock = '/run/socksalp-test-checks/control.sock';
   const checks = 'http, ssl\ncheck = 203.0.113.80:80\ncheck_http = /hello.txt\ncheck_interval = 1\ncheck_timeout = 1\nrise = 2\nfall = 2';
-  const s = applianceForSuite(sock, {}, {}, (dir) => editIni(join(dir, 'servers.ini'), { 'sa alps': checks, 'sc alps': checks, 'sd alps': checks }));
+  // nginx's log as it was before this suite's appliance (and its probes) began.
+  let logStart = 0;
+  const s = applianceForSuite(sock, {}, {}, (dir) => {
+    logStart = webLog(labFacts()).length;
+    editIni(join(dir, 'servers.ini'), { 'sa alps': checks, 'sc alps': checks, 'sd alps': checks });
+  });
   const state = async (name: string) => ((await controlRequest(sock, { cmd: 'servers' })).servers as { name: string; state: string; check: { state: string; last: string } }[]).find((x) => x.name === name)!;
   const until = async (what: string, ms: number, test: () => Promise<boolean>) => {
     const t0 = Date.now();
@@ -379,20 +392,23 @@ describe('hardening: active health checks through the servers', function () {
   const carriedBy = async (n: number) => {
     const by: string[] = [];
     for (let i = 0; i < n; i++) {
-      const d = await curlSha256(s.lab.LAB_NS_CLIENT, ['--socks5', `${s.lab.LAB_VIP}:1080`, `http://${s.lab.LAB_WEB_ADDR}/big.bin`]);
+      const d = await fetchVia(s.lab, '--socks5', `${s.lab.LAB_VIP}:1080`);
       expect(d.sha256, d.stderr).to.equal(s.lab.LAB_BIG_SHA256);
-      // The last download's line, not a probe's (they ask for /hello.txt every second).
-      by.push(webLog(s.lab).filter((l) => l.split(' ')[1] === '/big.bin').pop()!.split(' ')[0]);
+      by.push(d.carrier);
     }
     return by;
   };
 
-  it('every checked server passes: up, with its latency', async function () {
+  it('every checked server passes: up, with its latency; the web server saw the probes through each, and only those', async function () {
     await until('sa, sc and sd checked', 10_000, async () => {
       for (const n of ['sa', 'sc', 'sd']) if ((await state(n)).check.last !== 'ok') return false;
       return true;
     });
+    for (const n of ['sa', 'sc', 'sd']) expect(((await state(n)).check as unknown as { latencyMs: number }).latencyMs, n).to.be.above(0);
     expect((await state('sb')).check.state).to.equal('off');
+    const probedFrom = new Set(webLog(s.lab).slice(logStart).filter((l) => l.split(' ')[1] === '/hello.txt').map((l) => l.split(' ')[0]));
+    const egress = (n: string) => s.lab[`LAB_SERVER_${n.toUpperCase()}_EGRESS`];
+    expect([...probedFrom].sort()).to.deep.equal(['sa', 'sc', 'sd'].map(egress).sort());
   });
 
   // sa is the one http server with the capacity priority 7 asks for (capacity_for_priority
@@ -418,8 +434,8 @@ describe('hardening: active health checks through the servers', function () {
     const lab = s.lab;
     const labSh = join(REPO, 'test', 'lab', 'lab.sh');
     const sh = (...a: string[]) => expect(spawnSync('bash', [labSh, ...a]).status, `lab.sh ${a.join(' ')}`).to.equal(0);
-    sh('stop-server', 'sa');
     try {
+      sh('stop-server', 'sa');
       await until('sa check-down', 8000, async () => (await state('sa')).state === 'check-down');
       await sleep(3000);
     } finally {

@@ -12,7 +12,7 @@ describe('fuzz: a short seeded pass through the whole data path', function () {
       const r = runFuzz({ seed, count: 15_000 });
       expect(r.problems, r.logs.join('\n')).to.deep.equal([]);
       // It went deep: connections spliced and translated, flows diverted, names answered, fragments joined.
-      for (const k of ['spliced', 'translated', 'flowsCreated', 'dnsAnswered', 'reassembled', 'synChallenged']) expect(r.covered[k], k).to.be.above(0);
+      for (const k of ['spliced', 'translated', 'flowsCreated', 'dnsAnswered', 'reassembled', 'synChallenged', 'corpusSeeds']) expect(r.covered[k], k).to.be.above(0);
     });
   }
 });

@@ -172,9 +172,10 @@ describe('divert: figure 3 on routed traffic (current connections)', function ()
     const h = harness('203.0.113.80 = 203.0.113.81');
     for (let p = 0; p < 8; p++) h.feed(udpDatagram(CLIENT, ORIGINAL, 41000 + p, 7, DATA), 'intranet');
     expect(h.d.flows.size).to.equal(8);
-    expect(h.feed(udpDatagram(CLIENT, ORIGINAL, 42000, 7, DATA), 'intranet')).to.equal(true);
-    expect(h.drops.byReason['diverted-flows-full']).to.equal(1);
     const before = h.sent.length;
+    expect(h.feed(udpDatagram(CLIENT, ORIGINAL, 42000, 7, DATA), 'intranet')).to.equal(true);
+    expect(h.sent.length, 'the refused datagram went nowhere').to.equal(before);
+    expect(h.drops.byReason['diverted-flows-full']).to.equal(1);
     h.feed(udpDatagram(CLIENT, ORIGINAL, 41003, 7, DATA), 'intranet');
     expect(h.sent.length).to.equal(before + 1);
     // Rows leave by idle timeout (UDP: 30 s) and make room.

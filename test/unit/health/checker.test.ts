@@ -67,7 +67,7 @@ describe('health/checker: a probe through a SOCKS server', function () {
     const get = t.sent[5];
     t.reply(ACK, 5013, get.seq + get.data.length, 'HTTP/1.1 200 OK\r\n\r\nhello');
     const rst = t.sent[t.sent.length - 1];
-    expect(rst).to.include({ flags: RST | ACK, seq: get.seq + get.data.length });
+    expect(rst).to.include({ flags: RST | ACK, seq: get.seq + get.data.length, ack: 5013 + 'HTTP/1.1 200 OK\r\n\r\nhello'.length });
     expect(t.d.checker.status[0]).to.include({ state: 'up', last: 'ok', passes: 1 });
   });
 
