@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { HealthStub } from './health-stub';
 import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Health, type Sink } from '../../../appliance/flow/dispatcher';
+import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
 import { ConnState } from '../../../appliance/flow/connection';
 import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
@@ -32,10 +33,9 @@ const CONFIG: Config = {
 interface Out { to: 'client' | number; ip: Ipv4View; tcp: TcpRepr; payload: Buffer; own: boolean }
 
 /** Captures what the dispatcher sends, decoded, instead of writing it to devices. */
-class Capture implements Sink, Health {
+class Capture extends HealthStub implements Sink {
   readonly pool = new PacketPool(256, 1500);
   out: Out[] = [];
-  failures: string[] = [];
   private decode(slot: number, len: number, to: 'client' | number, own: boolean): void {
     const b = Buffer.from(this.pool.buf.subarray(this.pool.ipOffset(slot), this.pool.ipOffset(slot) + len));
     const v = new Ipv4View().wrap(b, 0, len);
@@ -47,12 +47,6 @@ class Capture implements Sink, Health {
   }
   toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client', true); }
   toServer(s: number, slot: number, len: number, _alp: number, _prio: number, _de: boolean, own: boolean): void { this.decode(slot, len, s, own); }
-  usable(): boolean { return true; }
-  failed(s: number, why: string): void { this.failures.push(`${s}: ${why}`); }
-  succeeded(): void {}
-  progressed(): void {}
-  checkDown(): void {}
-  checkPassed(): void {}
   take(): Out[] { const o = this.out; this.out = []; return o; }
 }
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { HealthStub } from './health-stub';
 import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Health, type Sink } from '../../../appliance/flow/dispatcher';
+import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
 import { ConnState } from '../../../appliance/flow/connection';
 import type { AlpTable, Config } from '../../../appliance/config/tables';
 import { buildStages, type Appliance } from '../../../appliance/appliance';
@@ -42,7 +43,7 @@ function config(alps: AlpTable): Config {
  * as the forwarder has it, minus the devices: what leaves the queue is kept as the server-leg
  * source port of each datagram, which names the connection it belongs to.
  */
-class Egress implements Sink, Health {
+class Egress extends HealthStub implements Sink {
   readonly pool = new PacketPool(512, 1500);
   readonly egress: ServerEgress;
   /** Source ports of the data segments that left the queue, in order. */
@@ -50,6 +51,7 @@ class Egress implements Sink, Health {
   hold = false;
   private readonly tcp = new TcpView();
   constructor(readonly registry: AlpRegistry) {
+    super();
     this.egress = new ServerEgress(config(BEFORE).servers, this.pool, registry.size);
   }
   toIntranet(slot: number): void { this.pool.give(slot); }
@@ -64,12 +66,6 @@ class Egress implements Sink, Health {
       return true;
     });
   }
-  usable(): boolean { return true; }
-  failed(): void {}
-  succeeded(): void {}
-  progressed(): void {}
-  checkDown(): void {}
-  checkPassed(): void {}
 }
 
 describe('flow: a reload that inserts, removes and reorders ALPs leaves established connections as they were', function () {

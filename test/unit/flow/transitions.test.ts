@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { HealthStub } from './health-stub';
 import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Health, type Sink } from '../../../appliance/flow/dispatcher';
+import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
 import { ConnState } from '../../../appliance/flow/connection';
 import type { ApplianceSettings, Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
@@ -62,12 +63,12 @@ const ONLY4 = config([server('sa', 1, { versions: ['4'] })]);
 interface Out { to: string; ip: Ipv4View; tcp: TcpRepr; sack: number[]; payload: Buffer; own: boolean }
 
 /** Captures what the dispatcher sends, decoded (checksums verified), instead of writing it to devices. */
-class Capture implements Sink, Health {
+class Capture extends HealthStub implements Sink {
   readonly pool = new PacketPool(256, 1500);
   out: Out[] = [];
-  /** Health.failed, as `server index: why`. */
-  failures: string[] = [];
-  constructor(private readonly servers: ServerRecord[]) {}
+  constructor(private readonly servers: ServerRecord[]) {
+    super();
+  }
   private decode(slot: number, len: number, to: string, own: boolean): void {
     const b = Buffer.from(this.pool.buf.subarray(this.pool.ipOffset(slot), this.pool.ipOffset(slot) + len));
     const v = new Ipv4View().wrap(b, 0, len);
@@ -83,12 +84,6 @@ class Capture implements Sink, Health {
   }
   toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client', true); }
   toServer(s: number, slot: number, len: number, _alp: number, _prio: number, _de: boolean, own: boolean): void { this.decode(slot, len, this.servers[s].name, own); }
-  usable(): boolean { return true; }
-  failed(s: number, why: string): void { this.failures.push(`${s}: ${why}`); }
-  succeeded(): void {}
-  progressed(): void {}
-  checkDown(): void {}
-  checkPassed(): void {}
   take(): Out[] { const o = this.out; this.out = []; return o; }
 }
 
