@@ -81,6 +81,11 @@ export class Appliance {
     this.forwarder.watch.onReopened = (i) => this.loop.revive(i);
   }
 
+  /** The per-server and per-ALP figures (stats/flow-stats.ts). */
+  get flowStats() {
+    return this.dispatcher.flowStats;
+  }
+
   /** Seconds since start, as the tables count time. */
   now(): number {
     return Number(process.hrtime.bigint() - this.epoch) / 1e9;

@@ -1,4 +1,5 @@
 import { ConnState, type Connection } from './connection';
+import { EndReason } from '../stats/end-reason';
 import type { ClientLeg } from './client-leg';
 import type { FlowContext } from './context';
 import type { Transition } from './machine';
@@ -14,7 +15,7 @@ export class Clock {
     private readonly cx: FlowContext,
     private readonly client: ClientLeg,
     private readonly leg: ServerLeg,
-    private readonly remove: (c: Connection) => void,
+    private readonly end: (c: Connection, why: EndReason) => void,
   ) {}
 
   readonly halfOpenTimeout: Transition = (c) => {
@@ -22,7 +23,7 @@ export class Clock {
     this.cx.stats.handshakeTimeouts++;
     this.cx.table.stats.expiredHalfOpen++;
     this.client.reset(c);
-    this.remove(c);
+    this.end(c, EndReason.HandshakeTimeout);
     return false;
   };
 
@@ -64,7 +65,7 @@ export class Clock {
       }
       this.leg.resetLeg(c);
       this.client.reset(c);
-      this.remove(c);
+      this.end(c, EndReason.ServerFailed);
       return false;
     }
     h.deadline = now + REPLAY_RTO * (1 << h.retries);
@@ -73,7 +74,7 @@ export class Clock {
   };
 
   readonly lingerTimer: Transition = (c) => {
-    if (this.cx.now >= c.closeAt) this.remove(c);
+    if (this.cx.now >= c.closeAt) this.end(c, EndReason.Fin);
     return false;
   };
 }

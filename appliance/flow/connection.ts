@@ -1,3 +1,5 @@
+import { EndReason } from '../stats/end-reason';
+
 /**
  * Where a connection is in its life. The order matters: the states before Spliced are the
  * half-open ones (`Connection.halfOpen`), which the table counts against max_half_open.
@@ -91,6 +93,8 @@ export class Handshake {
   deadline = 0;
   retries = 0;
   connectStarted = 0;
+  /** When the SYN of this attempt went, on FlowContext's microsecond clock. */
+  synAtUs = 0;
   /** When the current phase was replayed: its answer is awaited for connect_timeout. */
   phaseSent = 0;
 }
@@ -167,6 +171,32 @@ export class Connection {
   bytesIn = 0;
   packetsOut = 0;
   bytesOut = 0;
+
+  // ---- the network-management patent's per-connection statistics (stats/): small integers,
+  // stored in the object; times in microseconds of FlowContext.us (a wrapping int32 clock).
+  /** Why the connection left the table (stats/end-reason.ts), set once. */
+  endReason = EndReason.None;
+  /** The server leg's SYN to its SYN-ACK, and to the server's SOCKS reply (-1: not yet). */
+  handshakeUs = -1;
+  replyUs = -1;
+  /** Smoothed round trip per leg, from the ACKs the appliance forwards (stats/passive-rtt.ts); -1: none yet. */
+  rttClientUs = -1;
+  rttServerUs = -1;
+  /** The segment being timed each way: its end (server-leg sequence space) and when it went (timing bits: TIMING_*). */
+  timing = 0;
+  timedUpEnd = 0;
+  timedUpAt = 0;
+  timedDownEnd = 0;
+  timedDownAt = 0;
+  /** Segments that repeated sequence space already sent, from the client and from the server. */
+  retransIn = 0;
+  retransOut = 0;
+  /** IP total lengths seen, both ways (65535 and 0 until the first). */
+  minLength = 65535;
+  maxLength = 0;
+  /** TCP flags seen from each end, ORed. */
+  flagsIn = 0;
+  flagsOut = 0;
 
   constructor(readonly key: number, clientIp: number, clientPort: number, vip: number, now: number) {
     this.clientIp = clientIp;

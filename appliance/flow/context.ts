@@ -8,6 +8,8 @@ import type { DivertedAddresses } from '../divert/table';
 import type { Connection } from './connection';
 import type { ConnectionTable } from './table';
 import { SegmentBuilder } from './segment-builder';
+import type { FlowStats } from '../stats/flow-stats';
+import type { ConnectionObserver } from '../stats/observer';
 
 /** Where the flow layer's decisions go: the forwarder implements it. */
 export interface Sink {
@@ -71,6 +73,13 @@ export class FlowContext {
   readonly watched = new Set<Connection>();
   readonly stats = flowStats();
   now = 0;
+  /**
+   * A finer clock for the statistics, in microseconds, set once per wake-up: an int32 that
+   * wraps every 71 minutes, which differences of a few seconds do not notice.
+   */
+  us = 0;
+  /** Who hears of each connection's end (the aggregates first, then the flow export). */
+  readonly observers: ConnectionObserver[] = [];
 
   constructor(
     readonly sink: Sink,
@@ -79,6 +88,7 @@ export class FlowContext {
     readonly table: ConnectionTable,
     /** The MSS the appliance offers and sends: the smaller MTU of its legs, less 40. */
     readonly mss: number,
+    readonly flows: FlowStats,
   ) {
     this.builder = new SegmentBuilder(sink.pool);
   }

@@ -15,6 +15,10 @@ import { ServerLeg } from './server-leg';
 import { FORWARD, ServerReply } from './server-reply';
 import { Clock } from './clock';
 import { Ev, EVENTS, transitionTable, type Transition } from './machine';
+import { EndReason } from '../stats/end-reason';
+import { FlowStats } from '../stats/flow-stats';
+import type { ConnectionObserver } from '../stats/observer';
+import { sized } from '../stats/passive';
 
 export type { Health, Sink, Stages } from './context';
 
@@ -49,21 +53,23 @@ export class Dispatcher {
   private readonly expireIdle = (c: Connection): void => {
     this.cx.stats.idleTimeouts++;
     this.table.stats.expiredIdle++;
-    this.remove(c);
+    this.end(c, EndReason.IdleTimeout);
   };
 
   constructor(sink: Sink, health: Health, stages: Stages, servers: ServerRecord[], mss: number, log: (message: string) => void = () => undefined) {
     const s = stages.settings;
     this.table = new ConnectionTable(servers.length, s.maxConnections, s.maxHalfOpen);
-    this.cx = new FlowContext(sink, health, stages, this.table, mss);
+    this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
+    const flows = new FlowStats(servers.length, stages.alps.size, 0, () => this.sweep.counts);
+    this.cx = new FlowContext(sink, health, stages, this.table, mss, flows);
+    this.cx.observers.push(flows);
     this.client = new ClientLeg(this.cx);
     this.responder = new SocksResponder(this.cx, this.client);
     this.leg = new ServerLeg(this.cx, this.responder);
     this.reply = new ServerReply(this.cx, this.client, this.leg, this.responder);
     this.guard = new SegmentGuard(this.cx, this.client, this.leg);
     this.checker = new HealthChecker(this.cx, servers.length, log);
-    this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
-    const clock = new Clock(this.cx, this.client, this.leg, (c) => this.remove(c));
+    const clock = new Clock(this.cx, this.client, this.leg, (c, why) => this.end(c, why));
     this.transitions = transitionTable({
       synAgain: this.synAgain, established: this.established, collect: this.collect, collectMore: this.collectMore,
       clientGaveUp: this.clientGaveUp, clientResetBeforeSplice: this.clientResetBeforeSplice, dropEntry: this.dropEntry,
@@ -80,6 +86,21 @@ export class Dispatcher {
 
   get stats() {
     return this.cx.stats;
+  }
+
+  /** The per-server and per-ALP figures (stats/flow-stats.ts). */
+  get flowStats(): FlowStats {
+    return this.cx.flows;
+  }
+
+  /** `o` hears of every connection's end from now on (the flow export). */
+  observe(o: ConnectionObserver): void {
+    this.cx.observers.push(o);
+  }
+
+  /** The statistics' microsecond clock, once per wake-up (FlowContext.us). */
+  stamp(us: number): void {
+    this.cx.us = us;
   }
 
   /** Connections with a timer running (handshakes, unacknowledged replays, lingering closes). */
@@ -100,6 +121,7 @@ export class Dispatcher {
     this.cx.stages = stages;
     this.table.setLimits(stages.settings.maxConnections, stages.settings.maxHalfOpen);
     this.sweep.growAlps(stages.alps.size);
+    this.cx.flows.growAlps(stages.alps.size);
   }
 
   /** The diverted-address table in force, which the operator may change live. */
@@ -128,7 +150,7 @@ export class Dispatcher {
       if (goes === (c.diverted !== '' ? c.diverted : formatEndpoint(dest))) continue;
       this.client.reset(c);
       this.leg.resetLeg(c);
-      this.remove(c);
+      this.end(c, EndReason.Moved);
       n++;
     }
     this.cx.stats.movedReset += n;
@@ -175,6 +197,8 @@ export class Dispatcher {
     c.lastSeen = this.cx.now;
     c.packetsIn++;
     c.bytesIn += len;
+    c.flagsIn |= flags;
+    sized(c, len);
     if (c.hs === null && c.server >= 0) {
       // The splice fast path (step 711): rewrite in place, note a close, queue for the server.
       if (!this.guard.inWindowFromClient(c, tcp)) {
@@ -182,7 +206,8 @@ export class Dispatcher {
         return;
       }
       const srv = this.cx.server(c);
-      rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port);
+      this.counted(c, len);
+      rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port, this.cx.us);
       this.trackClose(c, flags, true);
       this.cx.sink.toServer(c.server, slot, len, c.alp, c.priority, c.discardEligible, false);
       return;
@@ -214,6 +239,8 @@ export class Dispatcher {
     c.lastSeen = this.cx.now;
     c.packetsOut++;
     c.bytesOut += len;
+    c.flagsOut |= tcp.flags;
+    sized(c, len);
     if (c.hs === null) {
       // The splice fast path, the other way: rewrite in place, note a close, queue for the client.
       if (!this.guard.inWindowFromServer(c, tcp)) {
@@ -221,7 +248,8 @@ export class Dispatcher {
         return;
       }
       const before = c.downNext;
-      rewriteToClient(ip, tcp, o, c, this.cx.stages.analyzer.socksPort);
+      this.counted(c, len);
+      rewriteToClient(ip, tcp, o, c, this.cx.stages.analyzer.socksPort, this.cx.us);
       if (c.downNext !== before) this.cx.health.progressed(c.server);
       this.trackClose(c, tcp.flags, false);
       this.cx.sink.toIntranet(slot, len);
@@ -283,18 +311,18 @@ export class Dispatcher {
     if (c.state !== ConnState.Collecting) this.leg.resetLeg(c);
     const tcp = this.tcp;
     this.client.to(c, c.hs!.ourNext, (tcp.seq + tcp.seqLength) >>> 0, RST | ACK);
-    this.remove(c);
+    this.end(c, EndReason.Abandoned);
     return false;
   };
 
   private readonly clientResetBeforeSplice: Transition = (c) => {
     this.leg.resetLeg(c);
-    this.remove(c);
+    this.end(c, EndReason.ClientReset);
     return false;
   };
 
   private readonly dropEntry: Transition = (c) => {
-    this.remove(c);
+    this.end(c, this.ev === Ev.ClientRst ? EndReason.ClientReset : EndReason.Abandoned);
     return false;
   };
 
@@ -319,7 +347,8 @@ export class Dispatcher {
     }
     if (c.server < 0) return false;
     const srv = this.cx.server(c);
-    rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port);
+    this.counted(c, this.len);
+    rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port, this.cx.us);
     this.trackClose(c, tcp.flags, true);
     this.cx.sink.toServer(c.server, this.slot, this.len, c.alp, c.priority, c.discardEligible, false);
     this.settled(c);
@@ -347,7 +376,8 @@ export class Dispatcher {
       this.settled(c);
       return false;
     }
-    rewriteToClient(this.ip, tcp, this.opts, c, this.cx.stages.analyzer.socksPort);
+    this.counted(c, this.len);
+    rewriteToClient(this.ip, tcp, this.opts, c, this.cx.stages.analyzer.socksPort, this.cx.us);
     this.trackClose(c, tcp.flags, false);
     this.cx.sink.toIntranet(this.slot, this.len);
     this.settled(c);
@@ -374,12 +404,13 @@ export class Dispatcher {
     this.cx.now = now;
     for (const c of this.cx.watched) {
       if (c.hs === null) {
-        if (now >= c.closeAt) this.remove(c); // closed after the handshake was dropped
+        if (now >= c.closeAt) this.end(c, EndReason.Fin); // closed after the handshake was dropped
         continue;
       }
       this.on(c, Ev.Timer);
     }
     this.sweep.step(now, this.cx.stages.settings.idleTimeout, this.expireIdle);
+    this.cx.flows.tick(now);
     this.checker.tick(now);
   }
 
@@ -391,6 +422,7 @@ export class Dispatcher {
     if (flags & RST) {
       this.cx.stats.reset++;
       c.finFromClient = c.finFromServer = true;
+      if (c.endReason === EndReason.None) c.endReason = fromClient ? EndReason.ClientReset : EndReason.ServerReset;
     } else if (fromClient) c.finFromClient = true;
     else c.finFromServer = true;
     if (c.finFromClient && c.finFromServer && c.state !== ConnState.Closed) {
@@ -405,12 +437,33 @@ export class Dispatcher {
   private abandon(c: Connection): void {
     this.cx.stats.abandoned++;
     if (c.state === ConnState.Spliced || c.state === ConnState.Replaying) this.leg.resetLeg(c);
-    this.remove(c);
+    this.end(c, EndReason.Abandoned);
   }
 
-  private remove(c: Connection): void {
+  /** Bytes forwarded for a connection's server and ALP, the window's throughput (stats/flow-stats.ts). */
+  private counted(c: Connection, len: number): void {
+    const f = this.cx.flows;
+    f.serverBytes[c.server] += len;
+    if (c.alp >= 0) f.alpBytes[c.alp] += len;
+  }
+
+  /** The appliance stops: every connection still in the table ends now, for the observers' records. */
+  endAll(): void {
+    for (const c of [...this.table.byClient.values()]) this.end(c, EndReason.Shutdown);
+  }
+
+  /**
+   * The connection leaves the table: the first reason given is the one kept (a RST seen, then
+   * the linger's end, is a reset), and the observers hear of it while its server is bound.
+   */
+  private end(c: Connection, why: EndReason): void {
+    if (c.endReason === EndReason.None) {
+      c.endReason = c.state === ConnState.Refused ? EndReason.Refused : c.state === ConnState.Closed ? EndReason.Fin : why;
+    }
     this.cx.watched.delete(c);
     c.hs = null;
+    if (this.table.byClient.get(c.key) !== c) return;
+    for (const o of this.cx.observers) o.ended(c);
     this.table.remove(c);
   }
 }

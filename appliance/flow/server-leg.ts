@@ -6,6 +6,7 @@ import { carriers, clientDialect, compose, composedLength, D5, legDialect, speak
 import { ATYP_IPV4, ATYP_NAME, describeDestination, METHOD_USERPASS, parseSocks, SocksParse, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE } from './socks';
 import { formatEndpoint, type Endpoint } from '../divert/endpoint';
 import type { SocksResponder } from './socks-responder';
+import { EndReason } from '../stats/end-reason';
 
 /** First SYN retransmission; doubled each time until connect_timeout. */
 export const SYN_RTO = 1;
@@ -41,6 +42,8 @@ export class ServerLeg {
     for (;;) {
       const s = cx.stages.selection.select(c.alp, c.priority, need, cx.health, h.tried);
       if (s < 0) {
+        // Servers were tried and failed: the client's refusal is theirs (stats/end-reason.ts).
+        if (h.tried !== 0) c.endReason = EndReason.ServerFailed;
         this.responder.refuse(c, SOCKS5_HOST_UNREACHABLE, true);
         return;
       }
@@ -51,6 +54,7 @@ export class ServerLeg {
     cx.table.setState(c, ConnState.Connecting);
     h.retries = 0;
     h.connectStarted = cx.now;
+    h.synAtUs = cx.us;
     h.deadline = cx.now + SYN_RTO;
     h.phase = h.greetingEnd > 0 ? Phase.Greeting : Phase.Request;
     h.answerLength = 0;
@@ -160,6 +164,7 @@ export class ServerLeg {
       return;
     }
     h.serverNext = (tcp.seq + 1) >>> 0;
+    c.handshakeUs = (this.cx.us - h.synAtUs) | 0;
     const clientScaled = h.clientWscale >= 0;
     const serverScaled = clientScaled && o.wscale >= 0;
     h.serverWscale = serverScaled ? o.wscale : -1;
@@ -303,6 +308,7 @@ export class ServerLeg {
     const h = c.hs!;
     if (reset) this.resetLeg(c);
     this.cx.health.failed(c.server, why);
+    this.cx.flows.failed(c.server, c.alp);
     h.tried |= 1 << c.server;
     this.cx.stats.retried++;
     this.connect(c);

@@ -92,6 +92,8 @@ export class ServerReply {
     if ((c.leg === D5) !== (c.dialect === D5)) this.cx.stats.translated++;
     h.replied = true;
     h.answer = null;
+    c.replyUs = (this.cx.us - h.synAtUs) | 0;
+    this.cx.flows.spliced(c);
     const rest = n - used;
     const fin = (tcp.flags & FIN) !== 0 && rest === 0;
     const window = rescale(tcp.window, c.windowShiftToClient);

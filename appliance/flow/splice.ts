@@ -1,6 +1,7 @@
 import type { Ipv4View } from '../wire/ipv4';
 import { ACK, type TcpOptions, type TcpView } from '../wire/tcp';
 import type { Connection } from './connection';
+import { clientAcked, fromClientData, fromServerData, serverAcked } from '../stats/passive';
 
 /**
  * The splice: once both legs are joined, every segment is rewritten in place, with the
@@ -20,7 +21,8 @@ import type { Connection } from './connection';
  * since the server leg starts at the client's ISN.
  * Timestamps are never negotiated on either leg; one that appears anyway is NOPed out.
  * Both directions keep the highest sequence number sent on in the server leg's space (upNext,
- * downNext), so that the appliance can reset both legs exactly when it must end a connection.
+ * downNext), so that the appliance can reset both legs exactly when it must end a connection,
+ * and, on the way, time one segment each way and count repeats (stats/passive.ts).
  */
 
 /** Rewritten window field: scaled to bytes by one leg's factor and back by the other's. */
@@ -37,27 +39,32 @@ function rewriteTcpAddresses(ip: Ipv4View, tcp: TcpView, src: number, dst: numbe
   ip.rewriteDst(dst);
 }
 
-export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, local: number, serverAddress: number, serverPort: number): void {
+/** `us`: the time on FlowContext's microsecond clock, for the round trips (stats/passive.ts). */
+export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, local: number, serverAddress: number, serverPort: number, us: number): void {
   rewriteTcpAddresses(ip, tcp, local, serverAddress);
   tcp.rewriteSrcPort(c.allocPort);
   tcp.rewriteDstPort(serverPort);
   if (c.upShift !== 0) tcp.rewriteSeq((tcp.seq + c.upShift) >>> 0);
   // Only a segment that takes sequence space moves it: a pure ACK's seq says nothing new.
   const used = tcp.seqLength;
-  if (used > 0 && ((tcp.seq + used - c.upNext) | 0) > 0) c.upNext = (tcp.seq + used) | 0;
-  if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
+  if (used > 0 && fromClientData(c, (tcp.seq + used) | 0, us)) c.upNext = (tcp.seq + used) | 0;
+  if (tcp.flags & ACK) {
+    tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
+    clientAcked(c, tcp.ack, us);
+  }
   if (c.windowShiftToServer !== 0) tcp.rewriteWindow(rescale(tcp.window, c.windowShiftToServer));
   c.winToServer = tcp.window;
   if (o.sackBlocks > 0) tcp.shiftSack(o, -c.delta);
   if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
 }
 
-export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, socksPort: number): void {
+export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, socksPort: number, us: number): void {
   rewriteTcpAddresses(ip, tcp, c.vip, c.clientIp);
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);
   const used = tcp.seqLength;
-  if (used > 0 && ((tcp.seq + used - c.downNext) | 0) > 0) c.downNext = (tcp.seq + used) | 0;
+  if (used > 0 && fromServerData(c, (tcp.seq + used) | 0, us)) c.downNext = (tcp.seq + used) | 0;
+  if (tcp.flags & ACK) serverAcked(c, tcp.ack, us);
   tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
   if (c.upShift !== 0) {
     if (tcp.flags & ACK) tcp.rewriteAck((tcp.ack - c.upShift) >>> 0);

@@ -116,6 +116,8 @@ export class Forwarder implements Sink {
 
   /** Drains device `index` (0: the TUN, then one per segment); returns packets read. */
   readDevice(index: number): number {
+    // One clock reading per wake-up for the connections' statistics (FlowContext.us).
+    this.dispatcher.stamp((performance.now() * 1000) | 0);
     return this.ingress.readDevice(index);
   }
 
@@ -148,6 +150,7 @@ export class Forwarder implements Sink {
     this.neighbours.now = now;
     this.checks.now = now;
     this.diversion.now = now;
+    this.dispatcher.stamp((performance.now() * 1000) | 0);
     try {
       this.watch.check(now);
       this.neighbours.resolve(this.router.hops);

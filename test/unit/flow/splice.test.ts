@@ -45,7 +45,7 @@ describe('flow/splice: golden rewrites', function () {
     const payload = Buffer.from('GET / HTTP/1.1\r\n');
     const input = segment(CLIENT, VIP, tcpRepr({ srcPort: 40000, dstPort: 1080, seq: 5000, ack: 0x10000100, flags: ACK | PSH, window: 502 }), payload, sack([0x10000200, 0x10000300]));
     const expected = segment(LOCAL, SERVER, tcpRepr({ srcPort: 1024, dstPort: 1080, seq: 5000, ack: 0x2100, flags: ACK | PSH, window: 502 }), payload, sack([0x2200, 0x2300]));
-    const out = run(input, (v, t, o) => rewriteToServer(v, t, o, c, LOCAL, SERVER, 1080));
+    const out = run(input, (v, t, o) => rewriteToServer(v, t, o, c, LOCAL, SERVER, 1080, 0));
     expect(out.toString('hex')).to.equal(expected.toString('hex'));
   });
 
@@ -55,7 +55,7 @@ describe('flow/splice: golden rewrites', function () {
     const payload = Buffer.from('HTTP/1.1 200 OK\r\n');
     const input = segment(SERVER, LOCAL, tcpRepr({ srcPort: 1080, dstPort: 1024, seq: 0x2000, ack: 5016, flags: ACK, window: 1000 }), payload, sack([7000, 8000]));
     const expected = segment(VIP, CLIENT, tcpRepr({ srcPort: 1080, dstPort: 40000, seq: 0x10000000, ack: 5016, flags: ACK, window: 4000 }), payload, sack([7000, 8000]));
-    const out = run(input, (v, t, o) => rewriteToClient(v, t, o, c, 1080));
+    const out = run(input, (v, t, o) => rewriteToClient(v, t, o, c, 1080, 0));
     expect(out.toString('hex')).to.equal(expected.toString('hex'));
   });
 
@@ -65,13 +65,13 @@ describe('flow/splice: golden rewrites', function () {
     c.windowShiftToClient = 14;
     const input = segment(SERVER, LOCAL, tcpRepr({ srcPort: 1080, dstPort: 1024, seq: 0x80, ack: 1, flags: ACK, window: 10 }));
     const expected = segment(VIP, CLIENT, tcpRepr({ srcPort: 1080, dstPort: 40000, seq: 0xffffff80, ack: 1, flags: ACK, window: 0xffff }));
-    expect(run(input, (v, t, o) => rewriteToClient(v, t, o, c, 1080)).toString('hex')).to.equal(expected.toString('hex'));
+    expect(run(input, (v, t, o) => rewriteToClient(v, t, o, c, 1080, 0)).toString('hex')).to.equal(expected.toString('hex'));
 
     c.windowShiftToServer = -3;
     c.delta = 0;
     const up = segment(CLIENT, VIP, tcpRepr({ srcPort: 40000, dstPort: 1080, seq: 1, ack: 2, flags: ACK, window: 800 }));
     const upExpected = segment(LOCAL, SERVER, tcpRepr({ srcPort: 1024, dstPort: 1080, seq: 1, ack: 2, flags: ACK, window: 100 }));
-    expect(run(up, (v, t, o) => rewriteToServer(v, t, o, c, LOCAL, SERVER, 1080)).toString('hex')).to.equal(upExpected.toString('hex'));
+    expect(run(up, (v, t, o) => rewriteToServer(v, t, o, c, LOCAL, SERVER, 1080, 0)).toString('hex')).to.equal(upExpected.toString('hex'));
   });
 
   it('strips a timestamp that appears anyway', function () {
@@ -80,6 +80,6 @@ describe('flow/splice: golden rewrites', function () {
     const ts = [0x01, 0x01, 0x08, 0x0a, 0, 0, 0, 1, 0, 0, 0, 2];
     const input = segment(CLIENT, VIP, tcpRepr({ srcPort: 40000, dstPort: 1080, seq: 9, ack: 9, flags: ACK, window: 9 }), undefined, ts);
     const expected = segment(LOCAL, SERVER, tcpRepr({ srcPort: 1024, dstPort: 1080, seq: 9, ack: 9, flags: ACK, window: 9 }), undefined, new Array(12).fill(0x01));
-    expect(run(input, (v, t, o) => rewriteToServer(v, t, o, c, LOCAL, SERVER, 1080)).toString('hex')).to.equal(expected.toString('hex'));
+    expect(run(input, (v, t, o) => rewriteToServer(v, t, o, c, LOCAL, SERVER, 1080, 0)).toString('hex')).to.equal(expected.toString('hex'));
   });
 });

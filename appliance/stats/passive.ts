@@ -1,0 +1,80 @@
+import type { Connection } from '../flow/connection';
+
+/**
+ * What a passive monitor learns from the segments it forwards (the network-management patent's
+ * latency per connection), at a few integer operations per segment and nothing allocated.
+ *
+ * Round trip per leg, as a sender without timestamps measures it (RFC 6298 2, 3): one segment
+ * timed at a time each way, from when the appliance forwards new data to when the ACK that
+ * covers it comes back the other way; a repeat of data in that direction spoils the sample
+ * (Karn's algorithm: the ACK could be for either copy). Samples are smoothed as SRTT is:
+ * SRTT <- 7/8 SRTT + 1/8 R (R alone for the first). So the client leg's figure is the time from
+ * the appliance to the client and back, the server leg's from the appliance to the server and
+ * back, each including the other end's delayed ACK as any sender's does.
+ *
+ * Every position here is in the server leg's sequence space, where the splice already keeps
+ * how far each direction has gone (Connection.upNext, downNext).
+ */
+
+export const TIMING_UP = 1;
+export const TIMING_DOWN = 2;
+
+function smooth(srtt: number, sample: number): number {
+  return srtt < 0 ? sample : (srtt + ((sample - srtt) >> 3)) | 0;
+}
+
+/**
+ * Data from the client, ending at `end`, about to go to the server: new (times it, if nothing
+ * is timed that way) or a retransmission (counted once per segment, spoils the sample).
+ * Returns whether it was new; the caller moves upNext.
+ */
+export function fromClientData(c: Connection, end: number, us: number): boolean {
+  if (((end - c.upNext) | 0) > 0) {
+    if ((c.timing & TIMING_UP) === 0) {
+      c.timing |= TIMING_UP;
+      c.timedUpEnd = end;
+      c.timedUpAt = us;
+    }
+    return true;
+  }
+  c.retransIn++;
+  c.timing &= ~TIMING_UP;
+  return false;
+}
+
+/** The same for data from the server towards the client. */
+export function fromServerData(c: Connection, end: number, us: number): boolean {
+  if (((end - c.downNext) | 0) > 0) {
+    if ((c.timing & TIMING_DOWN) === 0) {
+      c.timing |= TIMING_DOWN;
+      c.timedDownEnd = end;
+      c.timedDownAt = us;
+    }
+    return true;
+  }
+  c.retransOut++;
+  c.timing &= ~TIMING_DOWN;
+  return false;
+}
+
+/** The client acknowledges server data up to `ack` (server leg's space): the client leg's sample. */
+export function clientAcked(c: Connection, ack: number, us: number): void {
+  if ((c.timing & TIMING_DOWN) === 0 || ((ack - c.timedDownEnd) | 0) < 0) return;
+  c.timing &= ~TIMING_DOWN;
+  const r = (us - c.timedDownAt) | 0;
+  if (r >= 0) c.rttClientUs = smooth(c.rttClientUs, r);
+}
+
+/** The server acknowledges client data up to `ack`: the server leg's sample. */
+export function serverAcked(c: Connection, ack: number, us: number): void {
+  if ((c.timing & TIMING_UP) === 0 || ((ack - c.timedUpEnd) | 0) < 0) return;
+  c.timing &= ~TIMING_UP;
+  const r = (us - c.timedUpAt) | 0;
+  if (r >= 0) c.rttServerUs = smooth(c.rttServerUs, r);
+}
+
+/** The smallest and largest datagram of the connection, either way. */
+export function sized(c: Connection, len: number): void {
+  if (len < c.minLength) c.minLength = len;
+  if (len > c.maxLength) c.maxLength = len;
+}
