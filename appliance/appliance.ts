@@ -111,6 +111,7 @@ export class Appliance {
   stop(done?: () => void): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.dispatcher.endAll(); // their records (the observers') before the devices go
     this.loop.stop(() => {
       this.forwarder.close();
       done?.();

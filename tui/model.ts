@@ -9,7 +9,7 @@ import { divertAnswerText, type DivertRequest, type DivertRow } from './divert-p
  * refreshes.
  */
 
-export const SORTS = ['age', 'bytes', 'alp', 'server', 'idle'] as const;
+export const SORTS = ['age', 'bytes', 'alp', 'server', 'idle', 'latency', 'rtt', 'throughput', 'retrans'] as const;
 /** Samples kept: five minutes at two a second. */
 const HISTORY = 600;
 

@@ -1,5 +1,5 @@
 import { formatTable } from '../appliance/text/table';
-import { formatBytes, formatCount, formatDuration, truncate } from '../appliance/text/units';
+import { formatBytes, formatCount, formatDuration, formatMs, truncate } from '../appliance/text/units';
 import { divertPanel } from './divert-panel';
 import { Series, type DashboardModel } from './model';
 import type { ServerRow } from '../appliance/control/snapshot';
@@ -74,10 +74,12 @@ export function serversPanel(m: DashboardModel, width: number): string[] {
     `${formatCount(s.packetsIn)}/${formatBytes(s.bytesIn)}`, `${formatCount(s.packetsOut)}/${formatBytes(s.bytesOut)}`,
     `${gauge(s.queue, s.queueLimit, 6)}${s.queue}/${s.queueLimit}`,
     String(Object.values(s.discards).reduce((a, b) => a + b, 0)),
+    s.load.connectionsPerSecond.toFixed(1), formatMs(s.load.replyP50), formatMs(s.load.replyP99), String(s.load.failures),
   ]);
-  // From servers to the appliance is "in", towards them "out", in packets/bytes.
-  const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CHECK', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS'];
-  return fit(columns(width, header, rows, ['TAP', 'ALPS', 'CHECK', 'IN', 'CAP']), width);
+  // From servers to the appliance is "in", towards them "out", in packets/bytes; the last
+  // minute's connections per second, SOCKS reply latency and failures (stats/window.ts).
+  const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CHECK', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS', 'CONN/S', 'P50', 'P99', 'FAIL'];
+  return fit(columns(width, header, rows, ['TAP', 'ALPS', 'CHECK', 'IN', 'CAP', 'P50', 'FAIL']), width);
 }
 
 /** A server's active check (health/checker.ts), short: '-' when off, the latency or why not. */
@@ -100,8 +102,11 @@ export function connectionsPanel(m: DashboardModel, width: number, height: numbe
   const rows = m.conns.slice(0, Math.max(0, height - 2)).map((c) => [
     c.client, c.alp, truncate(c.diverted ? `${c.destination}->${c.diverted}` : c.destination, 40), c.server, String(c.port || ''), c.state, c.dialect,
     formatDuration(c.age), formatDuration(c.idle), formatBytes(c.bytesIn), formatBytes(c.bytesOut),
+    formatMs(c.replyMs), formatMs(c.rttServerMs), formatMs(c.rttClientMs), `${formatBytes(c.throughput)}/s`, String(c.retransIn + c.retransOut),
   ]);
-  const table = columns(width, ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'SOCKS', 'AGE', 'IDLE', 'IN', 'OUT'], rows, ['PORT', 'SOCKS', 'AGE', 'IDLE']);
+  const table = columns(width,
+    ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'SOCKS', 'AGE', 'IDLE', 'IN', 'OUT', 'REPLY', 'RTT-S', 'RTT-C', 'RATE', 'RETX'],
+    rows, ['PORT', 'SOCKS', 'AGE', 'IDLE', 'RTT-C', 'RETX', 'RTT-S']);
   const first = m.conns.length ? m.offset + 1 : 0;
   const summary = `${first}-${m.offset + m.conns.length} of ${m.connsMatched}` +
     (m.filter ? ` matching "${m.filter}"` : '') + `, ${m.connsTotal} in the table; sort: ${m.sort}`;
@@ -157,7 +162,8 @@ export const HELP = [
   '  Tab, Shift-Tab   move between panels',
   '  Up, Down         scroll the focused panel (connections: a row at a time)',
   '  PgUp, PgDn       a page at a time; the mouse wheel scrolls where the terminal allows',
-  '  s                sort connections by age, bytes, ALP, server, idle time',
+  '  s                sort connections by age, bytes, ALP, server, idle time, latency (reply),',
+  '                   round trip, throughput, retransmissions',
   '  /                filter connections: client, ALP, destination, server or state',
   '  Esc              clear the filter',
   '  a                add a diversion: ORIGINAL DIVERTED [drain|move], drain if none',

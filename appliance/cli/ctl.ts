@@ -1,6 +1,6 @@
 import { controlRequest } from '../control/client';
 import { formatTable } from '../text/table';
-import { formatBytes, formatCount, formatDuration } from '../text/units';
+import { formatBytes, formatCount, formatDuration, formatMs } from '../text/units';
 import { controlPath } from './control-path';
 import { parseVerb, UsageError } from './usage';
 import { printDivertAnswer } from './divert-answer';
@@ -13,7 +13,8 @@ Commands:
   list                 servers with their connections and counters (like ipvsadm -L -n)
   conns                the Socks ALP Connection table
       --filter TEXT    only rows containing TEXT (client, ALP, destination, server, state)
-      --sort KEY       bytes, age, alp, server or idle
+      --sort KEY       bytes, age, alp, server, idle, latency (the server's SOCKS reply),
+                       rtt, throughput or retrans (the largest first)
       --limit N        rows to show (default 50), --offset N to page
   flows                the current connections: routed flows the diverted-address table
                        diverts (figure 3's pair of pairs), --filter, --limit, --offset as conns
@@ -72,12 +73,13 @@ export async function ctl(argv: string[]): Promise<number> {
       const servers = a.servers as Row[];
       out(`socksalp ${st.version}: ${st.connections} connections (${st.halfOpen} half-open), up ${formatDuration(st.uptime as number)}`);
       out(formatTable(
-        ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'Check', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards'],
+        ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'Check', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards', 'Conn/s', 'ReplyP50', 'ReplyP99', 'Failures'],
         servers.map((s) => [
           s.name, s.address, s.tap, String(s.capacity), (s.alps as string[]).join(','), String(s.state), checkText(s.check as Row), String(s.active),
           formatCount(s.packetsIn as number), formatCount(s.packetsOut as number),
           formatBytes(s.bytesIn as number), formatBytes(s.bytesOut as number),
           `${s.queue}/${s.queueLimit}`, String(Object.values(s.discards as Row).reduce((x: number, y) => x + (y as number), 0)),
+          ...loadCells(s.load as Row),
         ] as string[]),
         '',
       ));
@@ -93,10 +95,12 @@ export async function ctl(argv: string[]): Promise<number> {
       });
       const rows = a.rows as Row[];
       out(formatTable(
-        ['Client', 'ALP', 'Destination', 'Server', 'Port', 'State', 'SOCKS', 'Age', 'Idle', 'BytesIn', 'BytesOut'],
+        ['Client', 'ALP', 'Destination', 'Server', 'Port', 'State', 'SOCKS', 'Age', 'Idle', 'BytesIn', 'BytesOut', 'Handshake', 'Reply', 'RttServer', 'RttClient', 'Rate', 'Retrans', 'Sizes'],
         rows.map((r) => [
           r.client, r.alp, r.diverted ? `${r.destination}->${r.diverted}` : r.destination, r.server, String(r.port), r.state, r.dialect, formatDuration(r.age as number),
           formatDuration(r.idle as number), formatBytes(r.bytesIn as number), formatBytes(r.bytesOut as number),
+          formatMs(r.handshakeMs as number), formatMs(r.replyMs as number), formatMs(r.rttServerMs as number), formatMs(r.rttClientMs as number),
+          `${formatBytes(r.throughput as number)}/s`, `${r.retransIn}/${r.retransOut}`, r.maxLength ? `${r.minLength}-${r.maxLength}` : '-',
         ] as string[]),
         '',
       ));
@@ -148,4 +152,9 @@ export async function ctl(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown ctl command "${command}"`, CTL_USAGE);
   }
+}
+
+/** The last minute of a server (stats/window.ts): connections per second, reply latency, failures. */
+function loadCells(l: Row): string[] {
+  return [(l.connectionsPerSecond as number).toFixed(1), formatMs(l.replyP50 as number), formatMs(l.replyP99 as number), String(l.failures)];
 }

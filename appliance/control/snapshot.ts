@@ -28,6 +28,17 @@ export interface ConnRow {
   bytesOut: number;
   packetsIn: number;
   packetsOut: number;
+  /** The per-connection statistics (stats/passive.ts): ms, -1 when not measured. */
+  handshakeMs: number;
+  replyMs: number;
+  rttClientMs: number;
+  rttServerMs: number;
+  /** Bytes per second either way over the connection's life. */
+  throughput: number;
+  retransIn: number;
+  retransOut: number;
+  minLength: number;
+  maxLength: number;
 }
 
 /** The control socket's answers, as the dashboard and `ctl` read them. */
@@ -81,6 +92,7 @@ export function servers(a: Appliance) {
     versions: s.versions,
     state: a.health.deviceDown[i] ? 'no-device' : !a.health.resolved[i] ? 'unresolved' : a.health.checkFailing[i] ? 'check-down' : a.health.failing(i) ? 'failing' : 'up',
     check: a.dispatcher.checker.status[i],
+    load: a.flowStats.window(i),
     lastError: a.health.lastError[i],
     failures: a.health.failures[i],
     active: active[i] ?? 0,
@@ -111,6 +123,7 @@ export function alps(a: Appliance) {
       active: active[id] ?? 0,
       packets: packets[id] ?? 0,
       discards: a.forwarder.egress.discardsByAlp.reduce((sum, row) => sum + (row[id] ?? 0), 0),
+      load: a.flowStats.windowAlp(id),
     };
   });
 }
@@ -122,13 +135,24 @@ function dialects(c: Connection): string {
   return c.leg === 0 || c.leg === c.dialect ? own : `${own}>${DIALECT_NAMES[c.leg as Dialect]}`;
 }
 
-/** Comparators; `age` (oldest first) is the table's own order, so it needs none. */
+/** Microseconds as milliseconds with three decimals; -1 (not measured) stays -1. */
+function ms(us: number): number {
+  return us < 0 ? -1 : us / 1000;
+}
+
+const rate = (c: Connection) => (c.bytesIn + c.bytesOut) / Math.max(1e-3, c.lastSeen - c.created);
+
+/** Comparators; `age` (oldest first) is the table's own order, so it needs none. Latencies: slowest first. */
 const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefined> = {
   bytes: (x, y) => y.bytesIn + y.bytesOut - (x.bytesIn + x.bytesOut),
   age: undefined,
   alp: (x, y) => x.alp - y.alp, // by ALP id: connections of one ALP together
   server: (x, y) => x.server - y.server,
   idle: (x, y) => x.lastSeen - y.lastSeen,
+  latency: (x, y) => y.replyUs - x.replyUs,
+  rtt: (x, y) => Math.max(y.rttClientUs, y.rttServerUs) - Math.max(x.rttClientUs, x.rttServerUs),
+  throughput: (x, y) => rate(y) - rate(x),
+  retrans: (x, y) => y.retransIn + y.retransOut - (x.retransIn + x.retransOut),
 };
 
 /**
@@ -157,6 +181,15 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
     bytesOut: c.bytesOut,
     packetsIn: c.packetsIn,
     packetsOut: c.packetsOut,
+    handshakeMs: ms(c.handshakeUs),
+    replyMs: ms(c.replyUs),
+    rttClientMs: ms(c.rttClientUs),
+    rttServerMs: ms(c.rttServerUs),
+    throughput: Math.round((c.bytesIn + c.bytesOut) / Math.max(1e-3, now - c.created)),
+    retransIn: c.retransIn,
+    retransOut: c.retransOut,
+    minLength: c.maxLength === 0 ? 0 : c.minLength,
+    maxLength: c.maxLength,
   });
   const table = a.dispatcher.table.byClient;
   const f = filter.toLowerCase();

@@ -24,6 +24,10 @@ export class ClientLeg {
     const c = cx.table.create(ip.src, tcp.srcPort, ip.dst, cx.now);
     if (c === undefined) return undefined;
     c.clientIsn = tcp.seq;
+    // The SYN is the connection's first datagram in its statistics too.
+    c.packetsIn = 1;
+    c.bytesIn = c.minLength = c.maxLength = ip.totalLength;
+    c.flagsIn = tcp.flags;
     const h = c.hs!;
     h.clientNext = (tcp.seq + 1) >>> 0;
     h.clientWscale = o.wscale;

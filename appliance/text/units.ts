@@ -22,6 +22,14 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${Math.round(n)}B` : `${n >= 100 ? n.toFixed(0) : n.toFixed(1)}${UNITS[i]}iB`;
 }
 
+/** Milliseconds as a latency: "0.08ms", "12.3ms", "1.24s"; -1 (not measured) as "-". */
+export function formatMs(ms: number): string {
+  if (ms < 0) return '-';
+  if (ms < 1) return `${ms.toFixed(2)}ms`;
+  if (ms < 1000) return `${ms < 100 ? ms.toFixed(1) : ms.toFixed(0)}ms`;
+  return `${(ms / 1000).toFixed(2)}s`;
+}
+
 /** Seconds -> "45s", "12m05s", "3h07m", "2d04h". */
 export function formatDuration(s: number): string {
   s = Math.max(0, Math.floor(s));

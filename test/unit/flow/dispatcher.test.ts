@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { HealthStub } from './health-stub';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
-import { ConnState } from '../../../appliance/flow/connection';
+import { ConnState, type Connection } from '../../../appliance/flow/connection';
+import { END_REASONS } from '../../../appliance/stats/end-reason';
 import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
@@ -77,6 +78,8 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
   it('SOCKS5: answers the handshake, picks a server, replays, swallows its copy, splices', function () {
     const { d, feed } = setup();
     const sa = CONFIG.servers[0];
+    const ended: Connection[] = [];
+    d.observe({ ended: (c) => ended.push(c) });
     // 1. SYN with MSS 1460, wscale 7, SACK-permitted and a timestamp: SYN-ACK without timestamp.
     let out = feed('client', fromClient({ seq: 1000, flags: SYN, mss: 1460, wscale: 7, sackPermitted: true }, undefined, TS));
     expect(out).to.have.length(1);
@@ -92,6 +95,7 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(out[0].payload.toString('hex')).to.equal('0500');
     // 3. The request for 203.0.113.80:80 (ALP http): ACK to the client, SYN to the server with rewritten addresses.
     const request = hex('05010001cb0071500050');
+    d.stamp(10_000);
     out = feed('client', fromClient({ seq: 1004, ack: isn + 3, flags: ACK | PSH }, request));
     expect(out.map((o) => o.to)).to.deep.equal(['client', 0]);
     expect(out[0].tcp).to.deep.include({ seq: isn + 3, ack: 1014, flags: ACK });
@@ -104,6 +108,7 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(conn.state).to.equal(ConnState.Connecting);
     expect(conn.destination).to.equal('203.0.113.80:80');
     // 4. The server's SYN-ACK (window scale 9): the greeting is replayed.
+    d.stamp(10_700);
     out = feed(0, fromServer(sa, port, { seq: 0x5000, ack: 1001, flags: SYN | ACK, mss: 1460, wscale: 9 }));
     expect(out).to.have.length(1);
     expect(out[0].tcp).to.deep.include({ srcPort: port, seq: 1001, ack: 0x5001, flags: ACK | PSH });
@@ -116,12 +121,19 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(conn.state).to.equal(ConnState.Spliced);
     // 6. The server's SOCKS reply reaches the client in its sequence space, window rescaled (9 -> 7).
     const reply = hex('05000001cb0071700400');
+    d.stamp(12_000);
     out = feed(0, fromServer(sa, port, { seq: 0x5003, ack: 1014, flags: ACK | PSH, window: 100 }, reply));
     expect(out).to.have.length(1);
     expect(out[0].to).to.equal('client');
     expect([out[0].ip.src, out[0].ip.dst]).to.deep.equal([VIP, CLIENT]);
     expect(out[0].tcp).to.deep.include({ srcPort: 1080, dstPort: 40000, seq: isn + 3, ack: 1014, window: 400 });
     expect(out[0].payload.toString('hex')).to.equal(reply.toString('hex'));
+    // The statistics: SYN to SYN-ACK, SYN to the SOCKS reply; the minute's figures of server sa.
+    expect([conn.handshakeUs, conn.replyUs]).to.deep.equal([700, 2000]);
+    const load = d.flowStats.window(0);
+    expect(load.connectionsPerSecond).to.be.above(0);
+    expect(load.handshakeP50).to.be.closeTo(0.7, 0.07);
+    expect(load.replyP50).to.be.closeTo(2, 0.2);
     // 7. The client's next bytes go to the server, its ack mapped back.
     out = feed('client', fromClient({ seq: 1014, ack: isn + 13, flags: ACK | PSH }, Buffer.from('GET /')));
     expect(out).to.have.length(1);
@@ -139,6 +151,11 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.SynReceived);
     d.tick(20);
     expect(d.table.size).to.equal(0);
+    // Both ended: the first by its FINs (its port reused while it lingered), the second by the half-open timeout.
+    expect(ended.map((c) => END_REASONS[c.endReason])).to.deep.equal(['fin', 'handshake-timeout']);
+    expect(ended[0].packetsIn).to.equal(5);
+    expect([ended[0].minLength, ended[0].maxLength]).to.deep.equal([40, 64]); // a bare ACK; the SYN with its options
+    expect(ended[0].flagsIn & (SYN | FIN)).to.equal(SYN | FIN);
   });
 
   for (const verdict of ['00', '01']) {
@@ -208,7 +225,10 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(out[0].to).to.equal('client');
     expect(out[0].tcp.flags).to.equal(ACK | PSH | FIN);
     expect(out[0].payload.toString('hex')).to.equal('005b000000000000'); // SOCKS4 "rejected"
-    expect(d.table.lookupClient(CLIENT, 40000)!.state).to.equal(ConnState.Refused);
+    const c = d.table.lookupClient(CLIENT, 40000)!;
+    expect(c.state).to.equal(ConnState.Refused);
+    expect(END_REASONS[c.endReason]).to.equal('server-failed');
+    expect(d.flowStats.window(first.to as number).failures + d.flowStats.window(second.to as number).failures).to.equal(2);
   });
 
   it('answers a challenge ACK to its SYN (a server holding the 4-tuple from before) with RST, then SYN again', function () {

@@ -154,7 +154,7 @@ describe('flow: a reload that inserts, removes and reorders ALPs leaves establis
     // The census (gathered by the idle sweep) and the operators' ALP rows, by name.
     d.tick(2);
     d.tick(3);
-    const rows = alpRows({ dispatcher: d, alps: registry, forwarder: { egress: e } } as unknown as Appliance);
+    const rows = alpRows({ dispatcher: d, alps: registry, forwarder: { egress: e }, flowStats: d.flowStats } as unknown as Appliance);
     const view = rows.map((r) => [r.name, r.priority, r.removed, r.active, r.discards]);
     expect(view).to.deep.equal([
       ['ssh', 6, false, 0, 0],
