@@ -3,6 +3,7 @@ import { ACK, FIN, PSH, RST, seqLater, SYN, type TcpOptions, type TcpView } from
 import { ConnState, type Connection } from './connection';
 import { SOCKS_MAX_HANDSHAKE } from './socks';
 import { FlowContext, OUR_WSCALE, RECEIVE_WINDOW } from './context';
+import { synAckSent } from '../stats/passive';
 
 /** The client bytes kept before the splice: the longest handshake, and some early data. */
 const COLLECT_MAX = SOCKS_MAX_HANDSHAKE + 2048;
@@ -39,6 +40,7 @@ export class ClientLeg {
     h.deadline = cx.now + cx.stages.settings.halfOpenTimeout;
     cx.watched.add(c);
     this.synAck(c);
+    synAckSent(c, cx.us, false);
     return c;
   }
 

@@ -182,7 +182,7 @@ export class Connection {
   /** Smoothed round trip per leg, from the ACKs the appliance forwards (stats/passive-rtt.ts); -1: none yet. */
   rttClientUs = -1;
   rttServerUs = -1;
-  /** The segment being timed each way: its end (server-leg sequence space) and when it went (timing bits: TIMING_*). */
+  /** The segment being timed each way: the ACK that ends its sample (server-leg sequence space) and when it went (bits: passive.ts TIMING_*). */
   timing = 0;
   timedUpEnd = 0;
   timedUpAt = 0;

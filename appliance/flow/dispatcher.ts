@@ -18,7 +18,7 @@ import { Ev, EVENTS, transitionTable, type Transition } from './machine';
 import { EndReason } from '../stats/end-reason';
 import { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
-import { sized } from '../stats/passive';
+import { sized, synAckAcked, synAckSent } from '../stats/passive';
 
 export type { Health, Sink, Stages } from './context';
 
@@ -273,13 +273,17 @@ export class Dispatcher {
   // ---------------------------------------------------------------- transitions: the client leg
 
   private readonly synAgain: Transition = (c) => {
-    if (this.tcp.seq === c.clientIsn) this.client.synAck(c);
+    if (this.tcp.seq === c.clientIsn) {
+      this.client.synAck(c);
+      synAckSent(c, this.cx.us, true);
+    }
     return false;
   };
 
   private readonly established: Transition = (c) => {
     const tcp = this.tcp;
     if ((tcp.flags & ACK) === 0 || tcp.ack !== c.hs!.ourNext) return false;
+    synAckAcked(c, this.cx.us);
     // The same segment again, in the new state: its bytes collected, or its FIN answered.
     this.table.setState(c, ConnState.Collecting);
     return this.on(c, this.ev);

@@ -165,6 +165,8 @@ export class ServerLeg {
     }
     h.serverNext = (tcp.seq + 1) >>> 0;
     c.handshakeUs = (this.cx.us - h.synAtUs) | 0;
+    // The server leg's first round trip (stats/passive.ts), unless the SYN went twice (Karn).
+    if (h.retries === 0) c.rttServerUs = c.handshakeUs;
     const clientScaled = h.clientWscale >= 0;
     const serverScaled = clientScaled && o.wscale >= 0;
     h.serverWscale = serverScaled ? o.wscale : -1;

@@ -47,7 +47,7 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   if (c.upShift !== 0) tcp.rewriteSeq((tcp.seq + c.upShift) >>> 0);
   // Only a segment that takes sequence space moves it: a pure ACK's seq says nothing new.
   const used = tcp.seqLength;
-  if (used > 0 && fromClientData(c, (tcp.seq + used) | 0, us)) c.upNext = (tcp.seq + used) | 0;
+  if (used > 0 && fromClientData(c, tcp.seq | 0, (tcp.seq + used) | 0, us)) c.upNext = (tcp.seq + used) | 0;
   if (tcp.flags & ACK) {
     tcp.rewriteAck((tcp.ack - c.delta) >>> 0);
     clientAcked(c, tcp.ack, us);
@@ -63,7 +63,7 @@ export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);
   const used = tcp.seqLength;
-  if (used > 0 && fromServerData(c, (tcp.seq + used) | 0, us)) c.downNext = (tcp.seq + used) | 0;
+  if (used > 0 && fromServerData(c, tcp.seq | 0, (tcp.seq + used) | 0, us)) c.downNext = (tcp.seq + used) | 0;
   if (tcp.flags & ACK) serverAcked(c, tcp.ack, us);
   tcp.rewriteSeq((tcp.seq + c.delta) >>> 0);
   if (c.upShift !== 0) {

@@ -12,27 +12,56 @@ import type { Connection } from '../flow/connection';
  * the appliance to the client and back, the server leg's from the appliance to the server and
  * back, each including the other end's delayed ACK as any sender's does.
  *
+ * Each leg's first sample is its handshake, as Linux takes it (tcp_synack_rtt_meas): the
+ * client's ACK of the SYN-ACK the appliance sent it, the server's SYN-ACK to the appliance's SYN
+ * (Connection.handshakeUs), unless the SYN or SYN-ACK had to be sent again. Data samples alone
+ * would start the server leg badly: the server's first ACK of the client's request usually
+ * rides on its answer, after the destination's own delay.
+ *
  * Every position here is in the server leg's sequence space, where the splice already keeps
  * how far each direction has gone (Connection.upNext, downNext).
  */
 
 export const TIMING_UP = 1;
 export const TIMING_DOWN = 2;
+/** The SYN-ACK to the client is timed (before the splice; its time in timedDownAt). */
+export const TIMING_SYN_ACK = 4;
+
+/** The appliance sent the client its SYN-ACK: the first, timed; again, the sample is spoilt. */
+export function synAckSent(c: Connection, us: number, again: boolean): void {
+  if (again) {
+    c.timing &= ~TIMING_SYN_ACK;
+    return;
+  }
+  c.timing |= TIMING_SYN_ACK;
+  c.timedDownAt = us;
+}
+
+/** The client acknowledged the SYN-ACK: the client leg's first sample. */
+export function synAckAcked(c: Connection, us: number): void {
+  if ((c.timing & TIMING_SYN_ACK) === 0) return;
+  c.timing &= ~TIMING_SYN_ACK;
+  const r = (us - c.timedDownAt) | 0;
+  if (r >= 0) c.rttClientUs = r;
+}
 
 function smooth(srtt: number, sample: number): number {
   return srtt < 0 ? sample : (srtt + ((sample - srtt) >> 3)) | 0;
 }
 
 /**
- * Data from the client, ending at `end`, about to go to the server: new (times it, if nothing
- * is timed that way) or a retransmission (counted once per segment, spoils the sample).
- * Returns whether it was new; the caller moves upNext.
+ * Data from the client, from `seq` (an int32) to `end`, about to go to the server: new, or a
+ * retransmission (counted once per segment; it spoils the sample). New data that starts where
+ * the stream stood is timed, if nothing is timed that way, until an ACK covers its first byte:
+ * not its last, since a GSO super-packet of 64 KB arrives as one datagram, and its last byte
+ * is acknowledged only after all of it has crossed the next link. Returns whether it was
+ * new; the caller moves upNext.
  */
-export function fromClientData(c: Connection, end: number, us: number): boolean {
+export function fromClientData(c: Connection, seq: number, end: number, us: number): boolean {
   if (((end - c.upNext) | 0) > 0) {
-    if ((c.timing & TIMING_UP) === 0) {
+    if ((c.timing & TIMING_UP) === 0 && seq === c.upNext) {
       c.timing |= TIMING_UP;
-      c.timedUpEnd = end;
+      c.timedUpEnd = (seq + 1) | 0;
       c.timedUpAt = us;
     }
     return true;
@@ -43,11 +72,11 @@ export function fromClientData(c: Connection, end: number, us: number): boolean 
 }
 
 /** The same for data from the server towards the client. */
-export function fromServerData(c: Connection, end: number, us: number): boolean {
+export function fromServerData(c: Connection, seq: number, end: number, us: number): boolean {
   if (((end - c.downNext) | 0) > 0) {
-    if ((c.timing & TIMING_DOWN) === 0) {
+    if ((c.timing & TIMING_DOWN) === 0 && seq === c.downNext) {
       c.timing |= TIMING_DOWN;
-      c.timedDownEnd = end;
+      c.timedDownEnd = (seq + 1) | 0;
       c.timedDownAt = us;
     }
     return true;

@@ -81,6 +81,7 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     const ended: Connection[] = [];
     d.observe({ ended: (c) => ended.push(c) });
     // 1. SYN with MSS 1460, wscale 7, SACK-permitted and a timestamp: SYN-ACK without timestamp.
+    d.stamp(5000);
     let out = feed('client', fromClient({ seq: 1000, flags: SYN, mss: 1460, wscale: 7, sackPermitted: true }, undefined, TS));
     expect(out).to.have.length(1);
     const synAck = out[0];
@@ -89,6 +90,7 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(synAck.tcp).to.deep.include({ srcPort: 1080, dstPort: 40000, ack: 1001, flags: SYN | ACK, mss: 1460, wscale: 7, sackPermitted: true });
     const isn = synAck.tcp.seq;
     // 2. ACK with the greeting: the appliance answers "no authentication" itself.
+    d.stamp(5300);
     out = feed('client', fromClient({ seq: 1001, ack: isn + 1, flags: ACK | PSH }, hex('050100')));
     expect(out).to.have.length(1);
     expect(out[0].tcp).to.deep.include({ seq: isn + 1, ack: 1004, flags: ACK | PSH });
@@ -130,6 +132,8 @@ describe('flow/dispatcher: late binding, segment by segment', function () {
     expect(out[0].payload.toString('hex')).to.equal(reply.toString('hex'));
     // The statistics: SYN to SYN-ACK, SYN to the SOCKS reply; the minute's figures of server sa.
     expect([conn.handshakeUs, conn.replyUs]).to.deep.equal([700, 2000]);
+    // Each leg's first round trip is its handshake: the SYN-ACK to the client's ACK, the SYN to the server's SYN-ACK.
+    expect([conn.rttClientUs, conn.rttServerUs]).to.deep.equal([300, 700]);
     const load = d.flowStats.window(0);
     expect(load.connectionsPerSecond).to.be.above(0);
     expect(load.handshakeP50).to.be.closeTo(0.7, 0.07);

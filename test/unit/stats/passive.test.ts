@@ -51,18 +51,19 @@ const C = 1001; // the client's
 const toClientView = (serverSeq: number) => (serverSeq + DELTA) >>> 0;
 
 describe('stats/passive: round trips and retransmissions from the segments the splice forwards', function () {
-  it('times the server leg from the client data forwarded to the server ACK that covers it, smoothed as SRTT', function () {
+  it('times the server leg from new client data to the server ACK of its first byte, smoothed as SRTT', function () {
     const c = spliced();
-    fromClient(c, 1000, C, 100, toClientView(S));
+    fromClient(c, 1000, C, 3000, toClientView(S)); // one GSO super-packet
+    fromServer(c, 1200, S, 0, C); // acknowledges nothing new
     expect(c.rttServerUs).to.equal(-1);
-    fromServer(c, 1400, S, 0, C + 50); // covers only half: no sample
-    expect(c.rttServerUs).to.equal(-1);
-    fromServer(c, 1600, S, 0, C + 100);
-    expect(c.rttServerUs).to.equal(600);
-    fromClient(c, 2000, C + 100, 100, toClientView(S));
-    fromServer(c, 2200, S, 0, C + 200);
-    // RFC 6298: SRTT + (R - SRTT) / 8 = 600 + (200 - 600) / 8
-    expect(c.rttServerUs).to.equal(550);
+    fromServer(c, 1400, S, 0, C + 1448); // its first segment arrived: the sample, not after all 3000 bytes
+    expect(c.rttServerUs).to.equal(400);
+    fromServer(c, 1900, S, 0, C + 3000);
+    expect(c.rttServerUs).to.equal(400);
+    fromClient(c, 2000, C + 3000, 100, toClientView(S));
+    fromServer(c, 2200, S, 0, C + 3100);
+    // RFC 6298: SRTT + (R - SRTT) / 8 = 400 + (200 - 400) / 8
+    expect(c.rttServerUs).to.equal(375);
     expect(c.retransIn).to.equal(0);
   });
 
@@ -73,11 +74,14 @@ describe('stats/passive: round trips and retransmissions from the segments the s
     expect(c.retransIn).to.equal(1);
     fromServer(c, 1500, S, 0, C + 100);
     expect(c.rttServerUs).to.equal(-1); // ambiguous: for the first copy or the second?
-    fromClient(c, 1600, C + 50, 100, toClientView(S)); // overlaps what went, and brings 50 new bytes
+    fromClient(c, 1600, C + 50, 100, toClientView(S)); // overlaps what went: new bytes, but not timed
     expect(c.retransIn).to.equal(1);
     fromClient(c, 1700, C + 150, 0, toClientView(S)); // a pure ACK takes no sequence space
     expect(c.retransIn).to.equal(1);
     fromServer(c, 1900, S, 0, C + 150);
+    expect(c.rttServerUs).to.equal(-1);
+    fromClient(c, 2000, C + 150, 10, toClientView(S));
+    fromServer(c, 2300, S, 0, C + 160);
     expect(c.rttServerUs).to.equal(300);
   });
 
