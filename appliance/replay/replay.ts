@@ -36,11 +36,9 @@ export function replayCapture(path: string, config: Config): ReplayResult {
   const vips = new Set(config.intranet.vips);
   const socksPort = config.appliance.socksPort;
   const f = new PacketFacts();
-  let first = NaN;
   let last = NaN;
   const info = readCapture(path, (p) => {
     replayer.tick(p.time);
-    if (Number.isNaN(first)) first = p.time;
     last = p.time;
     if (!decoder.decode(p, f)) return;
     const tcp = f.protocol === PROTO_TCP;
@@ -53,7 +51,7 @@ export function replayCapture(path: string, config: Config): ReplayResult {
   return {
     capture: {
       file: path, format: info.format, linkTypes: [...new Set(info.linkTypes)].map(linkTypeName), packets: info.records,
-      seconds: Number.isNaN(first) ? 0 : Math.round((last - first) * 1e6) / 1e6,
+      seconds: Number.isNaN(last) ? 0 : replayer.since(last),
     },
     config: config.dir,
     connections: replayer.rows,
