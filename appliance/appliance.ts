@@ -10,6 +10,7 @@ import { TrafficAnalyzer } from './stages/traffic-analyzer';
 import { PriorityFinder } from './stages/priority-finder';
 import { ServerSelection } from './stages/server-selection';
 import { RoundRobin } from './stages/schedulers/rr';
+import type { Scheduler } from './stages/schedulers/scheduler';
 import { AlpRegistry } from './stages/alp-registry';
 import { speaks } from './flow/dialect';
 import { DivertedAddresses } from './divert/table';
@@ -21,14 +22,17 @@ const POOL_SLOTS = 16384;
 const TAP_MTU = 1500;
 const TICK_MS = 100;
 
-/** The stages of one configuration, its ALPs numbered by `alps` (adopted as the table in force). */
-export function buildStages(config: Config, alps: AlpRegistry): Stages {
+/**
+ * The stages of one configuration, its ALPs numbered by `alps` (adopted as the table in force).
+ * `scheduler`: step 1007's (replay watches the one it passes).
+ */
+export function buildStages(config: Config, alps: AlpRegistry, scheduler: Scheduler = new RoundRobin()): Stages {
   const ids = alps.adopt(config.alps);
   return {
     alps,
     analyzer: new TrafficAnalyzer(config.appliance.socksPort, config.alps, ids),
     priorities: new PriorityFinder(config.alps, ids),
-    selection: new ServerSelection(config.servers, config.servers.map(speaks), alps.names, config.capacityForPriority, new RoundRobin()),
+    selection: new ServerSelection(config.servers, config.servers.map(speaks), alps.names, config.capacityForPriority, scheduler),
     settings: config.appliance,
     servers: config.servers,
     diversions: new DivertedAddresses(config.diverted?.entries ?? []),

@@ -27,6 +27,7 @@ NEEDED=(
   dig:bind9-dnsutils
   nsd:nsd
   nsd-checkzone:nsd
+  tcpdump:tcpdump
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()

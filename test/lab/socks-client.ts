@@ -29,6 +29,8 @@ export interface Result {
   /** The answer's first 1024 bytes, as text, for banners and headers. */
   head: string;
   ms: number;
+  /** The client's own port toward the proxy (what a capture of the client's side shows). */
+  localPort: number;
 }
 
 function handshake(r: Request): { first: Buffer; then: Buffer; replyLength: number } {
@@ -75,10 +77,14 @@ export function socksRequest(r: Request): Promise<Result> {
       clearTimeout(timer);
       s.destroy();
       if (e) reject(e);
-      else resolve({ bytes, sha256: hash.digest('hex'), head, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      else resolve({ bytes, sha256: hash.digest('hex'), head, ms: Number(process.hrtime.bigint() - started) / 1e6, localPort });
     };
     const timer = setTimeout(() => finish(new Error(`timeout in stage ${stage}`)), r.timeoutMs ?? 10_000);
-    s.on('connect', () => void writeBytes(s, h.first, !!r.byteBySegment));
+    let localPort = 0;
+    s.on('connect', () => {
+      localPort = s.localPort ?? 0;
+      void writeBytes(s, h.first, !!r.byteBySegment);
+    });
     s.on('data', (chunk: Buffer) => {
       if (stage === 'data') {
         take(chunk);

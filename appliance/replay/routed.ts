@@ -1,0 +1,60 @@
+import { formatIpv4, inPrefix } from '../config/address';
+import type { Route } from '../config/tables';
+import type { DivertedAddresses } from '../divert/table';
+import { PROTO_TCP } from '../wire/ipv4';
+import { ACK, RST, SYN } from '../wire/tcp';
+import type { PacketFacts } from './packets';
+
+/** A flow that is not SOCKS (patent step 703) as the configuration would forward it. */
+export interface RoutedFlow {
+  protocol: 'tcp' | 'udp';
+  client: string;
+  destination: string;
+  /** Where the diverted-address table sends it ('' when it does not). */
+  diverted: string;
+  /** The [routes] entry that carries it ("203.0.113.0/24 = alp-sa via 198.19.1.2"), or '' when none does. */
+  route: string;
+  start: number;
+}
+
+/**
+ * Routed traffic from the intranet (a TCP SYN, or a UDP datagram that answers no flow already
+ * seen) to an address that is no VIP: the diverted-address table first, as forward/diversion.ts
+ * looks it up (address and port; a diversion to a host name is not taken for routed traffic),
+ * then the longest [routes] prefix for where it goes (forward/routes.ts).
+ */
+export class RoutedFlows {
+  readonly flows: RoutedFlow[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly routes: readonly Route[], private readonly table: DivertedAddresses, private readonly since: (t: number) => number) {}
+
+  packet(f: PacketFacts): void {
+    const tcp = f.protocol === PROTO_TCP;
+    if (tcp && (f.flags & (SYN | ACK | RST)) !== SYN) return;
+    const key = `${f.protocol} ${f.src}:${f.srcPort} ${f.dst}:${f.dstPort}`;
+    const back = `${f.protocol} ${f.dst}:${f.dstPort} ${f.src}:${f.srcPort}`;
+    // A retransmitted SYN, a flow's next datagram, or the answer of one seen already.
+    if (this.seen.has(key) || this.seen.has(back)) return;
+    this.seen.add(key);
+    const to = this.table.size === 0 ? undefined : this.table.lookupIpv4(f.dst, f.dstPort);
+    const address = to !== undefined && to.kind === 'ipv4' ? to.address : f.dst;
+    const port = to !== undefined && to.kind === 'ipv4' ? to.port ?? f.dstPort : f.dstPort;
+    this.flows.push({
+      protocol: tcp ? 'tcp' : 'udp',
+      client: `${formatIpv4(f.src)}:${f.srcPort}`,
+      destination: `${formatIpv4(f.dst)}:${f.dstPort}`,
+      diverted: address !== f.dst || port !== f.dstPort ? `${formatIpv4(address)}:${port}` : '',
+      route: this.route(address),
+      start: this.since(f.time),
+    });
+  }
+
+  /** The longest prefix holding `dst`; among equally long ones, the first listed (as Router.lookup). */
+  private route(dst: number): string {
+    let best: Route | undefined;
+    for (const r of this.routes) if (inPrefix(dst, r.prefix) && (best === undefined || r.prefix.length > best.prefix.length)) best = r;
+    if (best === undefined) return '';
+    return `${formatIpv4(best.prefix.address)}/${best.prefix.length} = ${best.tap}${best.gateway === undefined ? '' : ` via ${formatIpv4(best.gateway)}`}`;
+  }
+}
