@@ -5,6 +5,7 @@ import { ctl, CTL_USAGE } from './ctl';
 import { dash, DASH_USAGE } from './dash';
 import { net, NET_USAGE } from './net';
 import { divert, DIVERT_USAGE } from './divert';
+import { monitor, MONITOR_USAGE } from './monitor';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -18,6 +19,7 @@ Commands:
   dash    the live terminal dashboard of a running appliance
   ctl     query a running appliance through its control socket
   divert  change a running appliance's diverted-address table over its monitor channel
+  monitor the network monitor: watch appliances' servers, divert from overloaded ones
   net     set up the host's kernel for the appliance (the VM image; idempotent)
 
 "socksalp <command> --help" describes each command.
@@ -32,6 +34,7 @@ const verbs: Record<string, Verb> = {
   dash: { run: dash, usage: DASH_USAGE },
   net: { run: net, usage: NET_USAGE },
   divert: { run: divert, usage: DIVERT_USAGE },
+  monitor: { run: monitor, usage: MONITOR_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {
