@@ -269,7 +269,7 @@ export class Model {
   private recoverText(): string {
     const p = this.policy;
     const parts: string[] = [];
-    if (p.latencyMs !== undefined) parts.push(`${p.latency} p99 ${p.recoverLatencyMs} ms`);
+    if (p.latencyMs !== undefined) parts.push(`latency ${p.recoverLatencyMs} ms`);
     if (p.load !== undefined) parts.push(`load ${p.recoverLoad}`);
     if (p.failures !== undefined) parts.push(`${p.recoverFailures} failures`);
     return parts.join(', ');

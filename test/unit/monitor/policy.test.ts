@@ -130,7 +130,7 @@ describe('monitor/policy: when to divert back (hysteresis, hold-down, the window
     expect(step(20, poll({ sa: { reply: 412, check: check(40) } })), '7 s recovered').to.deep.equal([]);
     const back = step(23, poll({ sa: { reply: 412, check: check(40) } }));
     expect(brief(back)).to.deep.equal(['remove sa sc']);
-    expect(back[0].why).to.equal('recovered: check 40 ms, load 0 (0/15), 0 failures, spare 15 for 10 s (recover at reply p99 100 ms, load 0.6, 2 failures)');
+    expect(back[0].why).to.equal('recovered: check 40 ms, load 0 (0/15), 0 failures, spare 15 for 10 s (recover at latency 100 ms, load 0.6, 2 failures)');
   });
 
   it('a failed check is over the threshold and not recovered', function () {
