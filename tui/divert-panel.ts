@@ -13,6 +13,8 @@ import type { DashboardModel } from './model';
 export interface DivertRow {
   original: string;
   diverted: string;
+  /** A server diversion's two servers, "sa -> sc" (stages/server-diversion.ts). */
+  servers?: string;
 }
 
 export type DivertRequest =
@@ -63,7 +65,7 @@ export function divertPanel(m: DashboardModel, width: number, height: number, li
   const first = live ? Math.max(0, m.divertSelected - room + 1) : 0;
   const shown = rows.slice(first, first + room);
   const w = Math.max(...shown.map((r) => r.original.length));
-  const lines = shown.map((r, k) => `${live && first + k === m.divertSelected ? '>' : ' '} ${r.original.padEnd(w)} -> ${r.diverted}`);
+  const lines = shown.map((r, k) => `${live && first + k === m.divertSelected ? '>' : ' '} ${r.original.padEnd(w)} -> ${r.diverted}${r.servers ? `  (servers ${r.servers})` : ''}`);
   const range = shown.length < rows.length ? `, ${first + 1}-${first + shown.length} shown` : '';
   lines.push(`${rows.length} ${rows.length === 1 ? 'entry' : 'entries'}${range}${live ? '; a adds, d removes the selected' : ''}`);
   return lines.map((l) => truncate(l, width));

@@ -7,5 +7,8 @@ export function printDivertAnswer(op: string, a: Record<string, unknown>, out: (
     return;
   }
   const entries = a.entries as Record<string, unknown>[];
-  out(entries.length ? formatTable(['Original', 'Diverted'], entries.map((e) => [String(e.original), String(e.diverted)]), '') : 'no diversions');
+  if (!entries.length) return out('no diversions');
+  // A server diversion's row says which servers it moves new connections between.
+  if (!entries.some((e) => e.servers !== undefined)) return out(formatTable(['Original', 'Diverted'], entries.map((e) => [String(e.original), String(e.diverted)]), ''));
+  out(formatTable(['Original', 'Diverted', 'Servers'], entries.map((e) => [String(e.original), String(e.diverted), e.servers === undefined ? '' : String(e.servers)]), ''));
 }

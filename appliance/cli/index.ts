@@ -5,6 +5,7 @@ import { ctl, CTL_USAGE } from './ctl';
 import { dash, DASH_USAGE } from './dash';
 import { net, NET_USAGE } from './net';
 import { divert, DIVERT_USAGE } from './divert';
+import { monitor, MONITOR_USAGE } from './monitor';
 import { replay, REPLAY_USAGE } from './replay';
 import { UsageError } from './usage';
 
@@ -19,6 +20,7 @@ Commands:
   dash    the live terminal dashboard of a running appliance
   ctl     query a running appliance through its control socket
   divert  change a running appliance's diverted-address table over its monitor channel
+  monitor the network monitor: watch appliances' servers, divert from overloaded ones
   net     set up the host's kernel for the appliance (the VM image; idempotent)
   replay  what a configuration would do with the connections of a capture (pcap), offline
 
@@ -34,6 +36,7 @@ const verbs: Record<string, Verb> = {
   dash: { run: dash, usage: DASH_USAGE },
   net: { run: net, usage: NET_USAGE },
   divert: { run: divert, usage: DIVERT_USAGE },
+  monitor: { run: monitor, usage: MONITOR_USAGE },
   replay: { run: replay, usage: REPLAY_USAGE },
 };
 

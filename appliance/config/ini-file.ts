@@ -26,6 +26,8 @@ export interface IniFile {
 export const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
 export const KEY = /^\s*([^=]+?)\s*=/;
 const SECTION_NAME = /^[A-Za-z0-9_-]+$/;
+/** `[kind NAME]`, as monitor.ini names each appliance it watches: a word, one space, a name. */
+export const QUALIFIED_SECTION_NAME = /^[A-Za-z0-9_-]+(?: [A-Za-z0-9_-]+)?$/;
 const KEY_NAME = /^[A-Za-z0-9_./:-]+$/;
 
 /**
@@ -36,7 +38,7 @@ const KEY_NAME = /^[A-Za-z0-9_./:-]+$/;
  * so a line scan runs first to report those as problems and to remember where each key was
  * written; the decoded values are then attached to the scanned keys.
  */
-export function readIniFile(path: string, problems: Problem[]): IniFile | undefined {
+export function readIniFile(path: string, problems: Problem[], sectionNames = SECTION_NAME): IniFile | undefined {
   const name = basename(path);
   let text: string;
   try {
@@ -62,8 +64,8 @@ export function readIniFile(path: string, problems: Problem[]): IniFile | undefi
     const s = SECTION.exec(raw);
     if (s) {
       const sname = s[1].trim();
-      if (!SECTION_NAME.test(sname)) {
-        problems.push({ file: name, line, section: sname, message: 'section names use letters, digits, "_" and "-" only' });
+      if (!sectionNames.test(sname)) {
+        problems.push({ file: name, line, section: sname, message: sectionNames === SECTION_NAME ? 'section names use letters, digits, "_" and "-" only' : 'section names are a word, or a word, one space and a name, of letters, digits, "_" and "-"' });
         current = undefined;
         skipping = true;
         continue;

@@ -4,6 +4,7 @@ import { formatTable } from '../text/table';
 import { printable } from '../text/printable';
 import { describeCredentials } from './credentials';
 import { formatEndpoint } from '../divert/endpoint';
+import { serverPair } from '../stages/server-diversion';
 
 /**
  * The one-screen summary `socksalp check` prints for a valid configuration. Names, ports and
@@ -68,7 +69,11 @@ function divertedCount(c: Config): string {
 function divertedLines(c: Config): string[] {
   const entries = c.diverted?.entries ?? [];
   if (entries.length === 0) return [];
-  const rows = entries.map((e) => [formatEndpoint(e.original), formatEndpoint(e.diverted) + (e.diverted.port === undefined ? ' (port kept)' : '')]);
+  const rows = entries.map((e) => {
+    const pair = serverPair(e, c.servers);
+    const note = (e.diverted.port === undefined ? ' (port kept)' : '') + (pair ? ` (server diversion: new connections for ${pair[0].name} go to ${pair[1].name})` : '');
+    return [formatEndpoint(e.original), formatEndpoint(e.diverted) + note];
+  });
   return ['', 'Diverted addresses (diverted.ini)', formatTable(['ORIGINAL', 'DIVERTED'], rows)];
 }
 

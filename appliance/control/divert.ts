@@ -1,6 +1,7 @@
 import type { Appliance } from '../appliance';
 import { formatEndpoint } from '../divert/endpoint';
 import { saveDiverted } from '../divert/save';
+import { serverPair } from '../stages/server-diversion';
 
 /**
  * The operator's commands on the diverted-address table (the network-management patent: "the
@@ -19,7 +20,12 @@ import { saveDiverted } from '../divert/save';
  */
 export function divertCommand(a: Appliance, req: Record<string, unknown>, by = 'control socket'): object {
   const table = a.dispatcher.diversions;
-  const list = () => table.entries().map((e) => ({ original: formatEndpoint(e.original), diverted: formatEndpoint(e.diverted) }));
+  // A server diversion (stages/server-diversion.ts) names its two servers: "sa -> sc".
+  const list = () => table.entries().map((e) => {
+    const pair = serverPair(e, a.config.servers);
+    const row = { original: formatEndpoint(e.original), diverted: formatEndpoint(e.diverted) };
+    return pair ? { ...row, servers: `${pair[0].name} -> ${pair[1].name}` } : row;
+  });
   const mode = String(req.mode ?? 'drain');
   if (mode !== 'drain' && mode !== 'move') return { ok: false, error: `mode is drain (established connections stay, new ones follow) or move (established ones follow now), not ${JSON.stringify(mode)}` };
   // After a change: what `move` did, for the answer and the log.

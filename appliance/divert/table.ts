@@ -29,6 +29,8 @@ export class DivertedAddresses {
   private ipv4 = new Ipv4Index([]);
   /** name -> its name-only entry's diverted side, and its name:port entries'. */
   private names = new Map<string, { any: Endpoint | undefined; ports: Map<number, Endpoint> }>();
+  /** Counts the changes: readers that cache something derived (server diversion) compare it. */
+  version = 0;
 
   /** Throws an Error naming the fault when `entries` hold a bad endpoint, repeat an original, divert to themselves or make a cycle. */
   constructor(entries: Iterable<DivertedEntry> = []) {
@@ -155,6 +157,7 @@ export class DivertedAddresses {
   }
 
   private install(rows: DivertedEntry[]): void {
+    this.version++;
     this.rows = rows;
     this.byOriginal = new Map(rows.map((r, i) => [formatEndpoint(r.original), i]));
     const keys: [number, number, number][] = [];

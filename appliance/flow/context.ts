@@ -60,6 +60,8 @@ function flowStats() {
   return {
     spliced: 0, refused: 0, retried: 0, translated: 0, diverted: 0, resetsSent: 0, unknownServerSegments: 0, handshakeTimeouts: 0,
     idleTimeouts: 0, poolExhausted: 0, replayGaveUp: 0, abandoned: 0, closed: 0, reset: 0, credentialsRefused: 0, movedReset: 0,
+    /** New connections a server diversion gave another server; and those it could not (the target could not take them). */
+    serverDiverted: 0, serverDivertSkipped: 0,
   };
 }
 

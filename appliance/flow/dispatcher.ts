@@ -65,7 +65,7 @@ export class Dispatcher {
     this.cx.observers.push(flows);
     this.client = new ClientLeg(this.cx);
     this.responder = new SocksResponder(this.cx, this.client);
-    this.leg = new ServerLeg(this.cx, this.responder);
+    this.leg = new ServerLeg(this.cx, this.responder, log);
     this.reply = new ServerReply(this.cx, this.client, this.leg, this.responder);
     this.guard = new SegmentGuard(this.cx, this.client, this.leg);
     this.checker = new HealthChecker(this.cx, servers.length, log);

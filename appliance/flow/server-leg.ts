@@ -7,6 +7,7 @@ import { ATYP_IPV4, ATYP_NAME, describeDestination, METHOD_USERPASS, parseSocks,
 import { formatEndpoint, type Endpoint } from '../divert/endpoint';
 import type { SocksResponder } from './socks-responder';
 import { EndReason } from '../stats/end-reason';
+import { ServerDiversion } from '../stages/server-diversion';
 
 /** First SYN retransmission; doubled each time until connect_timeout. */
 export const SYN_RTO = 1;
@@ -28,7 +29,12 @@ export class ServerLeg {
   private readonly divertedBytes = Buffer.alloc(3 + 5 + 255 + 2);
   private readonly divertedParse = new SocksParse();
 
-  constructor(private readonly cx: FlowContext, private readonly responder: SocksResponder) {}
+  /** The servers' server diversions; addresses and ports never change on reload, so one for the process. */
+  private readonly servers: ServerDiversion;
+
+  constructor(private readonly cx: FlowContext, private readonly responder: SocksResponder, private readonly log: (message: string) => void = () => undefined) {
+    this.servers = new ServerDiversion(cx.stages.servers);
+  }
 
   /** Steps 1001-1008 then the SYN: the next server that can carry the request, in a dialect it speaks. */
   connect(c: Connection): void {
@@ -40,13 +46,14 @@ export class ServerLeg {
     let need = carriers(q);
     if (p.version === 5 && h.method === METHOD_USERPASS) need &= D5;
     for (;;) {
-      const s = cx.stages.selection.select(c.alp, c.priority, need, cx.health, h.tried);
-      if (s < 0) {
+      const chosen = cx.stages.selection.select(c.alp, c.priority, need, cx.health, h.tried);
+      if (chosen < 0) {
         // Servers were tried and failed: the client's refusal is theirs (stats/end-reason.ts).
         if (h.tried !== 0) c.endReason = EndReason.ServerFailed;
         this.responder.refuse(c, SOCKS5_HOST_UNREACHABLE, true);
         return;
       }
+      const s = this.serverDiverted(c, chosen, need);
       if (cx.table.bindServer(c, s)) break;
       h.tried |= 1 << s; // every port towards it is taken
     }
@@ -62,6 +69,27 @@ export class ServerLeg {
     h.serverAcked = 0;
     cx.watched.add(c);
     this.syn(c);
+  }
+
+  /**
+   * Server ALP Selection's choice after the diverted-address table's server diversions
+   * (stages/server-diversion.ts): the server an entry diverts `chosen` to when it may take the
+   * connection, else `chosen` (counted; logged once per source and table version).
+   */
+  private serverDiverted(c: Connection, chosen: number, need: number): number {
+    const cx = this.cx;
+    const to = this.servers.target(chosen, cx.stages.diversions);
+    if (to < 0) return chosen;
+    if (cx.stages.selection.qualifies(to, c.alp, need, cx.health, c.hs!.tried)) {
+      cx.stats.serverDiverted++;
+      return to;
+    }
+    cx.stats.serverDivertSkipped++;
+    if (this.servers.firstRefusal(chosen)) {
+      const st = cx.stages;
+      this.log(`divert: server ${st.servers[chosen].name} is diverted to ${st.servers[to].name}, which cannot take a connection of ALP ${st.alps.names[c.alp]} now (unusable, not listing it, no dialect for it, or failed it); it stays on ${st.servers[chosen].name} (counted as serverDivertSkipped; logged once until the table changes)`);
+    }
+    return chosen;
   }
 
   /**

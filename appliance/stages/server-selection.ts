@@ -63,14 +63,13 @@ export class ServerSelection {
    * @returns the server index, or -1 when no server can take the connection
    */
   select(alp: number, priority: number, carriers: number, availability: ServerAvailability, tried = 0): number {
-    const eligible = (i: number) => availability.usable(i) && (this.speaks[i] & carriers) !== 0 && (tried & (1 << i)) === 0;
     let n1 = 0;
     for (let i = 0; i < this.servers.length; i++) {
-      if (this.servesAlp[i * this.alpCount + alp] === 1 && eligible(i)) this.list1[n1++] = i;
+      if (this.servesAlp[i * this.alpCount + alp] === 1 && this.eligible(i, carriers, availability, tried)) this.list1[n1++] = i;
     }
     if (n1 === 0) {
       const d = this.defaultServer;
-      return d >= 0 && eligible(d) ? d : -1;
+      return d >= 0 && this.eligible(d, carriers, availability, tried) ? d : -1;
     }
     if (n1 === 1) return this.list1[0];
     const want = this.capacityFor(priority);
@@ -82,5 +81,19 @@ export class ServerSelection {
     if (n2 === 0) return this.scheduler.pick(this.list1, n1);
     if (n2 === 1) return this.list2[0];
     return this.scheduler.pick(this.list2, n2);
+  }
+
+  /**
+   * Whether server `i` may take a connection of `alp` that another server was chosen for (a
+   * server diversion, stages/server-diversion.ts): usable, listing the ALP (or ALL), speaking a
+   * dialect the request can be carried in, not tried yet. Capacity rules do not apply: the
+   * monitor chose it for its spare capacity.
+   */
+  qualifies(i: number, alp: number, carriers: number, availability: ServerAvailability, tried = 0): boolean {
+    return this.servesAlp[i * this.alpCount + alp] === 1 && this.eligible(i, carriers, availability, tried);
+  }
+
+  private eligible(i: number, carriers: number, availability: ServerAvailability, tried: number): boolean {
+    return availability.usable(i) && (this.speaks[i] & carriers) !== 0 && (tried & (1 << i)) === 0;
   }
 }

@@ -107,7 +107,7 @@ describe('monitor: message authentication', function () {
 describe('monitor: the channel over TCP', function () {
   const logs: string[] = [];
   const app = {
-    config: { diverted: undefined, monitor: undefined },
+    config: { diverted: undefined, monitor: undefined, servers: [] },
     log: (m: string) => logs.push(m),
     dispatcher: { diversions: new DivertedAddresses([]) },
   } as unknown as Appliance;
