@@ -79,7 +79,7 @@ export function serversPanel(m: DashboardModel, width: number): string[] {
   // From servers to the appliance is "in", towards them "out", in packets/bytes; the last
   // minute's connections per second, SOCKS reply latency and failures (stats/window.ts).
   const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CHECK', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS', 'CONN/S', 'P50', 'P99', 'FAIL'];
-  return fit(columns(width, header, rows, ['TAP', 'ALPS', 'CHECK', 'IN', 'CAP', 'P50', 'FAIL']), width);
+  return fit(columns(width, header, rows, ['P50', 'FAIL', 'TAP', 'ALPS', 'CHECK', 'IN', 'CAP']), width);
 }
 
 /** A server's active check (health/checker.ts), short: '-' when off, the latency or why not. */

@@ -18,7 +18,7 @@ export class FlowStats implements ConnectionObserver {
   alpBytes: Float64Array;
   private readonly handshake: Histogram[];
   private readonly reply: Histogram[];
-  /** Ended connections by (server + 1) x ALP x reason; server -1 (none chosen) is row 0. */
+  /** Ended connections by (server + 1) x (ALP + 1) x reason; -1 (none chosen, none classified) is 0. */
   private endedCounts: Float64Array;
   private alps: number;
   readonly byServer: SlidingWindow;
@@ -34,7 +34,7 @@ export class FlowStats implements ConnectionObserver {
     this.alpBytes = new Float64Array(alps);
     this.handshake = Array.from({ length: servers }, () => new Histogram());
     this.reply = Array.from({ length: servers }, () => new Histogram());
-    this.endedCounts = new Float64Array((servers + 1) * alps * REASONS);
+    this.endedCounts = new Float64Array((servers + 1) * (alps + 1) * REASONS);
     this.byServer = new SlidingWindow(servers, now, (k) => this.serverBytes[k]);
     this.byAlp = new SlidingWindow(alps, now, (k) => this.alpBytes[k] ?? 0);
   }
@@ -45,8 +45,10 @@ export class FlowStats implements ConnectionObserver {
     const bytes = new Float64Array(alps);
     bytes.set(this.alpBytes);
     this.alpBytes = bytes;
-    const ended = new Float64Array((this.servers + 1) * alps * REASONS);
-    for (let s = 0; s <= this.servers; s++) ended.set(this.endedCounts.subarray(s * this.alps * REASONS, (s + 1) * this.alps * REASONS), s * alps * REASONS);
+    const was = (this.alps + 1) * REASONS;
+    const now = (alps + 1) * REASONS;
+    const ended = new Float64Array((this.servers + 1) * now);
+    for (let s = 0; s <= this.servers; s++) ended.set(this.endedCounts.subarray(s * was, (s + 1) * was), s * now);
     this.endedCounts = ended;
     this.alps = alps;
     this.byAlp.grow(alps);
@@ -74,8 +76,8 @@ export class FlowStats implements ConnectionObserver {
   }
 
   ended(c: Connection): void {
-    const alp = c.alp >= 0 && c.alp < this.alps ? c.alp : 0;
-    this.endedCounts[((c.server + 1) * this.alps + alp) * REASONS + c.endReason]++;
+    const alp = c.alp < this.alps ? c.alp : -1;
+    this.endedCounts[((c.server + 1) * (this.alps + 1) + alp + 1) * REASONS + c.endReason]++;
     if (c.endReason === EndReason.ServerFailed && c.server >= 0) this.failed(c.server, c.alp);
   }
 
@@ -83,14 +85,14 @@ export class FlowStats implements ConnectionObserver {
     return (kind === 'handshake' ? this.handshake : this.reply)[server];
   }
 
-  /** Lifetime counts of ended connections, the nonzero ones (server -1: none was chosen). */
+  /** Lifetime counts of ended connections, the nonzero ones (server -1: none was chosen; ALP -1: not classified). */
   forEachEnded(fn: (server: number, alp: number, reason: number, count: number) => void): void {
     const e = this.endedCounts;
     for (let i = 0; i < e.length; i++) {
       if (e[i] === 0) continue;
       const reason = i % REASONS;
       const rest = (i - reason) / REASONS;
-      fn(Math.floor(rest / this.alps) - 1, rest % this.alps, reason, e[i]);
+      fn(Math.floor(rest / (this.alps + 1)) - 1, (rest % (this.alps + 1)) - 1, reason, e[i]);
     }
   }
 
