@@ -12,12 +12,12 @@ export interface MetricsSettings {
 /** [metrics]: `listen` turns the endpoint on; absent, there is none (the default). */
 export function readMetrics(m: SectionReader): MetricsSettings | undefined {
   const listen = m.raw('listen', false);
-  m.done();
+  const at = listen === undefined ? undefined : parseListen(listen);
   if (listen === undefined) {
     if (m.has('listen')) m.problem('listen', 'value is empty');
-    return undefined;
+  } else if (at === undefined) {
+    m.problem('listen', `expected ADDRESS:PORT like 198.18.0.1:9130, got ${quote(listen)}`);
   }
-  const at = parseListen(listen);
-  if (at === undefined) m.problem('listen', `expected ADDRESS:PORT like 198.18.0.1:9130, got ${quote(listen)}`);
+  m.done();
   return at;
 }
