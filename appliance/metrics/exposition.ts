@@ -23,6 +23,9 @@ export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const SPECIAL = /[\\"\n]/;
+/** Label names are the program's own few: each is checked once. */
+const goodLabels = new Set<string>();
 
 export class Exposition {
   private readonly lines: string[] = [];
@@ -52,15 +55,16 @@ export class Exposition {
   histogram(labels: Labels, h: Histogram): this {
     if (this.type !== 'histogram') throw new Error(`${this.current} is not a histogram`);
     if (h.counts.length !== h.bounds.length + 1) throw new Error(`${this.current}: ${h.bounds.length} bounds need ${h.bounds.length + 1} counts`);
+    const own = formatLabels(labels);
+    const bucket = `${this.current}_bucket${own === '' ? '{' : `${own.slice(0, -1)},`}le="`;
     let cumulative = 0;
     for (let i = 0; i <= h.bounds.length; i++) {
       cumulative += h.counts[i];
-      const le = i < h.bounds.length ? formatValue(h.bounds[i]) : '+Inf';
-      this.lines.push(`${this.current}_bucket${formatLabels([...labels, ['le', le]])} ${formatValue(cumulative)}`);
+      this.lines.push(`${bucket}${i < h.bounds.length ? formatValue(h.bounds[i]) : '+Inf'}"} ${formatValue(cumulative)}`);
     }
-    this.lines.push(`${this.current}_sum${formatLabels(labels)} ${formatValue(h.sum)}`);
+    this.lines.push(`${this.current}_sum${own} ${formatValue(h.sum)}`);
     // The +Inf bucket and _count are one figure: the format wants them equal.
-    this.lines.push(`${this.current}_count${formatLabels(labels)} ${formatValue(cumulative)}`);
+    this.lines.push(`${this.current}_count${own} ${formatValue(cumulative)}`);
     return this;
   }
 
@@ -81,6 +85,7 @@ export function bag(x: Exposition, name: string, help: string, counters: object,
 }
 
 export function escapeLabelValue(v: string): string {
+  if (!SPECIAL.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -93,7 +98,10 @@ function formatLabels(labels: Labels): string {
   let out = '{';
   for (let i = 0; i < labels.length; i++) {
     const [name, value] = labels[i];
-    if (!LABEL.test(name) || name.startsWith('__')) throw new Error(`label ${JSON.stringify(name)} is not a valid name`);
+    if (!goodLabels.has(name)) {
+      if (!LABEL.test(name) || name.startsWith('__')) throw new Error(`label ${JSON.stringify(name)} is not a valid name`);
+      goodLabels.add(name);
+    }
     out += `${i ? ',' : ''}${name}="${escapeLabelValue(value)}"`;
   }
   return out + '}';
