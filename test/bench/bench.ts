@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { inNs, labDown, REPO, useLab, type LabFacts } from '../lab/lab';
 import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-process';
 import { metricsCost, metricsLine, type Load, type MetricsCost } from './metrics-cost';
+import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
 
 /**
  * npm run bench: the same workloads, in one run, through
@@ -95,21 +96,6 @@ table ip socksalp_bench {
  */
 const dashboardMs = { age: 0, bytes: 0 };
 
-/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
-const CLK_TCK = 100;
-
-/** User and system CPU time of a process so far, in clock ticks (proc(5): utime, stime). */
-function cpuTicks(pid: number): number {
-  return execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
-}
-
-/** CPU time (ms per second) a process spends over `seconds`. */
-async function cpuMsPerSecond(pid: number, seconds: number): Promise<number> {
-  const t0 = cpuTicks(pid);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  return ((cpuTicks(pid) - t0) * (1000 / CLK_TCK)) / seconds;
-}
-
 async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ rss: number; open: number; table: number; seconds: number }> {
   const LAB = join(REPO, 'test', 'lab', 'lab.sh');
   const HOLD_SERVER = join(REPO, 'dist', 'test', 'bench', 'hold-server.js');
@@ -192,7 +178,7 @@ async function main(): Promise<void> {
   }
   if (process.argv.includes('--metrics-only')) {
     try {
-      process.stdout.write(metricsLine(await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid), cpuMsPerSecond)) + '\n');
+      process.stdout.write(metricsLine(await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid))) + '\n');
     } finally {
       labDown();
     }
@@ -252,7 +238,7 @@ async function main(): Promise<void> {
       ApplianceProcess.cleanup(bare);
     }
     process.stderr.write('bench: (a) with a metrics scrape every second and without\n');
-    metrics = await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid), cpuMsPerSecond);
+    metrics = await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid));
     process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
     held = await rssWithIdleConnections(lab, idleCount);
   } finally {
