@@ -42,7 +42,11 @@ export class MetricsServer {
 
   /** True once listening; false after one log line saying why not (the appliance runs on without it). */
   async listen(): Promise<boolean> {
-    const server = createServer({ maxHeaderSize: MAX_HEADERS, requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, keepAliveTimeout: IDLE_MS }, (req, res) => this.answer(req, res));
+    // Node checks the request timeouts every connectionsCheckingInterval (30 s by default).
+    const server = createServer(
+      { maxHeaderSize: MAX_HEADERS, requestTimeout: REQUEST_MS, headersTimeout: REQUEST_MS, keepAliveTimeout: IDLE_MS, connectionsCheckingInterval: 1000 },
+      (req, res) => this.answer(req, res),
+    );
     server.maxConnections = MAX_CLIENTS;
     server.setTimeout(IDLE_MS, (s: Socket) => s.destroy());
     server.on('connection', (s: Socket) => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { mkdtempSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildStages, type Appliance } from '../../../appliance/appliance';
@@ -144,7 +145,7 @@ describe('metrics: the HTTP endpoint', function () {
 
   function get(path: string, method = 'GET', body?: string): Promise<{ status: number; type: string; text: string; allow?: string }> {
     return new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path, method, headers: body === undefined ? {} : { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: body === undefined ? {} : { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
         let text = '';
         res.on('data', (b) => (text += b));
         res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), text, allow: res.headers.allow }));
@@ -172,6 +173,30 @@ describe('metrics: the HTTP endpoint', function () {
     expect(value(again.text, 'socksalp_metrics_requests_total{code="405"}')).to.equal(1);
     expect(value(again.text, 'socksalp_metrics_requests_total{code="413"}')).to.equal(1);
     for (const r of [ok, post]) expect(r.text).to.not.match(/^\s+at /m);
+  });
+
+  it('takes 8 connections at once, no more, and closes one whose headers do not come within 5 s', async function () {
+    this.timeout(15_000);
+    const open = (data = '') => new Promise<{ closedAfterMs: Promise<number>; socket: Socket }>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        const t0 = Date.now();
+        if (data) socket.write(data);
+        resolve({ socket, closedAfterMs: new Promise((r) => socket.once('close', () => r(Date.now() - t0))) });
+      });
+      socket.on('error', () => undefined);
+      socket.resume(); // what the server answers (a 408) is read, so that its close is seen
+    });
+    const slow = await open('GET /metrics HTTP/1.1\r\nHost: x\r\n'); // never finishes its headers
+    const idle = await Promise.all(Array.from({ length: 7 }, () => open()));
+    const ninth = await open();
+    expect(await Promise.race([ninth.closedAfterMs, sleep(1000).then(() => -1)]), 'the ninth is closed at once').to.be.within(0, 999);
+    for (const c of idle) c.socket.destroy();
+    await sleep(100);
+    const mid = await get('/metrics');
+    expect(mid.status).to.equal(200);
+    expect(await slow.closedAfterMs, 'the slow client closed after the request timeout').to.be.within(4000, 7500);
+    const served = (r: { text: string }) => value(r.text, 'socksalp_metrics_requests_total{code="200"}')!;
+    expect(served(await get('/metrics')), 'the connections closed were no requests').to.equal(served(mid) + 1);
   });
 
   it('a port in use is one clear log line, and the endpoint is off', async function () {
