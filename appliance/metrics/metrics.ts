@@ -52,6 +52,8 @@ function connectionMetrics(x: Exposition, a: Appliance, servers: string[]): void
   servers.forEach((name, i) => x.sample([['server', name]], census.activeByServer[i] ?? 0));
   x.family('socksalp_alp_connections_active', 'gauge', 'Spliced connections per ALP (the census: at most a second old).');
   alps.forEach((name, id) => x.sample([['alp', name]], census.activeByAlp[id] ?? 0));
+  x.family('socksalp_alp_bytes_total', 'counter', 'IP bytes forwarded either way for connections of each ALP.');
+  alps.forEach((name, id) => x.sample([['alp', name]], a.flowStats.alpBytes[id] ?? 0));
   gauge(x, 'socksalp_connection_table_entries', 'Connections in the Socks ALP Connection table, in every state.', t.size);
   gauge(x, 'socksalp_connection_table_limit', 'appliance.ini max_connections.', s.maxConnections);
   gauge(x, 'socksalp_connection_table_half_open', 'Connections whose SOCKS request is not complete yet.', t.halfOpen);

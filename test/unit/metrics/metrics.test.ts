@@ -40,6 +40,7 @@ function fakeAppliance(logs: string[] = []) {
   const bounds = [0.001, 0.01, 0.1, 1];
   const histograms = { handshake: config.servers.map(() => ({ bounds, counts: new Float64Array(5), sum: 0, count: 0 })), reply: config.servers.map(() => ({ bounds, counts: new Float64Array(5), sum: 0, count: 0 })) };
   const flowStats = {
+    alpBytes: new Float64Array(alps.size),
     histogram: (kind: 'handshake' | 'reply', server: number) => histograms[kind][server],
     forEachEnded: (fn: (server: number, alp: number, reason: number, count: number) => void) => ended.forEach((e) => fn(...e)),
   };
@@ -110,6 +111,7 @@ describe('metrics: the metric set', function () {
     a.forwarder.drops['queue-full'] = 5;
     e.stats[0].bytesOut = 1234;
     a.dispatcher.guard.stats.rstExact = 6;
+    a.flowStats.alpBytes[ssl] = 777;
     const h = histograms.handshake[0];
     h.counts.set([1, 2, 0, 0, 1]);
     h.sum = 2.5;
@@ -122,6 +124,7 @@ describe('metrics: the metric set', function () {
     expect(value(text, `socksalp_server_queue_limit_packets{server="${sa}"}`)).to.equal(config.servers[0].queueLimit);
     expect(value(text, `socksalp_server_queue_packets{server="${sa}"}`)).to.equal(0);
     expect(value(text, 'socksalp_rfc5961_events_total{event="rst-exact"}')).to.equal(6);
+    expect(value(text, 'socksalp_alp_bytes_total{alp="ssl"}')).to.equal(777);
     expect(value(text, 'socksalp_connection_table_limit')).to.equal(config.appliance.maxConnections);
     expect(value(text, 'socksalp_current_connections_limit')).to.equal(config.diversion.maxFlows);
     expect(value(text, 'socksalp_build_info{version="9.8.7"}')).to.equal(1);
