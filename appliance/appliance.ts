@@ -160,6 +160,7 @@ function structuralChange(a: Config, b: Config): string | undefined {
   if (a.intranet.tun !== b.intranet.tun || a.intranet.mtu !== b.intranet.mtu) return 'the TUN device';
   if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
   if (a.monitor?.address !== b.monitor?.address || a.monitor?.port !== b.monitor?.port) return '[monitor] listen';
+  if (a.metrics?.address !== b.metrics?.address || a.metrics?.port !== b.metrics?.port) return '[metrics] listen';
   // The current connections' rows are allocated once, at start.
   if (a.diversion.maxFlows !== b.diversion.maxFlows) return '[diversion] max_flows';
   if (a.servers.length !== b.servers.length) return 'the number of servers';

@@ -2,6 +2,7 @@ import { loadOrReport } from './load-or-report';
 import { Appliance } from '../appliance';
 import { ControlServer } from '../control/server';
 import { MonitorServer } from '../monitor/server';
+import { MetricsServer } from '../metrics/server';
 import { parseVerb } from './usage';
 
 export const RUN_USAGE = `Usage: socksalp run [--config DIR]
@@ -9,7 +10,8 @@ export const RUN_USAGE = `Usage: socksalp run [--config DIR]
 Runs the appliance in the foreground: opens the TUN device and one TAP per server segment
 (creating them when absent), dispatches SOCKS connections by ALP, and answers on the
 control socket (and, with appliance.ini [monitor] listen, on the network monitor's channel:
-signed divert commands over TCP, see "socksalp divert --help"). Logs go to standard error.
+signed divert commands over TCP, see "socksalp divert --help"; with [metrics] listen, on
+GET /metrics in the Prometheus text format). Logs go to standard error.
 
 Signals: SIGHUP reloads the INI files (refused with the reasons if they are invalid; the
 running tables stay), SIGTERM or SIGINT stops ("stopped" is logged last; status 0).
@@ -49,9 +51,13 @@ export async function run(argv: string[]): Promise<number> {
     }
     appliance.monitor = monitor;
   }
+  // The metrics are for watching: a port that cannot be had is logged, and the appliance runs on.
+  const metrics = config.metrics && new MetricsServer(appliance, config.metrics);
+  if (metrics) await metrics.listen();
   try {
     appliance.start();
   } catch (e) {
+    metrics?.close();
     monitor?.close();
     control.close();
     appliance.stop();
@@ -65,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       if (stopping) return; // the first stop is under way, and bounded (a second at most)
       stopping = true;
       log(`${why}: stopping`);
+      metrics?.close();
       monitor?.close();
       control.close();
       appliance.stop(() => {

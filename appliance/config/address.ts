@@ -18,6 +18,14 @@ export function formatIpv4(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
+/** `ADDRESS:PORT` where the appliance listens (the monitor channel, the metrics). */
+export function parseListen(text: string): { address: number; port: number } | undefined {
+  const m = /^([0-9.]+):(\d{1,5})$/.exec(text);
+  const address = m ? parseIpv4(m[1]) : undefined;
+  const port = m ? Number(m[2]) : 0;
+  return address === undefined || port < 1 || port > 65535 ? undefined : { address, port };
+}
+
 export interface Prefix {
   address: number;
   length: number;

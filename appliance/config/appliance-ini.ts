@@ -3,10 +3,11 @@ import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
-import { parseIpv4, parsePrefix } from './address';
+import { parseIpv4, parseListen, parsePrefix } from './address';
 import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettings, MonitorSettings, Route } from './tables';
 import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
+import { readMetrics, type MetricsSettings } from './metrics-ini';
 
 export interface ApplianceIni {
   appliance: ApplianceSettings;
@@ -15,9 +16,10 @@ export interface ApplianceIni {
   routes: Route[];
   monitor?: MonitorSettings;
   diversion: DiversionSettings;
+  metrics?: MetricsSettings;
 }
 
-const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion'];
+const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion', 'metrics'];
 
 export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'): ApplianceIni {
   for (const s of file.sections.values()) {
@@ -129,7 +131,8 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
     dnsTtl: d.int('dns_ttl', 0, 86400, 30)!,
   };
   d.done();
-  return { appliance, intranet, capacityForPriority, routes, monitor, diversion };
+  const metrics = file.sections.has('metrics') ? readMetrics(section('metrics')) : undefined;
+  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics };
 }
 
 /** [monitor]: `listen` turns the channel on and needs `key_file`; a relative key_file is taken from the configuration directory. */
@@ -144,10 +147,8 @@ function readMonitor(m: SectionReader, dir: string): MonitorSettings | undefined
     else if (keyText !== undefined) m.problem('key_file', 'a key is for the monitor channel: add listen = ADDRESS:PORT');
     return undefined;
   }
-  const lm = /^([0-9.]+):(\d{1,5})$/.exec(listen);
-  const address = lm ? parseIpv4(lm[1]) : undefined;
-  const port = lm ? Number(lm[2]) : 0;
-  if (address === undefined || port < 1 || port > 65535) {
+  const at = parseListen(listen);
+  if (at === undefined) {
     m.problem('listen', `expected ADDRESS:PORT like 198.18.0.1:2130, got ${quote(listen)}`);
   }
   let key: MonitorKeyBytes | undefined;
@@ -159,6 +160,6 @@ function readMonitor(m: SectionReader, dir: string): MonitorSettings | undefined
     if (typeof got === 'string') m.problem('key_file', got);
     else key = new MonitorKeyBytes(got, path);
   }
-  if (address === undefined || key === undefined) return undefined;
-  return { address, port, key, maxSkew, rate };
+  if (at === undefined || key === undefined) return undefined;
+  return { ...at, key, maxSkew, rate };
 }

@@ -1,5 +1,6 @@
 import type { Prefix } from './address';
 import type { Destination, DivertedEntry } from '../divert/endpoint';
+import type { MetricsSettings } from './metrics-ini';
 
 /**
  * The configuration as the data path uses it: the patent's two configuration tables
@@ -142,6 +143,8 @@ export interface Config {
   monitor?: MonitorSettings;
   /** appliance.ini [diversion]: the current connections and the enhanced name server. */
   diversion: DiversionSettings;
+  /** appliance.ini [metrics]: the Prometheus endpoint; absent when `listen` is not set. */
+  metrics?: MetricsSettings;
   /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
   diverted?: DivertedTable;
 }

@@ -90,7 +90,7 @@ export function servers(a: Appliance) {
     alps: s.alps.all ? ['ALL'] : s.alps.names,
     default: s.isDefault,
     versions: s.versions,
-    state: a.health.deviceDown[i] ? 'no-device' : !a.health.resolved[i] ? 'unresolved' : a.health.checkFailing[i] ? 'check-down' : a.health.failing(i) ? 'failing' : 'up',
+    state: serverState(a, i),
     check: a.dispatcher.checker.status[i],
     load: a.flowStats.window(i),
     lastError: a.health.lastError[i],
@@ -101,6 +101,15 @@ export function servers(a: Appliance) {
     queueLimit: e.queues[i].bound,
     discards: Object.fromEntries(names.map((n, k) => [n, e.discardsByAlp[i][k]] as const).filter(([, v]) => v !== 0)) as Record<string, number>,
   }));
+}
+
+/** What a server's state can be, as `ctl servers`, the dashboard and the metrics name it. */
+export const SERVER_STATES = ['up', 'failing', 'check-down', 'no-device', 'unresolved'] as const;
+
+/** Server `i`'s state: the first that holds of no device, unresolved, check down, failing, up. */
+export function serverState(a: Appliance, i: number): (typeof SERVER_STATES)[number] {
+  const h = a.health;
+  return h.deviceDown[i] ? 'no-device' : !h.resolved[i] ? 'unresolved' : h.checkFailing[i] ? 'check-down' : h.failing(i) ? 'failing' : 'up';
 }
 
 /**

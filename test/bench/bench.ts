@@ -3,6 +3,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { inNs, labDown, REPO, useLab, type LabFacts } from '../lab/lab';
 import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-process';
+import { metricsCost, metricsLine, type Load, type MetricsCost } from './metrics-cost';
+import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
 
 /**
  * npm run bench: the same workloads, in one run, through
@@ -13,7 +15,8 @@ import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-proce
  * time and stops by itself; the lab is torn down at the end.
  *
  * Options: --quick (smaller counts, for a smoke run), --big-mb N (the bulk file, default 256),
- * --idle N (connections held for the RSS figure, default 100000), --rss-only.
+ * --idle N (connections held for the RSS figure, default 100000), --rss-only, --metrics-only
+ * (the connections workload with a metrics scrape every second and without, alone).
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
@@ -45,14 +48,21 @@ function measure(lab: LabFacts, proxy: string): Figures {
     if (r.status !== 0) throw new Error(`bulk download through ${proxy} failed: ${r.stderr}`);
     bulk.push(Number(r.stdout) / 1e6);
   }
-  // Connections: SOCKS4 CONNECT + small GET, 16 at a time.
-  const load = inNs(lab.LAB_NS_CLIENT, process.execPath, [LOAD, '--proxy', proxy, '--count', quick ? '1000' : '4000', '--concurrency', '16', '--mix', 'http4']);
-  if (load.status !== 0) throw new Error(`connection load through ${proxy} failed: ${load.stderr}`);
-  const l = JSON.parse(load.stdout) as { perSecond: number; p50: number; p99: number; failed: number };
+  const l = connectionLoad(lab, proxy);
   // Established flow: request/response over one connection to the echo service.
   const rr = inNs(lab.LAB_NS_CLIENT, process.execPath, [RR, '--proxy', proxy, '--seconds', quick ? '2' : '5']);
   if (rr.status !== 0) throw new Error(`echo round trips through ${proxy} failed: ${rr.stderr}`);
   return { bulkMBps: Math.max(...bulk), cps: l.perSecond, p50: l.p50, p99: l.p99, rrPerSecond: JSON.parse(rr.stdout).perSecond, failed: l.failed };
+}
+
+/** Connections: SOCKS4 CONNECT + small GET, 16 at a time; with `pid`, what that process spent on them. */
+function connectionLoad(lab: LabFacts, proxy: string, pid?: number): Load {
+  const count = quick ? 1000 : 4000;
+  const t0 = pid === undefined ? 0 : cpuTicks(pid);
+  const load = inNs(lab.LAB_NS_CLIENT, process.execPath, [LOAD, '--proxy', proxy, '--count', String(count), '--concurrency', '16', '--mix', 'http4']);
+  if (load.status !== 0) throw new Error(`connection load through ${proxy} failed: ${load.stderr}`);
+  const cpuMsPerK = pid === undefined ? 0 : ((cpuTicks(pid) - t0) * (1000 / CLK_TCK) * 1000) / count;
+  return { ...(JSON.parse(load.stdout) as Omit<Load, 'cpuMsPerK'>), cpuMsPerK };
 }
 
 function nftDnat(lab: LabFacts, on: boolean): void {
@@ -85,15 +95,6 @@ table ip socksalp_bench {
  * clients from six source addresses.
  */
 const dashboardMs = { age: 0, bytes: 0 };
-
-/** CPU time (ms per second) a process spends over `seconds`. */
-async function cpuMsPerSecond(pid: number, seconds: number): Promise<number> {
-  const ticks = () => execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
-  const hz = 100;
-  const t0 = ticks();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  return ((ticks() - t0) * (1000 / hz)) / seconds;
-}
 
 async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ rss: number; open: number; table: number; seconds: number }> {
   const LAB = join(REPO, 'test', 'lab', 'lab.sh');
@@ -175,8 +176,17 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (process.argv.includes('--metrics-only')) {
+    try {
+      process.stdout.write(metricsLine(await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid))) + '\n');
+    } finally {
+      labDown();
+    }
+    return;
+  }
   let held = { rss: 0, open: 0, table: 0, seconds: 0 };
   const cpu = { idle: 0, withDashboard: 0, dashboard: 0 };
+  let metrics: MetricsCost | undefined;
   try {
     process.stderr.write('bench: (b) direct to Dante\n');
     results.direct = measure(lab, lab.LAB_SERVER_SA_SOCKS);
@@ -227,6 +237,8 @@ async function main(): Promise<void> {
       await bareApp.stop();
       ApplianceProcess.cleanup(bare);
     }
+    process.stderr.write('bench: (a) with a metrics scrape every second and without\n');
+    metrics = await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid));
     process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
     held = await rssWithIdleConnections(lab, idleCount);
   } finally {
@@ -255,6 +267,7 @@ async function main(): Promise<void> {
       `conn/s ${(a.cps / results.noDefences.cps).toFixed(2)}, p99 ${(a.p99 - results.noDefences.p99).toFixed(2)} ms, echo ${(a.rrPerSecond / results.noDefences.rrPerSecond).toFixed(2)}`,
     `under load, with a dashboard attached / without (one run each, noisy): bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
       `p99 ${(results.withDashboard.p99 - a.p99).toFixed(2)} ms, echo ${(results.withDashboard.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
+    metricsLine(metrics!),
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

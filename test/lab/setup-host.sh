@@ -28,6 +28,7 @@ NEEDED=(
   nsd:nsd
   nsd-checkzone:nsd
   tcpdump:tcpdump
+  promtool:prometheus
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
@@ -52,30 +53,38 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The lab runs its own nsd in salab-inet (lab.sh). Debian's nsd package enables a system nsd
-# listening on every address's port 53; policy-rc.d keeps it from starting at install, and here
-# it is also kept from starting at boot and stopped if something started it anyway. Idempotent:
-# nothing is done once it is disabled and stopped.
-if [ "$(id -u)" = 0 ] && { [ -e /etc/init.d/nsd ] || [ -e /lib/systemd/system/nsd.service ]; }; then
+# Debian services the lab's packages bring, kept off: the lab runs its own nsd in salab-inet
+# (lab.sh), and of prometheus only promtool is wanted (the metrics test checks the appliance's
+# text with it). Debian enables nsd (listening on every address's port 53) and prometheus (a
+# server on port 9090 scraping localhost); policy-rc.d keeps them from starting at install, and
+# here they are also kept from starting at boot and stopped if something started them anyway.
+# Idempotent: nothing is done once a service is disabled and stopped.
+keep_off() {
+  local name=$1 daemon=$2 pidfile=$3 why=$4
+  [ "$(id -u)" = 0 ] || return 0
+  [ -e "/etc/init.d/$name" ] || [ -e "/lib/systemd/system/$name.service" ] || return 0
   if [ -d /run/systemd/system ]; then
-    if systemctl is-enabled -q nsd 2>/dev/null || systemctl is-active -q nsd 2>/dev/null; then
-      echo "setup: disabling and stopping the system nsd (the lab runs its own)" >&2
-      systemctl disable --now -q nsd
+    if systemctl is-enabled -q "$name" 2>/dev/null || systemctl is-active -q "$name" 2>/dev/null; then
+      echo "setup: disabling and stopping the system $name ($why)" >&2
+      systemctl disable --now -q "$name"
     fi
   else
     # No systemd running: the sysvinit links and systemd's (update-rc.d removes both), and the
     # daemon its init script would have started.
-    if compgen -G '/etc/rc[2345].d/S*nsd' >/dev/null || compgen -G '/etc/systemd/system/*.wants/nsd.service' >/dev/null; then
-      echo "setup: disabling the system nsd at boot (the lab runs its own)" >&2
-      update-rc.d nsd disable >/dev/null 2>&1 || true
+    if compgen -G "/etc/rc[2345].d/S*$name" >/dev/null || compgen -G "/etc/systemd/system/*.wants/$name.service" >/dev/null; then
+      echo "setup: disabling the system $name at boot ($why)" >&2
+      update-rc.d "$name" disable >/dev/null 2>&1 || true
     fi
-    pid=$(cat /run/nsd/nsd.pid 2>/dev/null || true)
-    if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/nsd ]; then
-      echo "setup: stopping the system nsd, pid $pid (the lab runs its own)" >&2
+    local pid
+    pid=$(cat "$pidfile" 2>/dev/null || true)
+    if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$daemon" ]; then
+      echo "setup: stopping the system $name, pid $pid ($why)" >&2
       kill -TERM "$pid"
     fi
   fi
-fi
+}
+keep_off nsd /usr/sbin/nsd /run/nsd/nsd.pid 'the lab runs its own'
+keep_off prometheus /usr/bin/prometheus /run/prometheus/prometheus.pid 'the lab needs only promtool'
 
 # npm dependencies: reinstalled only when the lock file is newer than what is installed.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
