@@ -70,7 +70,7 @@ function columns(width: number, header: string[], rows: string[][], dropOrder: s
 
 export function serversPanel(m: DashboardModel, width: number): string[] {
   const rows = m.servers.map((s) => [
-    s.name, s.address, s.tap, String(s.capacity), truncate(s.alps.join(','), 18), s.state, checkCell(s.check), String(s.active),
+    s.name, s.address, s.tap, String(s.capacity), truncate(s.alps.join(','), 18), s.divertedTo ? `${s.state}>${s.divertedTo}` : s.state, checkCell(s.check), String(s.active),
     `${formatCount(s.packetsIn)}/${formatBytes(s.bytesIn)}`, `${formatCount(s.packetsOut)}/${formatBytes(s.bytesOut)}`,
     `${gauge(s.queue, s.queueLimit, 6)}${s.queue}/${s.queueLimit}`,
     String(Object.values(s.discards).reduce((a, b) => a + b, 0)),
@@ -79,7 +79,7 @@ export function serversPanel(m: DashboardModel, width: number): string[] {
   // From servers to the appliance is "in", towards them "out", in packets/bytes; the last
   // minute's connections per second, SOCKS reply latency and failures (stats/window.ts).
   const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CHECK', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS', 'CONN/S', 'P50', 'P99', 'FAIL'];
-  return fit(columns(width, header, rows, ['P50', 'FAIL', 'TAP', 'ALPS', 'CHECK', 'IN', 'CAP']), width);
+  return fit(columns(width, header, rows, ['P50', 'FAIL', 'IN', 'TAP', 'ALPS', 'CHECK', 'CAP']), width);
 }
 
 /** A server's active check (health/checker.ts), short: '-' when off, the latency or why not. */
@@ -106,7 +106,7 @@ export function connectionsPanel(m: DashboardModel, width: number, height: numbe
   ]);
   const table = columns(width,
     ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'SOCKS', 'AGE', 'IDLE', 'IN', 'OUT', 'REPLY', 'RTT-S', 'RTT-C', 'RATE', 'RETX'],
-    rows, ['PORT', 'SOCKS', 'AGE', 'IDLE', 'RTT-C', 'RETX', 'RTT-S']);
+    rows, ['SOCKS', 'RETX', 'RTT-C', 'IDLE', 'PORT', 'RTT-S', 'AGE']);
   const first = m.conns.length ? m.offset + 1 : 0;
   const summary = `${first}-${m.offset + m.conns.length} of ${m.connsMatched}` +
     (m.filter ? ` matching "${m.filter}"` : '') + `, ${m.connsTotal} in the table; sort: ${m.sort}`;

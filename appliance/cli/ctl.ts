@@ -75,7 +75,7 @@ export async function ctl(argv: string[]): Promise<number> {
       out(formatTable(
         ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'Check', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards', 'Conn/s', 'ReplyP50', 'ReplyP99', 'Failures'],
         servers.map((s) => [
-          s.name, s.address, s.tap, String(s.capacity), (s.alps as string[]).join(','), String(s.state), checkText(s.check as Row), String(s.active),
+          s.name, s.address, s.tap, String(s.capacity), (s.alps as string[]).join(','), s.divertedTo ? `${s.state}>${s.divertedTo}` : String(s.state), checkText(s.check as Row), String(s.active),
           formatCount(s.packetsIn as number), formatCount(s.packetsOut as number),
           formatBytes(s.bytesIn as number), formatBytes(s.bytesOut as number),
           `${s.queue}/${s.queueLimit}`, String(Object.values(s.discards as Row).reduce((x: number, y) => x + (y as number), 0)),

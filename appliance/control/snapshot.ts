@@ -4,6 +4,7 @@ import { STATE_NAMES, type Connection } from '../flow/connection';
 import { DIALECT_NAMES, type Dialect } from '../flow/dialect';
 import { DROP_REASONS } from '../forward/drops';
 import { diversionStatus } from './flows';
+import { serverPair } from '../stages/server-diversion';
 
 /**
  * What the control socket answers: plain JSON-able objects built on request from the live
@@ -81,9 +82,17 @@ export function servers(a: Appliance) {
   const e = a.forwarder.egress;
   const active = a.dispatcher.census.activeByServer;
   const names = a.alps.names;
+  // Server diversions in force (stages/server-diversion.ts): whose new connections go elsewhere.
+  const divertedTo = new Map<string, string>();
+  for (const entry of a.dispatcher.diversions.entries()) {
+    const pair = serverPair(entry, a.config.servers);
+    if (pair && !divertedTo.has(pair[0].name)) divertedTo.set(pair[0].name, pair[1].name);
+  }
   return a.config.servers.map((s, i) => ({
     name: s.name,
     address: `${formatIpv4(s.address)}:${s.port}`,
+    /** The server its new connections are diverted to, or ''. */
+    divertedTo: divertedTo.get(s.name) ?? '',
     tap: s.tap,
     local: formatPrefix(s.local),
     capacity: s.capacity,
