@@ -39,7 +39,6 @@ export class DropCapture {
   readonly fragmentComments: Record<FragmentReason, Buffer>;
   private readonly ring: RingFile;
   private readonly staging: Buffer[];
-  private readonly stagingBytes: number;
   private fill = 0;
   private fillLen = 0;
   private fillCount = 0;
@@ -74,8 +73,7 @@ export class DropCapture {
     let o = writeShb(header, 0, USER_APPL);
     for (const n of names) o = writeIdb(header, o, LINKTYPE_ETHERNET, this.snaplen, n);
     this.ring = new RingFile(settings.drops, settings.maxBytes, header, log);
-    this.stagingBytes = Math.min(STAGING, this.ring.maxChunk);
-    this.staging = [Buffer.allocUnsafeSlow(this.stagingBytes), Buffer.allocUnsafeSlow(this.stagingBytes)];
+    this.staging = [Buffer.allocUnsafeSlow(STAGING), Buffer.allocUnsafeSlow(STAGING)];
   }
 
   /** Rotates an earlier run's file out of the way and creates the ring's file with its headers. */
@@ -110,7 +108,7 @@ export class DropCapture {
     const digits = priority < 10 ? 1 : priority < 100 ? 2 : 3;
     const commentLength = alp === undefined ? comment.length : comment.length + alp.length + DropCapture.PRIORITY.length + digits;
     const need = epbLength(captured, commentLength);
-    if (this.fillLen + need > this.stagingBytes) {
+    if (this.fillLen + need > STAGING) {
       this.lost++;
       return;
     }
@@ -160,8 +158,9 @@ export class DropCapture {
       this.fill ^= 1;
       this.fillLen = 0;
       this.fillCount = 0;
-      if (await this.ring.append(b, len)) this.captured += count;
-      else this.lost += count;
+      const written = await this.ring.append(b, len);
+      this.captured += written;
+      this.lost += count - written;
     }
     this.flushed();
   }

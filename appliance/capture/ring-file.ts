@@ -3,9 +3,10 @@ import { open, rename, type FileHandle } from 'node:fs/promises';
 
 /**
  * A bounded ring of two files, as tcpdump -C/-W 2 keeps one: FILE is written until the next
- * chunk would take it past half the bound, then it becomes FILE.1 (replacing the older one)
- * and a new FILE starts with `header`. Each file is a whole capture on its own (the caller's
- * header is pcapng's section and interfaces), and both together never exceed `maxBytes`.
+ * pcapng block would take it past half the bound, then it becomes FILE.1 (replacing the older
+ * one) and a new FILE starts with `header`. Each file is a whole capture on its own (the
+ * caller's header is pcapng's section and interfaces), both together never exceed `maxBytes`,
+ * and FILE.1 is always full to within a block.
  *
  * Failures (a missing directory, a full disk, EIO) are counted and logged once per kind; the
  * chunk is lost, a half-written one is cut off again, and the next chunk tries anew.
@@ -20,11 +21,6 @@ export class RingFile {
 
   constructor(readonly path: string, maxBytes: number, private readonly header: Buffer, private readonly log: (message: string) => void) {
     this.half = Math.floor(maxBytes / 2);
-  }
-
-  /** The largest chunk `append` takes: a new file must hold its header and the chunk. */
-  get maxChunk(): number {
-    return this.half - this.header.length;
   }
 
   /**
@@ -47,19 +43,34 @@ export class RingFile {
     return `${this.path}.1`;
   }
 
-  /** Appends `len` bytes of `chunk` (at most `maxChunk`); true once written. Never rejects; one call at a time. */
-  async append(chunk: Buffer, len: number): Promise<boolean> {
+  /**
+   * Appends the first `len` bytes of `chunk`, whole pcapng blocks (each shorter than half the
+   * bound less the header): those FILE has room for, then the rest after a rotation. Returns
+   * how many blocks were written: all, unless a write failed. Never rejects; one call at a time.
+   */
+  async append(chunk: Buffer, len: number): Promise<number> {
+    let written = 0;
+    let from = 0;
     try {
-      if (this.fh !== undefined && this.size + len > this.half) await this.rotate();
-      if (this.fh === undefined) await this.create();
-      await this.writeAt(this.fh!, chunk, len);
-      return true;
+      while (from < len || this.fh === undefined) {
+        if (this.fh === undefined) await this.create();
+        let to = from;
+        let blocks = 0;
+        while (to < len && this.size + (to - from) + chunk.readUInt32LE(to + 4) <= this.half) {
+          to += chunk.readUInt32LE(to + 4);
+          blocks++;
+        }
+        await this.writeAt(this.fh!, chunk, from, to - from);
+        written += blocks;
+        from = to;
+        if (from < len) await this.rotate();
+      }
     } catch (e) {
       this.failed(e);
-      // A chunk written in part must not stay as a cut block: readers would stop there.
+      // A block written in part must not stay cut: readers would stop there.
       await this.fh?.truncate(this.size).catch(() => undefined);
-      return false;
     }
+    return written;
   }
 
   private async rotate(): Promise<void> {
@@ -75,7 +86,7 @@ export class RingFile {
     const fh = await open(this.path, 'w', 0o640);
     this.size = 0;
     try {
-      await this.writeAt(fh, this.header, this.header.length);
+      await this.writeAt(fh, this.header, 0, this.header.length);
     } catch (e) {
       await fh.close().catch(() => undefined);
       throw e;
@@ -83,10 +94,10 @@ export class RingFile {
     this.fh = fh;
   }
 
-  private async writeAt(fh: FileHandle, b: Buffer, len: number): Promise<void> {
+  private async writeAt(fh: FileHandle, b: Buffer, off: number, len: number): Promise<void> {
     let done = 0;
     while (done < len) {
-      const { bytesWritten } = await fh.write(b, done, len - done, this.size + done);
+      const { bytesWritten } = await fh.write(b, off + done, len - done, this.size + done);
       done += bytesWritten;
     }
     this.size += len;

@@ -17,7 +17,7 @@ export interface CaptureSettings {
 
 export const CAPTURE_SECTION = 'capture';
 const MIB = 1 << 20;
-/** Two files, each of which must hold its headers and a whole staging buffer (appliance/capture/drop-capture.ts). */
+/** Two files, each of which must hold its headers and the longest block (snaplen 65535) many times over. */
 export const CAPTURE_MIN_BYTES = MIB;
 export const CAPTURE_MAX_BYTES = 64 * 1024 * MIB;
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: MIB, G: 1024 * MIB };
@@ -29,25 +29,22 @@ const UNITS: Record<string, number> = { '': 1, K: 1024, M: MIB, G: 1024 * MIB };
  * destination; a 16 MiB ring then holds some 50,000 drops.
  */
 export function readCapture(c: SectionReader): CaptureSettings | undefined {
-  const drops = c.raw('drops', false);
-  const sizeText = c.raw('max_bytes', false);
-  const snaplen = c.int('snaplen', 64, 65535, 256)!;
-  c.done();
+  let drops = c.raw('drops', false);
+  if (drops === undefined) {
+    if (c.has('drops')) c.problem('drops', 'value is empty: expected the capture file\'s absolute path, or leave the key out');
+  } else if (!isAbsolute(drops) || drops.endsWith('/')) {
+    c.problem('drops', `expected the capture file's absolute path, like /var/log/socksalp/drops.pcapng, got ${quote(drops)}`);
+    drops = undefined;
+  }
   let maxBytes = 16 * MIB;
+  const sizeText = c.raw('max_bytes', false);
   if (sizeText !== undefined) {
     const m = /^(\d{1,12})\s*([KMG]?)$/i.exec(sizeText);
     const n = m ? Number(m[1]) * UNITS[m[2].toUpperCase()] : NaN;
-    if (!(n >= CAPTURE_MIN_BYTES && n <= CAPTURE_MAX_BYTES)) {
-      c.problem('max_bytes', `expected a size from 1M to 64G (bytes, or a number followed by K, M or G), got ${quote(sizeText)}`);
-    } else maxBytes = n;
+    if (n >= CAPTURE_MIN_BYTES && n <= CAPTURE_MAX_BYTES) maxBytes = n;
+    else c.problem('max_bytes', `expected a size from 1M to 64G (bytes, or a number followed by K, M or G), got ${quote(sizeText)}`);
   }
-  if (drops === undefined) {
-    if (c.has('drops')) c.problem('drops', 'value is empty: expected the capture file\'s absolute path, or leave the key out');
-    return undefined;
-  }
-  if (!isAbsolute(drops) || drops.endsWith('/')) {
-    c.problem('drops', `expected the capture file's absolute path, like /var/log/socksalp/drops.pcapng, got ${quote(drops)}`);
-    return undefined;
-  }
-  return { drops, maxBytes, snaplen };
+  const snaplen = c.int('snaplen', 64, 65535, 256)!;
+  c.done();
+  return drops === undefined ? undefined : { drops, maxBytes, snaplen };
 }
