@@ -228,8 +228,8 @@ export class Reassembler {
       // payload already held moves up to follow it.
       if (hl !== p.place) buf.copy(buf, base + hl, base + p.place, base + p.place + p.maxEnd);
       buf.copy(buf, base, ip.off, ip.off + hl);
-      // Its link header too: a capture of the whole datagram, dropped later, shows who sent it.
-      buf.copy(buf, base - ETH_HEADER, ip.off - ETH_HEADER, ip.off);
+      // With a capture on, its link header too: the whole datagram, dropped later, shows who sent it.
+      if (this.lost?.capture !== undefined) buf.copy(buf, base - ETH_HEADER, ip.off - ETH_HEADER, ip.off);
       p.place = hl;
     }
     buf.copy(buf, base + p.place + offset, ip.payloadOffset, ip.payloadOffset + length);

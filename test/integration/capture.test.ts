@@ -126,4 +126,25 @@ describe('capture: the ring of dropped datagrams, read by tshark and tcpdump', f
     expect(flood).to.be.at.least(Math.floor(MIB / 2 / 1100) - 2);
     expect(c.lost - before.capture!.lost).to.be.at.most(count - flood);
   });
+
+  it('follows a reload: a new bound gives a new ring (the old one written and closed first), and without drops it is off', async function () {
+    const ini = join(s.conf, 'appliance.ini');
+    const until = async (ok: (c: CaptureStatus | null) => boolean) => {
+      for (let i = 0; i < 50; i++) {
+        const c = (await status()).capture;
+        if (ok(c)) return c;
+        await sleep(100);
+      }
+      throw new Error(`the reload did not apply: ${JSON.stringify((await status()).capture)}`);
+    };
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace('max_bytes = 1M', 'max_bytes = 2M'));
+    s.app.signal('SIGHUP');
+    await until((c) => c?.maxBytes === 2 * MIB && c.captured === 0);
+    inject(s.lab.LAB_NS_CLIENT, 'udp', '198.18.0.2', 40005, UNROUTED, 9, 'after the reload');
+    await until((c) => c!.captured >= 1);
+    expect(tshark(file, 'udp.srcport', 'frame.comment').filter((r) => r[0] === '40005')).to.deep.equal([['40005', 'drop: no-route']]);
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace(/^drops = .*$/m, ''));
+    s.app.signal('SIGHUP');
+    await until((c) => c === null);
+  });
 });
