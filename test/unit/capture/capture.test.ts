@@ -6,7 +6,10 @@ import { commentAt, writeEpbHead, writeEpbTail, writeIdb, writeShb } from '../..
 import { DropCapture } from '../../../appliance/capture/drop-capture';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Drops } from '../../../appliance/forward/drops';
-import { emitIpv4, PROTO_TCP } from '../../../appliance/wire/ipv4';
+import { Reassembler } from '../../../appliance/forward/reassembly';
+import { ServerEgress } from '../../../appliance/forward/egress';
+import type { ServerRecord } from '../../../appliance/config/tables';
+import { emitIpv4, Ipv4View, PROTO_TCP } from '../../../appliance/wire/ipv4';
 import { ip } from '../wire/packets';
 import { readPcapng } from './pcapng-read';
 
@@ -160,6 +163,57 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     const ids = [...a.packets, ...b.packets].map((p) => p.data.readUInt16BE(14 + 4));
     expect(ids[ids.length - 1]).to.equal((sent - 1) & 0xffff);
     for (let i = 1; i < ids.length; i++) expect(ids[i]).to.equal(ids[i - 1] + 1);
+  });
+
+  it('congestion control\'s discards (patent figure 9) reach the capture with the server, ALP and priority', async function () {
+    const file = join(dir, 'drops.pcapng');
+    const pool = new PacketPool(8, 1500, 1);
+    const drops = new Drops(pool, () => undefined);
+    const c = drops.capture = capture(file, MIB, 256);
+    const egress = new ServerEgress([{ queueLimit: 2 }, { queueLimit: 2 }] as ServerRecord[], pool, 2);
+    egress.lost = drops;
+    for (const [alp, prio, eligible] of [[0, 7, false], [1, 1, true], [1, 1, true]] as const) {
+      const slot = pool.take();
+      datagram(pool, slot, 60, prio);
+      expect(egress.enqueue(0, slot, 74, alp, prio, eligible, false)).to.equal(true);
+    }
+    expect(egress.queues[0].length).to.equal(1);
+    expect(egress.discardsByPriority[0][1]).to.equal(2);
+    await c.close();
+    const got = readPcapng(readFileSync(file)).packets;
+    expect(got.map((p) => [p.iface, p.captured, p.comment])).to.deep.equal([
+      [1, 74, 'discard: congestion server=sa alp=bulk priority=1'],
+      [1, 74, 'discard: congestion server=sa alp=bulk priority=1'],
+    ]);
+  });
+
+  it('reassembly: the fragment that overlaps is kept with its reason, and the later fragments of its datagram', async function () {
+    const file = join(dir, 'drops.pcapng');
+    const pool = new PacketPool(8, 1500, 1);
+    const drops = new Drops(pool, () => undefined);
+    const c = drops.capture = capture(file, MIB, 256);
+    const r = new Reassembler(pool, MIB, 30);
+    r.lost = drops;
+    drops.device = 0;
+    const sent: Buffer[] = [];
+    for (const [offset, more] of [[0, true], [8, true], [24, false]] as const) {
+      const slot = pool.take();
+      const at = pool.ipOffset(slot);
+      emitIpv4({ src: ip('198.18.0.2'), dst: ip('203.0.113.10'), protocol: PROTO_TCP, payloadLength: 16, ttl: 64, identification: 77, dontFragment: false }, pool.buf, at);
+      pool.buf[at + 6] = (more ? 0x20 : 0) | ((offset / 8) >> 8);
+      pool.buf[at + 7] = (offset / 8) & 0xff;
+      const v = new Ipv4View().wrap(pool.buf, at, 36);
+      v.fillChecksum();
+      sent.push(Buffer.from(pool.buf.subarray(at, at + 36)));
+      expect(r.add(slot, v, 0)).to.equal(-1);
+    }
+    expect(r.drops.overlap).to.equal(1);
+    expect(pool.available).to.equal(8);
+    await c.close();
+    const got = readPcapng(readFileSync(file)).packets;
+    expect(got.map((p) => p.comment)).to.deep.equal(['drop: reassembly-overlap', 'drop: reassembly-rest-of-dropped']);
+    expect(got[0].data.subarray(14)).to.deep.equal(sent[1]);
+    expect(got[1].data.subarray(14)).to.deep.equal(sent[2]);
   });
 
   it('a full staging buffer counts the drop lost instead of growing, and goes on once written', async function () {
