@@ -6,8 +6,12 @@ import { ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
 import { commentAt, epbLength, idbLength, LINKTYPE_ETHERNET, shbLength, writeEpbHead, writeEpbTail, writeIdb, writeShb } from './pcapng';
 import { RingFile } from './ring-file';
 
-/** Each of the two staging buffers: room for a few hundred drops, and for the longest record (snaplen 65535). */
-const STAGING = 256 * 1024;
+/**
+ * Each of the two staging buffers: some 3,000 drops at the default snaplen, 900 whole 1,100-byte
+ * frames (a tenth of a second of a 10,000-a-second flood while a write is in flight), and
+ * the longest record (snaplen 65535) many times over.
+ */
+const STAGING = 1 << 20;
 const ETHERTYPE_IPV6 = 0x86dd;
 const USER_APPL = Buffer.from('socksalp');
 /** A datagram's fate beyond the drop reasons: a fragment dropped with its datagram, or one of a datagram dropped before. */

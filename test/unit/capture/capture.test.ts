@@ -223,7 +223,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     const c = drops.capture = capture(file, MIB, 1514);
     await c.written();
     const per = 40 + 1516 + 16;
-    const fits = Math.floor((256 * 1024) / per);
+    const fits = Math.floor(MIB / per);
     // In one turn of the event loop nothing is written: one buffer fills, the rest is lost.
     for (let i = 0; i < 1000; i++) {
       const s = pool.take();
