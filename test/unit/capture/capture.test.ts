@@ -220,7 +220,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     const file = join(dir, 'drops.pcapng');
     const pool = new PacketPool(4, 1500, 1);
     const drops = new Drops(pool, () => undefined);
-    const c = drops.capture = capture(file, MIB, 1514);
+    const c = drops.capture = capture(file, 4 * MIB, 1514); // room for a whole staging buffer in FILE
     await c.written();
     const per = 40 + 1516 + 16;
     const fits = Math.floor(MIB / per);
