@@ -118,7 +118,7 @@ export class Appliance {
     this.dispatcher.endAll(); // their records (the observers') before the devices go
     this.loop.stop(() => {
       this.forwarder.close();
-      done?.();
+      void this.forwarder.closeCapture().then(() => done?.());
     });
   }
 

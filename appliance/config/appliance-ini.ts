@@ -8,6 +8,7 @@ import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettin
 import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 import { readMetrics, type MetricsSettings } from './metrics-ini';
+import { CAPTURE_SECTION, readCapture, type CaptureSettings } from './capture-ini';
 
 export interface ApplianceIni {
   appliance: ApplianceSettings;
@@ -17,9 +18,10 @@ export interface ApplianceIni {
   monitor?: MonitorSettings;
   diversion: DiversionSettings;
   metrics?: MetricsSettings;
+  capture?: CaptureSettings;
 }
 
-const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion', 'metrics'];
+const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion', 'metrics', CAPTURE_SECTION];
 
 export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'): ApplianceIni {
   for (const s of file.sections.values()) {
@@ -132,7 +134,8 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
   };
   d.done();
   const metrics = file.sections.has('metrics') ? readMetrics(section('metrics')) : undefined;
-  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics };
+  const capture = readCapture(section(CAPTURE_SECTION));
+  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture };
 }
 
 /** [monitor]: `listen` turns the channel on and needs `key_file`; a relative key_file is taken from the configuration directory. */

@@ -1,6 +1,7 @@
 import type { Prefix } from './address';
 import type { Destination, DivertedEntry } from '../divert/endpoint';
 import type { MetricsSettings } from './metrics-ini';
+import type { CaptureSettings } from './capture-ini';
 
 /**
  * The configuration as the data path uses it: the patent's two configuration tables
@@ -145,6 +146,8 @@ export interface Config {
   diversion: DiversionSettings;
   /** appliance.ini [metrics]: the Prometheus endpoint; absent when `listen` is not set. */
   metrics?: MetricsSettings;
+  /** appliance.ini [capture]: the ring of dropped datagrams; absent when `drops` is not set. */
+  capture?: CaptureSettings;
   /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
   diverted?: DivertedTable;
 }

@@ -71,6 +71,7 @@ export function status(a: Appliance) {
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
     internalErrors: a.forwarder.internalErrors,
     monitor: a.monitor?.stats() ?? null,
+    capture: a.forwarder.capture?.status() ?? null,
     diversion: diversionStatus(a),
     poolFree: a.pool.available,
     memory: process.memoryUsage(),

@@ -64,7 +64,7 @@ export class Demux {
     const seg = this.segments[segIndex];
     const eth = this.eth.wrap(this.pool.buf, this.pool.frameOffset(slot), n);
     if (!eth.valid) {
-      this.drops.drop(slot, 'malformed-ethernet');
+      this.drops.dropRead(slot, 'malformed-ethernet', n - ETH_HEADER);
       return;
     }
     if (!eth.isFor(seg.mac)) {

@@ -1,4 +1,6 @@
 import type { PacketPool } from '../device/packet-pool';
+import type { DropCapture, FragmentReason } from '../capture/drop-capture';
+import { ETH_HEADER } from '../wire/ethernet';
 
 /** Why packets were dropped, counted by reason; one log line the first time each happens. */
 export const DROP_REASONS = [
@@ -6,7 +8,7 @@ export const DROP_REASONS = [
   'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'unsupported',
   'diverted-flows-full', 'rp-filter', 'spoofed-source',
 ] as const;
-type DropReason = (typeof DROP_REASONS)[number];
+export type DropReason = (typeof DROP_REASONS)[number];
 
 /**
  * What the forwarder loses, and why. A flood of bad packets must cost a counter, not a log
@@ -18,6 +20,13 @@ export class Drops {
   /** Packets a bug of ours met (each dropped, the first of each kind logged). */
   internalErrors = 0;
   private readonly logged = new Set<string>();
+  /** appliance.ini [capture]: the ring the dropped datagrams go to; undefined when off. */
+  capture: DropCapture | undefined;
+  /**
+   * The device being read (0: the TUN, i + 1: segment i's TAP), set by Ingress once per batch:
+   * where a datagram dropped on the way in came from, at no cost per datagram.
+   */
+  device = 0;
 
   constructor(private readonly pool: PacketPool, private readonly log: (message: string) => void) {
     this.byReason = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
@@ -30,11 +39,56 @@ export class Drops {
     return true;
   }
 
-  /** Counts a drop and gives its slot back (-1: there was none, as when the pool ran out). */
+  /**
+   * Counts a drop and gives its slot back (-1: there was none, as when the pool ran out). The
+   * slot holds a datagram received from `device` whose IP header was checked, so its total
+   * length can be trusted.
+   */
   drop(slot: number, reason: DropReason): void {
+    this.count(reason);
+    if (slot < 0) return;
+    if (this.capture !== undefined) this.keep(slot, this.device, this.pool.buf.readUInt16BE(this.pool.ipOffset(slot) + 2), this.device !== 0, this.capture.dropComments[reason]);
+    this.pool.give(slot);
+  }
+
+  /** A drop before the IP header was checked: the slot holds what `device` read, `ipLength` bytes after the link header's place (less than 0 for a runt frame). */
+  dropRead(slot: number, reason: DropReason, ipLength: number): void {
+    this.count(reason);
+    if (this.capture !== undefined) this.keep(slot, this.device, ipLength, this.device !== 0, this.capture.dropComments[reason]);
+    this.pool.give(slot);
+  }
+
+  /**
+   * A drop on the way out to `device`: an IP datagram of `ipLength` bytes, `framed` when its
+   * Ethernet header is written already.
+   */
+  dropOut(slot: number, reason: DropReason, device: number, ipLength: number, framed: boolean): void {
+    this.count(reason);
+    if (this.capture !== undefined) this.keep(slot, device, ipLength, framed && device !== 0, this.capture.dropComments[reason]);
+    this.pool.give(slot);
+  }
+
+  /** A fragment reassembly drops (reassembly.ts counts it): kept in the capture only; its slot is the caller's. */
+  fragment(slot: number, reason: FragmentReason): void {
+    if (this.capture !== undefined) this.keep(slot, this.device, this.pool.buf.readUInt16BE(this.pool.ipOffset(slot) + 2), this.device !== 0, this.capture.fragmentComments[reason]);
+  }
+
+  /** A frame of `len` bytes congestion control discarded from `server`'s queue (egress.ts counts it); its slot is the caller's. */
+  discarded(server: number, slot: number, len: number, alp: number, priority: number): void {
+    this.capture?.discard(server, this.pool.buf, this.pool.frameOffset(slot), len, alp, priority);
+  }
+
+  private count(reason: DropReason): void {
     this.byReason[reason]++;
     if (this.first(reason)) this.log(`dropping packets: ${reason} (counted from now on, logged once)`);
-    if (slot >= 0) this.pool.give(slot);
+  }
+
+  /** Into the capture: the frame (`framed`), else the IP datagram with a made-up Ethernet header. */
+  private keep(slot: number, device: number, ipLength: number, framed: boolean, comment: Uint8Array): void {
+    const room = this.pool.ipRoom(slot);
+    const len = ipLength > room ? room : ipLength;
+    if (framed) this.capture!.record(device, this.pool.buf, this.pool.frameOffset(slot), ETH_HEADER + len, false, comment);
+    else this.capture!.record(device, this.pool.buf, this.pool.ipOffset(slot), len < 0 ? 0 : len, true, comment);
   }
 
   /**

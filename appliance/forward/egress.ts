@@ -1,6 +1,7 @@
 import type { PacketPool } from '../device/packet-pool';
 import type { ServerRecord } from '../config/tables';
 import { CongestionControl } from '../stages/congestion-control';
+import type { Drops } from './drops';
 import { OutputQueue } from './output-queue';
 
 /**
@@ -16,9 +17,12 @@ export class ServerEgress {
   readonly discardsByPriority: Float64Array[];
   private readonly cc = new CongestionControl();
   private discardServer = 0;
-  private readonly onDiscard = (alp: number, priority: number): void => {
+  /** Where a discarded datagram is captured (set by the forwarder; its `capture` may be off). */
+  lost: Drops | undefined;
+  private readonly onDiscard = (alp: number, priority: number, slot: number, len: number): void => {
     this.discardsByAlp[this.discardServer][alp]++;
     this.discardsByPriority[this.discardServer][priority]++;
+    if (this.lost?.capture !== undefined) this.lost.discarded(this.discardServer, slot, len, alp, priority);
   };
 
   constructor(servers: ServerRecord[], pool: PacketPool, alpCount: number) {

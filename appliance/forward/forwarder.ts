@@ -1,4 +1,6 @@
 import type { Config, Route } from '../config/tables';
+import type { CaptureSettings } from '../config/capture-ini';
+import { DropCapture } from '../capture/drop-capture';
 import { Device, type OpenDevice, type PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
@@ -48,13 +50,15 @@ export class Forwarder implements Sink {
   readonly watch: DeviceWatch;
   /** Routed traffic the diverted-address table diverts: the current connections, the name server. */
   readonly diversion: Diversion;
+  /** The ALP registry's names by id, for the capture's comments. */
+  private readonly alpNames: readonly string[];
 
   constructor(
     readonly pool: PacketPool,
     config: Config,
     stages: Stages,
     private readonly health: ServerHealth,
-    log: (message: string) => void,
+    private readonly log: (message: string) => void,
     open: OpenDevice = (name, kind) => new Device(name, kind, pool),
   ) {
     this.tun = open(config.intranet.tun, 'tun');
@@ -66,6 +70,7 @@ export class Forwarder implements Sink {
     this.egress = new ServerEgress(config.servers, pool, stages.alps.size);
     // At most 4 MiB of fragments held, 30 s for a datagram to complete.
     this.reassembler = new Reassembler(pool, 4 << 20, 30);
+    this.egress.lost = this.reassembler.lost = this.lost;
     this.neighbours = new Neighbours(pool, this.segments, this.serverSegment, config.servers, health, this.lost, log, this.egress.stats);
     this.output = new Output(pool, this.tun, this.segments, this.serverSegment, this.egress, this.neighbours, this.lost);
     this.icmp = new Icmp(pool, this.output, this.neighbours, this.lost);
@@ -79,6 +84,43 @@ export class Forwarder implements Sink {
     this.router.loose = config.appliance.rpFilter === 'loose';
     const serversOn = this.devices.map((_, i) => (i === 0 ? [] : serverSegment.flatMap((seg, s) => (seg === i - 1 ? [s] : []))));
     this.watch = new DeviceWatch(this.devices, serversOn, config.servers.map((s) => s.name), health, (s, why) => this.dispatcher.serverGone(s, why), log);
+    this.alpNames = stages.alps.names;
+    this.setCapture(config);
+  }
+
+  /** The ring of dropped datagrams, when appliance.ini [capture] turns it on. */
+  get capture(): DropCapture | undefined {
+    return this.lost.capture;
+  }
+
+  /**
+   * [capture] at start and at each reload: a changed one replaces the running one once that
+   * has written what it holds (drops meanwhile are counted, not captured).
+   */
+  private setCapture(config: Config): void {
+    const old = this.lost.capture;
+    const next = config.capture;
+    if (sameCapture(old?.settings, next)) return;
+    this.lost.capture = undefined;
+    const begin = () => {
+      if (next === undefined) return;
+      const c = new DropCapture(next, this.devices.map((d) => d.name), config.servers.map((s) => s.name), this.serverSegment.map((s) => s + 1), this.alpNames, this.log);
+      c.start();
+      this.lost.capture = c;
+    };
+    if (old === undefined) begin();
+    else void old.close().then(begin);
+  }
+
+  /** Writes what the capture holds and closes its file (stop); a second at most. */
+  closeCapture(): Promise<void> {
+    const c = this.lost.capture;
+    this.lost.capture = undefined;
+    if (c === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      setTimeout(resolve, 1000).unref();
+      void c.close().then(resolve);
+    });
   }
 
   /** Set once, after construction: the dispatcher is built with this forwarder as its Sink. */
@@ -105,6 +147,7 @@ export class Forwarder implements Sink {
     this.router.loose = config.appliance.rpFilter === 'loose';
     this.diversion.configure(stages.diversions, config.diversion);
     this.diversion.rerouted();
+    this.setCapture(config);
   }
 
   /** What a reload may change here besides the ALPs: the routes and the VIPs. */
@@ -167,4 +210,8 @@ export class Forwarder implements Sink {
     this.ingress.release();
     for (const d of this.devices) d.close();
   }
+}
+
+function sameCapture(a: CaptureSettings | undefined, b: CaptureSettings | undefined): boolean {
+  return a?.drops === b?.drops && a?.maxBytes === b?.maxBytes && a?.snaplen === b?.snaplen;
 }

@@ -32,6 +32,7 @@ export class Ingress {
   readDevice(index: number): number {
     const dev = index === 0 ? this.tun : this.segments[index - 1].device;
     const l2 = index === 0 ? 0 : ETH_HEADER;
+    this.drops.device = index;
     let got = 0;
     while (got < BATCH) {
       let landing = this.landing[index];

@@ -68,7 +68,7 @@ export class Neighbours {
   receive(seg: Segment, slot: number, n: number): void {
     const a = this.arp.wrap(this.pool.buf, this.pool.ipOffset(slot), n - ETH_HEADER);
     if (!a.valid) {
-      this.drops.drop(slot, 'malformed-arp');
+      this.drops.dropRead(slot, 'malformed-arp', n - ETH_HEADER);
       return;
     }
     const sender = a.senderIp;
@@ -141,8 +141,11 @@ export class Neighbours {
     const seg = this.segments[segIndex];
     const mac = this.macs.get(nextHop);
     if (seg === undefined || mac === undefined) {
-      if (seg !== undefined) this.solicit(segIndex, nextHop);
-      this.drops.drop(slot, 'no-arp');
+      if (seg === undefined) this.drops.drop(slot, 'no-arp'); // the route's TAP is not there: kept as received
+      else {
+        this.solicit(segIndex, nextHop);
+        this.drops.dropOut(slot, 'no-arp', segIndex + 1, len, false);
+      }
       return;
     }
     emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
@@ -190,7 +193,7 @@ export class Neighbours {
    */
   private writeFrame(seg: Segment, slot: number, len: number): void {
     if (seg.device.write(slot, len)) this.pool.give(slot);
-    else this.drops.drop(slot, 'queue-full');
+    else this.drops.dropOut(slot, 'queue-full', this.segments.indexOf(seg) + 1, len - ETH_HEADER, true);
   }
 }
 

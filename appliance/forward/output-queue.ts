@@ -1,4 +1,4 @@
-import type { QueueEntries } from '../stages/congestion-control';
+import type { OnDiscard, QueueEntries } from '../stages/congestion-control';
 import type { PacketPool } from '../device/packet-pool';
 
 /** Entry flags: the appliance's own segment (never discarded); its ALP is discard-eligible. */
@@ -57,12 +57,12 @@ export class OutputQueue implements QueueEntries {
   discardEligibleAt(i: number): boolean { return (this.flags[this.at(i)] & DISCARD_ELIGIBLE) !== 0; }
   protectedAt(i: number): boolean { return (this.flags[this.at(i)] & PROTECTED) !== 0; }
 
-  removeMarked(marks: Uint8Array, onDiscard: (alp: number, priority: number) => void): number {
+  removeMarked(marks: Uint8Array, onDiscard: OnDiscard): number {
     let kept = 0;
     for (let i = 0; i < this.count; i++) {
       const j = this.at(i);
       if (marks[i] === 1) {
-        onDiscard(this.alps[j], this.prios[j]);
+        onDiscard(this.alps[j], this.prios[j], this.slots[j], this.lens[j]);
         this.pool.give(this.slots[j]);
         continue;
       }

@@ -34,7 +34,7 @@ export class Output {
   }
 
   toIntranet(slot: number, len: number): void {
-    if (!this.tunQueue.push(slot, len, 0, 0, false, true)) this.drops.drop(slot, 'queue-full');
+    if (!this.tunQueue.push(slot, len, 0, 0, false, true)) this.drops.dropOut(slot, 'queue-full', 0, len, false);
   }
 
   /**
@@ -45,13 +45,13 @@ export class Output {
   toServer(server: number, slot: number, len: number, alp: number, priority: number, discardEligible: boolean, own: boolean): void {
     const mac = this.neighbours.serverMac[server];
     if (mac === undefined) {
-      this.drops.drop(slot, 'no-arp');
+      this.drops.dropOut(slot, 'no-arp', this.serverSegment[server] + 1, len, false);
       return;
     }
     const seg = this.segments[this.serverSegment[server]];
     emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
     if (!this.egress.enqueue(server, slot, ETH_HEADER + len, alp, priority, discardEligible, own)) {
-      this.drops.drop(slot, 'queue-full');
+      this.drops.dropOut(slot, 'queue-full', this.serverSegment[server] + 1, len, true);
       return;
     }
     const st = this.egress.stats[server];

@@ -1,5 +1,7 @@
 import { MAX_IP, type PacketPool } from '../device/packet-pool';
 import { IPV4_MIN_HEADER, type Ipv4View } from '../wire/ipv4';
+import { ETH_HEADER } from '../wire/ethernet';
+import type { Drops } from './drops';
 
 /**
  * Why a datagram being reassembled was given up, each counted in `Reassembler.drops`:
@@ -113,6 +115,8 @@ export class Reassembler {
   private top = 0;
   private readonly spare: Pending[] = [];
   private readonly spareSources: Source[] = [];
+  /** Where a fragment that is thrown away is captured (set by the forwarder; its `capture` may be off). */
+  lost: Drops | undefined;
 
   constructor(private readonly pool: PacketPool, maxBytes: number, private readonly timeout: number, perSourceBytes = maxBytes / 8) {
     this.maxEntries = Math.max(1, Math.floor(maxBytes / pool.smallSize));
@@ -139,8 +143,11 @@ export class Reassembler {
     p ??= this.open(src, key, dst, now);
     if (p !== undefined && p.slot >= 0) {
       const drop = this.place(p, ip);
-      if (drop !== undefined) this.kill(p, drop);
-    }
+      if (drop !== undefined) {
+        this.kill(p, drop);
+        this.lost?.fragment(slot, drop);
+      }
+    } else this.lost?.fragment(slot, p === undefined ? 'pool-exhausted' : 'rest-of-dropped');
     this.pool.give(slot);
     if (p === undefined || p.slot < 0 || p.received !== p.total) return -1;
     return this.finish(p, ip);
@@ -221,6 +228,8 @@ export class Reassembler {
       // payload already held moves up to follow it.
       if (hl !== p.place) buf.copy(buf, base + hl, base + p.place, base + p.place + p.maxEnd);
       buf.copy(buf, base, ip.off, ip.off + hl);
+      // With a capture on, its link header too: the whole datagram, dropped later, shows who sent it.
+      if (this.lost?.capture !== undefined) buf.copy(buf, base - ETH_HEADER, ip.off - ETH_HEADER, ip.off);
       p.place = hl;
     }
     buf.copy(buf, base + p.place + offset, ip.payloadOffset, ip.payloadOffset + length);

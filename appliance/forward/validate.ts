@@ -32,7 +32,7 @@ export class Validator {
     const ip = this.ip.wrap(this.pool.buf, this.pool.ipOffset(slot), n);
     const err = ip.check();
     if (err !== Ipv4Error.None) {
-      this.drops.drop(slot, err === Ipv4Error.Checksum ? 'bad-ip-checksum' : err === Ipv4Error.Version ? 'not-ipv4' : 'malformed-ip');
+      this.drops.dropRead(slot, err === Ipv4Error.Checksum ? 'bad-ip-checksum' : err === Ipv4Error.Version ? 'not-ipv4' : 'malformed-ip', n);
       return -1;
     }
     if (!ip.isFragment) return slot;

@@ -10,9 +10,12 @@ export interface QueueEntries {
   discardEligibleAt(i: number): boolean;
   /** The appliance's own handshake segments are never discarded. */
   protectedAt(i: number): boolean;
-  /** Removes the entries whose mark is 1 and releases their packets; returns how many. */
-  removeMarked(marks: Uint8Array, onDiscard: (alp: number, priority: number) => void): number;
+  /** Removes the entries whose mark is 1 and releases their packets (told to `onDiscard` first); returns how many. */
+  removeMarked(marks: Uint8Array, onDiscard: OnDiscard): number;
 }
+
+/** A discarded entry: its ALP and priority, and its packet's slot and length (still held during the call). */
+export type OnDiscard = (alp: number, priority: number, slot: number, len: number) => void;
 
 /**
  * Socks ALP Congestion Control (patent figure 9, claims 4-5).
@@ -30,7 +33,7 @@ export class CongestionControl {
   private marks = new Uint8Array(0);
 
   /** Runs the figure 9 loop on `q`, whose last entry just arrived. False when that one was discarded. */
-  admit(q: QueueEntries, bound: number, onDiscard: (alp: number, priority: number) => void): boolean {
+  admit(q: QueueEntries, bound: number, onDiscard: OnDiscard): boolean {
     if (q.length <= bound) return true;
     let arrivingAlive = true;
     while (q.length > bound) {

@@ -4,8 +4,10 @@
   inject.py send SRC SPORT DST DPORT FLAGS SEQ... [--ack N]   one segment per SEQ
   inject.py random SRC SPORT DST DPORT FLAGS COUNT [--seed N]   COUNT segments, random SEQs
   (send and random take --rate PPS: segments a second at most, default 20000, so that a
-  burst is not lost in the kernel's queues before it reaches what it attacks)
-  inject.py udp SRC SPORT DST DPORT TEXT                        one UDP datagram from any source
+  burst is not lost in the kernel's queues before it reaches what it attacks; and
+  --bad-checksum: each segment's TCP checksum off by one bit)
+  inject.py udp SRC SPORT DST DPORT TEXT [--count N]            one UDP datagram from any source
+                                                                (N of them, at --rate)
   inject.py garp IFACE IP MAC                                   a gratuitous ARP (request and reply)
                                                                 saying IP is at MAC, broadcast on IFACE
   inject.py capture IFACE FILE SECONDS [--max N]              what the kernel sends out of IFACE
@@ -35,10 +37,10 @@ def checksum(data: bytes) -> int:
     return ~s & 0xffff
 
 
-def segment(src: str, sport: int, dst: str, dport: int, flags: int, seq: int, ack: int) -> bytes:
+def segment(src: str, sport: int, dst: str, dport: int, flags: int, seq: int, ack: int, bad: bool = False) -> bytes:
     s, d = socket.inet_aton(src), socket.inet_aton(dst)
     tcp = struct.pack('!HHIIBBHHH', sport, dport, seq & 0xffffffff, ack & 0xffffffff, 5 << 4, flags, 0 if flags & 0x04 else 1024, 0, 0)
-    csum = checksum(s + d + struct.pack('!BBH', 0, 6, len(tcp)) + tcp)
+    csum = checksum(s + d + struct.pack('!BBH', 0, 6, len(tcp)) + tcp) ^ (1 if bad else 0)
     tcp = tcp[:16] + struct.pack('!H', csum) + tcp[18:]
     # The kernel fills in the IP checksum and the identification when they are 0 (raw(7)).
     ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, s, d)
@@ -137,8 +139,15 @@ def main(argv: list) -> None:
         return
     if mode == 'udp':
         src, sport, dst, dport = argv[2], int(argv[3]), argv[4], int(argv[5])
-        sender().sendto(udp_datagram(src, sport, dst, dport, argv[6].encode()), (dst, 0))
-        print(1)
+        count = option(argv, '--count', 1)
+        rate = option(argv, '--rate', 20000)
+        s = sender()
+        datagram = udp_datagram(src, sport, dst, dport, argv[6].encode())
+        for i in range(count):
+            s.sendto(datagram, (dst, 0))
+            if i % 50 == 49:
+                time.sleep(50 / rate)
+        print(count)
         return
     src, sport, dst, dport, flags = argv[2], int(argv[3]), argv[4], int(argv[5]), parse_flags(argv[6])
     rest = argv[7:]
@@ -156,9 +165,10 @@ def main(argv: list) -> None:
     else:
         raise SystemExit(f'unknown mode {mode}')
     rate = option(rest, '--rate', 20000)
+    bad = '--bad-checksum' in rest
     s = sender()
     for i, seq in enumerate(seqs):
-        s.sendto(segment(src, sport, dst, dport, flags, seq, ack), (dst, 0))
+        s.sendto(segment(src, sport, dst, dport, flags, seq, ack, bad), (dst, 0))
         if i % 50 == 49:
             time.sleep(50 / rate)
     print(len(seqs))

@@ -29,6 +29,7 @@ NEEDED=(
   nsd-checkzone:nsd
   tcpdump:tcpdump
   promtool:prometheus
+  tshark:tshark
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../../appliance/config/load';
+import { REPO } from '../../lab/lab';
+import { configProblems } from '../config-problems';
+
+describe('config: appliance.ini [capture]', function () {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'socksalp-capture-ini-'));
+    for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const withCapture = (lines: string) => appendFileSync(join(dir, 'appliance.ini'), `\n[capture]\n${lines}\n`);
+
+  it('is off without drops, as in conf/', function () {
+    expect(loadConfig(dir).capture).to.equal(undefined);
+    withCapture('snaplen = 512');
+    expect(loadConfig(dir).capture).to.equal(undefined);
+  });
+
+  it('defaults: a 16 MiB ring, 256 bytes of each datagram; sizes in bytes or with K, M, G', function () {
+    withCapture('drops = /var/log/socksalp/drops.pcapng');
+    expect(loadConfig(dir).capture).to.deep.equal({ drops: '/var/log/socksalp/drops.pcapng', maxBytes: 16 << 20, snaplen: 256 });
+    for (const [text, bytes] of [['2M', 2 << 20], ['1048576', 1 << 20], ['4096k', 4 << 20], ['1G', 1 << 30]] as const) {
+      rmSync(join(dir, 'appliance.ini'));
+      copyFileSync(join(REPO, 'conf', 'appliance.ini'), join(dir, 'appliance.ini'));
+      withCapture(`drops = /tmp/d.pcapng\nmax_bytes = ${text}\nsnaplen = 65535`);
+      expect(loadConfig(dir).capture).to.deep.equal({ drops: '/tmp/d.pcapng', maxBytes: bytes, snaplen: 65535 });
+    }
+  });
+
+  it('names the file, line, section and key of each bad value', function () {
+    const file = 'appliance.ini';
+    const first = readFileSync(join(dir, file), 'utf8').split('\n').length + 2; // the appended section's first key
+    withCapture('drops = drops.pcapng\nmax_bytes = 512K\nsnaplen = 20\nring = 2');
+    expect(configProblems(dir)).to.deep.equal([
+      `${file}:${first}: [capture] drops: expected the capture file's absolute path, like /var/log/socksalp/drops.pcapng, got "drops.pcapng"`,
+      `${file}:${first + 1}: [capture] max_bytes: expected a size from 1M to 64G (bytes, or a number followed by K, M or G), got "512K"`,
+      `${file}:${first + 2}: [capture] snaplen: expected a whole number from 64 to 65535, got "20"`,
+      `${file}:${first + 3}: [capture] ring: unknown key (expected one of: drops, max_bytes, snaplen)`,
+    ]);
+  });
+});
