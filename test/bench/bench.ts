@@ -1,9 +1,11 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { inNs, labDown, REPO, useLab, type LabFacts } from '../lab/lab';
 import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-process';
-import { metricsCost, metricsLine, type Load, type MetricsCost } from './metrics-cost';
+import { METRICS, metricsCost, metricsLine, scrapeEverySecond, type Load, type MetricsCost } from './metrics-cost';
+import { buildBaseline } from './baseline';
 import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
 
 /**
@@ -16,7 +18,10 @@ import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
  *
  * Options: --quick (smaller counts, for a smoke run), --big-mb N (the bulk file, default 256),
  * --idle N (connections held for the RSS figure, default 100000), --rss-only, --metrics-only
- * (the connections workload with a metrics scrape every second and without, alone).
+ * (the connections workload with a metrics scrape every second and without, alone),
+ * --base COMMIT (the same workloads through the appliance as it was at COMMIT, built aside:
+ * what the changes since cost), --watched-only (the appliance without and with everything that
+ * watches it: metrics scraped every second, IPFIX export, the drop capture).
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
@@ -63,6 +68,48 @@ function connectionLoad(lab: LabFacts, proxy: string, pid?: number): Load {
   if (load.status !== 0) throw new Error(`connection load through ${proxy} failed: ${load.stderr}`);
   const cpuMsPerK = pid === undefined ? 0 : ((cpuTicks(pid) - t0) * (1000 / CLK_TCK) * 1000) / count;
   return { ...(JSON.parse(load.stdout) as Omit<Load, 'cpuMsPerK'>), cpuMsPerK };
+}
+
+/**
+ * The appliance with everything that watches it on: [metrics] scraped every second, [export]
+ * IPFIX to a collector in the client namespace (socat, discarding), [capture] drops.
+ */
+async function measureWatched(lab: LabFacts, vip: string): Promise<Figures> {
+  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+  appendFileSync(join(conf, 'appliance.ini'),
+    `\n[metrics]\nlisten = ${METRICS}\n\n[export]\nipfix = ${COLLECTOR}\ninterim = 10\n\n[capture]\ndrops = ${join(conf, 'drops.pcapng')}\n`);
+  const collector = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'socat', '-u', `UDP-RECV:${COLLECTOR.split(':')[1]},bind=${COLLECTOR.split(':')[0]}`, 'OPEN:/dev/null'], { stdio: 'ignore' });
+  const app = new ApplianceProcess(conf, SOCKET);
+  let stop = () => {};
+  try {
+    await app.ready();
+    stop = scrapeEverySecond(lab);
+    const f = measure(lab, vip);
+    const st = (await app.ask({ cmd: 'status' })).status as { export?: { records?: number } };
+    process.stderr.write(`bench: watched: ${JSON.stringify(st.export ?? {})}\n`);
+    return f;
+  } finally {
+    stop();
+    collector.kill();
+    await app.stop();
+    ApplianceProcess.cleanup(conf);
+  }
+}
+
+/** The bench's IPFIX collector: a UDP port on the client's address that discards what it gets. */
+const COLLECTOR = '198.18.0.2:4739';
+
+/** The appliance as built from another commit (--base), through the same workloads. */
+async function measureBase(lab: LabFacts, vip: string, cli: string): Promise<Figures> {
+  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+  const app = new ApplianceProcess(conf, SOCKET, {}, 'salab-app', cli);
+  try {
+    await app.ready();
+    return measure(lab, vip);
+  } finally {
+    await app.stop();
+    ApplianceProcess.cleanup(conf);
+  }
 }
 
 function nftDnat(lab: LabFacts, on: boolean): void {
@@ -176,6 +223,21 @@ async function main(): Promise<void> {
     }
     return;
   }
+  const baseCommit = argValue('--base');
+  const base = baseCommit === undefined ? undefined : buildBaseline(baseCommit);
+  if (process.argv.includes('--watched-only')) {
+    try {
+      results.appliance = await measureBase(lab, vip, join(REPO, 'dist', 'appliance', 'cli', 'index.js'));
+      results.watched = await measureWatched(lab, vip);
+      if (base) results.base = await measureBase(lab, vip, base.cli);
+      process.stdout.write([header(), row('appliance', results.appliance), row('  +watched', results.watched), ...(base ? [row(`  base ${base.name}`, results.base)] : []), '',
+        watchedLine(results), ...(base ? [baseLine(results, base.name)] : [])].join('\n') + '\n');
+    } finally {
+      base?.remove();
+      labDown();
+    }
+    return;
+  }
   if (process.argv.includes('--metrics-only')) {
     try {
       process.stdout.write(metricsLine(await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid))) + '\n');
@@ -237,23 +299,29 @@ async function main(): Promise<void> {
       await bareApp.stop();
       ApplianceProcess.cleanup(bare);
     }
+    process.stderr.write('bench: (a) watched: metrics scraped every second, IPFIX export, the drop capture\n');
+    results.watched = await measureWatched(lab, vip);
+    if (base) {
+      process.stderr.write(`bench: (a) as it was at ${base.name}\n`);
+      results.base = await measureBase(lab, vip, base.cli);
+    }
     process.stderr.write('bench: (a) with a metrics scrape every second and without\n');
     metrics = await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid));
     process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
     held = await rssWithIdleConnections(lab, idleCount);
   } finally {
+    base?.remove();
     labDown();
   }
 
   const a = results.appliance;
-  const row = (name: string, f: Figures) =>
-    `${name.padEnd(12)} ${f.bulkMBps.toFixed(0).padStart(8)} ${f.cps.toFixed(0).padStart(9)} ${f.p50.toFixed(2).padStart(8)} ${f.p99.toFixed(2).padStart(8)} ${f.rrPerSecond.toFixed(0).padStart(9)} ${String(f.failed).padStart(7)}`;
   const out = [
-    `socksalp bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, bulk file ${bigMb} MiB`,
-    `${'path'.padEnd(12)} ${'bulk MB/s'.padStart(8)} ${'conn/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'echo rr/s'.padStart(9)} ${'failed'.padStart(7)}`,
+    header(),
     row('appliance', a),
     row('  +dashboard', results.withDashboard),
     row('  -defences', results.noDefences),
+    row('  +watched', results.watched),
+    ...(base ? [row(`  base ${base.name}`, results.base)] : []),
     row('direct', results.direct),
     row('nftables', results.nftables),
     '',
@@ -267,9 +335,32 @@ async function main(): Promise<void> {
       `conn/s ${(a.cps / results.noDefences.cps).toFixed(2)}, p99 ${(a.p99 - results.noDefences.p99).toFixed(2)} ms, echo ${(a.rrPerSecond / results.noDefences.rrPerSecond).toFixed(2)}`,
     `under load, with a dashboard attached / without (one run each, noisy): bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
       `p99 ${(results.withDashboard.p99 - a.p99).toFixed(2)} ms, echo ${(results.withDashboard.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
+    watchedLine(results),
+    ...(base ? [baseLine(results, base.name)] : []),
     metricsLine(metrics!),
   ];
   process.stdout.write(out.join('\n') + '\n');
+}
+
+function row(name: string, f: Figures): string {
+  return `${name.padEnd(12)} ${f.bulkMBps.toFixed(0).padStart(8)} ${f.cps.toFixed(0).padStart(9)} ${f.p50.toFixed(2).padStart(8)} ${f.p99.toFixed(2).padStart(8)} ${f.rrPerSecond.toFixed(0).padStart(9)} ${String(f.failed).padStart(7)}`;
+}
+
+function header(): string {
+  return `socksalp bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, bulk file ${bigMb} MiB\n` +
+    `${'path'.padEnd(12)} ${'bulk MB/s'.padStart(8)} ${'conn/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'echo rr/s'.padStart(9)} ${'failed'.padStart(7)}`;
+}
+
+function ratios(x: Figures, y: Figures): string {
+  return `bulk ${(x.bulkMBps / y.bulkMBps).toFixed(2)}, conn/s ${(x.cps / y.cps).toFixed(2)}, p99 ${(x.p99 - y.p99).toFixed(2)} ms, echo ${(x.rrPerSecond / y.rrPerSecond).toFixed(2)}`;
+}
+
+function watchedLine(r: Record<string, Figures>): string {
+  return `watched (metrics scraped every second, IPFIX export, drop capture) / not: ${ratios(r.watched, r.appliance)}`;
+}
+
+function baseLine(r: Record<string, Figures>, name: string): string {
+  return `now / as at ${name}: ${ratios(r.appliance, r.base)}`;
 }
 
 main().catch((e: Error) => {

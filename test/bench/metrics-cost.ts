@@ -6,7 +6,7 @@ import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
 import { ApplianceProcess, configCopy } from '../lab/appliance-process';
 
 /** Where the bench's appliance serves its metrics (appliance.ini [metrics] listen). */
-const METRICS = '198.18.0.1:9130';
+export const METRICS = '198.18.0.1:9130';
 /** Scrapes back to back for the CPU of one: enough clock ticks to read. */
 const SCRAPES = 300;
 
@@ -20,7 +20,7 @@ export interface Load {
 }
 
 /** A scrape of the metrics every second from the client namespace, as a Prometheus server would; the returned function stops it (its process group). */
-function scrapeEverySecond(lab: LabFacts): () => void {
+export function scrapeEverySecond(lab: LabFacts): () => void {
   const p = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'bash', '-c', `while :; do curl -sS -o /dev/null --max-time 2 http://${METRICS}/metrics; sleep 1; done`], { stdio: 'ignore', detached: true });
   return () => {
     try {

@@ -51,8 +51,9 @@ export class ApplianceProcess {
   /** The signal that ended it, when one did (`exited` is -1 then); null otherwise. */
   exitSignal: NodeJS.Signals | null = null;
 
-  constructor(readonly configDir: string, readonly socket: string, env: Record<string, string> = {}, ns = 'salab-app') {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configDir], {
+  /** `cli`: another build's socksalp (the bench's baseline commit), this clone's by default. */
+  constructor(readonly configDir: string, readonly socket: string, env: Record<string, string> = {}, ns = 'salab-app', cli = CLI) {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'run', '--config', configDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
