@@ -9,6 +9,7 @@ import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 import { readMetrics, type MetricsSettings } from './metrics-ini';
 import { CAPTURE_SECTION, readCapture, type CaptureSettings } from './capture-ini';
+import { EXPORT_SECTION, readExport, type ExportSettings } from './export-ini';
 
 export interface ApplianceIni {
   appliance: ApplianceSettings;
@@ -19,9 +20,10 @@ export interface ApplianceIni {
   diversion: DiversionSettings;
   metrics?: MetricsSettings;
   capture?: CaptureSettings;
+  export?: ExportSettings;
 }
 
-const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion', 'metrics', CAPTURE_SECTION];
+const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion', 'metrics', CAPTURE_SECTION, EXPORT_SECTION];
 
 export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'): ApplianceIni {
   for (const s of file.sections.values()) {
@@ -135,7 +137,7 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
   d.done();
   const metrics = file.sections.has('metrics') ? readMetrics(section('metrics')) : undefined;
   const capture = readCapture(section(CAPTURE_SECTION));
-  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture };
+  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture, export: readExport(section(EXPORT_SECTION)) };
 }
 
 /** [monitor]: `listen` turns the channel on and needs `key_file`; a relative key_file is taken from the configuration directory. */

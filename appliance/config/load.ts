@@ -33,7 +33,7 @@ export function loadConfig(dir: string): Config {
   const divertedFile = divertedPresent ? readIniFile(divertedPath, problems) : undefined;
   const diverted = divertedFile ? readDivertedIni(divertedFile, problems, divertedPath) : { path: divertedPath, present: false, entries: [] };
   if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers || (divertedPresent && !divertedFile)) throw new ConfigError(problems);
-  const { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture } = applianceIni;
+  const { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture, export: exportSettings } = applianceIni;
 
   const at = (file: IniFile, section: string, key?: string): Pick<Problem, 'file' | 'line' | 'section' | 'key'> => {
     const s = file.sections.get(section);
@@ -119,7 +119,7 @@ export function loadConfig(dir: string): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted, monitor, diversion, metrics, capture };
+  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted, monitor, diversion, metrics, capture, export: exportSettings };
 }
 
 /** False only when nothing is there: any other failure is left for readIniFile to report. */

@@ -49,6 +49,7 @@ export function summarizeConfig(c: Config): string {
     ...(c.monitor ? [`  monitor    listen ${formatIpv4(c.monitor.address)}:${c.monitor.port}, key_file ${printable(c.monitor.key.file, Infinity)} (key: ${c.monitor.key.bytes.length} bytes), max_skew ${c.monitor.maxSkew}s, rate ${c.monitor.rate}/s`] : []),
     ...(c.metrics ? [`  metrics    listen ${formatIpv4(c.metrics.address)}:${c.metrics.port} (GET /metrics)`] : []),
     ...(c.capture ? [`  capture    drops ${printable(c.capture.drops, Infinity)} (max_bytes ${c.capture.maxBytes}, snaplen ${c.capture.snaplen})`] : []),
+    ...(c.export ? [`  export     ipfix ${formatIpv4(c.export.address)}:${c.export.port} (UDP), interim ${c.export.interim}s, template_refresh ${c.export.templateRefresh}s, observation_domain ${c.export.observationDomain}`] : []),
     '',
     'Socks ALP Configuration table (alp.ini)',
     formatTable(['ALP', 'PORTS', 'PRIORITY', 'DISCARD_ELIGIBLE'], alpRows),

@@ -2,6 +2,7 @@ import type { Prefix } from './address';
 import type { Destination, DivertedEntry } from '../divert/endpoint';
 import type { MetricsSettings } from './metrics-ini';
 import type { CaptureSettings } from './capture-ini';
+import type { ExportSettings } from './export-ini';
 
 /**
  * The configuration as the data path uses it: the patent's two configuration tables
@@ -148,6 +149,8 @@ export interface Config {
   metrics?: MetricsSettings;
   /** appliance.ini [capture]: the ring of dropped datagrams; absent when `drops` is not set. */
   capture?: CaptureSettings;
+  /** appliance.ini [export]: IPFIX flow export; absent when `ipfix` is not set. */
+  export?: ExportSettings;
   /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
   diverted?: DivertedTable;
 }

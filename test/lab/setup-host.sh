@@ -30,6 +30,8 @@ NEEDED=(
   tcpdump:tcpdump
   promtool:prometheus
   tshark:tshark
+  nfcapd:nfdump
+  nfdump:nfdump
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
