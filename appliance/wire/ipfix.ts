@@ -137,22 +137,27 @@ export class IpfixWriter {
 
   /**
    * A variable-length string (RFC 7011 6.1.6 UTF-8, 7 length prefix) of at most `max` bytes;
-   * a longer one is cut at a character boundary. Written after a 3-byte prefix's room, then
-   * moved back when the 1-byte prefix suffices, so the length is known without a copy.
+   * a longer one is cut at a character boundary. Takes no more than variableFieldLength of
+   * min(its UTF-8 length, max).
    */
   string(s: string, max: number): void {
     const b = this.buf;
     const at = this.at;
-    const n = s.length === 0 ? 0 : b.write(s, at + 3, max, 'utf8');
-    if (n < LONG_LENGTH) {
+    let long = Math.min(Buffer.byteLength(s), max) >= LONG_LENGTH;
+    const n = s.length === 0 ? 0 : b.write(s, at + (long ? 3 : 1), max, 'utf8');
+    if (long && n < LONG_LENGTH) {
+      // Cut at a character boundary below 255 bytes: the short prefix after all.
       b.copyWithin(at + 1, at + 3, at + 3 + n);
-      b[at] = n;
-      this.at = at + 1 + n;
-    } else {
+      long = false;
+    }
+    if (long) {
       b[at] = LONG_LENGTH;
       b[at + 1] = n >> 8;
       b[at + 2] = n;
       this.at = at + 3 + n;
+    } else {
+      b[at] = n;
+      this.at = at + 1 + n;
     }
   }
 }
