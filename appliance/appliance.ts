@@ -64,6 +64,8 @@ export class Appliance {
   lastReload: ReloadResult | undefined;
   /** The network monitor's channel when [monitor] listen is set (set by `run`; monitor/server.ts). */
   monitor: { stats(): object } | undefined;
+  /** The IPFIX exporter when [export] ipfix is set (set by `run`; export/exporter.ts). */
+  exporter: { status(): object } | undefined;
   private readonly epoch = process.hrtime.bigint();
 
   constructor(config: Config, readonly log: (message: string) => void) {
@@ -161,6 +163,7 @@ function structuralChange(a: Config, b: Config): string | undefined {
   if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
   if (a.monitor?.address !== b.monitor?.address || a.monitor?.port !== b.monitor?.port) return '[monitor] listen';
   if (a.metrics?.address !== b.metrics?.address || a.metrics?.port !== b.metrics?.port) return '[metrics] listen';
+  if (JSON.stringify(a.export) !== JSON.stringify(b.export)) return '[export]';
   // The current connections' rows are allocated once, at start.
   if (a.diversion.maxFlows !== b.diversion.maxFlows) return '[diversion] max_flows';
   if (a.servers.length !== b.servers.length) return 'the number of servers';

@@ -3,6 +3,7 @@ import { Appliance } from '../appliance';
 import { ControlServer } from '../control/server';
 import { MonitorServer } from '../monitor/server';
 import { MetricsServer } from '../metrics/server';
+import { IpfixExporter } from '../export/exporter';
 import { parseVerb } from './usage';
 
 export const RUN_USAGE = `Usage: socksalp run [--config DIR]
@@ -54,9 +55,17 @@ export async function run(argv: string[]): Promise<number> {
   // The metrics are for watching: a port that cannot be had is logged, and the appliance runs on.
   const metrics = config.metrics && new MetricsServer(appliance, config.metrics);
   if (metrics) await metrics.listen();
+  // IPFIX: records of every connection's end, interim ones on the exporter's own timers.
+  const exporter = config.export && new IpfixExporter(config.export, appliance, log);
+  if (exporter) {
+    await exporter.start();
+    appliance.dispatcher.observe(exporter);
+    appliance.exporter = exporter;
+  }
   try {
     appliance.start();
   } catch (e) {
+    exporter?.stop();
     metrics?.close();
     monitor?.close();
     control.close();
@@ -74,9 +83,14 @@ export async function run(argv: string[]): Promise<number> {
       metrics?.close();
       monitor?.close();
       control.close();
+      // The appliance's stop ends every connection (their records), then the exporter sends them.
       appliance.stop(() => {
-        log('stopped');
-        resolve(failed ? 1 : 0);
+        const stopped = () => {
+          log('stopped');
+          resolve(failed ? 1 : 0);
+        };
+        if (exporter) exporter.stop(stopped);
+        else stopped();
       });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

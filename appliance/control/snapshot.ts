@@ -72,6 +72,7 @@ export function status(a: Appliance) {
     internalErrors: a.forwarder.internalErrors,
     monitor: a.monitor?.stats() ?? null,
     capture: a.forwarder.capture?.status() ?? null,
+    export: a.exporter?.status() ?? null,
     diversion: diversionStatus(a),
     poolFree: a.pool.available,
     memory: process.memoryUsage(),
