@@ -1,5 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import type { Connection } from '../flow/connection';
+import { ConnState, type Connection } from '../flow/connection';
 import type { ConnectionObserver } from '../stats/observer';
 import type { ExportSettings } from '../config/export-ini';
 import { formatIpv4 } from '../config/address';
@@ -165,7 +165,8 @@ export class IpfixExporter implements ConnectionObserver {
         return;
       }
       const c = next.value;
-      if (c.created > oldest) continue;
+      // A closed or refused connection lingers only to take retransmissions: its last record is near.
+      if (c.created > oldest || c.state >= ConnState.Refused) continue;
       let r = this.reported.get(c);
       if (!r) this.reported.set(c, (r = newReported()));
       this.record(c, r, FLOW_END_ACTIVE);
@@ -247,7 +248,7 @@ export class IpfixExporter implements ConnectionObserver {
     this.stats.lastError = code;
     if (this.logged.has(code)) return;
     this.logged.add(code);
-    this.log(`export: IPFIX to ${this.collector}: ${code} (counted in ctl status export.errors and lostRecords; logged once; the appliance goes on)`);
+    this.log(`export: IPFIX to ${this.collector}: ${code}; counted in ctl status export (errors, lostRecords), logged once; export goes on`);
   }
 }
 
