@@ -17,6 +17,8 @@ export const MESSAGE_MAX = 1400;
 const BUFFERS = 64;
 /** Records wait this long at most before their message goes, full or not. */
 const FLUSH_MS = 1000;
+/** How long a stop waits for the socket to take the last messages. */
+const STOP_MS = 1000;
 
 /** What the exporter reads of the appliance (appliance.ts): its clock, configuration, ALP names, table. */
 export interface ExportSource {
@@ -101,7 +103,7 @@ export class IpfixExporter implements ConnectionObserver {
     this.record(c, r, FLOW_END_REASON[c.endReason]);
   }
 
-  /** Sends what is waiting, then closes the socket once the socket has taken every message. */
+  /** Sends what is waiting, then closes the socket once it has taken every message (a second at most). */
   stop(done?: () => void): void {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
@@ -112,8 +114,9 @@ export class IpfixExporter implements ConnectionObserver {
       this.socket.close();
       done?.();
     };
-    if (this.sending.length === 0) close();
-    else this.closing = close;
+    if (this.sending.length === 0) return close();
+    this.closing = close;
+    setTimeout(() => this.closing?.(), STOP_MS).unref();
   }
 
   /** RFC 7011 8.4: the template, alone in a message, so a collector that (re)starts learns it. */
