@@ -168,7 +168,7 @@ describe('export: IPFIX records of the connections, read by nfcapd/nfdump and de
     const [start, end] = [uint(hello.get('0/152')), uint(hello.get('0/153'))];
     expect(start).to.be.within(started, ended);
     expect(end).to.be.within(start, ended);
-    expect(uint(hello.get('0/6')) & 0x11, 'ACK and FIN from the client').to.equal(0x11);
+    expect(uint(hello.get('0/6')) & 0x13, 'SYN, ACK and FIN from the client').to.equal(0x13);
     expect(uint(hello.get('29305/6')) & 0x12, 'SYN and ACK from the server').to.equal(0x12);
     expect(uint(hello.get('0/25'))).to.be.within(40, 60);
     expect(uint(hello.get('0/26'))).to.be.within(100, 1500);

@@ -89,6 +89,9 @@ keep_off() {
 keep_off nsd /usr/sbin/nsd /run/nsd/nsd.pid 'the lab runs its own'
 keep_off prometheus /usr/bin/prometheus /run/prometheus/prometheus.pid 'the lab needs only promtool'
 
+# Debian's nfdump starts an nfcapd only for each /etc/nfdump/*.conf, and ships none: nothing to
+# stop. The IPFIX lab test runs its own nfcapd in a namespace, by pid.
+
 # npm dependencies: reinstalled only when the lock file is newer than what is installed.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2

@@ -150,6 +150,17 @@ describe('export/exporter: IPFIX messages over UDP', function () {
     expect(e.status()).to.include({ interimRecords: 1 });
   });
 
+  it('sends what waits when it stops (the records of the connections the appliance ends at its stop)', async function () {
+    const col = new Collector();
+    sockets.push(col.socket);
+    const { e } = await exporter(await col.listen());
+    made.pop(); // stopped here
+    e.ended(Object.assign(connection(44000, 90), { endReason: EndReason.Shutdown }));
+    await new Promise<void>((r) => e.stop(r));
+    const r = (await col.next(2))[1].records[0];
+    expect([uint(r.get('0/7')), uint(r.get('0/136')), uint(r.get('32473/8'))], 'forced end').to.deep.equal([44000, 4, EndReason.Shutdown]);
+  });
+
   it('counts a collector that is not there (ICMP port unreachable), logs it once, and goes on', async function () {
     const probe = createSocket('udp4');
     await new Promise<void>((r) => probe.bind(0, LOOPBACK, r));
