@@ -12,7 +12,8 @@ Runs the appliance in the foreground: opens the TUN device and one TAP per serve
 (creating them when absent), dispatches SOCKS connections by ALP, and answers on the
 control socket (and, with appliance.ini [monitor] listen, on the network monitor's channel:
 signed divert commands over TCP, see "socksalp divert --help"; with [metrics] listen, on
-GET /metrics in the Prometheus text format). Logs go to standard error.
+GET /metrics in the Prometheus text format). With [export] ipfix, it sends an IPFIX flow
+record of every connection to that collector. Logs go to standard error.
 
 Signals: SIGHUP reloads the INI files (refused with the reasons if they are invalid; the
 running tables stay), SIGTERM or SIGINT stops ("stopped" is logged last; status 0).
