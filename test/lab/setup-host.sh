@@ -92,10 +92,16 @@ keep_off prometheus /usr/bin/prometheus /run/prometheus/prometheus.pid 'the lab 
 # Debian's nfdump starts an nfcapd only for each /etc/nfdump/*.conf, and ships none: nothing to
 # stop. The IPFIX lab test runs its own nfcapd in a namespace, by pid.
 
-# npm dependencies: reinstalled only when the lock file is newer than what is installed.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm dependencies: reinstalled only when package-lock.json differs from the one they were
+# installed from (its hash, kept beside them; a fresh checkout's mtimes say nothing). A
+# node_modules that is a symlink is another clone's, lent: never reinstalled from here.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -L node_modules ]; then
+  echo "setup: node_modules is a link to $(readlink -f node_modules); leaving it as it is" >&2
+elif [ "$(cat node_modules/.socksalp-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
   echo "setup: installing npm dependencies" >&2
   npm ci --no-audit --no-fund
+  echo "$lock_sum" > node_modules/.socksalp-lock-sha256
 fi
 
 # The `socksalp` command the README's lines use, for this clone (the last one set up wins).
