@@ -66,7 +66,6 @@ export class Appliance {
   monitor: { stats(): object } | undefined;
   /** The IPFIX exporter when [export] ipfix is set (set by `run`; export/exporter.ts). */
   exporter: { status(): object } | undefined;
-  private readonly epoch = process.hrtime.bigint();
 
   constructor(config: Config, readonly log: (message: string) => void) {
     this.config = config;
@@ -94,7 +93,8 @@ export class Appliance {
 
   /** Seconds since start, as the tables count time. */
   now(): number {
-    return Number(process.hrtime.bigint() - this.epoch) / 1e9;
+    // The clock the forwarder reads once per wake-up (Dispatcher.stamp): seconds since the process began.
+    return performance.now() / 1000;
   }
 
   start(): void {

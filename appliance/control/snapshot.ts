@@ -160,10 +160,11 @@ function ms(us: number): number {
   return us < 0 ? -1 : us / 1000;
 }
 
-const rate = (c: Connection) => (c.bytesIn + c.bytesOut) / Math.max(1e-3, c.lastSeen - c.created);
+/** Bytes per second either way over the connection's life so far, for the column and the sort alike. */
+const rate = (c: Connection, now: number) => (c.bytesIn + c.bytesOut) / Math.max(1e-3, now - c.created);
 
 /** Comparators; `age` (oldest first) is the table's own order, so it needs none. Latencies: slowest first. */
-const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefined> = {
+const SORTS: Record<string, ((x: Connection, y: Connection, now: number) => number) | undefined> = {
   bytes: (x, y) => y.bytesIn + y.bytesOut - (x.bytesIn + x.bytesOut),
   age: undefined,
   alp: (x, y) => x.alp - y.alp, // by ALP id: connections of one ALP together
@@ -171,7 +172,7 @@ const SORTS: Record<string, ((x: Connection, y: Connection) => number) | undefin
   idle: (x, y) => x.lastSeen - y.lastSeen,
   latency: (x, y) => y.replyUs - x.replyUs,
   rtt: (x, y) => Math.max(y.rttClientUs, y.rttServerUs) - Math.max(x.rttClientUs, x.rttServerUs),
-  throughput: (x, y) => rate(y) - rate(x),
+  throughput: (x, y, now) => rate(y, now) - rate(x, now),
   retrans: (x, y) => y.retransIn + y.retransOut - (x.retransIn + x.retransOut),
 };
 
@@ -205,7 +206,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
     replyMs: ms(c.replyUs),
     rttClientMs: ms(c.rttClientUs),
     rttServerMs: ms(c.rttServerUs),
-    throughput: Math.round((c.bytesIn + c.bytesOut) / Math.max(1e-3, now - c.created)),
+    throughput: Math.round(rate(c, now)),
     retransIn: c.retransIn,
     retransOut: c.retransOut,
     minLength: c.maxLength === 0 ? 0 : c.minLength,
@@ -233,12 +234,12 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
       }
       continue;
     }
-    if (best.length === keep && cmp(c, best[keep - 1]) >= 0) continue;
+    if (best.length === keep && cmp(c, best[keep - 1], now) >= 0) continue;
     let lo = 0;
     let hi = best.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (cmp(best[mid], c) <= 0) lo = mid + 1;
+      if (cmp(best[mid], c, now) <= 0) lo = mid + 1;
       else hi = mid;
     }
     best.splice(lo, 0, c);

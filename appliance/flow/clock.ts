@@ -63,6 +63,7 @@ export class Clock {
         this.leg.failed(c, 'did not acknowledge the SOCKS handshake', true);
         return false;
       }
+      this.cx.flows.failed(c.server, c.alp);
       this.leg.resetLeg(c);
       this.client.reset(c);
       this.end(c, EndReason.ServerFailed);

@@ -179,7 +179,7 @@ export class Connection {
   /** The server leg's SYN to its SYN-ACK, and to the server's SOCKS reply (-1: not yet). */
   handshakeUs = -1;
   replyUs = -1;
-  /** Smoothed round trip per leg, from the ACKs the appliance forwards (stats/passive-rtt.ts); -1: none yet. */
+  /** Smoothed round trip per leg, from the ACKs the appliance forwards (stats/passive.ts); -1: none yet. */
   rttClientUs = -1;
   rttServerUs = -1;
   /** The segment being timed each way: the ACK that ends its sample (server-leg sequence space) and when it went (bits: passive.ts TIMING_*). */

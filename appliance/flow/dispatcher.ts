@@ -3,18 +3,18 @@ import type { Ipv4View } from '../wire/ipv4';
 import { ACK, FIN, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, type Connection } from './connection';
 import { ConnectionTable } from './table';
-import { formatEndpoint, parseEndpoint, withPort } from '../divert/endpoint';
 import { rewriteToClient, rewriteToServer } from './splice';
 import { Census } from './census';
 import { ClientLeg } from './client-leg';
 import { SegmentGuard } from './guard';
 import { HealthChecker } from '../health/checker';
-import { FlowContext, LINGER, type Health, type Sink, type Stages } from './context';
+import { FlowContext, type Health, type Sink, type Stages } from './context';
 import { Handshaken, SocksResponder } from './socks-responder';
 import { ServerLeg } from './server-leg';
 import { FORWARD, ServerReply } from './server-reply';
 import { Clock } from './clock';
 import { Ev, EVENTS, transitionTable, type Transition } from './machine';
+import { Ending } from './ending';
 import { EndReason } from '../stats/end-reason';
 import { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
@@ -40,6 +40,7 @@ export class Dispatcher {
   /** The active health checks through the servers. */
   readonly checker: HealthChecker;
   private readonly reply: ServerReply;
+  private readonly ending: Ending;
   private readonly sweep: Census;
   private readonly transitions: (Transition | undefined)[];
 
@@ -53,7 +54,7 @@ export class Dispatcher {
   private readonly expireIdle = (c: Connection): void => {
     this.cx.stats.idleTimeouts++;
     this.table.stats.expiredIdle++;
-    this.end(c, EndReason.IdleTimeout);
+    this.ending.end(c, EndReason.IdleTimeout);
   };
 
   constructor(sink: Sink, health: Health, stages: Stages, servers: ServerRecord[], mss: number, log: (message: string) => void = () => undefined) {
@@ -67,9 +68,10 @@ export class Dispatcher {
     this.responder = new SocksResponder(this.cx, this.client);
     this.leg = new ServerLeg(this.cx, this.responder, log);
     this.reply = new ServerReply(this.cx, this.client, this.leg, this.responder);
+    this.ending = new Ending(this.cx, this.client, this.leg);
     this.guard = new SegmentGuard(this.cx, this.client, this.leg);
     this.checker = new HealthChecker(this.cx, servers.length, log);
-    const clock = new Clock(this.cx, this.client, this.leg, (c, why) => this.end(c, why));
+    const clock = new Clock(this.cx, this.client, this.leg, (c, why) => this.ending.end(c, why));
     this.transitions = transitionTable({
       synAgain: this.synAgain, established: this.established, collect: this.collect, collectMore: this.collectMore,
       clientGaveUp: this.clientGaveUp, clientResetBeforeSplice: this.clientResetBeforeSplice, dropEntry: this.dropEntry,
@@ -98,9 +100,14 @@ export class Dispatcher {
     this.cx.observers.push(o);
   }
 
-  /** The statistics' microsecond clock, once per wake-up (FlowContext.us). */
-  stamp(us: number): void {
+  /**
+   * The time, once per wake-up: the statistics' microsecond clock (FlowContext.us) and the
+   * tables' seconds, so that a connection's first and last datagram are timed to the wake-up
+   * that read them, not to the last 100 ms tick.
+   */
+  stamp(us: number, now = this.cx.now): void {
     this.cx.us = us;
+    this.cx.now = now;
   }
 
   /** Connections with a timer running (handshakes, unacknowledged replays, lingering closes). */
@@ -130,41 +137,21 @@ export class Dispatcher {
   }
 
   /**
-   * `move` (the network-management patent's mid-connection diversion) for SOCKS connections,
-   * after the diverted-address table changed: a connection whose server leg already asked for a
-   * destination that the table now sends elsewhere cannot follow (its server holds the TCP
-   * state), so both legs are reset, each exactly at the next sequence number its end expects,
-   * and the client's reconnection follows the table. Connections still collecting their
-   * request follow the table anyway. Returns how many were reset. O(connections): the
-   * operator's path, not the data path's.
+   * `move` for SOCKS connections after the diverted-address table changed (ending.ts):
+   * returns how many were reset on both legs.
    */
   moveDiverted(): number {
-    const table = this.diversions;
-    let n = 0;
-    for (const c of this.table.byClient.values()) {
-      if (c.server < 0 || c.state === ConnState.Refused || c.state === ConnState.Closed) continue;
-      const asked = parseEndpoint(c.destination);
-      if (!asked.ok || asked.endpoint.port === undefined) continue;
-      const dest = withPort(asked.endpoint, asked.endpoint.port);
-      const goes = formatEndpoint(table.divert(dest) ?? dest);
-      if (goes === (c.diverted !== '' ? c.diverted : formatEndpoint(dest))) continue;
-      this.client.reset(c);
-      this.leg.resetLeg(c);
-      this.end(c, EndReason.Moved);
-      n++;
-    }
-    this.cx.stats.movedReset += n;
-    return n;
+    return this.ending.moveDiverted();
   }
 
-  /**
-   * Server `server` cannot be reached (its device vanished): handshakes under way towards it
-   * fail over now, as a reset from it would make them, rather than at connect_timeout.
-   */
+  /** Server `server` cannot be reached: handshakes under way towards it fail over now (ending.ts). */
   serverGone(server: number, why: string): void {
-    for (const c of [...this.cx.watched]) {
-      if (c.server === server && (c.state === ConnState.Connecting || c.state === ConnState.Replaying)) this.leg.failed(c, why);
-    }
+    this.ending.serverGone(server, why);
+  }
+
+  /** The appliance stops: every connection still in the table ends now, for the observers' records. */
+  endAll(): void {
+    this.ending.endAll();
   }
 
   /** Step 702, with the tables in force. */
@@ -185,7 +172,7 @@ export class Dispatcher {
     if (c !== undefined && (flags & (SYN | ACK | RST)) === SYN && tcp.seq !== c.clientIsn) {
       // A new connection from a port whose old entry still lingers (the server closed first,
       // so the client kept no TIME-WAIT): the old one is over; this SYN starts afresh.
-      this.abandon(c);
+      this.ending.abandon(c);
       c = undefined;
     }
     if (c === undefined) {
@@ -208,7 +195,7 @@ export class Dispatcher {
       const srv = this.cx.server(c);
       this.counted(c, len);
       rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port, this.cx.us);
-      this.trackClose(c, flags, true);
+      this.ending.trackClose(c, flags, true);
       this.cx.sink.toServer(c.server, slot, len, c.alp, c.priority, c.discardEligible, false);
       return;
     }
@@ -251,7 +238,7 @@ export class Dispatcher {
       this.counted(c, len);
       rewriteToClient(ip, tcp, o, c, this.cx.stages.analyzer.socksPort, this.cx.us);
       if (c.downNext !== before) this.cx.health.progressed(c.server);
-      this.trackClose(c, tcp.flags, false);
+      this.ending.trackClose(c, tcp.flags, false);
       this.cx.sink.toIntranet(slot, len);
       return;
     }
@@ -315,18 +302,18 @@ export class Dispatcher {
     if (c.state !== ConnState.Collecting) this.leg.resetLeg(c);
     const tcp = this.tcp;
     this.client.to(c, c.hs!.ourNext, (tcp.seq + tcp.seqLength) >>> 0, RST | ACK);
-    this.end(c, EndReason.Abandoned);
+    this.ending.end(c, EndReason.Abandoned);
     return false;
   };
 
   private readonly clientResetBeforeSplice: Transition = (c) => {
     this.leg.resetLeg(c);
-    this.end(c, EndReason.ClientReset);
+    this.ending.end(c, EndReason.ClientReset);
     return false;
   };
 
   private readonly dropEntry: Transition = (c) => {
-    this.end(c, this.ev === Ev.ClientRst ? EndReason.ClientReset : EndReason.Abandoned);
+    this.ending.end(c, this.ev === Ev.ClientRst ? EndReason.ClientReset : EndReason.Abandoned);
     return false;
   };
 
@@ -353,7 +340,7 @@ export class Dispatcher {
     const srv = this.cx.server(c);
     this.counted(c, this.len);
     rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port, this.cx.us);
-    this.trackClose(c, tcp.flags, true);
+    this.ending.trackClose(c, tcp.flags, true);
     this.cx.sink.toServer(c.server, this.slot, this.len, c.alp, c.priority, c.discardEligible, false);
     this.settled(c);
     return true;
@@ -376,13 +363,13 @@ export class Dispatcher {
     const tcp = this.tcp;
     const r = this.reply.take(c, tcp);
     if (r !== FORWARD) {
-      if (r & FIN) this.trackClose(c, FIN, false);
+      if (r & FIN) this.ending.trackClose(c, FIN, false);
       this.settled(c);
       return false;
     }
     this.counted(c, this.len);
     rewriteToClient(this.ip, tcp, this.opts, c, this.cx.stages.analyzer.socksPort, this.cx.us);
-    this.trackClose(c, tcp.flags, false);
+    this.ending.trackClose(c, tcp.flags, false);
     this.cx.sink.toIntranet(this.slot, this.len);
     this.settled(c);
     return true;
@@ -408,7 +395,7 @@ export class Dispatcher {
     this.cx.now = now;
     for (const c of this.cx.watched) {
       if (c.hs === null) {
-        if (now >= c.closeAt) this.end(c, EndReason.Fin); // closed after the handshake was dropped
+        if (now >= c.closeAt) this.ending.end(c, EndReason.Fin); // closed after the handshake was dropped
         continue;
       }
       this.on(c, Ev.Timer);
@@ -420,54 +407,10 @@ export class Dispatcher {
 
   // ---------------------------------------------------------------- endings
 
-  /** Step 714: FIN from both sides, or a RST, closes the entry after a short linger. */
-  private trackClose(c: Connection, flags: number, fromClient: boolean): void {
-    if ((flags & (FIN | RST)) === 0) return;
-    if (flags & RST) {
-      this.cx.stats.reset++;
-      c.finFromClient = c.finFromServer = true;
-      if (c.endReason === EndReason.None) c.endReason = fromClient ? EndReason.ClientReset : EndReason.ServerReset;
-    } else if (fromClient) c.finFromClient = true;
-    else c.finFromServer = true;
-    if (c.finFromClient && c.finFromServer && c.state !== ConnState.Closed) {
-      this.cx.stats.closed++;
-      this.table.setState(c, ConnState.Closed);
-      c.closeAt = this.cx.now + LINGER;
-      this.cx.watched.add(c);
-    }
-  }
-
-  /** Ends a connection the client has moved on from, telling a server leg still open. */
-  private abandon(c: Connection): void {
-    this.cx.stats.abandoned++;
-    if (c.state === ConnState.Spliced || c.state === ConnState.Replaying) this.leg.resetLeg(c);
-    this.end(c, EndReason.Abandoned);
-  }
-
   /** Bytes forwarded for a connection's server and ALP, the window's throughput (stats/flow-stats.ts). */
   private counted(c: Connection, len: number): void {
     const f = this.cx.flows;
     f.serverBytes[c.server] += len;
     if (c.alp >= 0) f.alpBytes[c.alp] += len;
-  }
-
-  /** The appliance stops: every connection still in the table ends now, for the observers' records. */
-  endAll(): void {
-    for (const c of [...this.table.byClient.values()]) this.end(c, EndReason.Shutdown);
-  }
-
-  /**
-   * The connection leaves the table: the first reason given is the one kept (a RST seen, then
-   * the linger's end, is a reset), and the observers hear of it while its server is bound.
-   */
-  private end(c: Connection, why: EndReason): void {
-    if (c.endReason === EndReason.None) {
-      c.endReason = c.state === ConnState.Refused ? EndReason.Refused : c.state === ConnState.Closed ? EndReason.Fin : why;
-    }
-    this.cx.watched.delete(c);
-    c.hs = null;
-    if (this.table.byClient.get(c.key) !== c) return;
-    for (const o of this.cx.observers) o.ended(c);
-    this.table.remove(c);
   }
 }

@@ -8,6 +8,7 @@ import { SOCKS5_GENERAL_FAILURE } from './socks';
 import type { SocksResponder } from './socks-responder';
 import { ANSWER_MAX, type ServerLeg } from './server-leg';
 import { rescale } from './splice';
+import { EndReason } from '../stats/end-reason';
 
 /** `take`: the splice passes the segment on. */
 export const FORWARD = -1;
@@ -75,6 +76,9 @@ export class ServerReply {
     }
     const length = replyLength(c.leg as Dialect, reply, from, before + k0);
     if (length < 0) {
+      // Not a SOCKS reply: the server failed this connection (stats/end-reason.ts).
+      c.endReason = EndReason.ServerFailed;
+      this.cx.flows.failed(c.server, c.alp);
       this.leg.resetLeg(c);
       this.responder.refuse(c, SOCKS5_GENERAL_FAILURE, true);
       return 0;
@@ -93,7 +97,10 @@ export class ServerReply {
     h.replied = true;
     h.answer = null;
     c.replyUs = (this.cx.us - h.synAtUs) | 0;
-    this.cx.flows.spliced(c);
+    // Granted (SOCKS5 REP 0, SOCKS4 CD 90): carried; else the server refused the request, and
+    // the connection ends so (its destination's doing, not a failure of the server's).
+    if (reply[from + 1] === (c.leg === D5 ? 0 : 90)) this.cx.flows.spliced(c);
+    else c.endReason = EndReason.Refused;
     const rest = n - used;
     const fin = (tcp.flags & FIN) !== 0 && rest === 0;
     const window = rescale(tcp.window, c.windowShiftToClient);

@@ -159,8 +159,9 @@ export class Forwarder implements Sink {
 
   /** Drains device `index` (0: the TUN, then one per segment); returns packets read. */
   readDevice(index: number): number {
-    // One clock reading per wake-up for the connections' statistics (FlowContext.us).
-    this.dispatcher.stamp((performance.now() * 1000) | 0);
+    // One clock reading per wake-up, for the connections' times (Dispatcher.stamp).
+    const ms = performance.now();
+    this.dispatcher.stamp((ms * 1000) | 0, ms / 1000);
     return this.ingress.readDevice(index);
   }
 
@@ -193,7 +194,7 @@ export class Forwarder implements Sink {
     this.neighbours.now = now;
     this.checks.now = now;
     this.diversion.now = now;
-    this.dispatcher.stamp((performance.now() * 1000) | 0);
+    this.dispatcher.stamp((performance.now() * 1000) | 0, now);
     try {
       this.watch.check(now);
       this.neighbours.resolve(this.router.hops);

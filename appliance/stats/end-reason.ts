@@ -13,9 +13,9 @@ export const enum EndReason {
   IdleTimeout = 4,
   /** The client's SOCKS request did not come within half_open_timeout. */
   HandshakeTimeout = 5,
-  /** The appliance refused the client (no server for its ALP, a bad request, a full table). */
+  /** The appliance refused the client (no server for its ALP, a bad request), or the server refused its request (a SOCKS failure reply). */
   Refused = 6,
-  /** The chosen server failed after the client had been answered (a lost replay, a bad reply). */
+  /** Every server tried failed the handshake, or the chosen one failed after the client had been answered (a lost replay, a bad reply). */
   ServerFailed = 7,
   /** `divert --mode move` sent its destination elsewhere: both legs reset. */
   Moved = 8,
@@ -29,7 +29,3 @@ export const END_REASONS = [
   '', 'fin', 'client-reset', 'server-reset', 'idle-timeout', 'handshake-timeout', 'refused', 'server-failed', 'moved', 'abandoned', 'shutdown',
 ] as const;
 
-/** Reasons that count as the server's failure in the per-server figures. */
-export function isFailure(reason: number): boolean {
-  return reason === EndReason.ServerFailed || reason === EndReason.ServerReset;
-}

@@ -1,5 +1,5 @@
 import type { Connection } from '../flow/connection';
-import { END_REASONS, EndReason } from './end-reason';
+import { END_REASONS } from './end-reason';
 import { Histogram } from './histogram';
 import type { ConnectionObserver } from './observer';
 import { SlidingWindow, type WindowFigures } from './window';
@@ -69,7 +69,7 @@ export class FlowStats implements ConnectionObserver {
     if (c.replyUs >= 0) this.reply[c.server].observeUs(c.replyUs);
   }
 
-  /** Server `server` failed a connection's handshake (the connection is tried elsewhere). */
+  /** Server `server` failed a connection: its handshake (then tried elsewhere), its reply or the replay after it. */
   failed(server: number, alp: number): void {
     this.byServer.failed(server);
     if (alp >= 0) this.byAlp.failed(alp);
@@ -78,7 +78,6 @@ export class FlowStats implements ConnectionObserver {
   ended(c: Connection): void {
     const alp = c.alp < this.alps ? c.alp : -1;
     this.endedCounts[((c.server + 1) * (this.alps + 1) + alp + 1) * REASONS + c.endReason]++;
-    if (c.endReason === EndReason.ServerFailed && c.server >= 0) this.failed(c.server, c.alp);
   }
 
   histogram(kind: 'handshake' | 'reply', server: number): Histogram {

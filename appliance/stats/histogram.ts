@@ -1,9 +1,10 @@
 /**
  * Latency histograms of two kinds. `Histogram`: fixed bounds in seconds, cumulative over the
- * process's life, as Prometheus exposes them (`le` buckets, a sum and a count). `LogBins`:
- * many narrow bins for percentiles over a sliding window, where bin k covers up to
- * BASE_US * 2^(k/4) us: each bin 19 % wider than the last, so a percentile read from its bin
- * is within 10 % of the truth, from 32 us to about 7 s (then the last bin).
+ * process's life, as Prometheus exposes them (`le` buckets, a sum and a count). The bins of
+ * `binOf` and `percentile`: many narrow ones for percentiles over the sliding window
+ * (window.ts keeps them in typed arrays), where bin k covers up to BASE_US * 2^(k/4) us: each
+ * bin 19 % wider than the last, so a percentile read from its bin is within 10 % of the
+ * truth, from 32 us to about 7 s (then the last bin).
  */
 
 export const LATENCY_BOUNDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;

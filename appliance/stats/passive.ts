@@ -50,40 +50,44 @@ function smooth(srtt: number, sample: number): number {
 }
 
 /**
- * Data from the client, from `seq` (an int32) to `end`, about to go to the server: new, or a
- * retransmission (counted once per segment; it spoils the sample). New data that starts where
- * the stream stood is timed, if nothing is timed that way, until an ACK covers its first byte:
- * not its last, since a GSO super-packet of 64 KB arrives as one datagram, and its last byte
- * is acknowledged only after all of it has crossed the next link. Returns whether it was
- * new; the caller moves upNext.
+ * Data from the client, from `seq` (an int32) to `end`, about to go to the server. A segment
+ * that starts before where the stream stood repeats bytes already sent: a retransmission
+ * (counted once per segment, also when new bytes ride with it), which spoils the sample if it
+ * repeats the timed byte (Karn). New data that starts where the stream stood is timed, if
+ * nothing is timed that way, until an ACK covers its first byte: not its last, since a GSO
+ * super-packet of 64 KB arrives as one datagram, and its last byte is acknowledged only after
+ * all of it has crossed the next link. Returns whether it goes past where the stream stood;
+ * the caller moves upNext.
  */
 export function fromClientData(c: Connection, seq: number, end: number, us: number): boolean {
-  if (((end - c.upNext) | 0) > 0) {
+  if (((seq - c.upNext) | 0) >= 0) {
     if ((c.timing & TIMING_UP) === 0 && seq === c.upNext) {
       c.timing |= TIMING_UP;
       c.timedUpEnd = (seq + 1) | 0;
       c.timedUpAt = us;
     }
-    return true;
+    return ((end - c.upNext) | 0) > 0;
   }
+  // Some of it went before: a retransmission, merged with new bytes or not. If it repeats the
+  // timed byte, the ACK of that byte may be for either copy.
   c.retransIn++;
-  c.timing &= ~TIMING_UP;
-  return false;
+  if (((seq - c.timedUpEnd) | 0) < 0) c.timing &= ~TIMING_UP;
+  return ((end - c.upNext) | 0) > 0;
 }
 
-/** The same for data from the server towards the client. */
+/** The same for data from the server towards the client (downNext). */
 export function fromServerData(c: Connection, seq: number, end: number, us: number): boolean {
-  if (((end - c.downNext) | 0) > 0) {
+  if (((seq - c.downNext) | 0) >= 0) {
     if ((c.timing & TIMING_DOWN) === 0 && seq === c.downNext) {
       c.timing |= TIMING_DOWN;
       c.timedDownEnd = (seq + 1) | 0;
       c.timedDownAt = us;
     }
-    return true;
+    return ((end - c.downNext) | 0) > 0;
   }
   c.retransOut++;
-  c.timing &= ~TIMING_DOWN;
-  return false;
+  if (((seq - c.timedDownEnd) | 0) < 0) c.timing &= ~TIMING_DOWN;
+  return ((end - c.downNext) | 0) > 0;
 }
 
 /** The client acknowledges server data up to `ack` (server leg's space): the client leg's sample. */

@@ -74,15 +74,30 @@ describe('stats/passive: round trips and retransmissions from the segments the s
     expect(c.retransIn).to.equal(1);
     fromServer(c, 1500, S, 0, C + 100);
     expect(c.rttServerUs).to.equal(-1); // ambiguous: for the first copy or the second?
-    fromClient(c, 1600, C + 50, 100, toClientView(S)); // overlaps what went: new bytes, but not timed
-    expect(c.retransIn).to.equal(1);
+    fromClient(c, 1600, C + 50, 100, toClientView(S)); // repeats 50 bytes and brings 50 new: a retransmission too, not timed
+    expect([c.retransIn, c.upNext]).to.deep.equal([2, C + 150]);
     fromClient(c, 1700, C + 150, 0, toClientView(S)); // a pure ACK takes no sequence space
-    expect(c.retransIn).to.equal(1);
+    expect(c.retransIn).to.equal(2);
     fromServer(c, 1900, S, 0, C + 150);
     expect(c.rttServerUs).to.equal(-1);
     fromClient(c, 2000, C + 150, 10, toClientView(S));
     fromServer(c, 2300, S, 0, C + 160);
     expect(c.rttServerUs).to.equal(300);
+  });
+
+  it('lets a retransmission merged with new bytes spoil the sample of the byte it repeats, and only that', function () {
+    const c = spliced();
+    fromClient(c, 1000, C, 100, toClientView(S)); // timed: its first byte
+    fromClient(c, 1100, C + 100, 100, toClientView(S));
+    fromClient(c, 1200, C + 150, 100, toClientView(S)); // repeats bytes after the timed one
+    expect(c.retransIn).to.equal(1);
+    fromServer(c, 1300, S, 0, C + 1);
+    expect(c.rttServerUs).to.equal(300); // the timed byte was not repeated: the sample stands
+    fromClient(c, 2000, C + 250, 100, toClientView(S)); // timed
+    fromClient(c, 2100, C + 200, 200, toClientView(S)); // a tail-loss probe with new bytes, over the timed byte
+    expect(c.retransIn).to.equal(2);
+    fromServer(c, 2500, S, 0, C + 400);
+    expect(c.rttServerUs).to.equal(300); // spoilt: no sample
   });
 
   it('times the client leg from server data to the client\'s ACK, in the client\'s sequence space', function () {
