@@ -78,12 +78,10 @@ export class ServerLeg {
    */
   private serverDiverted(c: Connection, chosen: number, need: number): number {
     const cx = this.cx;
-    const to = this.servers.target(chosen, cx.stages.diversions);
-    if (to < 0) return chosen;
-    if (cx.stages.selection.qualifies(to, c.alp, need, cx.health, c.hs!.tried)) {
-      cx.stats.serverDiverted++;
-      return to;
-    }
+    const s = this.servers.divertedChoice(chosen, cx.stages.diversions, cx.stages.selection, c.alp, need, cx.health, c.hs!.tried);
+    if (s !== chosen) cx.stats.serverDiverted++;
+    const to = this.servers.refused;
+    if (to < 0) return s;
     cx.stats.serverDivertSkipped++;
     if (this.servers.firstRefusal(chosen)) {
       const st = cx.stages;

@@ -5,14 +5,10 @@
  * needs makes the whole answer unreadable rather than a guess.
  */
 
-/** The appliance's sliding-window figures of one server (its statistics' `window(server)`). */
-export interface WindowFigures {
-  seconds: number;
-  connectionsPerSecond: number;
-  handshakeP99: number;
-  replyP99: number;
-  failures: number;
-}
+import type { WindowFigures } from '../stats/window';
+
+/** Of the sliding-window figures of one server (its statistics' `window(server)`), those the policy reads. */
+export type LoadFigures = Pick<WindowFigures, 'seconds' | 'connectionsPerSecond' | 'handshakeP99' | 'replyP99' | 'failures'>;
 
 /** The active check's last verdict, when servers.ini gives the server a check. */
 export interface CheckFigures {
@@ -35,7 +31,7 @@ export interface ServerFigures {
   state: string;
   /** Failed connections since the appliance started. */
   failures: number;
-  load?: WindowFigures;
+  load?: LoadFigures;
   check?: CheckFigures;
 }
 

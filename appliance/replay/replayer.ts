@@ -5,6 +5,8 @@ import { carriers, clientDialect, D5, DIALECT_NAMES, legDialect, speaks } from '
 import { ATYP_IPV4, ATYP_NAME, CMD_CONNECT, describeDestination, METHOD_REFUSED, METHOD_USERPASS, parseSocks, SocksParse, SocksStatus, SOCKS_MAX_HANDSHAKE } from '../flow/socks';
 import { formatEndpoint, type Destination } from '../divert/endpoint';
 import type { Scheduler } from '../stages/schedulers/scheduler';
+import { ServerDiversion } from '../stages/server-diversion';
+import type { ServerAvailability } from '../stages/server-selection';
 import { formatIpv4 } from '../config/address';
 import { ACK, FIN, RST, SYN } from '../wire/tcp';
 import type { PacketFacts } from './packets';
@@ -30,6 +32,10 @@ export interface Replayed {
   priority: number | null;
   discardEligible: boolean | null;
   server: string;
+  /** The server Server ALP Selection chose when a server diversion moved the connection to `server`; '' otherwise. */
+  divertedFrom: string;
+  /** The server a server diversion names that cannot take the connection (it stays on `server`); '' otherwise. */
+  divertSkipped: string;
   outcome: Outcome;
   /** Why no server (refused, no server, incomplete); '' when a server was chosen. */
   why: string;
@@ -50,6 +56,9 @@ class Watched implements Scheduler {
   }
 }
 
+/** A capture does not show health: every server is taken as up. */
+const ALL_UP: ServerAvailability = { usable: () => true };
+
 interface Conn {
   row: Replayed;
   isn: number;
@@ -68,8 +77,9 @@ interface Conn {
  * live appliance would: the Connection table's limits from the SYN (max_connections,
  * max_half_open), the SOCKS handshake parsed by the appliance's own parser as the bytes come in
  * order (steps 705-706), then the Traffic Analyzer and Priority Finder (707-708), the
- * diverted-address table (the network-management patent's figure 3) and Server ALP Selection
- * (figure 10) at the moment the request completes. A connection counts against its server from
+ * diverted-address table (the network-management patent's figure 3), Server ALP Selection
+ * (figure 10) and the table's server diversions (stages/server-diversion.ts, as the server leg
+ * applies them) at the moment the request completes. A connection counts against its server from
  * its request until both FINs or a RST. Servers are taken as up: health is not in a capture.
  */
 export class Replayer {
@@ -81,6 +91,7 @@ export class Replayer {
   private readonly withoutSyn = new Set<number>();
   private readonly parse = new SocksParse();
   private readonly q = new SocksParse();
+  private readonly serverDiversion: ServerDiversion;
   private tableSize = 0;
   private halfOpen = 0;
   private first = NaN;
@@ -88,6 +99,7 @@ export class Replayer {
   constructor(private readonly config: Config, private readonly stages: Stages, private readonly scheduler: Watched) {
     this.active = new Int32Array(config.servers.length);
     this.peak = new Int32Array(config.servers.length);
+    this.serverDiversion = new ServerDiversion(config.servers);
   }
 
   /** A scheduler to build the stages with, for the replayer to watch. */
@@ -167,7 +179,7 @@ export class Replayer {
   private open(f: PacketFacts, key: number): Conn {
     const row: Replayed = {
       client: `${formatIpv4(f.src)}:${f.srcPort}`, vip: formatIpv4(f.dst), start: this.since(f.time), end: null,
-      destination: '', diverted: '', dialect: '', alp: '', priority: null, discardEligible: null, server: '', outcome: 'incomplete', why: '', roundRobin: 0,
+      destination: '', diverted: '', dialect: '', alp: '', priority: null, discardEligible: null, server: '', divertedFrom: '', divertSkipped: '', outcome: 'incomplete', why: '', roundRobin: 0,
     };
     this.rows.push(row);
     const c: Conn = { row, isn: f.seq, stream: new ClientStream(f.seq, SOCKS_MAX_HANDSHAKE), synAt: f.time, server: -1, inTable: false, finClient: false, finAppliance: false };
@@ -221,14 +233,18 @@ export class Replayer {
     // The client's own username/password can only be passed on in SOCKS5.
     if (p.version === 5 && p.method === METHOD_USERPASS) need &= D5;
     this.scheduler.candidates = 0;
-    const server = st.selection.select(alp, row.priority, need, { usable: () => true });
+    const chosen = st.selection.select(alp, row.priority, need, ALL_UP);
     this.halfOpen--;
     c.stream = undefined;
-    if (server < 0) {
+    if (chosen < 0) {
       row.outcome = 'no-server';
       row.why = this.whyNoServer(row.alp, q.atyp);
       return;
     }
+    const sd = this.serverDiversion;
+    const server = sd.divertedChoice(chosen, st.diversions, st.selection, alp, need, ALL_UP);
+    if (server !== chosen) row.divertedFrom = this.config.servers[chosen].name;
+    if (sd.refused >= 0) row.divertSkipped = this.config.servers[sd.refused].name;
     const srv = this.config.servers[server];
     const own = clientDialect(p);
     const leg = legDialect(q, speaks(srv), own);

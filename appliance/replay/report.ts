@@ -18,7 +18,7 @@ export function formatReplay(r: ReplayResult): string {
       r.connections.map((x) => [
         x.start.toFixed(3), x.client, x.destination || '-', x.diverted || '-', x.dialect || '-', x.alp || '-',
         x.priority === null ? '-' : String(x.priority), x.discardEligible === null ? '-' : x.discardEligible ? 'yes' : 'no',
-        x.server || '-', why(x),
+        x.divertedFrom ? `${x.server} (diverted from ${x.divertedFrom})` : x.server || '-', why(x),
       ]),
     ));
   }
@@ -43,7 +43,11 @@ export function formatReplay(r: ReplayResult): string {
 }
 
 function why(x: Replayed): string {
-  if (x.outcome === 'server') return x.roundRobin > 0 ? `round robin among ${x.roundRobin}` : '';
+  if (x.outcome === 'server') {
+    const rr = x.roundRobin > 0 ? `round robin among ${x.roundRobin}` : '';
+    const skipped = x.divertSkipped ? `diverted to ${x.divertSkipped}, which cannot take it` : '';
+    return rr && skipped ? `${rr}; ${skipped}` : rr || skipped;
+  }
   return `${OUTCOME[x.outcome]}: ${x.why}`;
 }
 

@@ -1,6 +1,6 @@
 import type { Config } from '../config/tables';
 import type { PacketDecoder } from './packets';
-import type { Replayer } from './replayer';
+import type { Replayed, Replayer } from './replayer';
 
 export interface ServerSummary {
   server: string;
@@ -51,6 +51,20 @@ function notes(replayer: Replayer, skipped: PacketDecoder['counts']): string[] {
         'may differ from the live choice; the counts per server are close to the live ones',
     );
   }
+  const moved = pairs(replayer.rows.filter((r) => r.divertedFrom !== ''), (r) => `${r.divertedFrom} -> ${r.server}`);
+  if (moved !== undefined) {
+    out.push(
+      `${moved.count} connection(s) were moved by a server diversion (a diverted-address entry from one server's address:port to another's), ` +
+        `as the live appliance moves them while the target can take them: ${moved.text}`,
+    );
+  }
+  const stayed = pairs(replayer.rows.filter((r) => r.divertSkipped !== ''), (r) => `${r.server} -> ${r.divertSkipped}`);
+  if (stayed !== undefined) {
+    out.push(
+      `${stayed.count} connection(s) stayed on their server although a server diversion names another, which does not list their ALP ` +
+        `or speak a dialect for them (live: counted as serverDivertSkipped, logged): ${stayed.text}`,
+    );
+  }
   const s = replayer.stats;
   if (s.withoutSyn > 0) out.push(`${s.withoutSyn} connection(s) to the SOCKS port began before the capture (no SYN in it): not replayed`);
   if (s.retransmitted + s.outOfOrder > 0) out.push(`the clients' bytes were put in sequence order: ${s.retransmitted} retransmitted and ${s.outOfOrder} out-of-order segment(s)`);
@@ -59,4 +73,12 @@ function notes(replayer: Replayer, skipped: PacketDecoder['counts']): string[] {
   if (skipped.unknownLink > 0) out.push(`${skipped.unknownLink} packet(s) of a link type replay does not read were skipped`);
   if (skipped.malformed > 0) out.push(`${skipped.malformed} malformed IPv4, TCP or UDP packet(s) were skipped`);
   return out;
+}
+
+/** "sa -> sc 2, sb -> sd 1" over `rows`, and their number; undefined for none. */
+function pairs(rows: Replayed[], pair: (r: Replayed) => string): { count: number; text: string } | undefined {
+  if (rows.length === 0) return undefined;
+  const by = new Map<string, number>();
+  for (const r of rows) by.set(pair(r), (by.get(pair(r)) ?? 0) + 1);
+  return { count: rows.length, text: [...by].map(([p, n]) => `${p} ${n}`).join(', ') };
 }

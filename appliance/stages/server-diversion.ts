@@ -1,6 +1,7 @@
 import type { ServerRecord } from '../config/tables';
 import type { DivertedAddresses } from '../divert/table';
 import type { DivertedEntry } from '../divert/endpoint';
+import type { ServerAvailability, ServerSelection } from './server-selection';
 
 /**
  * Server diversion: the network-management patent's monitor 125 diverts "traffic from the
@@ -8,8 +9,9 @@ import type { DivertedEntry } from '../divert/endpoint';
  * servers are the SOCKS servers, and the instruction is an ordinary entry of the
  * diverted-address table whose original is one configured server's address:port and whose
  * diverted side is another's: new connections that Server ALP Selection gives the first go to
- * the second instead (when it may take them; server-leg.ts asks ServerSelection.qualifies).
- * One entry applies, as for destinations: a chain is not followed.
+ * the second instead, when it may take them (ServerSelection.qualifies).
+ * One entry applies, as for destinations: a chain is not followed. `divertedChoice` is the one
+ * decision, for the live server leg (flow/server-leg.ts) and `socksalp replay` alike.
  *
  * Cost: `target` is one comparison of the table's version and one array read per new
  * connection; the array is recomputed, O(servers), when the table changed (or was replaced
@@ -21,6 +23,8 @@ export class ServerDiversion {
   private version = -1;
   /** Per source server: the refusal already logged for the table's current version. */
   private readonly warned: Uint8Array;
+  /** After `divertedChoice`: the server a diversion named that could not take the connection, or -1. */
+  refused = -1;
 
   constructor(private readonly servers: readonly ServerRecord[]) {
     this.to = new Int32Array(servers.length).fill(-1);
@@ -31,6 +35,21 @@ export class ServerDiversion {
   target(server: number, table: DivertedAddresses): number {
     if (table !== this.table || table.version !== this.version) this.recompute(table);
     return this.to[server];
+  }
+
+  /**
+   * Server ALP Selection's choice `chosen` after the table's server diversions: the server an
+   * entry diverts it to when that one may take the connection (ServerSelection.qualifies: usable,
+   * listing the ALP, speaking a dialect for it, not tried), else `chosen`, with `refused` set to
+   * the target that could not.
+   */
+  divertedChoice(chosen: number, table: DivertedAddresses, selection: ServerSelection, alp: number, carriers: number, availability: ServerAvailability, tried = 0): number {
+    this.refused = -1;
+    const to = this.target(chosen, table);
+    if (to < 0) return chosen;
+    if (selection.qualifies(to, alp, carriers, availability, tried)) return to;
+    this.refused = to;
+    return chosen;
   }
 
   /** True once per source and table version: whether a refused diversion should be logged now. */

@@ -40,7 +40,7 @@ interface Live {
   answeredBy: string;
 }
 
-interface Row { client: string; destination: string; diverted: string; dialect: string; alp: string; server: string; outcome: string }
+interface Row { client: string; destination: string; diverted: string; dialect: string; alp: string; server: string; divertedFrom: string; outcome: string }
 
 /**
  * `socksalp replay` on a capture the lab makes itself: tcpdump on the client's interface toward
@@ -48,7 +48,8 @@ interface Row { client: string; destination: string; diverted: string; dialect: 
  * several ALPs; replay's ALP and server for each connection (matched by the client's port) must
  * be where the live appliance sent it, as the far side saw it. Then an edited configuration (a
  * diversion, FTP moved to another server): replay's prediction from the same capture, and the
- * live appliance after reloading that edit, agree.
+ * live appliance after reloading that edit, agree; and so for a server diversion (sa's
+ * address:port diverted to sc's).
  */
 describe('replay: a tcpdump capture of the lab, replayed, against where the live appliance sent each connection', function () {
   this.timeout(180_000);
@@ -191,5 +192,27 @@ describe('replay: a tcpdump capture of the lab, replayed, against where the live
       expect(again[i].server, `live connection ${i} (${p.alp})`).to.equal(want.server);
       if (p.tool === 'curl') expect(again[i].answeredBy, `live connection ${i}: the mirror answers the diverted ones`).to.equal(want.diverted !== '' ? s.lab.LAB_MIRROR_ADDR : s.lab.LAB_WEB_ADDR);
     });
+  });
+
+  it('predicts a server diversion (sa\'s address:port = sc\'s) as the live server leg applies it', function () {
+    expect(ethFile, 'the capture of the first test').to.be.a('string');
+    // On the second test's edit: HTTP and SSL, Server ALP Selection's sa, go to sc instead.
+    const diverted = join(work, 'server-diversion');
+    const edit = (dir: string) => writeFileSync(join(dir, 'diverted.ini'), `[diverted]\n${s.lab.LAB_SERVER_SA_SOCKS} = ${s.lab.LAB_SERVER_SC_SOCKS}\n`);
+    spawnSync('cp', ['-r', s.conf, diverted]);
+    edit(diverted);
+    const predicted = replay(ethFile, diverted);
+    PLAN.forEach((p, i) => {
+      const web = p.alp === 'http' || p.alp === 'ssl';
+      const want = { server: web ? 'sc' : p.alp === 'ftp' ? 'sd' : 'sb', divertedFrom: web ? 'sa' : '' };
+      expect(rowOf(predicted.connections, live[i]), `replayed connection ${i} (${p.alp})`).to.include(want);
+    });
+    expect(predicted.notes.join('\n')).to.match(/^6 connection\(s\) were moved by a server diversion .*: sa -> sc 6$/m);
+
+    edit(s.conf);
+    const reload = spawnSync(process.execPath, [CLI, 'ctl', '--socket', SOCKET, 'reload'], { encoding: 'utf8' });
+    expect(reload.status, reload.stdout + reload.stderr).to.equal(0);
+    const again = PLAN.map(connect);
+    PLAN.forEach((p, i) => expect(again[i].server, `live connection ${i} (${p.alp})`).to.equal(rowOf(predicted.connections, live[i]).server));
   });
 });

@@ -155,6 +155,18 @@ describe('stages/server-diversion: the per-server array', function () {
     expect(sd.target(0, table([]))).to.equal(-1);
   });
 
+  it('divertedChoice: the target when it qualifies, else the choice with `refused` naming the target', function () {
+    const st = buildStages(CONFIG, new AlpRegistry());
+    const sd = new ServerDiversion(SERVERS);
+    const t = table([['198.19.1.2:1080', '198.19.3.2:1080'], ['198.19.3.2:1080', '198.19.2.2:1080']]);
+    const up = { usable: () => true };
+    const http = st.analyzer.alpOf(80);
+    expect([sd.divertedChoice(0, t, st.selection, http, 0xff, up), sd.refused]).to.deep.equal([2, -1]);
+    expect([sd.divertedChoice(0, t, st.selection, http, 0xff, up, 1 << 2), sd.refused]).to.deep.equal([0, 2]); // sc already tried
+    expect([sd.divertedChoice(2, t, st.selection, http, 0xff, up), sd.refused]).to.deep.equal([2, 1]); // sb lists ftp only
+    expect([sd.divertedChoice(3, t, st.selection, http, 0xff, up), sd.refused]).to.deep.equal([3, -1]);
+  });
+
   it('serverPair names the two servers of an entry, for check and ctl', function () {
     const [e] = table([['198.19.1.2:1080', '198.19.3.2:1080']]).entries();
     expect(serverPair(e, SERVERS)?.map((s) => s.name)).to.deep.equal(['sa', 'sc']);

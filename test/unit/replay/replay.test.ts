@@ -53,7 +53,7 @@ Notes:
   - the clients' bytes were put in sequence order: 1 retransmitted and 1 out-of-order segment(s)
 `;
 
-interface Row { client: string; server: string; alp: string; diverted: string; outcome: string; why: string; roundRobin: number; end: number | null }
+interface Row { client: string; server: string; divertedFrom: string; divertSkipped: string; alp: string; diverted: string; outcome: string; why: string; roundRobin: number; end: number | null }
 
 describe('socksalp replay', function () {
   let dir: string;
@@ -120,6 +120,28 @@ describe('socksalp replay', function () {
     expect(r.notes.join('\n')).to.match(/1 connection\(s\) went to one of several equal servers by round robin/);
     const text = socksalp('replay', join(dir, 'edited.pcap'), '--config', edited).stdout;
     expect(text).to.match(/^ {2}0\.000 {2}198\.18\.0\.2:40001 {2}203\.0\.113\.80:80 +203\.0\.113\.81:80 +5 +http +7 +no +sc +round robin among 2$/m);
+  });
+
+  it('applies a server diversion as the server leg does: sa = sc moves HTTP to sc, and the default ALP (sc does not list it) stays on sa (golden)', function () {
+    const moved = conf('server-diversion', { 'diverted.ini': (t) => t + '198.19.1.2:1080 = 198.19.3.2:1080\n' });
+    const file = write('server-diversion.pcap', pcap(golden()));
+    const text = socksalp('replay', file, '--config', moved).stdout;
+    expect(text).to.include([
+      '  START  CLIENT            DESTINATION               DIVERTED  DIALECT  ALP      PRIO  DISCARD  SERVER                 WHY',
+      '  0.000  198.18.0.2:40001  203.0.113.80:80           -         5        http     7     no       sc (diverted from sa)',
+      '  0.010  198.18.0.2:40002  web.socksalp.test:21      -         4a>5     ftp      1     no       sb',
+      '  0.020  198.18.0.2:40003  203.0.113.80:70           -         4        gopher   1     yes      sb',
+      '  0.030  198.18.0.2:40004  files.socksalp.test:9999  -         5        default  4     yes      sa                     diverted to sc, which cannot take it',
+    ].join('\n'));
+    expect(text).to.include(['  sa      1      14.3%  1', '  sb      2      28.6%  2', '  sc      1      14.3%  1'].join('\n'));
+    expect(text).to.include("  - 1 connection(s) were moved by a server diversion (a diverted-address entry from one server's address:port to another's), " +
+      'as the live appliance moves them while the target can take them: sa -> sc 1\n');
+    expect(text).to.include('  - 1 connection(s) stayed on their server although a server diversion names another, which does not list their ALP ' +
+      'or speak a dialect for them (live: counted as serverDivertSkipped, logged): sa -> sc 1\n');
+    const r = json(file, moved);
+    expect(r.connections[0]).to.include({ server: 'sc', divertedFrom: 'sa', divertSkipped: '', diverted: '' });
+    expect(r.connections[3]).to.include({ server: 'sa', divertedFrom: '', divertSkipped: 'sc' });
+    expect(r.servers.find((x) => x.server === 'sc')).to.include({ connections: 1, peak: 1 });
   });
 
   it('rotates round robin over the connections in capture order, and counts each against its server until its close', function () {
