@@ -43,10 +43,12 @@ interface Figures {
   p99: number;
   rrPerSecond: number;
   failed: number;
+  /** The appliance's CPU per 1000 connections of the connections workload, ms (0: no appliance on the path). */
+  cpuMsPerK: number;
 }
 
 
-function measure(lab: LabFacts, proxy: string): Figures {
+function measure(lab: LabFacts, proxy: string, pid?: number): Figures {
   // Bulk: a SOCKS5 download of the big file, best of three to keep noise from the other processes out.
   const bulk: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -54,11 +56,11 @@ function measure(lab: LabFacts, proxy: string): Figures {
     if (r.status !== 0) throw new Error(`bulk download through ${proxy} failed: ${r.stderr}`);
     bulk.push(Number(r.stdout) / 1e6);
   }
-  const l = connectionLoad(lab, proxy);
+  const l = connectionLoad(lab, proxy, pid);
   // Established flow: request/response over one connection to the echo service.
   const rr = inNs(lab.LAB_NS_CLIENT, process.execPath, [RR, '--proxy', proxy, '--seconds', quick ? '2' : '5']);
   if (rr.status !== 0) throw new Error(`echo round trips through ${proxy} failed: ${rr.stderr}`);
-  return { bulkMBps: Math.max(...bulk), cps: l.perSecond, p50: l.p50, p99: l.p99, rrPerSecond: JSON.parse(rr.stdout).perSecond, failed: l.failed };
+  return { bulkMBps: Math.max(...bulk), cps: l.perSecond, p50: l.p50, p99: l.p99, rrPerSecond: JSON.parse(rr.stdout).perSecond, failed: l.failed, cpuMsPerK: l.cpuMsPerK };
 }
 
 /** Connections: SOCKS4 CONNECT + small GET, 16 at a time; with `pid`, what that process spent on them. */
@@ -85,7 +87,7 @@ async function measureWatched(lab: LabFacts, vip: string): Promise<Figures> {
   try {
     await app.ready();
     stop = scrapeEverySecond(lab);
-    const f = measure(lab, vip);
+    const f = measure(lab, vip, app.pid);
     const st = (await app.ask({ cmd: 'status' })).status as { export?: { records?: number } };
     process.stderr.write(`bench: watched: ${JSON.stringify(st.export ?? {})}\n`);
     return f;
@@ -106,7 +108,7 @@ async function measureBase(lab: LabFacts, vip: string, cli: string): Promise<Fig
   const app = new ApplianceProcess(conf, SOCKET, {}, 'salab-app', cli);
   try {
     await app.ready();
-    return measure(lab, vip);
+    return measure(lab, vip, app.pid);
   } finally {
     await app.stop();
     ApplianceProcess.cleanup(conf);
@@ -278,7 +280,7 @@ async function main(): Promise<void> {
     try {
       await app.ready();
       rss.idle = rssMb(app.pid);
-      results.appliance = measure(lab, vip);
+      results.appliance = measure(lab, vip, app.pid);
       rss.after = rssMb(app.pid);
       // The same with a live dashboard attached (in its own tmux server, 120x40); first what it
       // costs, in CPU time, the appliance and itself, with no traffic to blur the figure.
@@ -291,7 +293,7 @@ async function main(): Promise<void> {
         cpu.withDashboard = withDash;
         cpu.dashboard = dashItself;
         process.stderr.write('bench: (a) with a dashboard attached\n');
-        results.withDashboard = measure(lab, vip);
+        results.withDashboard = measure(lab, vip, app.pid);
       } finally {
         spawnSync('tmux', [...tmux, 'kill-server']);
       }
@@ -305,7 +307,7 @@ async function main(): Promise<void> {
     const bareApp = new ApplianceProcess(bare, SOCKET, { SOCKSALP_DEFENCES: 'off' });
     try {
       await bareApp.ready();
-      results.noDefences = measure(lab, vip);
+      results.noDefences = measure(lab, vip, bareApp.pid);
     } finally {
       await bareApp.stop();
       ApplianceProcess.cleanup(bare);
@@ -357,21 +359,22 @@ async function main(): Promise<void> {
 function best(x: Figures, y: Figures): Figures {
   return {
     bulkMBps: Math.max(x.bulkMBps, y.bulkMBps), cps: Math.max(x.cps, y.cps), p50: Math.min(x.p50, y.p50), p99: Math.min(x.p99, y.p99),
-    rrPerSecond: Math.max(x.rrPerSecond, y.rrPerSecond), failed: x.failed + y.failed,
+    rrPerSecond: Math.max(x.rrPerSecond, y.rrPerSecond), failed: x.failed + y.failed, cpuMsPerK: Math.min(x.cpuMsPerK, y.cpuMsPerK),
   };
 }
 
 function row(name: string, f: Figures): string {
-  return `${name.padEnd(12)} ${f.bulkMBps.toFixed(0).padStart(8)} ${f.cps.toFixed(0).padStart(9)} ${f.p50.toFixed(2).padStart(8)} ${f.p99.toFixed(2).padStart(8)} ${f.rrPerSecond.toFixed(0).padStart(9)} ${String(f.failed).padStart(7)}`;
+  return `${name.padEnd(12)} ${f.bulkMBps.toFixed(0).padStart(8)} ${f.cps.toFixed(0).padStart(9)} ${f.p50.toFixed(2).padStart(8)} ${f.p99.toFixed(2).padStart(8)} ${f.rrPerSecond.toFixed(0).padStart(9)} ${String(f.failed).padStart(7)} ${(f.cpuMsPerK ? f.cpuMsPerK.toFixed(0) : '-').padStart(9)}`;
 }
 
 function header(): string {
   return `socksalp bench, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, bulk file ${bigMb} MiB\n` +
-    `${'path'.padEnd(12)} ${'bulk MB/s'.padStart(8)} ${'conn/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'echo rr/s'.padStart(9)} ${'failed'.padStart(7)}`;
+    `${'path'.padEnd(12)} ${'bulk MB/s'.padStart(8)} ${'conn/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'echo rr/s'.padStart(9)} ${'failed'.padStart(7)} ${'cpu ms/1k'.padStart(9)}`;
 }
 
 function ratios(x: Figures, y: Figures): string {
-  return `bulk ${(x.bulkMBps / y.bulkMBps).toFixed(2)}, conn/s ${(x.cps / y.cps).toFixed(2)}, p99 ${(x.p99 - y.p99).toFixed(2)} ms, echo ${(x.rrPerSecond / y.rrPerSecond).toFixed(2)}`;
+  return `bulk ${(x.bulkMBps / y.bulkMBps).toFixed(2)}, conn/s ${(x.cps / y.cps).toFixed(2)}, p99 ${(x.p99 - y.p99).toFixed(2)} ms, echo ${(x.rrPerSecond / y.rrPerSecond).toFixed(2)}` +
+    (x.cpuMsPerK && y.cpuMsPerK ? `, appliance CPU per connection ${(x.cpuMsPerK / y.cpuMsPerK).toFixed(2)}` : '');
 }
 
 function watchedLine(r: Record<string, Figures>): string {
