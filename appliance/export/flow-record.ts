@@ -69,7 +69,7 @@ export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: FlowContext,
   w.u16(c.flagsIn & FLAG_BITS);
   w.u16(c.flagsOut & FLAG_BITS);
   w.u8(flowEndReason);
-  // Both 0 until a datagram was seen (the connection keeps 65535 and 0).
+  // Both directions' range (template.ts SOCKSALP_IE); both 0 until a datagram was seen (the connection keeps 65535 and 0).
   w.u16(c.maxLength === 0 ? 0 : c.minLength);
   w.u16(c.maxLength);
   w.u8(c.priority);

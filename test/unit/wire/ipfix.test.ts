@@ -64,7 +64,8 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
       '8001 0008 00007279 8002 0008 00007279', // their reverses (RFC 5103)
       '0098 0008 0099 0008', // flowStartMilliseconds, flowEndMilliseconds
       '0006 0002 8006 0002 00007279', // tcpControlBits and its reverse
-      '0088 0001 0019 0002 001a 0002', // flowEndReason, minimumIpTotalLength, maximumIpTotalLength (reduced size)
+      '0088 0001', // flowEndReason
+      '800d 0002 00007ed9 800e 0002 00007ed9', // smallest and largest IP total length, both directions (not IANA's 25, 26: forward only in a biflow)
       '8001 0001 00007ed9', // priority
       '8002 0004 00007ed9 8003 0004 00007ed9', // handshake, SOCKS reply (µs)
       '8004 0004 00007ed9 8005 0004 00007ed9', // RTT client leg, server leg (µs)
@@ -104,7 +105,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
       '0000018bcfe56ddc 0000018bcfe574b2', // 1700000001500 ms, 1700000003250 ms
       '001b 001a', // FIN SYN PSH ACK from the client; SYN PSH ACK from the server
       '03', // flowEndReason: end of flow detected
-      '0028 05dc', // 40 to 1500 bytes
+      '0028 05dc', // 40 to 1500 bytes, either direction
       '07', // priority 7
       '0000032c 000006fe', // 812 µs handshake, 1790 µs to the SOCKS reply
       'ffffffff 000001a4', // no RTT on the client leg, 420 µs on the server leg
