@@ -102,12 +102,15 @@ describe('metrics: the metric set', function () {
     expect(states(second)).to.deep.equal({ up: 0, failing: 0, 'check-down': 0, 'no-device': 1, unresolved: 0 });
   });
 
-  it('reads queues, discards with the ALP\'s priority, drops, table sizes and limits, histograms from the live counters', function () {
+  it('reads queues, discards by ALP and by priority, drops, table sizes and limits, histograms from the live counters', function () {
     const { a, config, histograms } = fakeAppliance();
     const sa = config.servers[0].name;
     const e = a.forwarder.egress;
     const ssl = a.alps.idOf('ssl')!;
     e.discardsByAlp[0][ssl] = 4;
+    // A reload moved ssl from priority 2 to 6 after 3 of its discards: each count stays where it was.
+    e.discardsByPriority[0][2] = 3;
+    e.discardsByPriority[0][6] = 1;
     a.forwarder.drops['queue-full'] = 5;
     e.stats[0].bytesOut = 1234;
     a.dispatcher.guard.stats.rstExact = 6;
@@ -117,8 +120,12 @@ describe('metrics: the metric set', function () {
     h.sum = 2.5;
     h.count = 4;
     const text = scrape(a);
-    expect(value(text, `socksalp_discards_total{server="${sa}",alp="ssl",priority="${config.alps.records.find((r) => r.name === 'ssl')!.priority}"}`)).to.equal(4);
-    expect(text).to.not.match(/socksalp_discards_total\{[^}]*alp="http"/); // nonzero only
+    expect(value(text, `socksalp_alp_discards_total{server="${sa}",alp="ssl"}`)).to.equal(4);
+    expect(text).to.not.match(/socksalp_alp_discards_total\{[^}]*alp="http"/); // nonzero only
+    expect(value(text, `socksalp_priority_discards_total{server="${sa}",priority="2"}`)).to.equal(3);
+    expect(value(text, `socksalp_priority_discards_total{server="${sa}",priority="6"}`)).to.equal(1);
+    expect(text.match(/^socksalp_priority_discards_total\{/gm), 'nonzero only').to.have.length(2);
+    expect(text).to.not.match(/^socksalp_discards_total/m);
     expect(value(text, 'socksalp_drops_total{reason="queue-full"}')).to.equal(5);
     expect(value(text, `socksalp_server_bytes_total{server="${sa}",direction="to-server"}`)).to.equal(1234);
     expect(value(text, `socksalp_server_queue_limit_packets{server="${sa}"}`)).to.equal(config.servers[0].queueLimit);
