@@ -223,6 +223,22 @@ describe('metrics: the HTTP endpoint', function () {
     }
     expect(lines).to.deep.equal([`metrics: cannot listen on 127.0.0.1:${taken}: the address is in use (EADDRINUSE); running without the metrics endpoint`]);
   });
+
+  it('an error after it listens is not a failure to listen: its own line, logged once, and it goes on serving', async function () {
+    const lines: string[] = [];
+    const m = new MetricsServer({ ...a, log: (t: string) => lines.push(t) } as unknown as Appliance, { address: 0x7f000001, port: 0 });
+    try {
+      expect(await m.listen()).to.equal(true);
+      const inner = (m as unknown as { server: import('node:http').Server }).server;
+      const at = (inner.address() as { port: number }).port;
+      for (let i = 0; i < 2; i++) inner.emit('error', Object.assign(new Error('accept failed'), { code: 'EMFILE' }));
+      expect(lines).to.deep.equal(['metrics: serving http://127.0.0.1:0/metrics', 'metrics: error on http://127.0.0.1:0/metrics: EMFILE; logged once, the endpoint goes on']);
+      const status = await new Promise<number>((resolve, reject) => request({ host: '127.0.0.1', port: at, path: '/metrics', agent: false }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject).end());
+      expect(status).to.equal(200);
+    } finally {
+      m.close();
+    }
+  });
 });
 
 describe('metrics: appliance.ini [metrics]', function () {
