@@ -41,8 +41,8 @@ export interface ExportSource {
  */
 export class IpfixExporter implements ConnectionObserver {
   /**
-   * records: Data Records written (interimRecords of them interim); messages and octets: sent
-   * without error; errors: what the socket reported (a refused send, an ICMP error read back);
+   * records: Data Records written (interimRecords of them interim); messages, templates (the
+   * messages that were a template) and octets: sent without error; errors: what the socket reported (a refused send, an ICMP error read back);
    * lostRecords: records in messages that failed, or that found no buffer or no socket.
    */
   readonly stats = { records: 0, interimRecords: 0, messages: 0, templates: 0, octets: 0, errors: 0, lostRecords: 0, lastError: '' };
@@ -122,11 +122,11 @@ export class IpfixExporter implements ConnectionObserver {
   /** RFC 7011 8.4: the template, alone in a message, so a collector that (re)starts learns it. */
   sendTemplate(): void {
     this.flush();
-    if (!this.begin()) return;
+    // Not connected (the next refresh tries again): nothing would go, and nothing is counted.
+    if (!this.connected || !this.begin()) return;
     this.w.openSet(TEMPLATE_SET_ID);
     this.w.templateRecord(FLOW_TEMPLATE_ID, FLOW_TEMPLATE);
     this.w.closeSet();
-    this.stats.templates++;
     this.flush();
   }
 
@@ -217,6 +217,8 @@ export class IpfixExporter implements ConnectionObserver {
     } else {
       this.stats.messages++;
       this.stats.octets += messageLength(buf);
+      // A message of no Data Records is a template (sendTemplate): a record() always writes one.
+      if (records === 0) this.stats.templates++;
     }
     this.free.push(buf);
     if (this.closing && this.sending.length === 0) this.closing();
