@@ -5,7 +5,7 @@ import type { ExportSettings } from '../config/export-ini';
 import { formatIpv4 } from '../config/address';
 import { IpfixWriter, SET_HEADER, TEMPLATE_SET_ID } from '../wire/ipfix';
 import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID } from './template';
-import { flowRecordLength, newReported, writeFlowRecord, type FlowContext, type Reported } from './flow-record';
+import { flowRecordLength, newReported, writeFlowRecord, type RecordContext, type Reported } from './flow-record';
 import { FLOW_END_ACTIVE, FLOW_END_REASON } from './end-reason';
 
 /**
@@ -23,7 +23,7 @@ const STOP_MS = 1000;
 /** What the exporter reads of the appliance (appliance.ts): its clock, configuration, ALP names, table. */
 export interface ExportSource {
   readonly started: number;
-  readonly config: { appliance: { socksPort: number }; servers: FlowContext['servers'] };
+  readonly config: { appliance: { socksPort: number }; servers: RecordContext['servers'] };
   readonly alps: { names: readonly string[] };
   readonly dispatcher: { table: { byClient: Map<number, Connection> } };
   now(): number;
@@ -60,7 +60,7 @@ export class IpfixExporter implements ConnectionObserver {
   /** RFC 7011 3.1: Data Records sent before the next message, modulo 2^32. */
   private sequence = 0;
   private readonly reported = new WeakMap<Connection, Reported>();
-  private readonly ctx: FlowContext;
+  private readonly ctx: RecordContext;
   private interimPass: Iterator<Connection> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly logged = new Set<string>();
@@ -192,7 +192,7 @@ export class IpfixExporter implements ConnectionObserver {
   }
 
   /** The names and addresses in force (a reload replaces the configuration and adds ALP names). */
-  private context(): FlowContext {
+  private context(): RecordContext {
     const s = this.source;
     this.ctx.socksPort = s.config.appliance.socksPort;
     this.ctx.servers = s.config.servers;

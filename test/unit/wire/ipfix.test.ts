@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { IpfixWriter, TEMPLATE_SET_ID, VARIABLE_LENGTH, templateRecordLength } from '../../../appliance/wire/ipfix';
 import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID, PEN_REVERSE, PEN_SOCKSALP } from '../../../appliance/export/template';
-import { flowRecordLength, newReported, writeFlowRecord, type FlowContext } from '../../../appliance/export/flow-record';
+import { flowRecordLength, newReported, writeFlowRecord, type RecordContext } from '../../../appliance/export/flow-record';
 import { FLOW_END_REASON } from '../../../appliance/export/end-reason';
 import { Connection } from '../../../appliance/flow/connection';
 import { EndReason } from '../../../appliance/stats/end-reason';
@@ -86,7 +86,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
       bytesIn: 1000, packetsIn: 10, bytesOut: 70000, packetsOut: 50, flagsIn: 0x1b, flagsOut: 0x1a, minLength: 40, maxLength: 1500,
       handshakeUs: 812, replyUs: 1790, rttClientUs: -1, rttServerUs: 420, retransIn: 0, retransOut: 2, endReason: EndReason.Fin,
     });
-    const ctx: FlowContext = {
+    const ctx: RecordContext = {
       started: 1_700_000_000_000,
       socksPort: 1080,
       servers: [{ name: 'sa', address: ip('198.19.1.2'), port: 1080, local: { address: ip('198.19.1.1'), length: 24 } }],
@@ -127,7 +127,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
   it('writes deltas after an earlier record of the connection, and zeros for a connection that never had a server', function () {
     const c = new Connection(0, ip('198.18.0.2'), 40001, ip('198.18.0.100'), 0);
     Object.assign(c, { bytesIn: 500, packetsIn: 5, bytesOut: 900, packetsOut: 4 });
-    const ctx: FlowContext = { started: 0, socksPort: 1080, servers: [], alpNames: [] };
+    const ctx: RecordContext = { started: 0, socksPort: 1080, servers: [], alpNames: [] };
     const r = newReported();
     r.set([200, 2, 100, 1]);
     const got = message((w) => {
