@@ -10,16 +10,16 @@ import { FIRST_DATA_SET_ID, VARIABLE_LENGTH, type FieldSpec } from '../wire/ipfi
  */
 
 /** RFC 5103 6.1: the reverse direction of an IANA element is that element under this PEN. */
-export const PEN_REVERSE = 29305;
+const PEN_REVERSE = 29305;
 /**
  * The appliance's own elements are under 32473, the PEN RFC 5612 reserves for documentation:
  * socksalp has no PEN of its own. An operator who assigns one changes it here and in the
  * collector's element list.
  */
-export const PEN_SOCKSALP = 32473;
+const PEN_SOCKSALP = 32473;
 
 /** IANA "IPFIX Information Elements" numbers (RFC 7012 and the registry). */
-export const IE = {
+const IE = {
   octetDeltaCount: 1,
   packetDeltaCount: 2,
   protocolIdentifier: 4,
@@ -38,7 +38,7 @@ export const IE = {
 } as const;
 
 /** The appliance's elements under PEN_SOCKSALP. */
-export const SOCKSALP_IE = {
+const SOCKSALP_IE = {
   priority: 1,
   handshakeMicroseconds: 2,
   replyMicroseconds: 3,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { IpfixWriter, TEMPLATE_SET_ID, VARIABLE_LENGTH, templateRecordLength } from '../../../appliance/wire/ipfix';
-import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID, PEN_REVERSE, PEN_SOCKSALP } from '../../../appliance/export/template';
+import { IpfixWriter, TEMPLATE_SET_ID, VARIABLE_LENGTH } from '../../../appliance/wire/ipfix';
+import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID } from '../../../appliance/export/template';
 import { flowRecordLength, newReported, writeFlowRecord, type RecordContext } from '../../../appliance/export/flow-record';
 import { FLOW_END_REASON } from '../../../appliance/export/end-reason';
 import { Connection } from '../../../appliance/flow/connection';
@@ -73,10 +73,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
       '8008 0001 00007ed9', // the appliance's end reason
       '8009 ffff 00007ed9 800a ffff 00007ed9 800b ffff 00007ed9 800c ffff 00007ed9', // ALP, server, destination, diverted
     );
-    expect(templateRecordLength(FLOW_TEMPLATE)).to.equal(record.length);
     expect(got.subarray(16).toString('hex')).to.equal(Buffer.concat([hex('0002', (record.length + 4).toString(16).padStart(4, '0')), record]).toString('hex'));
-    expect(PEN_REVERSE).to.equal(29305);
-    expect(PEN_SOCKSALP).to.equal(32473);
   });
 
   it('writes one connection as a data record: both legs, counts, times, flags, the appliance\'s elements', function () {
