@@ -18,7 +18,7 @@ export function formatIpv4(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
-/** `ADDRESS:PORT` where the appliance listens (the monitor channel, the metrics). */
+/** `ADDRESS:PORT`, an IPv4 address and a port of 1 to 65535: where the appliance listens (the monitor channel, the metrics) or sends (the IPFIX collector). */
 export function parseListen(text: string): { address: number; port: number } | undefined {
   const m = /^([0-9.]+):(\d{1,5})$/.exec(text);
   const address = m ? parseIpv4(m[1]) : undefined;

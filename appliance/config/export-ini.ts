@@ -1,5 +1,5 @@
 import type { SectionReader } from './fields';
-import { parseIpv4 } from './address';
+import { parseListen } from './address';
 import { quote } from '../text/printable';
 
 export const EXPORT_SECTION = 'export';
@@ -29,12 +29,10 @@ export function readExport(e: SectionReader): ExportSettings | undefined {
     else for (const k of ['interim', 'template_refresh', 'observation_domain']) if (e.has(k)) e.problem(k, 'export is off: add ipfix = ADDRESS:PORT');
     return undefined;
   }
-  const m = /^([0-9.]+):(\d{1,5})$/.exec(target);
-  const address = m ? parseIpv4(m[1]) : undefined;
-  const port = m ? Number(m[2]) : 0;
-  if (address === undefined || port < 1 || port > 65535) {
+  const at = parseListen(target);
+  if (!at) {
     e.problem('ipfix', `expected the collector as ADDRESS:PORT like 198.18.0.2:4739, got ${quote(target)}`);
     return undefined;
   }
-  return { address, port, interim, templateRefresh, observationDomain };
+  return { ...at, interim, templateRefresh, observationDomain };
 }

@@ -1,11 +1,11 @@
 import { END_REASONS } from '../stats/end-reason';
 
 /** IANA flowEndReason (RFC 7012 / RFC 5102 5.11.3) values. */
-export const FLOW_END_IDLE = 1;
+const FLOW_END_IDLE = 1;
 /** An interim record: the flow goes on, it is reported for its length (the `interim` interval). */
 export const FLOW_END_ACTIVE = 2;
-export const FLOW_END_DETECTED = 3;
-export const FLOW_END_FORCED = 4;
+const FLOW_END_DETECTED = 3;
+const FLOW_END_FORCED = 4;
 
 /**
  * The appliance's end reasons as flowEndReason: the timeouts are idle timeouts; what either

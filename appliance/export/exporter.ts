@@ -5,7 +5,7 @@ import type { ExportSettings } from '../config/export-ini';
 import { formatIpv4 } from '../config/address';
 import { IpfixWriter, SET_HEADER, TEMPLATE_SET_ID } from '../wire/ipfix';
 import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID } from './template';
-import { flowRecordLength, newReported, writeFlowRecord, type FlowContext, type Reported } from './flow-record';
+import { flowRecordLength, newReported, writeFlowRecord, type RecordContext, type Reported } from './flow-record';
 import { FLOW_END_ACTIVE, FLOW_END_REASON } from './end-reason';
 
 /**
@@ -23,7 +23,7 @@ const STOP_MS = 1000;
 /** What the exporter reads of the appliance (appliance.ts): its clock, configuration, ALP names, table. */
 export interface ExportSource {
   readonly started: number;
-  readonly config: { appliance: { socksPort: number }; servers: FlowContext['servers'] };
+  readonly config: { appliance: { socksPort: number }; servers: RecordContext['servers'] };
   readonly alps: { names: readonly string[] };
   readonly dispatcher: { table: { byClient: Map<number, Connection> } };
   now(): number;
@@ -41,8 +41,8 @@ export interface ExportSource {
  */
 export class IpfixExporter implements ConnectionObserver {
   /**
-   * records: Data Records written (interimRecords of them interim); messages and octets: sent
-   * without error; errors: what the socket reported (a refused send, an ICMP error read back);
+   * records: Data Records written (interimRecords of them interim); messages, templates (the
+   * messages that were a template) and octets: sent without error; errors: what the socket reported (a refused send, an ICMP error read back);
    * lostRecords: records in messages that failed, or that found no buffer or no socket.
    */
   readonly stats = { records: 0, interimRecords: 0, messages: 0, templates: 0, octets: 0, errors: 0, lostRecords: 0, lastError: '' };
@@ -60,7 +60,7 @@ export class IpfixExporter implements ConnectionObserver {
   /** RFC 7011 3.1: Data Records sent before the next message, modulo 2^32. */
   private sequence = 0;
   private readonly reported = new WeakMap<Connection, Reported>();
-  private readonly ctx: FlowContext;
+  private readonly ctx: RecordContext;
   private interimPass: Iterator<Connection> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly logged = new Set<string>();
@@ -122,11 +122,11 @@ export class IpfixExporter implements ConnectionObserver {
   /** RFC 7011 8.4: the template, alone in a message, so a collector that (re)starts learns it. */
   sendTemplate(): void {
     this.flush();
-    if (!this.begin()) return;
+    // Not connected (the next refresh tries again): nothing would go, and nothing is counted.
+    if (!this.connected || !this.begin()) return;
     this.w.openSet(TEMPLATE_SET_ID);
     this.w.templateRecord(FLOW_TEMPLATE_ID, FLOW_TEMPLATE);
     this.w.closeSet();
-    this.stats.templates++;
     this.flush();
   }
 
@@ -192,7 +192,7 @@ export class IpfixExporter implements ConnectionObserver {
   }
 
   /** The names and addresses in force (a reload replaces the configuration and adds ALP names). */
-  private context(): FlowContext {
+  private context(): RecordContext {
     const s = this.source;
     this.ctx.socksPort = s.config.appliance.socksPort;
     this.ctx.servers = s.config.servers;
@@ -217,6 +217,8 @@ export class IpfixExporter implements ConnectionObserver {
     } else {
       this.stats.messages++;
       this.stats.octets += messageLength(buf);
+      // A message of no Data Records is a template (sendTemplate): a record() always writes one.
+      if (records === 0) this.stats.templates++;
     }
     this.free.push(buf);
     if (this.closing && this.sending.length === 0) this.closing();

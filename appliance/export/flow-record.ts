@@ -4,7 +4,7 @@ import { variableFieldLength, type IpfixWriter } from '../wire/ipfix';
 import { ENDPOINT_MAX, FLOW_FIXED_LENGTH, NAME_MAX, UNMEASURED } from './template';
 
 /** What a record reads besides the connection: the names and addresses in force, the clock's origin. */
-export interface FlowContext {
+export interface RecordContext {
   /** Date.now() when the appliance's monotonic clock (Connection.created, lastSeen) was 0. */
   started: number;
   socksPort: number;
@@ -25,7 +25,7 @@ const nameLength = (s: string) => variableFieldLength(Math.min(Buffer.byteLength
 const endpointLength = (s: string) => variableFieldLength(Math.min(Buffer.byteLength(s), ENDPOINT_MAX));
 
 /** Bytes `writeFlowRecord` will write for `c`: the room a message must have for it. */
-export function flowRecordLength(c: Connection, ctx: FlowContext): number {
+export function flowRecordLength(c: Connection, ctx: RecordContext): number {
   return FLOW_FIXED_LENGTH + nameLength(ctx.alpNames[c.alp] ?? '') + nameLength(ctx.servers[c.server]?.name ?? '') +
     endpointLength(c.destination) + endpointLength(c.diverted);
 }
@@ -38,7 +38,7 @@ const measured = (v: number) => (v < 0 ? UNMEASURED : Math.min(v, UNMEASURED - 1
  * which is then brought up to date. A connection that never had a server has zeros for the
  * server leg and an empty server name.
  */
-export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: FlowContext, reported: Reported | undefined, flowEndReason: number): void {
+export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: RecordContext, reported: Reported | undefined, flowEndReason: number): void {
   const s = c.server >= 0 ? ctx.servers[c.server] : undefined;
   w.u32(c.clientIp);
   w.u32(c.vip);
@@ -69,7 +69,7 @@ export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: FlowContext,
   w.u16(c.flagsIn & FLAG_BITS);
   w.u16(c.flagsOut & FLAG_BITS);
   w.u8(flowEndReason);
-  // Both 0 until a datagram was seen (the connection keeps 65535 and 0).
+  // Both directions' range (template.ts SOCKSALP_IE); both 0 until a datagram was seen (the connection keeps 65535 and 0).
   w.u16(c.maxLength === 0 ? 0 : c.minLength);
   w.u16(c.maxLength);
   w.u8(c.priority);

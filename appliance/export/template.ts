@@ -10,16 +10,16 @@ import { FIRST_DATA_SET_ID, VARIABLE_LENGTH, type FieldSpec } from '../wire/ipfi
  */
 
 /** RFC 5103 6.1: the reverse direction of an IANA element is that element under this PEN. */
-export const PEN_REVERSE = 29305;
+const PEN_REVERSE = 29305;
 /**
  * The appliance's own elements are under 32473, the PEN RFC 5612 reserves for documentation:
  * socksalp has no PEN of its own. An operator who assigns one changes it here and in the
  * collector's element list.
  */
-export const PEN_SOCKSALP = 32473;
+const PEN_SOCKSALP = 32473;
 
 /** IANA "IPFIX Information Elements" numbers (RFC 7012 and the registry). */
-export const IE = {
+const IE = {
   octetDeltaCount: 1,
   packetDeltaCount: 2,
   protocolIdentifier: 4,
@@ -28,8 +28,6 @@ export const IE = {
   sourceIPv4Address: 8,
   destinationTransportPort: 11,
   destinationIPv4Address: 12,
-  minimumIpTotalLength: 25,
-  maximumIpTotalLength: 26,
   flowEndReason: 136,
   flowStartMilliseconds: 152,
   flowEndMilliseconds: 153,
@@ -40,7 +38,7 @@ export const IE = {
 } as const;
 
 /** The appliance's elements under PEN_SOCKSALP. */
-export const SOCKSALP_IE = {
+const SOCKSALP_IE = {
   priority: 1,
   handshakeMicroseconds: 2,
   replyMicroseconds: 3,
@@ -53,6 +51,13 @@ export const SOCKSALP_IE = {
   serverName: 10,
   destination: 11,
   diverted: 12,
+  /**
+   * The smallest and largest IP total length seen in either direction. Not IANA's
+   * minimum/maximumIpTotalLength (25, 26): in a biflow record an element without the reverse
+   * PEN is the forward direction's (RFC 5103 6.1), and the statistics keep one range for both.
+   */
+  minimumIpTotalLengthBoth: 13,
+  maximumIpTotalLengthBoth: 14,
 } as const;
 
 /** The Template ID: the first one a Data Set may have. */
@@ -62,10 +67,7 @@ const iana = (id: number, length: number): FieldSpec => ({ id, length, enterpris
 const reverse = (id: number, length: number): FieldSpec => ({ id, length, enterprise: PEN_REVERSE });
 const own = (id: number, length: number): FieldSpec => ({ id, length, enterprise: PEN_SOCKSALP });
 
-/**
- * In the order flow-record.ts writes them. minimum/maximumIpTotalLength are unsigned64 in
- * the registry, sent in 2 bytes (RFC 7011 6.2 reduced-size encoding: an IP total length fits).
- */
+/** In the order flow-record.ts writes them. */
 export const FLOW_TEMPLATE: readonly FieldSpec[] = [
   iana(IE.sourceIPv4Address, 4),
   iana(IE.destinationIPv4Address, 4),
@@ -85,8 +87,8 @@ export const FLOW_TEMPLATE: readonly FieldSpec[] = [
   iana(IE.tcpControlBits, 2),
   reverse(IE.tcpControlBits, 2),
   iana(IE.flowEndReason, 1),
-  iana(IE.minimumIpTotalLength, 2),
-  iana(IE.maximumIpTotalLength, 2),
+  own(SOCKSALP_IE.minimumIpTotalLengthBoth, 2),
+  own(SOCKSALP_IE.maximumIpTotalLengthBoth, 2),
   own(SOCKSALP_IE.priority, 1),
   own(SOCKSALP_IE.handshakeMicroseconds, 4),
   own(SOCKSALP_IE.replyMicroseconds, 4),

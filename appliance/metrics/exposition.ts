@@ -6,7 +6,7 @@
  * scrape always shows the same names.
  */
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+type MetricType = 'counter' | 'gauge' | 'histogram';
 
 /** Label name and value pairs, in the order they are written. */
 export type Labels = readonly (readonly [string, string])[];

@@ -96,12 +96,17 @@ function serverMetrics(x: Exposition, a: Appliance, servers: string[]): void {
   servers.forEach((server, i) => x.sample([['server', server], ['direction', 'to-server']], e.stats[i].bytesOut).sample([['server', server], ['direction', 'from-server']], e.stats[i].bytesIn));
   x.family('socksalp_server_packets_total', 'counter', 'Datagrams to and from each server (direction "to-server", "from-server").');
   servers.forEach((server, i) => x.sample([['server', server], ['direction', 'to-server']], e.stats[i].packetsOut).sample([['server', server], ['direction', 'from-server']], e.stats[i].packetsIn));
-  x.family('socksalp_discards_total', 'counter', 'Datagrams congestion control discarded from a server\'s queue, by ALP and the ALP\'s priority (nonzero only).');
-  const alps = a.alps;
+  // Two families from the egress's two counters: the priority is the one each datagram had when
+  // it was discarded, so a reload that changes an ALP's priority does not move its past count.
+  x.family('socksalp_alp_discards_total', 'counter', 'Datagrams congestion control discarded from a server\'s queue, by ALP (nonzero only).');
+  const names = a.alps.names;
   servers.forEach((server, i) => {
     const row = e.discardsByAlp[i];
-    for (let id = 0; id < row.length; id++) {
-      if (row[id] !== 0) x.sample([['server', server], ['alp', alps.names[id] ?? ''], ['priority', String(alps.records[id]?.priority ?? '')]], row[id]);
-    }
+    for (let id = 0; id < row.length; id++) if (row[id] !== 0) x.sample([['server', server], ['alp', names[id] ?? '']], row[id]);
+  });
+  x.family('socksalp_priority_discards_total', 'counter', 'Datagrams congestion control discarded from a server\'s queue, by the priority they had (nonzero only).');
+  servers.forEach((server, i) => {
+    const row = e.discardsByPriority[i];
+    for (let p = 0; p < row.length; p++) if (row[p] !== 0) x.sample([['server', server], ['priority', String(p)]], row[p]);
   });
 }

@@ -33,6 +33,7 @@ export class MetricsServer {
   /** Answers by status code, exported as socksalp_metrics_requests_total{code}. */
   private readonly answered = new Map<number, number>();
   private renderFailed = false;
+  private runtimeFailed = false;
 
   constructor(private readonly appliance: Appliance, private readonly settings: MetricsSettings) {}
 
@@ -54,18 +55,29 @@ export class MetricsServer {
       s.once('close', () => this.sockets.delete(s));
     });
     const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', (e: NodeJS.ErrnoException) => {
+      const refused = (e: NodeJS.ErrnoException) => {
         const why = (e.code && LISTEN_ERRORS[e.code]) ?? e.message;
         this.appliance.log(`metrics: cannot listen on ${this.where}: ${why}${e.code ? ` (${e.code})` : ''}; running without the metrics endpoint`);
         resolve(false);
+      };
+      server.once('error', refused);
+      server.listen({ host: formatIpv4(this.settings.address), port: this.settings.port }, () => {
+        server.off('error', refused);
+        resolve(true);
       });
-      server.listen({ host: formatIpv4(this.settings.address), port: this.settings.port }, () => resolve(true));
     });
     if (!ok) return false;
-    server.on('error', (e) => this.appliance.log(`metrics: ${e.message}`));
+    // A later error (an accept that failed: out of descriptors) leaves the server listening.
+    server.on('error', (e: NodeJS.ErrnoException) => this.failed(e));
     this.server = server;
     this.appliance.log(`metrics: serving http://${this.where}/metrics`);
     return true;
+  }
+
+  private failed(e: NodeJS.ErrnoException): void {
+    if (this.runtimeFailed) return;
+    this.runtimeFailed = true;
+    this.appliance.log(`metrics: error on http://${this.where}/metrics: ${e.code ?? e.message}; logged once, the endpoint goes on`);
   }
 
   private answer(req: IncomingMessage, res: ServerResponse): void {

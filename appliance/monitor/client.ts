@@ -1,7 +1,11 @@
 import { createConnection } from 'node:net';
 import { signMessage } from './auth';
 
-/** ADDRESS:PORT as --monitor takes it. */
+/**
+ * HOST:PORT as --monitor and policy.ini `monitor` take it: a name or an address, IPv6 in
+ * brackets. Not config/address.ts parseListen, which takes the IPv4 literal an appliance binds:
+ * the monitor's host may reach that appliance by a name, over IPv6 or through a translation.
+ */
 export function parseHostPort(text: string): { host: string; port: number } | undefined {
   const m = /^(.+):(\d{1,5})$/.exec(text);
   if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return undefined;

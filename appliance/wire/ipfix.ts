@@ -1,13 +1,13 @@
 /** RFC 7011 3.1: the version of the IPFIX protocol, and the Message Header's length. */
-export const IPFIX_VERSION = 10;
-export const MESSAGE_HEADER = 16;
+const IPFIX_VERSION = 10;
+const MESSAGE_HEADER = 16;
 /** RFC 7011 3.3.2: a Set Header is a Set ID and a length. */
 export const SET_HEADER = 4;
 /** RFC 7011 3.3.2: Set ID 2 is a Template Set; 256 and above, a Data Set of that Template. */
 export const TEMPLATE_SET_ID = 2;
 export const FIRST_DATA_SET_ID = 256;
 /** RFC 7011 3.2: the Enterprise bit of a Field Specifier's Information Element identifier. */
-export const ENTERPRISE_BIT = 0x8000;
+const ENTERPRISE_BIT = 0x8000;
 /** RFC 7011 7: a Field Specifier of this length means a variable-length field. */
 export const VARIABLE_LENGTH = 65535;
 /** RFC 7011 7: a variable-length field of 255 bytes or more has 255, then a 16-bit length. */
@@ -18,13 +18,6 @@ export interface FieldSpec {
   readonly id: number;
   readonly length: number;
   readonly enterprise: number;
-}
-
-/** Bytes a Template Record takes (RFC 7011 3.4.1): its header, 4 per field, 4 more per enterprise number. */
-export function templateRecordLength(fields: readonly FieldSpec[]): number {
-  let n = 4;
-  for (const f of fields) n += f.enterprise === 0 ? 4 : 8;
-  return n;
 }
 
 /** Bytes a variable-length field of `n` bytes takes with its length prefix (RFC 7011 7). */

@@ -40,7 +40,9 @@ describe('config: appliance.ini [export]', function () {
     expect(bad).to.match(/\[export\] template_refresh: expected a whole number from 1 to 86400, got "soon"/);
     expect(bad).to.match(/\[export\] observation_domain: expected a whole number from 0 to 4294967295, got "-1"/);
     expect(bad).to.match(/\[export\] colour: unknown key \(expected one of: interim, ipfix, observation_domain, template_refresh\)/);
-    expect(configProblems(conf('[export]\nipfix = 198.18.0.2:0\n'))[0]).to.match(/ipfix: expected the collector as ADDRESS:PORT/);
+    for (const v of ['198.18.0.2:0', '198.18.0.2:65536', '198.18.0.256:4739', 'collector:4739', '[::1]:4739']) {
+      expect(configProblems(conf(`[export]\nipfix = ${v}\n`))[0], v).to.match(/ipfix: expected the collector as ADDRESS:PORT/);
+    }
     expect(configProblems(conf('[export]\ninterim = 10\n'))).to.have.length(1);
     expect(configProblems(conf('[export]\ninterim = 10\n'))[0]).to.match(/\[export\] interim: export is off: add ipfix = ADDRESS:PORT$/);
     expect(configProblems(conf('[export]\nipfix =\n'))[0]).to.match(/\[export\] ipfix: value is empty$/);

@@ -188,4 +188,15 @@ describe('export/exporter: IPFIX messages over UDP', function () {
     const ms = await col.next(2);
     expect(ms.flatMap((m) => m.records).map((r) => uint(r.get('0/7')))).to.deep.equal([43100]);
   });
+
+  it('counts only the templates sent: none while the socket could not connect', async function () {
+    const log: string[] = [];
+    const { e } = await exporter(0, 60, log); // port 0: the socket refuses to connect, so it never is
+    e.sendTemplate(); // what the refresh timer does
+    e.ended(connection(43200, 90));
+    e.flush();
+    await sleep(30);
+    expect(e.status()).to.include({ templates: 0, messages: 0, octets: 0, records: 1, lostRecords: 1 });
+    expect(log.filter((l) => /ERR_SOCKET_BAD_PORT/.test(l)), 'the failure, logged once').to.have.length(1);
+  });
 });

@@ -102,12 +102,15 @@ describe('metrics: the metric set', function () {
     expect(states(second)).to.deep.equal({ up: 0, failing: 0, 'check-down': 0, 'no-device': 1, unresolved: 0 });
   });
 
-  it('reads queues, discards with the ALP\'s priority, drops, table sizes and limits, histograms from the live counters', function () {
+  it('reads queues, discards by ALP and by priority, drops, table sizes and limits, histograms from the live counters', function () {
     const { a, config, histograms } = fakeAppliance();
     const sa = config.servers[0].name;
     const e = a.forwarder.egress;
     const ssl = a.alps.idOf('ssl')!;
     e.discardsByAlp[0][ssl] = 4;
+    // A reload moved ssl from priority 2 to 6 after 3 of its discards: each count stays where it was.
+    e.discardsByPriority[0][2] = 3;
+    e.discardsByPriority[0][6] = 1;
     a.forwarder.drops['queue-full'] = 5;
     e.stats[0].bytesOut = 1234;
     a.dispatcher.guard.stats.rstExact = 6;
@@ -117,8 +120,12 @@ describe('metrics: the metric set', function () {
     h.sum = 2.5;
     h.count = 4;
     const text = scrape(a);
-    expect(value(text, `socksalp_discards_total{server="${sa}",alp="ssl",priority="${config.alps.records.find((r) => r.name === 'ssl')!.priority}"}`)).to.equal(4);
-    expect(text).to.not.match(/socksalp_discards_total\{[^}]*alp="http"/); // nonzero only
+    expect(value(text, `socksalp_alp_discards_total{server="${sa}",alp="ssl"}`)).to.equal(4);
+    expect(text).to.not.match(/socksalp_alp_discards_total\{[^}]*alp="http"/); // nonzero only
+    expect(value(text, `socksalp_priority_discards_total{server="${sa}",priority="2"}`)).to.equal(3);
+    expect(value(text, `socksalp_priority_discards_total{server="${sa}",priority="6"}`)).to.equal(1);
+    expect(text.match(/^socksalp_priority_discards_total\{/gm), 'nonzero only').to.have.length(2);
+    expect(text).to.not.match(/^socksalp_discards_total/m);
     expect(value(text, 'socksalp_drops_total{reason="queue-full"}')).to.equal(5);
     expect(value(text, `socksalp_server_bytes_total{server="${sa}",direction="to-server"}`)).to.equal(1234);
     expect(value(text, `socksalp_server_queue_limit_packets{server="${sa}"}`)).to.equal(config.servers[0].queueLimit);
@@ -215,6 +222,22 @@ describe('metrics: the HTTP endpoint', function () {
       other.close();
     }
     expect(lines).to.deep.equal([`metrics: cannot listen on 127.0.0.1:${taken}: the address is in use (EADDRINUSE); running without the metrics endpoint`]);
+  });
+
+  it('an error after it listens is not a failure to listen: its own line, logged once, and it goes on serving', async function () {
+    const lines: string[] = [];
+    const m = new MetricsServer({ ...a, log: (t: string) => lines.push(t) } as unknown as Appliance, { address: 0x7f000001, port: 0 });
+    try {
+      expect(await m.listen()).to.equal(true);
+      const inner = (m as unknown as { server: import('node:http').Server }).server;
+      const at = (inner.address() as { port: number }).port;
+      for (let i = 0; i < 2; i++) inner.emit('error', Object.assign(new Error('accept failed'), { code: 'EMFILE' }));
+      expect(lines).to.deep.equal(['metrics: serving http://127.0.0.1:0/metrics', 'metrics: error on http://127.0.0.1:0/metrics: EMFILE; logged once, the endpoint goes on']);
+      const status = await new Promise<number>((resolve, reject) => request({ host: '127.0.0.1', port: at, path: '/metrics', agent: false }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject).end());
+      expect(status).to.equal(200);
+    } finally {
+      m.close();
+    }
   });
 });
 
