@@ -3,7 +3,8 @@ import type { CaptureSettings } from '../config/capture-ini';
 import { DROP_REASONS } from '../forward/drops';
 import { REASSEMBLY_DROPS } from '../forward/reassembly';
 import { ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
-import { commentAt, epbLength, idbLength, LINKTYPE_ETHERNET, shbLength, writeEpbHead, writeEpbTail, writeIdb, writeShb } from './pcapng';
+import { LINKTYPE_ETHERNET } from '../wire/pcapng';
+import { commentAt, epbLength, idbLength, shbLength, writeEpbHead, writeEpbTail, writeIdb, writeShb } from './pcapng';
 import { RingFile } from './ring-file';
 
 /**

@@ -1,3 +1,5 @@
+import { BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC, IF_NAME, OPT_COMMENT, OPT_ENDOFOPT, SHB_USERAPPL } from '../wire/pcapng';
+
 /**
  * The pcapng blocks the drop capture writes (draft-ietf-opsawg-pcapng, "PCAP Now Generic"),
  * little-endian (the Section Header Block's byte-order magic tells readers so), each encoded
@@ -5,17 +7,6 @@
  * device (4.2) and an Enhanced Packet Block (4.3) per packet with an opt_comment (3.5.1)
  * saying why it was dropped. Every block and option value is padded to 32 bits.
  */
-
-export const BLOCK_SHB = 0x0a0d0d0a;
-export const BLOCK_IDB = 0x00000001;
-export const BLOCK_EPB = 0x00000006;
-const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-const OPT_ENDOFOPT = 0;
-const OPT_COMMENT = 1;
-const SHB_USERAPPL = 4;
-const IF_NAME = 2;
-/** LINKTYPE_ETHERNET (tcpdump.org link-layer header types). */
-export const LINKTYPE_ETHERNET = 1;
 
 /** EPB bytes besides the packet and the comment: the fixed part (28), comment option header (4), end of options (4), trailer (4). */
 export const EPB_OVERHEAD = 40;

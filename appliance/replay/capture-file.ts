@@ -1,6 +1,7 @@
+import { BLOCK_SHB } from '../wire/pcapng';
 import { ByteReader } from './byte-reader';
 import { readPcap } from './pcap';
-import { readPcapng, PCAPNG_SHB } from './pcapng';
+import { readPcapng } from './pcapng';
 
 /** Why a file cannot be read as a capture, worded for the operator (file first). */
 export class CaptureError extends Error {
@@ -56,7 +57,7 @@ export function readCapture(path: string, onPacket: (p: CapturePacket) => void):
     const first = Buffer.from(r.buf.subarray(o, o + 4));
     const magic = first.readUInt32LE(0);
     const packet = new CapturePacket();
-    if (magic === PCAPNG_SHB) return readPcapng(r, path, packet, onPacket);
+    if (magic === BLOCK_SHB) return readPcapng(r, path, packet, onPacket);
     const pcap = readPcap(r, path, magic, packet, onPacket);
     if (pcap) return pcap;
     const head = [...first].map((b) => b.toString(16).padStart(2, '0')).join(' ');

@@ -1,8 +1,8 @@
 import { ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
+import { LINKTYPE_ETHERNET } from '../wire/pcapng';
 
 /** Link types (the tcpdump.org LINKTYPE_ list) whose frames replay can take IPv4 out of. */
 export const LINKTYPE_NULL = 0;
-export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;
 export const LINKTYPE_LINUX_SLL = 113;
 export const LINKTYPE_IPV4 = 228;

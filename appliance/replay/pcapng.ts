@@ -1,15 +1,6 @@
 import type { ByteReader } from './byte-reader';
+import { BLOCK_EPB, BLOCK_IDB, BLOCK_OPB, BLOCK_SHB, BLOCK_SPB, BYTE_ORDER_MAGIC, BYTE_ORDER_MAGIC_SWAPPED, IF_TSRESOL, OPT_ENDOFOPT } from '../wire/pcapng';
 import { CaptureError, RECORD_MAX, truncated, type CaptureInfo, type CapturePacket } from './capture-file';
-
-/** The Section Header Block's type, the same in either byte order: a pcapng file's first four bytes. */
-export const PCAPNG_SHB = 0x0a0d0d0a;
-const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-const IDB = 1;
-const OPB = 2;
-const SPB = 3;
-const EPB = 6;
-const OPT_END = 0;
-const IF_TSRESOL = 9;
 
 interface Interface {
   linkType: number;
@@ -31,18 +22,18 @@ export function readPcapng(r: ByteReader, path: string, p: CapturePacket, onPack
   const linkTypes: number[] = [];
   let records = 0;
   let blockAt = 0;
-  let type = PCAPNG_SHB;
+  let type = BLOCK_SHB;
   const b = () => r.buf;
   const u32 = (o: number) => (le ? r.buf.readUInt32LE(o) : r.buf.readUInt32BE(o));
   const u16 = (o: number) => (le ? r.buf.readUInt16LE(o) : r.buf.readUInt16BE(o));
   for (;;) {
-    if (type === PCAPNG_SHB) {
+    if (type === BLOCK_SHB) {
       // The length comes before the byte-order magic that says how to read it.
       const o = r.take(8);
       if (o < 0) throw truncated(path, 'a section header block', blockAt, 12, 4 + r.available(8));
       const magic = b().readUInt32LE(o + 4);
       if (magic === BYTE_ORDER_MAGIC) le = true;
-      else if (magic === 0x4d3c2b1a) le = false;
+      else if (magic === BYTE_ORDER_MAGIC_SWAPPED) le = false;
       else throw new CaptureError(`${path}: not a pcapng capture: the section header at byte ${blockAt} has no byte-order magic`);
       const length = u32(o);
       if (length < 28 || length % 4 !== 0 || length > RECORD_MAX) throw damaged(path, blockAt, length);
@@ -56,14 +47,14 @@ export function readPcapng(r: ByteReader, path: string, p: CapturePacket, onPack
       const body = length - 12;
       const d = r.take(body + 4);
       if (d < 0) throw truncated(path, `block ${blockTypeName(type)}`, blockAt, length, 8 + r.available(body + 4));
-      if (type === IDB) {
+      if (type === BLOCK_IDB) {
         if (body < 8) throw damaged(path, blockAt, length);
         const ifc: Interface = { linkType: u16(d), snapLength: u32(d + 4), perSecond: 1e6 };
         // Options: code, length, value padded to 4 bytes; opt_endofopt ends them.
         for (let q = d + 8; q + 4 <= d + body;) {
           const code = u16(q);
           const n = u16(q + 2);
-          if (code === OPT_END) break;
+          if (code === OPT_ENDOFOPT) break;
           if (code === IF_TSRESOL && n >= 1) {
             const v = b()[q + 4];
             ifc.perSecond = v & 0x80 ? 2 ** (v & 0x7f) : 10 ** v;
@@ -72,14 +63,14 @@ export function readPcapng(r: ByteReader, path: string, p: CapturePacket, onPack
         }
         interfaces.push(ifc);
         linkTypes.push(ifc.linkType);
-      } else if (type === EPB || type === OPB || type === SPB) {
+      } else if (type === BLOCK_EPB || type === BLOCK_OPB || type === BLOCK_SPB) {
         let ifc: number;
         let high = 0;
         let low = 0;
         let caplen: number;
         let origlen: number;
         let data: number;
-        if (type === SPB) {
+        if (type === BLOCK_SPB) {
           if (body < 4) throw damaged(path, blockAt, length);
           ifc = 0;
           origlen = u32(d);
@@ -87,7 +78,7 @@ export function readPcapng(r: ByteReader, path: string, p: CapturePacket, onPack
           data = d + 4;
         } else {
           if (body < 20) throw damaged(path, blockAt, length);
-          ifc = type === EPB ? u32(d) : u16(d);
+          ifc = type === BLOCK_EPB ? u32(d) : u16(d);
           high = u32(d + 4);
           low = u32(d + 8);
           caplen = u32(d + 12);
@@ -122,5 +113,5 @@ function damaged(path: string, at: number, length: number): CaptureError {
 }
 
 function blockTypeName(type: number): string {
-  return type === IDB ? 'interface description' : type === EPB ? 'enhanced packet' : type === SPB ? 'simple packet' : `0x${type.toString(16)}`;
+  return type === BLOCK_IDB ? 'interface description' : type === BLOCK_EPB ? 'enhanced packet' : type === BLOCK_SPB ? 'simple packet' : `0x${type.toString(16)}`;
 }

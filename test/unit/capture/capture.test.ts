@@ -11,7 +11,7 @@ import { ServerEgress } from '../../../appliance/forward/egress';
 import type { ServerRecord } from '../../../appliance/config/tables';
 import { emitIpv4, Ipv4View, PROTO_TCP } from '../../../appliance/wire/ipv4';
 import { ip } from '../wire/packets';
-import { readPcapng } from './pcapng-read';
+import { readRing } from './read-ring';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const MIB = 1 << 20;
@@ -92,7 +92,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     drops.dropOut(d, 'no-arp', 1, 40, false);
     expect(pool.available, 'every slot given back').to.equal(8);
     await c.close();
-    const r = readPcapng(readFileSync(file));
+    const r = readRing(file);
     expect(r.interfaces).to.deep.equal([{ linkType: 1, snaplen: 128, name: 'alp0' }, { linkType: 1, snaplen: 128, name: 'alp-sa' }]);
     expect(r.packets.map((p) => [p.iface, p.captured, p.original, p.comment])).to.deep.equal([
       [0, 74, 74, 'drop: bad-tcp-checksum'],
@@ -119,7 +119,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     datagram(pool, s, 100);
     for (const [alp, prio] of [[1, 7], [0, 42], [1, 255], [5, 0]]) drops.discarded(1, s, 114, alp, prio);
     await c.close();
-    const r = readPcapng(readFileSync(file));
+    const r = readRing(file);
     expect(r.packets.map((p) => [p.iface, p.captured, p.comment])).to.deep.equal([
       [1, 114, 'discard: congestion server=sb alp=bulk priority=7'],
       [1, 114, 'discard: congestion server=sb alp=http priority=42'],
@@ -150,13 +150,13 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     expect(st.lost).to.equal(0);
     expect(st.captured).to.equal(sent);
     expect(st.rotations).to.be.at.least(5);
-    const newer = readFileSync(file);
-    const older = readFileSync(`${file}.1`);
-    expect(newer.length).to.be.at.most(MIB / 2);
-    expect(older.length).to.be.at.most(MIB / 2);
-    expect(older.length, 'a file is rotated only once full to within a block').to.be.above(MIB / 2 - per);
-    const a = readPcapng(older);
-    const b = readPcapng(newer);
+    const newer = statSync(file).size;
+    const older = statSync(`${file}.1`).size;
+    expect(newer).to.be.at.most(MIB / 2);
+    expect(older).to.be.at.most(MIB / 2);
+    expect(older, 'a file is rotated only once full to within a block').to.be.above(MIB / 2 - per);
+    const a = readRing(`${file}.1`);
+    const b = readRing(file);
     expect(a.interfaces.length).to.equal(2);
     expect(b.interfaces.length).to.equal(2);
     // The newest drops are all there, in order, the last one last.
@@ -180,7 +180,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     expect(egress.queues[0].length).to.equal(1);
     expect(egress.discardsByPriority[0][1]).to.equal(2);
     await c.close();
-    const got = readPcapng(readFileSync(file)).packets;
+    const got = readRing(file).packets;
     expect(got.map((p) => [p.iface, p.captured, p.comment])).to.deep.equal([
       [1, 74, 'discard: congestion server=sa alp=bulk priority=1'],
       [1, 74, 'discard: congestion server=sa alp=bulk priority=1'],
@@ -210,7 +210,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     expect(r.drops.overlap).to.equal(1);
     expect(pool.available).to.equal(8);
     await c.close();
-    const got = readPcapng(readFileSync(file)).packets;
+    const got = readRing(file).packets;
     expect(got.map((p) => p.comment)).to.deep.equal(['drop: reassembly-overlap', 'drop: reassembly-rest-of-dropped']);
     expect(got[0].data.subarray(14)).to.deep.equal(sent[1]);
     expect(got[1].data.subarray(14)).to.deep.equal(sent[2]);
@@ -238,7 +238,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     datagram(pool, s, 100, 7);
     drops.drop(s, 'ttl-exceeded');
     await c.close();
-    const r = readPcapng(readFileSync(file));
+    const r = readRing(file);
     expect(r.packets.length).to.equal(fits + 1);
     expect(r.packets[fits].comment).to.equal('drop: ttl-exceeded');
     expect(c.status()).to.include({ captured: fits + 1, lost: 1000 - fits });
@@ -267,7 +267,7 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     const again = capture(file, MIB, 256);
     await again.close();
     expect(readFileSync(`${file}.1`, 'utf8')).to.equal('the last run');
-    expect(readPcapng(readFileSync(file)).packets).to.deep.equal([]);
+    expect(readRing(file).packets).to.deep.equal([]);
     expect(existsSync(file)).to.equal(true);
   });
 });
