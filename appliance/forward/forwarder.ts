@@ -1,5 +1,5 @@
 import type { Config, Route } from '../config/tables';
-import type { CaptureSettings } from '../config/capture-ini';
+import { CaptureSwitch } from '../capture/capture-switch';
 import { DropCapture } from '../capture/drop-capture';
 import { Device, type OpenDevice, type PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
@@ -50,15 +50,15 @@ export class Forwarder implements Sink {
   readonly watch: DeviceWatch;
   /** Routed traffic the diverted-address table diverts: the current connections, the name server. */
   readonly diversion: Diversion;
-  /** The ALP registry's names by id, for the capture's comments. */
-  private readonly alpNames: readonly string[];
+  /** Which drop ring runs ([capture]), across reloads and the stop. */
+  private readonly captures: CaptureSwitch<DropCapture>;
 
   constructor(
     readonly pool: PacketPool,
     config: Config,
     stages: Stages,
     private readonly health: ServerHealth,
-    private readonly log: (message: string) => void,
+    log: (message: string) => void,
     open: OpenDevice = (name, kind) => new Device(name, kind, pool),
   ) {
     this.tun = open(config.intranet.tun, 'tun');
@@ -84,8 +84,15 @@ export class Forwarder implements Sink {
     this.router.loose = config.appliance.rpFilter === 'loose';
     const serversOn = this.devices.map((_, i) => (i === 0 ? [] : serverSegment.flatMap((seg, s) => (seg === i - 1 ? [s] : []))));
     this.watch = new DeviceWatch(this.devices, serversOn, config.servers.map((s) => s.name), health, (s, why) => this.dispatcher.serverGone(s, why), log);
-    this.alpNames = stages.alps.names;
-    this.setCapture(config);
+    // Devices, servers and their names stay as they are across reloads (appliance.ts refuses a change).
+    const devices = this.devices.map((d) => d.name);
+    const servers = config.servers.map((s) => s.name);
+    const serverIface = serverSegment.map((seg) => seg + 1);
+    this.captures = new CaptureSwitch(
+      (settings) => new DropCapture(settings, devices, servers, serverIface, stages.alps.names, log),
+      (c) => { this.lost.capture = c; },
+    );
+    this.captures.set(config.capture);
   }
 
   /** The ring of dropped datagrams, when appliance.ini [capture] turns it on. */
@@ -93,34 +100,9 @@ export class Forwarder implements Sink {
     return this.lost.capture;
   }
 
-  /**
-   * [capture] at start and at each reload: a changed one replaces the running one once that
-   * has written what it holds (drops meanwhile are counted, not captured).
-   */
-  private setCapture(config: Config): void {
-    const old = this.lost.capture;
-    const next = config.capture;
-    if (sameCapture(old?.settings, next)) return;
-    this.lost.capture = undefined;
-    const begin = () => {
-      if (next === undefined) return;
-      const c = new DropCapture(next, this.devices.map((d) => d.name), config.servers.map((s) => s.name), this.serverSegment.map((s) => s + 1), this.alpNames, this.log);
-      c.start();
-      this.lost.capture = c;
-    };
-    if (old === undefined) begin();
-    else void old.close().then(begin);
-  }
-
-  /** Writes what the capture holds and closes its file (stop); a second at most. */
+  /** Writes what the capture holds and closes its file (stop), after any switch in flight; a second at most. */
   closeCapture(): Promise<void> {
-    const c = this.lost.capture;
-    this.lost.capture = undefined;
-    if (c === undefined) return Promise.resolve();
-    return new Promise((resolve) => {
-      setTimeout(resolve, 1000).unref();
-      void c.close().then(resolve);
-    });
+    return this.captures.close(1000);
   }
 
   /** Set once, after construction: the dispatcher is built with this forwarder as its Sink. */
@@ -147,7 +129,7 @@ export class Forwarder implements Sink {
     this.router.loose = config.appliance.rpFilter === 'loose';
     this.diversion.configure(stages.diversions, config.diversion);
     this.diversion.rerouted();
-    this.setCapture(config);
+    this.captures.set(config.capture);
   }
 
   /** What a reload may change here besides the ALPs: the routes and the VIPs. */
@@ -211,8 +193,4 @@ export class Forwarder implements Sink {
     this.ingress.release();
     for (const d of this.devices) d.close();
   }
-}
-
-function sameCapture(a: CaptureSettings | undefined, b: CaptureSettings | undefined): boolean {
-  return a?.drops === b?.drops && a?.maxBytes === b?.maxBytes && a?.snaplen === b?.snaplen;
 }
