@@ -32,8 +32,8 @@ export type FragmentReason = (typeof FRAGMENT_REASONS)[number];
  * Never in the way of the data path: a drop copies at most `snaplen` bytes into a staging
  * buffer allocated at start, with a comment of precomputed bytes; the buffer is written by one
  * asynchronous write at a time while the other fills. When both are busy the datagram is
- * counted `lost` and not kept. Nothing is allocated per datagram (an ALP's name is encoded the
- * first time one of its datagrams is discarded).
+ * counted `lost` and not kept. Nothing is allocated per datagram: the ALPs' names are encoded
+ * at start and when the registry grows (growAlps).
  */
 export class DropCapture {
   readonly snaplen: number;
@@ -53,7 +53,8 @@ export class DropCapture {
   /** Per server: "discard: congestion server=NAME alp=", and its device's interface. */
   private readonly discardPrefix: Buffer[];
   private readonly serverIface: number[];
-  private readonly alpBytes: (Buffer | undefined)[] = [];
+  /** The ALPs' names by id, encoded. */
+  private readonly alpBytes: Buffer[] = [];
   private static readonly PRIORITY = Buffer.from(' priority=');
 
   /**
@@ -79,6 +80,12 @@ export class DropCapture {
     for (const n of names) o = writeIdb(header, o, LINKTYPE_ETHERNET, this.snaplen, n);
     this.ring = new RingFile(settings.drops, settings.maxBytes, header, log);
     this.staging = [Buffer.allocUnsafeSlow(STAGING), Buffer.allocUnsafeSlow(STAGING)];
+    this.growAlps();
+  }
+
+  /** After a reload that named new ALPs: encodes their names, off the data path. */
+  growAlps(): void {
+    for (let id = this.alpBytes.length; id < this.alpNames.length; id++) this.alpBytes.push(Buffer.from(this.alpNames[id]));
   }
 
   /** Rotates an earlier run's file out of the way and creates the ring's file with its headers. */
@@ -97,21 +104,22 @@ export class DropCapture {
    * a made-up Ethernet header) as a packet of interface `iface`, with `comment`.
    */
   record(iface: number, src: Buffer, off: number, len: number, synthesize: boolean, comment: Uint8Array): void {
-    this.put(iface, src, off, len, synthesize, comment, undefined, 0);
+    this.put(iface, src, off, len, synthesize, comment, -1, 0);
   }
 
   /** A datagram congestion control discarded from server `server`'s queue: a frame of `len` bytes. */
   discard(server: number, src: Buffer, off: number, len: number, alp: number, priority: number): void {
-    const name = this.alpBytes[alp] ?? (this.alpBytes[alp] = Buffer.from(this.alpNames[alp] ?? String(alp)));
-    this.put(this.serverIface[server], src, off, len, false, this.discardPrefix[server], name, priority);
+    this.put(this.serverIface[server], src, off, len, false, this.discardPrefix[server], alp, priority);
   }
 
-  private put(iface: number, src: Buffer, off: number, len: number, synthesize: boolean, comment: Uint8Array, alp: Buffer | undefined, priority: number): void {
+  /** `alp` -1: a drop, `comment` says it all; else a discard, `comment` followed by the ALP and the priority. */
+  private put(iface: number, src: Buffer, off: number, len: number, synthesize: boolean, comment: Uint8Array, alp: number, priority: number): void {
     if (this.closed) return;
     const original = synthesize ? len + ETH_HEADER : len;
     const captured = original < this.snaplen ? original : this.snaplen;
-    const digits = priority < 10 ? 1 : priority < 100 ? 2 : 3;
-    const commentLength = alp === undefined ? comment.length : comment.length + alp.length + DropCapture.PRIORITY.length + digits;
+    // An id the registry gave after the last growAlps (none should) is written as its number.
+    const name = alp < this.alpBytes.length ? this.alpBytes[alp] : undefined;
+    const commentLength = alp < 0 ? comment.length : comment.length + (name?.length ?? digitCount(alp)) + DropCapture.PRIORITY.length + digitCount(priority);
     const need = epbLength(captured, commentLength);
     if (this.fillLen + need > STAGING) {
       this.lost++;
@@ -132,13 +140,14 @@ export class DropCapture {
     src.copy(b, p, off, off + copy);
     let c = commentAt(o, captured);
     b.set(comment, c);
-    if (alp !== undefined) {
+    if (alp >= 0) {
       c += comment.length;
-      b.set(alp, c);
-      c += alp.length;
+      if (name !== undefined) {
+        b.set(name, c);
+        c += name.length;
+      } else c = writeDigits(b, c, alp);
       b.set(DropCapture.PRIORITY, c);
-      c += DropCapture.PRIORITY.length + digits;
-      for (let v = priority, i = 1; i <= digits; i++, v = (v / 10) | 0) b[c - i] = 0x30 + (v % 10);
+      writeDigits(b, c + DropCapture.PRIORITY.length, priority);
     }
     this.fillLen = writeEpbTail(b, o, captured, commentLength);
     this.fillCount++;
@@ -189,4 +198,17 @@ export class DropCapture {
     await this.written();
     await this.ring.close();
   }
+}
+
+function digitCount(v: number): number {
+  let n = 1;
+  for (; v >= 10; v = (v / 10) | 0) n++;
+  return n;
+}
+
+/** `v` (a non-negative integer) in decimal at `at`, digit by digit; returns the offset after it. */
+function writeDigits(b: Buffer, at: number, v: number): number {
+  const end = at + digitCount(v);
+  for (let i = end - 1; i >= at; i--, v = (v / 10) | 0) b[i] = 0x30 + (v % 10);
+  return end;
 }

@@ -125,6 +125,7 @@ export class Forwarder implements Sink {
 
   reconfigure(stages: Stages, config: Config): void {
     this.egress.growAlps(stages.alps.size);
+    this.capture?.growAlps();
     this.setAddresses(config.routes, config.intranet.vips);
     this.router.loose = config.appliance.rpFilter === 'loose';
     this.diversion.configure(stages.diversions, config.diversion);

@@ -165,6 +165,39 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     for (let i = 1; i < ids.length; i++) expect(ids[i]).to.equal(ids[i - 1] + 1);
   });
 
+  it('encodes the ALPs\' names at start and when the registry grows, never while discarding', async function () {
+    const file = join(dir, 'drops.pcapng');
+    const pool = new PacketPool(4, 1500, 1);
+    const drops = new Drops(pool, () => undefined);
+    const names = ['http', 'bulk'];
+    const c = drops.capture = new DropCapture({ drops: file, maxBytes: MIB, snaplen: 256 }, ['alp0', 'alp-sa'], ['sa'], [1], names, () => undefined);
+    c.start();
+    const s = pool.take();
+    datagram(pool, s, 60);
+    const from = Buffer.from;
+    let encoded = 0;
+    const discard = (alp: number) => {
+      (Buffer as { from: unknown }).from = (...args: unknown[]) => { encoded++; return (from as (...a: unknown[]) => Buffer)(...args); };
+      try {
+        drops.discarded(0, s, 74, alp, 3);
+      } finally {
+        Buffer.from = from;
+      }
+    };
+    discard(1);
+    names.push('video'); // a reload named a new ALP
+    discard(2);
+    c.growAlps();
+    discard(2);
+    expect(encoded, 'Buffer.from calls on the discard path').to.equal(0);
+    await c.close();
+    expect(readRing(file).packets.map((p) => p.comment)).to.deep.equal([
+      'discard: congestion server=sa alp=bulk priority=3',
+      'discard: congestion server=sa alp=2 priority=3',
+      'discard: congestion server=sa alp=video priority=3',
+    ]);
+  });
+
   it('congestion control\'s discards (patent figure 9) reach the capture with the server, ALP and priority', async function () {
     const file = join(dir, 'drops.pcapng');
     const pool = new PacketPool(8, 1500, 1);
