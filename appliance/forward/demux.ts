@@ -73,7 +73,7 @@ export class Demux {
     }
     const type = eth.etherType;
     if (type === ETHERTYPE_ARP) {
-      this.neighbours.receive(seg, slot, n);
+      this.neighbours.receive(segIndex, slot, n);
       return;
     }
     if (type !== ETHERTYPE_IPV4) {

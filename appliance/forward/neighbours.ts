@@ -64,8 +64,9 @@ export class Neighbours {
     }
   }
 
-  /** An ARP frame of `n` bytes from `seg`: learned from if worth it, answered if for us. */
-  receive(seg: Segment, slot: number, n: number): void {
+  /** An ARP frame of `n` bytes from segment `segIndex`: learned from if worth it, answered if for us. */
+  receive(segIndex: number, slot: number, n: number): void {
+    const seg = this.segments[segIndex];
     const a = this.arp.wrap(this.pool.buf, this.pool.ipOffset(slot), n - ETH_HEADER);
     if (!a.valid) {
       this.drops.dropRead(slot, 'malformed-arp', n - ETH_HEADER);
@@ -89,7 +90,7 @@ export class Neighbours {
     const base = this.pool.frameOffset(slot);
     emitEthernet(this.pool.buf, base, r.targetMac, seg.mac, ETHERTYPE_ARP);
     emitArp(r, this.pool.buf, base + ETH_HEADER);
-    this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
+    this.writeFrame(segIndex, slot, ETH_HEADER + ARP_LENGTH);
   }
 
   /**
@@ -149,7 +150,7 @@ export class Neighbours {
       return;
     }
     emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
-    this.writeFrame(seg, slot, ETH_HEADER + len);
+    this.writeFrame(segIndex, slot, ETH_HEADER + len);
   }
 
   // For reachability's tick, bound once.
@@ -184,16 +185,16 @@ export class Neighbours {
     const base = this.pool.frameOffset(slot);
     emitEthernet(this.pool.buf, base, dst, seg.mac, ETHERTYPE_ARP);
     emitArp(r, this.pool.buf, base + ETH_HEADER);
-    this.writeFrame(seg, slot, ETH_HEADER + ARP_LENGTH);
+    this.writeFrame(segIndex, slot, ETH_HEADER + ARP_LENGTH);
   }
 
   /**
    * Straight to the TAP: ARP, echo replies and routed datagrams belong to no server's queue,
    * so when the TAP would block they are dropped (queue-full) rather than kept.
    */
-  private writeFrame(seg: Segment, slot: number, len: number): void {
-    if (seg.device.write(slot, len)) this.pool.give(slot);
-    else this.drops.dropOut(slot, 'queue-full', this.segments.indexOf(seg) + 1, len - ETH_HEADER, true);
+  private writeFrame(segIndex: number, slot: number, len: number): void {
+    if (this.segments[segIndex].device.write(slot, len)) this.pool.give(slot);
+    else this.drops.dropOut(slot, 'queue-full', segIndex + 1, len - ETH_HEADER, true);
   }
 }
 
