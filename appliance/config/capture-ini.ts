@@ -4,7 +4,7 @@ import type { SectionReader } from './fields';
 
 /**
  * appliance.ini [capture]: the ring of dropped datagrams (appliance/capture). Off unless
- * `drops` names a file.
+ * `drops` names a file; its other keys without it are reported.
  */
 export interface CaptureSettings {
   /** The ring's newer file; the older one is `drops` + ".1". */
@@ -46,5 +46,7 @@ export function readCapture(c: SectionReader): CaptureSettings | undefined {
   }
   const snaplen = c.int('snaplen', 64, 65535, 256)!;
   c.done();
+  // The other keys without `drops` would do nothing: reported, as [export] reports its own without ipfix.
+  if (!c.has('drops')) for (const k of ['max_bytes', 'snaplen']) if (c.has(k)) c.problem(k, 'the capture is off: add drops = FILE');
   return drops === undefined ? undefined : { drops, maxBytes, snaplen };
 }

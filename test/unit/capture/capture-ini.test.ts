@@ -15,10 +15,24 @@ describe('config: appliance.ini [capture]', function () {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const withCapture = (lines: string) => appendFileSync(join(dir, 'appliance.ini'), `\n[capture]\n${lines}\n`);
 
-  it('is off without drops, as in conf/', function () {
+  it('is off without drops, as in conf/; its other keys without drops are reported, as they would do nothing', function () {
     expect(loadConfig(dir).capture).to.equal(undefined);
-    withCapture('snaplen = 512');
-    expect(loadConfig(dir).capture).to.equal(undefined);
+    const file = 'appliance.ini';
+    const first = readFileSync(join(dir, file), 'utf8').split('\n').length + 2;
+    withCapture('max_bytes = 4M\nsnaplen = 512');
+    expect(configProblems(dir)).to.deep.equal([
+      `${file}:${first}: [capture] max_bytes: the capture is off: add drops = FILE`,
+      `${file}:${first + 1}: [capture] snaplen: the capture is off: add drops = FILE`,
+    ]);
+  });
+
+  it('an empty drops is reported as such, not as the capture being off', function () {
+    const file = 'appliance.ini';
+    const first = readFileSync(join(dir, file), 'utf8').split('\n').length + 2;
+    withCapture('drops =\nsnaplen = 512');
+    expect(configProblems(dir)).to.deep.equal([
+      `${file}:${first}: [capture] drops: value is empty: expected the capture file's absolute path, or leave the key out`,
+    ]);
   });
 
   it('defaults: a 16 MiB ring, 256 bytes of each datagram; sizes in bytes or with K, M, G', function () {
