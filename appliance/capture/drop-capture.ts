@@ -16,7 +16,7 @@ const STAGING = 1 << 20;
 const ETHERTYPE_IPV6 = 0x86dd;
 const USER_APPL = Buffer.from('socksalp');
 /** A datagram's fate beyond the drop reasons: a fragment dropped with its datagram, or one of a datagram dropped before. */
-export const FRAGMENT_REASONS = [...REASSEMBLY_DROPS, 'rest-of-dropped'] as const;
+const FRAGMENT_REASONS = [...REASSEMBLY_DROPS, 'rest-of-dropped'] as const;
 export type FragmentReason = (typeof FRAGMENT_REASONS)[number];
 
 /**

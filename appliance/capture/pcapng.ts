@@ -9,9 +9,9 @@ import { BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC, IF_NAME, OPT_COMMENT
  */
 
 /** EPB bytes besides the packet and the comment: the fixed part (28), comment option header (4), end of options (4), trailer (4). */
-export const EPB_OVERHEAD = 40;
+const EPB_OVERHEAD = 40;
 
-export function pad4(n: number): number {
+function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 

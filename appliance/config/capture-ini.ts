@@ -18,8 +18,8 @@ export interface CaptureSettings {
 export const CAPTURE_SECTION = 'capture';
 const MIB = 1 << 20;
 /** Two files, each of which must hold its headers and the longest block (snaplen 65535) many times over. */
-export const CAPTURE_MIN_BYTES = MIB;
-export const CAPTURE_MAX_BYTES = 64 * 1024 * MIB;
+const CAPTURE_MIN_BYTES = MIB;
+const CAPTURE_MAX_BYTES = 64 * 1024 * MIB;
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: MIB, G: 1024 * MIB };
 
 /**
