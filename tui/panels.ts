@@ -93,8 +93,10 @@ export function alpPanel(m: DashboardModel, width: number): string[] {
   const rows = m.alps.map((a) => [
     a.name, a.removed ? '(removed)' : truncate(a.ports.join(',') || '(others)', 14), String(a.priority), a.discardEligible ? 'yes' : 'no',
     String(a.active), formatCount(a.packets), String(a.discards),
+    a.load.connectionsPerSecond.toFixed(1), formatMs(a.load.replyP99), `${formatBytes(a.load.bytesPerSecond)}/s`,
   ]);
-  return fit(formatTable(['ALP', 'PORTS', 'PRIO', 'DISCARD', 'CONNS', 'PACKETS', 'DISCARDS'], rows, '').split('\n'), width);
+  // The last minute of each ALP (stats/window.ts): connections per second, reply p99, throughput.
+  return fit(columns(width, ['ALP', 'PORTS', 'PRIO', 'DISCARD', 'CONNS', 'PACKETS', 'DISCARDS', 'CONN/S', 'P99', 'RATE'], rows, ['RATE', 'PACKETS']), width);
 }
 
 /** The connection page, `height` lines at most including header and summary. */

@@ -124,10 +124,11 @@ export async function ctl(argv: string[]): Promise<number> {
     case 'alps': {
       const a = await ask({ cmd: 'alps' });
       out(formatTable(
-        ['ALP', 'Ports', 'Priority', 'DiscardEligible', 'ActiveConn', 'Packets', 'Discards'],
+        ['ALP', 'Ports', 'Priority', 'DiscardEligible', 'ActiveConn', 'Packets', 'Discards', 'Conn/s', 'ReplyP50', 'ReplyP99', 'Failures', 'Rate'],
         (a.alps as Row[]).map((r) => [
           r.name, r.removed ? '(removed)' : (r.ports as number[]).join(',') || '(others)', String(r.priority), r.discardEligible ? 'yes' : 'no',
-          String(r.active), formatCount(r.packets as number), String(r.discards),
+          String(r.active), formatCount(r.packets as number), String(r.discards), ...loadCells(r.load as Row),
+          `${formatBytes((r.load as Row).bytesPerSecond as number)}/s`,
         ] as string[]),
         '',
       ));
