@@ -22,7 +22,7 @@ import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
  * --base COMMIT (the same workloads through the appliance as it was at COMMIT, built aside:
  * what the changes since cost), --watched-only (the appliance without and with everything that
  * watches it: metrics scraped every second, IPFIX export, the drop capture; and the base; each
- * twice, best of two).
+ * --rounds N times, 2 by default, best of them).
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
@@ -230,15 +230,17 @@ async function main(): Promise<void> {
   const base = baseCommit === undefined ? undefined : buildBaseline(baseCommit);
   if (process.argv.includes('--watched-only')) {
     try {
-      // Each twice, in the order ABCCBA, the best of the two kept: drift in the machine's load
-      // falls on all of them, and a slot disturbed by another process is outvoted.
+      // Each `--rounds` times (2), in the order ABCCBA..., the best kept: drift in the machine's
+      // load falls on all of them, and a slot disturbed by another process is outvoted.
       const runs: Record<string, () => Promise<Figures>> = {
         appliance: () => measureBase(lab, vip, join(REPO, 'dist', 'appliance', 'cli', 'index.js')),
         watched: () => measureWatched(lab, vip),
         ...(base ? { base: () => measureBase(lab, vip, base.cli) } : {}),
       };
       const order = Object.keys(runs);
-      for (const name of [...order, ...[...order].reverse()]) {
+      const rounds = Number(argValue('--rounds') ?? 2);
+      const sequence = Array.from({ length: rounds }, (_, k) => (k % 2 === 0 ? order : [...order].reverse())).flat();
+      for (const name of sequence) {
         process.stderr.write(`bench: ${name}\n`);
         const f = await runs[name]();
         results[name] = results[name] === undefined ? f : best(results[name], f);
