@@ -108,7 +108,7 @@ export function connectionsPanel(m: DashboardModel, width: number, height: numbe
   ]);
   const table = columns(width,
     ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'SOCKS', 'AGE', 'IDLE', 'IN', 'OUT', 'REPLY', 'RTT-S', 'RTT-C', 'RATE', 'RETX'],
-    rows, ['SOCKS', 'RETX', 'RTT-C', 'IDLE', 'PORT', 'RTT-S', 'AGE']);
+    rows, ['RETX', 'RTT-C', 'IDLE', 'SOCKS', 'PORT', 'RTT-S', 'AGE']);
   const first = m.conns.length ? m.offset + 1 : 0;
   const summary = `${first}-${m.offset + m.conns.length} of ${m.connsMatched}` +
     (m.filter ? ` matching "${m.filter}"` : '') + `, ${m.connsTotal} in the table; sort: ${m.sort}`;

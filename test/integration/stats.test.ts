@@ -71,7 +71,7 @@ describe('stats: latency and round trips per connection, against Linux on the sa
     expect(ours.length, 'readings taken while the download ran').to.be.at.least(3);
     expect(r.handshakeMs).to.be.within(0.005, 20);
     expect(r.replyMs).to.be.at.least(r.handshakeMs);
-    expect(r.rttClientMs, 'the queue towards the client').to.be.within(10, 60);
+    expect(r.rttClientMs, 'the queue towards the client (unshaped, the lab\'s round trip is under 1 ms)').to.be.within(3, 60);
     expect(r.rttServerMs).to.be.within(0.005, 5);
     expect(r.throughput).to.be.within(1e6, 3e6); // 2 MB/s, counted with headers both ways
     expect(r.maxLength).to.be.at.least(1400);
