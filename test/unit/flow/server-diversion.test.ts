@@ -11,15 +11,12 @@ import { parseEndpoint, type Endpoint } from '../../../appliance/divert/endpoint
 import { Ipv4View } from '../../../appliance/wire/ipv4';
 import { ACK, PSH, SYN, TcpOptions, TcpView } from '../../../appliance/wire/tcp';
 import { ip, segment, tcpRepr } from '../wire/packets';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadConfig } from '../../../appliance/config/load';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import { printDivertAnswer } from '../../../appliance/cli/divert-answer';
 import { DashboardModel } from '../../../tui/model';
 import { divertPanel } from '../../../tui/divert-panel';
-import { REPO } from '../../lab/lab';
+import { confCopies } from '../conf-dir';
 
 /**
  * Server diversion (stages/server-diversion.ts): a diverted-address entry from one configured
@@ -182,17 +179,12 @@ function ep(text: string): Endpoint {
 }
 
 describe('server diversion as operators see it: check, divert list, the dashboard', function () {
+  const conf = confCopies();
   it('check notes which servers an entry moves connections between; divert list adds a Servers column; the panel names them', function () {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-sdiv-'));
-    try {
-      for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-      writeFileSync(join(dir, 'diverted.ini'), '[diverted]\n198.19.1.2:1080 = 198.19.3.2:1080\n203.0.113.80 = 203.0.113.81\n');
-      const text = summarizeConfig(loadConfig(dir));
-      expect(text).to.match(/^ {2}198\.19\.1\.2:1080 +198\.19\.3\.2:1080 \(server diversion: new connections for sa go to sc\)$/m);
-      expect(text).to.match(/^ {2}203\.0\.113\.80 +203\.0\.113\.81 \(port kept\)$/m);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = conf({ 'diverted.ini': '[diverted]\n198.19.1.2:1080 = 198.19.3.2:1080\n203.0.113.80 = 203.0.113.81\n' });
+    const text = summarizeConfig(loadConfig(dir));
+    expect(text).to.match(/^ {2}198\.19\.1\.2:1080 +198\.19\.3\.2:1080 \(server diversion: new connections for sa go to sc\)$/m);
+    expect(text).to.match(/^ {2}203\.0\.113\.80 +203\.0\.113\.81 \(port kept\)$/m);
     const lines: string[] = [];
     printDivertAnswer('list', { entries: [{ original: '198.19.1.2:1080', diverted: '198.19.3.2:1080', servers: 'sa -> sc' }, { original: '203.0.113.80', diverted: '203.0.113.81' }] }, (l) => lines.push(l));
     expect(lines.join('\n').split('\n').map((l) => l.trimEnd())).to.deep.equal([
