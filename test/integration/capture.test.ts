@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest } from '../../appliance/control/client';
 import { inNs, REPO } from '../lab/lab';
 import { applianceForSuite } from '../lab/appliance-process';
@@ -11,7 +12,6 @@ const INJECT = join(REPO, 'test', 'lab', 'inject.py');
 const MIB = 1 << 20;
 /** Inside 203.0.113.0/24, which the lab's kernel routes into the TUN, but past the /25 this suite's [routes] keeps. */
 const UNROUTED = '203.0.113.200';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function inject(ns: string, ...args: (string | number)[]): void {
   const r = inNs(ns, 'python3', [INJECT, ...args.map(String)]);

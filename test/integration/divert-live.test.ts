@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { curlSha256, inNs, REPO, webLog, type LabFacts } from '../lab/lab';
 import { applianceForSuite } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test-divert-live/control.sock';
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
 const ctl = (...args: string[]) => spawnSync(process.execPath, [CLI, 'ctl', '--socket', SOCKET, ...args], { encoding: 'utf8' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A UDP client in the client's namespace: one datagram every 200 ms to ADDR:PORT; prints "from text" per reply. */
 const UDP_CLIENT = `

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest } from '../../appliance/control/client';
 import { curlSha256, fetchVia, inNs, labFacts, REPO, webLog, type LabFacts } from '../lab/lab';
 import { applianceForSuite, editIni } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test-hardening/control.sock';
 const INJECT = join(REPO, 'test', 'lab', 'inject.py');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the injector in a namespace; returns its output. */
 function inject(ns: string, ...args: (string | number)[]): string {

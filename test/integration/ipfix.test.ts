@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchVia, inNs, type LabFacts } from '../lab/lab';
 import { applianceForSuite } from '../lab/appliance-process';
 import { IpfixDecoder, ipv4, text, uint, type DecodedMessage } from '../lab/ipfix-decode';
@@ -11,7 +12,6 @@ const SOCKET = '/run/socksalp-test-ipfix/control.sock';
 /** The collector: on the client's segment (the intranet), beside the appliance's 198.18.0.1. */
 const COLLECTOR = '198.18.0.2';
 const PORT = 4739;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A closed connection lingers 2 s (flow/context.ts LINGER) before its record, then waits up to 1 s for the flush. */
 const DRAIN = 4000;
 /**

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchVia, REPO, type LabFacts } from '../lab/lab';
 import { applianceForSuite } from '../lab/appliance-process';
 
@@ -9,7 +10,6 @@ const SOCKET = '/run/socksalp-test-monitor-auto/control.sock';
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
 const KEY = 'monitor-auto-key-for-the-lab-0123456789';
 const HOLD_DOWN = 8;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Milliseconds of every cycle that sa's processes are stopped, and the cycle. */
 const STOPPED_MS = 300;

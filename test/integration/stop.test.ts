@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplianceProcess, configCopy, editIni, ownServers } from '../lab/appliance-process';
 import { controlRequest } from '../../appliance/control/client';
 import { REPO } from '../lab/lab';
@@ -26,10 +27,6 @@ function ip(...args: string[]) {
 
 function links(): string {
   return ip('-n', NS, '-o', 'link', 'show').stdout;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function until(what: string, app: ApplianceProcess, ok: () => boolean, ms = 10_000): Promise<void> {

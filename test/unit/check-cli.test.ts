@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../lab/lab';
+import { appended, confCopies } from './conf-dir';
 
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
 const FILES = ['appliance.ini', 'alp.ini', 'servers.ini'];
@@ -53,15 +53,10 @@ const CASES: Broken[] = [
 
 describe('socksalp check', function () {
   this.timeout(20_000);
-  const dirs: string[] = [];
-  after(function () {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const conf = confCopies();
 
   function brokenCopy(c: Broken): string {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-check-'));
-    dirs.push(dir);
-    for (const f of FILES) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+    const dir = conf();
     const path = join(dir, c.file);
     if (c.from === 'delete-file') {
       rmSync(path);
@@ -104,9 +99,7 @@ describe('socksalp check', function () {
   }
 
   it('shows what it quotes from a garbled file escaped and cut, never raw', function () {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-check-'));
-    dirs.push(dir);
-    for (const f of FILES) copyFileSync(join(REPO, 'conf', f), join(dir, f));
+    const dir = conf();
     const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
     // Every byte but newline and "=", over and over: a line of binary garbage (no key in it).
     const noise = (n: number) => [...Array(n).keys()].map((i) => (i * 37 + 11) % 256).filter((b) => b !== 0x0a && b !== 0x3d);
@@ -166,17 +159,10 @@ describe('socksalp check: credentials toward a server', function () {
   this.timeout(20_000);
   // Looked for in everything check prints, valid or not.
   const SECRET = 'hunter2-Qx81-NeverShown';
-  const dirs: string[] = [];
-  after(function () {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const conf = confCopies();
 
   function confWith(keys: string, content = `${SECRET}\n`, mode = 0o600): string {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-check-cred-'));
-    dirs.push(dir);
-    for (const f of FILES) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-    appendFileSync(join(dir, 'servers.ini'), `\n[se]\naddress = 198.19.5.2\ntap = alp-se\nlocal = 198.19.5.1/24\nalps = http\n${keys}\n`);
-    writeFileSync(join(dir, 'se.password'), content);
+    const dir = conf({ 'servers.ini': appended(`[se]\naddress = 198.19.5.2\ntap = alp-se\nlocal = 198.19.5.1/24\nalps = http\n${keys}\n`), 'se.password': content });
     chmodSync(join(dir, 'se.password'), mode);
     return dir;
   }

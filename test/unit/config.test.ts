@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { configProblems } from './config-problems';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { loadConfig } from '../../appliance/config/load';
@@ -9,6 +8,7 @@ import { summarizeConfig } from '../../appliance/config/summary';
 import type { Config } from '../../appliance/config/tables';
 import { parseIpv4 } from '../../appliance/config/address';
 import { REPO } from '../lab/lab';
+import { appended, confCopies } from './conf-dir';
 
 describe('config: the lab defaults in conf/', function () {
   const c = loadConfig(join(REPO, 'conf'));
@@ -54,18 +54,11 @@ describe('config: the lab defaults in conf/', function () {
 describe('config: credentials toward a server (username, password_file, auth)', function () {
   // A password nothing may print: every test looks for it, and for its bytes in hex.
   const SECRET = 'pw-Zq7xK9-DoNotPrint';
-  const dirs: string[] = [];
-  after(function () {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const conf = confCopies();
 
   /** A copy of conf/ with a server [se] that has `keys`, and a password file `pw` holding `content`. */
   function confWith(keys: string, content: string | Buffer = `${SECRET}\n`, mode = 0o600): string {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-cred-'));
-    dirs.push(dir);
-    for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-    appendFileSync(join(dir, 'servers.ini'), `\n[se]\naddress = 198.19.5.2\ntap = alp-se\nlocal = 198.19.5.1/24\nalps = http\n${keys}\n`);
-    writeFileSync(join(dir, 'pw'), content);
+    const dir = conf({ 'servers.ini': appended(`[se]\naddress = 198.19.5.2\ntap = alp-se\nlocal = 198.19.5.1/24\nalps = http\n${keys}\n`), pw: content });
     chmodSync(join(dir, 'pw'), mode);
     return dir;
   }

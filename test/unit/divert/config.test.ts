@@ -1,27 +1,17 @@
 import { expect } from 'chai';
 import { configProblems } from '../config-problems';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../appliance/config/load';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import { parseIpv4 } from '../../../appliance/config/address';
 import { formatEndpoint, parseEndpoint } from '../../../appliance/divert/endpoint';
 import { REPO } from '../../lab/lab';
+import { confCopies } from '../conf-dir';
 
-const dirs: string[] = [];
-after(function () {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
+const conf = confCopies();
 /** A copy of conf/'s three usual files, plus diverted.ini holding `diverted` (none when undefined). */
-function confWith(diverted: string | Buffer | undefined): string {
-  const dir = mkdtempSync(join(tmpdir(), 'socksalp-divert-'));
-  dirs.push(dir);
-  for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-  if (diverted !== undefined) writeFileSync(join(dir, 'diverted.ini'), diverted);
-  return dir;
-}
+const confWith = (diverted: string | Buffer | undefined) => conf(diverted === undefined ? {} : { 'diverted.ini': diverted });
 
 const problems = configProblems;
 

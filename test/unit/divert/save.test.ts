@@ -1,25 +1,16 @@
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../appliance/config/load';
 import { formatEndpoint } from '../../../appliance/divert/endpoint';
 import { DivertedAddresses } from '../../../appliance/divert/table';
 import { renderDiverted, saveDiverted } from '../../../appliance/divert/save';
 import { REPO } from '../../lab/lab';
+import { confCopies } from '../conf-dir';
 
-const dirs: string[] = [];
-after(function () {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function confWith(diverted: string | Buffer | undefined): string {
-  const dir = mkdtempSync(join(tmpdir(), 'socksalp-divert-save-'));
-  dirs.push(dir);
-  for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-  if (diverted !== undefined) writeFileSync(join(dir, 'diverted.ini'), diverted);
-  return dir;
-}
+const conf = confCopies();
+/** A copy of conf/'s three usual files, plus diverted.ini holding `diverted` (none when undefined). */
+const confWith = (diverted: string | Buffer | undefined) => conf(diverted === undefined ? {} : { 'diverted.ini': diverted });
 
 /** The live table as the appliance would build it from `dir`. */
 function live(dir: string) {

@@ -1,25 +1,15 @@
 import { expect } from 'chai';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../appliance/config/load';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import { REPO } from '../../lab/lab';
 import { configProblems } from '../config-problems';
+import { appended, confCopies } from '../conf-dir';
 
 describe('config: appliance.ini [export]', function () {
-  const dirs: string[] = [];
-  after(function () {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
+  const copy = confCopies();
   /** A copy of conf/ whose appliance.ini ends with `section`. */
-  function conf(section: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-export-'));
-    dirs.push(dir);
-    for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-    writeFileSync(join(dir, 'appliance.ini'), readFileSync(join(dir, 'appliance.ini'), 'utf8') + '\n' + section);
-    return dir;
-  }
+  const conf = (section: string) => copy({ 'appliance.ini': appended(section) });
 
   it('is off unless ipfix is set, as in conf/', function () {
     expect(loadConfig(join(REPO, 'conf')).export).to.equal(undefined);

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { createSocket, type Socket } from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IpfixExporter, MESSAGE_MAX, type ExportSource } from '../../../appliance/export/exporter';
 import { Connection } from '../../../appliance/flow/connection';
 import { EndReason } from '../../../appliance/stats/end-reason';
-import { parseIpv4 } from '../../../appliance/config/address';
+import { ip } from '../wire/packets';
 import { IpfixDecoder, ipv4, text, uint, type DecodedMessage } from '../../lab/ipfix-decode';
 
-const ip = (s: string) => parseIpv4(s)!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LOOPBACK = '127.0.0.1';
 
 /** A UDP socket on the loopback that decodes what it receives. */

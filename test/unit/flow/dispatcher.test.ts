@@ -4,32 +4,15 @@ import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
 import { ConnState, type Connection } from '../../../appliance/flow/connection';
 import { END_REASONS } from '../../../appliance/stats/end-reason';
-import type { Config, ServerRecord } from '../../../appliance/config/tables';
+import type { ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { Ipv4View, IPV4_MIN_HEADER } from '../../../appliance/wire/ipv4';
 import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
-import { ip, segment, tcpRepr } from '../wire/packets';
+import { segment, tcpRepr } from '../wire/packets';
+import { CLIENT, flowConfig, server, VIP } from './servers';
 
-const CLIENT = ip('198.18.0.2');
-const VIP = ip('198.18.0.100');
-
-function server(name: string, n: number, extra: Partial<ServerRecord> = {}): ServerRecord {
-  return {
-    name, address: ip(`198.19.${n}.2`), port: 1080, tap: `alp-${name}`, local: { address: ip(`198.19.${n}.1`), length: 24 },
-    capacity: 15, alps: { all: true }, isDefault: false, versions: ['4', '5'], queueLimit: 64, ...extra,
-  };
-}
-
-const CONFIG: Config = {
-  dir: '/test', loadedAt: new Date(0),
-  appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict' },
-  intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
-  capacityForPriority: [{ priority: 0, capacity: 0 }],
-  routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
-  alps: { records: [{ name: 'http', ports: [80], priority: 7, discardEligible: false }], fallback: { name: 'default', ports: [], priority: 4, discardEligible: true } },
-  servers: [server('sa', 1), server('sb', 2)],
-};
+const CONFIG = flowConfig([server('sa', 1), server('sb', 2)]);
 
 interface Out { to: 'client' | number; ip: Ipv4View; tcp: TcpRepr; payload: Buffer; own: boolean }
 

@@ -11,9 +11,9 @@ import { alps as alpRows } from '../../../appliance/control/snapshot';
 import { Ipv4View, IPV4_MIN_HEADER } from '../../../appliance/wire/ipv4';
 import { ACK, PSH, SYN, TcpOptions, TcpView } from '../../../appliance/wire/tcp';
 import { ip, segment, tcpRepr } from '../wire/packets';
+import { CLIENT, flowConfig, server, VIP } from './servers';
 
-const CLIENT = ip('198.18.0.2');
-const VIP = ip('198.18.0.100');
+/** The address of server('sa', 1), and the appliance's own on its segment. */
 const SA = { address: ip('198.19.1.2'), local: ip('198.19.1.1') };
 
 const rec = (name: string, port: number, priority: number, discardEligible: boolean) => ({ name, ports: [port], priority, discardEligible });
@@ -24,18 +24,7 @@ const BEFORE: AlpTable = { records: [rec('gopher', 70, 1, true), rec('ftp', 21, 
 const AFTER: AlpTable = { records: [rec('ssh', 22, 6, false), rec('http', 80, 1, true), rec('telnet', 23, 7, true), rec('gopher', 70, 7, false)], fallback: FALLBACK };
 
 function config(alps: AlpTable): Config {
-  return {
-    dir: '/test', loadedAt: new Date(0),
-    appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict' },
-    intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
-    capacityForPriority: [{ priority: 0, capacity: 0 }],
-    routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
-    alps,
-    servers: [{
-      name: 'sa', address: SA.address, port: 1080, tap: 'alp-sa', local: { address: SA.local, length: 24 }, capacity: 15,
-      alps: { all: true }, isDefault: false, versions: ['4', '4a', '5'], queueLimit: 8,
-    }],
-  };
+  return flowConfig([server('sa', 1, { versions: ['4', '4a', '5'], queueLimit: 8 })], { alps }, { idleTimeout: 300 });
 }
 
 /**

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { HealthStub } from './health-stub';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
-import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { ServerDiversion, serverPair } from '../../../appliance/stages/server-diversion';
@@ -10,16 +9,14 @@ import { DivertedAddresses } from '../../../appliance/divert/table';
 import { parseEndpoint, type Endpoint } from '../../../appliance/divert/endpoint';
 import { Ipv4View } from '../../../appliance/wire/ipv4';
 import { ACK, PSH, SYN, TcpOptions, TcpView } from '../../../appliance/wire/tcp';
-import { ip, segment, tcpRepr } from '../wire/packets';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { segment, tcpRepr } from '../wire/packets';
+import { CLIENT, flowConfig, server, VIP } from './servers';
 import { loadConfig } from '../../../appliance/config/load';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import { printDivertAnswer } from '../../../appliance/cli/divert-answer';
 import { DashboardModel } from '../../../tui/model';
 import { divertPanel } from '../../../tui/divert-panel';
-import { REPO } from '../../lab/lab';
+import { confCopies } from '../conf-dir';
 
 /**
  * Server diversion (stages/server-diversion.ts): a diverted-address entry from one configured
@@ -27,35 +24,21 @@ import { REPO } from '../../lab/lab';
  * gives the first to the second, when the second may take them.
  */
 
-const CLIENT = ip('198.18.0.2');
-const VIP = ip('198.18.0.100');
-
-function server(name: string, n: number, extra: Partial<ServerRecord> = {}): ServerRecord {
-  return {
-    name, address: ip(`198.19.${n}.2`), port: 1080, tap: `alp-${name}`, local: { address: ip(`198.19.${n}.1`), length: 24 },
-    capacity: 15, alps: { names: ['http'], all: false }, isDefault: false, versions: ['4', '5'], queueLimit: 64, ...extra,
-  };
-}
-
 /** sa is preferred for http (capacity 15 >= 10); sc (capacity 8) also lists it; sb only ftp; sd speaks SOCKS4 only. */
+const HTTP = { names: ['http'], all: false };
 const SERVERS = [
-  server('sa', 1, { isDefault: true }),
+  server('sa', 1, { alps: HTTP, isDefault: true }),
   server('sb', 2, { alps: { all: false, names: ['ftp'] } }),
-  server('sc', 3, { capacity: 8 }),
-  server('sd', 4, { capacity: 2, versions: ['4'] }),
+  server('sc', 3, { alps: HTTP, capacity: 8 }),
+  server('sd', 4, { alps: HTTP, capacity: 2, versions: ['4'] }),
 ];
-const CONFIG: Config = {
-  dir: '/test', loadedAt: new Date(0),
-  appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict' },
-  intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
+const CONFIG = flowConfig(SERVERS, {
   capacityForPriority: [{ priority: 7, capacity: 10 }],
-  routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
   alps: {
     records: [{ name: 'http', ports: [80], priority: 7, discardEligible: false }, { name: 'ftp', ports: [21], priority: 1, discardEligible: false }],
     fallback: { name: 'default', ports: [], priority: 4, discardEligible: true },
   },
-  servers: SERVERS,
-};
+});
 
 /** Records the server each SYN went to; `down` servers are unusable. */
 class Capture extends HealthStub implements Sink {
@@ -182,17 +165,12 @@ function ep(text: string): Endpoint {
 }
 
 describe('server diversion as operators see it: check, divert list, the dashboard', function () {
+  const conf = confCopies();
   it('check notes which servers an entry moves connections between; divert list adds a Servers column; the panel names them', function () {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-sdiv-'));
-    try {
-      for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-      writeFileSync(join(dir, 'diverted.ini'), '[diverted]\n198.19.1.2:1080 = 198.19.3.2:1080\n203.0.113.80 = 203.0.113.81\n');
-      const text = summarizeConfig(loadConfig(dir));
-      expect(text).to.match(/^ {2}198\.19\.1\.2:1080 +198\.19\.3\.2:1080 \(server diversion: new connections for sa go to sc\)$/m);
-      expect(text).to.match(/^ {2}203\.0\.113\.80 +203\.0\.113\.81 \(port kept\)$/m);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = conf({ 'diverted.ini': '[diverted]\n198.19.1.2:1080 = 198.19.3.2:1080\n203.0.113.80 = 203.0.113.81\n' });
+    const text = summarizeConfig(loadConfig(dir));
+    expect(text).to.match(/^ {2}198\.19\.1\.2:1080 +198\.19\.3\.2:1080 \(server diversion: new connections for sa go to sc\)$/m);
+    expect(text).to.match(/^ {2}203\.0\.113\.80 +203\.0\.113\.81 \(port kept\)$/m);
     const lines: string[] = [];
     printDivertAnswer('list', { entries: [{ original: '198.19.1.2:1080', diverted: '198.19.3.2:1080', servers: 'sa -> sc' }, { original: '203.0.113.80', diverted: '203.0.113.81' }] }, (l) => lines.push(l));
     expect(lines.join('\n').split('\n').map((l) => l.trimEnd())).to.deep.equal([

@@ -3,12 +3,13 @@ import { HealthStub } from './health-stub';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
 import { ConnState } from '../../../appliance/flow/connection';
-import type { ApplianceSettings, Config, ServerRecord } from '../../../appliance/config/tables';
+import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { Ipv4View, IPV4_MIN_HEADER } from '../../../appliance/wire/ipv4';
 import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
-import { ip, segment, tcpRepr } from '../wire/packets';
+import { segment, tcpRepr } from '../wire/packets';
+import { CLIENT, flowConfig, server, VIP } from './servers';
 
 /**
  * The connection path through the Dispatcher, segment by segment, with golden output: every
@@ -21,44 +22,23 @@ import { ip, segment, tcpRepr } from '../wire/packets';
 
 // ------------------------------------------------------------------ the appliance under test
 
-const CLIENT = ip('198.18.0.2');
-const VIP = ip('198.18.0.100');
 const CPORT = 40000;
 /** The client's ISN: its bytes start at 1001, and the server leg starts at the same ISN. */
 const C_ISN = 1000;
 /** The server's ISN on the server leg. */
 const S_ISN = 0x5000;
 
-function server(name: string, n: number, extra: Partial<ServerRecord> = {}): ServerRecord {
-  return {
-    name, address: ip(`198.19.${n}.2`), port: 1080, tap: `alp-${name}`, local: { address: ip(`198.19.${n}.1`), length: 24 },
-    capacity: 15, alps: { all: true }, isDefault: false, versions: ['4', '5'], queueLimit: 64, ...extra,
-  };
-}
-
-function config(servers: ServerRecord[], appliance: Partial<ApplianceSettings> = {}): Config {
-  return {
-    dir: '/test', loadedAt: new Date(0),
-    appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict', ...appliance },
-    intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
-    capacityForPriority: [{ priority: 0, capacity: 0 }],
-    routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
-    alps: { records: [{ name: 'http', ports: [80], priority: 7, discardEligible: false }], fallback: { name: 'default', ports: [], priority: 4, discardEligible: true } },
-    servers,
-  };
-}
-
 /** The only server speaks SOCKS5 only (as Dante configured without SOCKS4, or microsocks). */
-const ONLY5 = config([server('sa', 1, { versions: ['5'] })]);
+const ONLY5 = flowConfig([server('sa', 1, { versions: ['5'] })]);
 /** Two SOCKS5-only servers: round robin starts at sa, sb is the failover. */
-const TWO5 = config([server('sa', 1, { versions: ['5'] }), server('sb', 2, { versions: ['5'] })]);
+const TWO5 = flowConfig([server('sa', 1, { versions: ['5'] }), server('sb', 2, { versions: ['5'] })]);
 /** sa takes the appliance's own RFC 1929 credentials (u / pw); sb takes anyone. */
-const CREDS = config([
+const CREDS = flowConfig([
   server('sa', 1, { versions: ['5'], credentials: { username: Buffer.from('u'), password: Buffer.from('pw'), passwordFile: '/x' } }),
   server('sb', 2, { versions: ['4', '5'] }),
 ]);
 /** A server that speaks SOCKS4 only: it cannot carry a SOCKS4a name. */
-const ONLY4 = config([server('sa', 1, { versions: ['4'] })]);
+const ONLY4 = flowConfig([server('sa', 1, { versions: ['4'] })]);
 
 interface Out { to: string; ip: Ipv4View; tcp: TcpRepr; sack: number[]; payload: Buffer; own: boolean }
 

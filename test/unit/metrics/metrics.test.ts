@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { mkdtempSync, copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildStages, type Appliance } from '../../../appliance/appliance';
 import { loadConfig } from '../../../appliance/config/load';
@@ -21,6 +20,7 @@ import { EndReason } from '../../../appliance/stats/end-reason';
 import { MemoryDevice } from '../../fuzz/harness';
 import { REPO } from '../../lab/lab';
 import { configProblems } from '../config-problems';
+import { appended, confCopies } from '../conf-dir';
 
 /**
  * The appliance's parts as appliance.ts composes them, on devices in memory, with the lab's
@@ -242,15 +242,9 @@ describe('metrics: the HTTP endpoint', function () {
 });
 
 describe('metrics: appliance.ini [metrics]', function () {
-  const dirs: string[] = [];
-  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  function conf(section: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-metrics-'));
-    dirs.push(dir);
-    for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-    writeFileSync(join(dir, 'appliance.ini'), readFileSync(join(dir, 'appliance.ini'), 'utf8') + '\n' + section);
-    return dir;
-  }
+  const copy = confCopies();
+  /** A copy of conf/ whose appliance.ini ends with `section`. */
+  const conf = (section: string) => copy({ 'appliance.ini': appended(section) });
 
   it('is off by default; listen = ADDRESS:PORT turns it on and check shows it', function () {
     expect(loadConfig(join(REPO, 'conf')).metrics).to.equal(undefined);

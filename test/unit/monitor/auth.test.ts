@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { configProblems } from '../config-problems';
 import { createConnection } from 'node:net';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { computeMac, MAX_MESSAGE, MonitorAuth, signMessage } from '../../../appliance/monitor/auth';
@@ -11,7 +10,7 @@ import { DivertedAddresses } from '../../../appliance/divert/table';
 import { loadConfig } from '../../../appliance/config/load';
 import { summarizeConfig } from '../../../appliance/config/summary';
 import type { Appliance } from '../../../appliance/appliance';
-import { REPO } from '../../lab/lab';
+import { appended, confCopies } from '../conf-dir';
 
 const KEY = Buffer.from('0123456789abcdef-the-monitor-key');
 const ADD = { cmd: 'divert', op: 'add', original: '203.0.113.80:80', diverted: '203.0.113.81' };
@@ -159,17 +158,11 @@ describe('monitor: the channel over TCP', function () {
 });
 
 describe('monitor: appliance.ini [monitor]', function () {
-  const dirs: string[] = [];
-  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const copy = confCopies();
+  /** A copy of conf/ whose appliance.ini ends with `section`, beside a monitor.key holding `key`. */
   function conf(section: string, key: string | undefined = 'k'.repeat(24) + '\n', mode = 0o600): string {
-    const dir = mkdtempSync(join(tmpdir(), 'socksalp-monitor-'));
-    dirs.push(dir);
-    for (const f of ['appliance.ini', 'alp.ini', 'servers.ini']) copyFileSync(join(REPO, 'conf', f), join(dir, f));
-    writeFileSync(join(dir, 'appliance.ini'), require('node:fs').readFileSync(join(dir, 'appliance.ini'), 'utf8') + '\n' + section);
-    if (key !== undefined) {
-      writeFileSync(join(dir, 'monitor.key'), key);
-      chmodSync(join(dir, 'monitor.key'), mode);
-    }
+    const dir = copy({ 'appliance.ini': appended(section), ...(key === undefined ? {} : { 'monitor.key': key }) });
+    if (key !== undefined) chmodSync(join(dir, 'monitor.key'), mode);
     return dir;
   }
   const problems = configProblems;
@@ -187,8 +180,9 @@ describe('monitor: appliance.ini [monitor]', function () {
   });
 
   it('refuses a key file readable by others, a short key, a missing key_file, bad values', function () {
-    expect(problems(conf('[monitor]\nlisten = 198.18.0.1:2130\nkey_file = monitor.key\n', 'k'.repeat(24), 0o644))).to.deep.equal([
-      `appliance.ini:${lineOf('key_file')}: [monitor] key_file: key file ${JSON.stringify(join(dirs[dirs.length - 1], 'monitor.key'))} is accessible by group or others (mode 0644); it must be readable by its owner only (chmod 600)`,
+    const open = conf('[monitor]\nlisten = 198.18.0.1:2130\nkey_file = monitor.key\n', 'k'.repeat(24), 0o644);
+    expect(problems(open)).to.deep.equal([
+      `appliance.ini:${lineOf(open, 'key_file')}: [monitor] key_file: key file ${JSON.stringify(join(open, 'monitor.key'))} is accessible by group or others (mode 0644); it must be readable by its owner only (chmod 600)`,
     ]);
     expect(problems(conf('[monitor]\nlisten = 198.18.0.1:2130\nkey_file = monitor.key\n', 'short\n'))[0]).to.match(/\[monitor\] key_file: the key in .* is 5 bytes long; it must be at least 16 bytes$/);
     expect(problems(conf('[monitor]\nlisten = 198.18.0.1:2130\n'))[0]).to.match(/:\d+: \[monitor\] listen: the monitor channel needs key_file/);
@@ -200,8 +194,8 @@ describe('monitor: appliance.ini [monitor]', function () {
     expect(bad).to.not.include('k'.repeat(24));
   });
 
-  function lineOf(key: string): number {
-    const text = require('node:fs').readFileSync(join(dirs[dirs.length - 1], 'appliance.ini'), 'utf8') as string;
+  function lineOf(dir: string, key: string): number {
+    const text = readFileSync(join(dir, 'appliance.ini'), 'utf8');
     return text.split('\n').findIndex((l) => l.startsWith(`${key} =`)) + 1;
   }
 });

@@ -1,22 +1,20 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { ConfigError, formatProblem } from '../../../appliance/config/problem';
 import { loadMonitorConfig, type MonitorConfig } from '../../../appliance/monitor/policy-ini';
 import { Watcher } from '../../../appliance/monitor/watcher';
 import { REPO } from '../../lab/lab';
+import { tempDirs } from '../conf-dir';
 
 /** monitor.ini (policy-ini.ts) and the Watcher (watcher.ts) against a stand-in monitor channel. */
 
 const KEY = 'the-monitor-key-0123456789';
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs();
 
 function ini(text: string, keyMode = 0o600): string {
-  const dir = mkdtempSync(join(tmpdir(), 'socksalp-monitor-'));
-  dirs.push(dir);
+  const dir = tempDir();
   writeFileSync(join(dir, 'monitor.key'), KEY + '\n', { mode: keyMode });
   writeFileSync(join(dir, 'monitor.ini'), text);
   return join(dir, 'monitor.ini');

@@ -1,7 +1,10 @@
+import { BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC, IF_TSRESOL } from '../../../appliance/wire/pcapng';
+
 /**
  * Capture files built by the tests themselves, byte by byte after the formats' specifications
  * (pcap: draft-ietf-opsawg-pcap; pcapng: draft-ietf-opsawg-pcapng), so that replay's reader is
- * checked against the formats rather than against itself.
+ * checked against the formats rather than against itself: the layout is written here, and
+ * only pcapng's numbers come from the one list (wire/pcapng.ts).
  */
 export interface Frame {
   /** Seconds since the epoch. */
@@ -85,17 +88,17 @@ function block(type: number, body: Buffer): Buffer {
 export function pcapng(frames: Frame[], o: { link?: Link } = {}): Buffer {
   const link = o.link ?? 'ethernet';
   const shb = Buffer.alloc(16);
-  shb.writeUInt32LE(0x1a2b3c4d, 0);
+  shb.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
   shb.writeUInt16LE(1, 4);
   shb.writeBigInt64LE(-1n, 8);
   const idb = Buffer.alloc(8 + 8 + 4);
   idb.writeUInt16LE(LINKTYPE[link], 0);
   idb.writeUInt32LE(262144, 4);
-  idb.writeUInt16LE(9, 8); // if_tsresol
+  idb.writeUInt16LE(IF_TSRESOL, 8);
   idb.writeUInt16LE(1, 10);
   idb[12] = 9; // 10^-9
   // opt_endofopt: 4 zero bytes
-  const parts: Buffer[] = [block(0x0a0d0d0a, shb), block(1, idb)];
+  const parts: Buffer[] = [block(BLOCK_SHB, shb), block(BLOCK_IDB, idb)];
   // A custom block (a kind replay does not know) is skipped.
   parts.push(block(0x00000bad, Buffer.from('skip me')));
   for (const f of frames) {
@@ -107,7 +110,7 @@ export function pcapng(frames: Frame[], o: { link?: Link } = {}): Buffer {
     e.writeUInt32LE(Number(ns & 0xffffffffn), 8);
     e.writeUInt32LE(data.length, 12);
     e.writeUInt32LE(data.length, 16);
-    parts.push(block(6, Buffer.concat([e, data])));
+    parts.push(block(BLOCK_EPB, Buffer.concat([e, data])));
   }
   return Buffer.concat(parts);
 }

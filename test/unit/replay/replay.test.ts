@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../../lab/lab';
 import { pcap, pcapng, type Frame, type Link } from './capture-writer';
+import { confCopies, tempDirs, type ConfFiles } from '../conf-dir';
 import { golden, greeting, inTimeOrder, socks4, socks5, Talk } from './scenario';
 
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
@@ -56,12 +56,10 @@ Notes:
 interface Row { client: string; server: string; divertedFrom: string; divertSkipped: string; alp: string; diverted: string; outcome: string; why: string; roundRobin: number; end: number | null }
 
 describe('socksalp replay', function () {
+  const tempDir = tempDirs();
   let dir: string;
   before(function () {
-    dir = mkdtempSync(join(tmpdir(), 'socksalp-replay-'));
-  });
-  after(function () {
-    rmSync(dir, { recursive: true, force: true });
+    dir = tempDir();
   });
 
   const write = (name: string, b: Buffer) => {
@@ -74,19 +72,18 @@ describe('socksalp replay', function () {
     expect(r.status, r.stderr).to.equal(0);
     return JSON.parse(r.stdout) as { connections: Row[]; routed: { diverted: string; route: string }[]; notes: string[]; servers: { server: string; connections: number; peak: number }[] };
   };
-  /** A copy of conf/ with `edit` applied to its files. */
-  const conf = (name: string, files: Record<string, (text: string) => string>) => {
-    const d = join(dir, name);
-    mkdirSync(d);
-    for (const f of ['appliance.ini', 'alp.ini', 'servers.ini', 'diverted.ini']) copyFileSync(join(REPO, 'conf', f), join(d, f));
+  const copy = confCopies();
+  /** A copy of conf/ (diverted.ini too) with `files`' edits applied, each of which must change its file. */
+  const conf = (files: Record<string, (text: string) => string>) => {
+    const checked: ConfFiles = { 'diverted.ini': (t) => t };
     for (const [f, edit] of Object.entries(files)) {
-      const p = join(d, f);
-      const before = require('node:fs').readFileSync(p, 'utf8') as string;
-      const after = edit(before);
-      expect(after, `the edit of ${f} changed nothing`).to.not.equal(before);
-      writeFileSync(p, after);
+      checked[f] = (before) => {
+        const after = edit(before);
+        expect(after, `the edit of ${f} changed nothing`).to.not.equal(before);
+        return after;
+      };
     }
-    return d;
+    return copy(checked);
   };
 
   it('prints each connection, the servers, the ALPs, the routed flows and the notes of a capture (golden)', function () {
@@ -107,7 +104,7 @@ describe('socksalp replay', function () {
   });
 
   it('shows what an edited configuration would do: a diversion, an ALP moved off a server (round robin, noted)', function () {
-    const edited = conf('edited', {
+    const edited = conf({
       'diverted.ini': (t) => t + '203.0.113.80:80 = 203.0.113.81\n203.0.113.80:7 = 203.0.113.81\n',
       // sa keeps only SSL (and stays the default): HTTP goes to sc and sd, neither of capacity 10.
       'servers.ini': (t) => t.replace(/^alps = http, ssl\ndefault = yes/m, 'alps = ssl\ndefault = yes'),
@@ -123,7 +120,7 @@ describe('socksalp replay', function () {
   });
 
   it('applies a server diversion as the server leg does: sa = sc moves HTTP to sc, and the default ALP (sc does not list it) stays on sa (golden)', function () {
-    const moved = conf('server-diversion', { 'diverted.ini': (t) => t + '198.19.1.2:1080 = 198.19.3.2:1080\n' });
+    const moved = conf({ 'diverted.ini': (t) => t + '198.19.1.2:1080 = 198.19.3.2:1080\n' });
     const file = write('server-diversion.pcap', pcap(golden()));
     const text = socksalp('replay', file, '--config', moved).stdout;
     expect(text).to.include([
@@ -145,7 +142,7 @@ describe('socksalp replay', function () {
   });
 
   it('rotates round robin over the connections in capture order, and counts each against its server until its close', function () {
-    const edited = conf('rr', { 'servers.ini': (t) => t.replace(/^alps = http, ssl\ndefault = yes/m, 'alps = ssl\ndefault = yes') });
+    const edited = conf({ 'servers.ini': (t) => t.replace(/^alps = http, ssl\ndefault = yes/m, 'alps = ssl\ndefault = yes') });
     const f: Frame[] = [];
     // One every 0.1 s; each lives 0.25 s but the second, 0.05 s.
     for (let i = 0; i < 4; i++) new Talk(f, 41000 + i, 100 * i).open(i * 0.1).send(i * 0.1 + 0.01, socks4('203.0.113.80', 80)).rst(i * 0.1 + (i === 1 ? 0.05 : 0.25));
@@ -157,7 +154,7 @@ describe('socksalp replay', function () {
   });
 
   it('keeps the Connection table\'s limits: a SYN over max_connections is dropped, and its retry taken once a connection has closed', function () {
-    const limited = conf('limited', { 'appliance.ini': (t) => t.replace(/^max_connections = \d+/m, 'max_connections = 2') });
+    const limited = conf({ 'appliance.ini': (t) => t.replace(/^max_connections = \d+/m, 'max_connections = 2') });
     const f: Frame[] = [];
     const a = new Talk(f, 42001, 10).open(0).send(0.001, socks4('203.0.113.80', 80));
     new Talk(f, 42002, 20).open(0.01).send(0.011, socks4('203.0.113.80', 21));
@@ -223,7 +220,7 @@ describe('socksalp replay', function () {
     });
 
     it('a bad configuration: the messages of socksalp check, and nothing replayed', function () {
-      const bad = conf('bad', { 'appliance.ini': (t) => t.replace(/^socks_port = 1080/m, 'socks_port = 70000') });
+      const bad = conf({ 'appliance.ini': (t) => t.replace(/^socks_port = 1080/m, 'socks_port = 70000') });
       const r = socksalp('replay', write('ok.pcap', pcap(golden())), '--config', bad);
       expect(r.status).to.equal(1);
       expect(r.stdout).to.equal('');

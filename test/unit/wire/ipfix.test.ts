@@ -5,11 +5,10 @@ import { flowRecordLength, newReported, writeFlowRecord, type RecordContext } fr
 import { FLOW_END_REASON } from '../../../appliance/export/end-reason';
 import { Connection } from '../../../appliance/flow/connection';
 import { EndReason } from '../../../appliance/stats/end-reason';
-import { parseIpv4 } from '../../../appliance/config/address';
+import { ip } from './packets';
 
 /** Hex with spaces, as the golden bytes below are written. */
 const hex = (...parts: string[]): Buffer => Buffer.from(parts.join('').replace(/\s+/g, ''), 'hex');
-const ip = (s: string) => parseIpv4(s)!;
 
 /**
  * A message written by `body` into a buffer filled with 0xee at offset 10, its bytes. `tidy`:
