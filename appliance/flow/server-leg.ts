@@ -3,11 +3,10 @@ import { ACK, PSH, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../
 import { ConnState, Phase, type Connection } from './connection';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
 import { carriers, clientDialect, compose, composedLength, D5, legDialect, speaks, type Composed, type Credentials } from './dialect';
-import { ATYP_IPV4, ATYP_NAME, describeDestination, METHOD_USERPASS, parseSocks, SocksParse, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE } from './socks';
-import { formatEndpoint, type Endpoint } from '../divert/endpoint';
+import { METHOD_USERPASS, parseSocks, SocksParse, SOCKS5_GENERAL_FAILURE, SOCKS5_HOST_UNREACHABLE } from './socks';
 import type { SocksResponder } from './socks-responder';
 import { EndReason } from '../stats/end-reason';
-import { ServerDiversion } from '../stages/server-diversion';
+import { LegDiversion } from './leg-diversion';
 
 /** First SYN retransmission; doubled each time until connect_timeout. */
 export const SYN_RTO = 1;
@@ -25,15 +24,11 @@ export const ANSWER_MAX = 4 + 1 + 255 + 2;
  */
 export class ServerLeg {
   private readonly composed: Composed = { greetingEnd: 0, authEnd: 0, requestEnd: 0, method: -1 };
-  /** A diverted destination as a SOCKS5 handshake, and its parse: what `compose` then reads. */
-  private readonly divertedBytes = Buffer.alloc(3 + 5 + 255 + 2);
-  private readonly divertedParse = new SocksParse();
+  /** The diverted-address table on this leg: the destination it asks for, the server it goes to. */
+  private readonly diversion: LegDiversion;
 
-  /** The servers' server diversions; addresses and ports never change on reload, so one for the process. */
-  private readonly servers: ServerDiversion;
-
-  constructor(private readonly cx: FlowContext, private readonly responder: SocksResponder, private readonly log: (message: string) => void = () => undefined) {
-    this.servers = new ServerDiversion(cx.stages.servers);
+  constructor(private readonly cx: FlowContext, private readonly responder: SocksResponder, log: (message: string) => void = () => undefined) {
+    this.diversion = new LegDiversion(cx, log);
   }
 
   /** Steps 1001-1008 then the SYN: the next server that can carry the request, in a dialect it speaks. */
@@ -41,7 +36,7 @@ export class ServerLeg {
     const cx = this.cx;
     const h = c.hs!;
     const p = parseSocks(h.collected!, 0, h.collectedLength, this.responder.parse);
-    const q = this.divert(c, p);
+    const q = this.diversion.destination(c, p);
     // The client's own username/password can only be passed on in SOCKS5.
     let need = carriers(q);
     if (p.version === 5 && h.method === METHOD_USERPASS) need &= D5;
@@ -53,7 +48,7 @@ export class ServerLeg {
         this.responder.refuse(c, SOCKS5_HOST_UNREACHABLE, true);
         return;
       }
-      const s = this.serverDiverted(c, chosen, need);
+      const s = this.diversion.server(c, chosen, need);
       if (cx.table.bindServer(c, s)) break;
       h.tried |= 1 << s; // every port towards it is taken
     }
@@ -71,68 +66,6 @@ export class ServerLeg {
     this.syn(c);
   }
 
-  /**
-   * Server ALP Selection's choice after the diverted-address table's server diversions
-   * (stages/server-diversion.ts): the server an entry diverts `chosen` to when it may take the
-   * connection, else `chosen` (counted; logged once per source and table version).
-   */
-  private serverDiverted(c: Connection, chosen: number, need: number): number {
-    const cx = this.cx;
-    const s = this.servers.divertedChoice(chosen, cx.stages.diversions, cx.stages.selection, c.alp, need, cx.health, c.hs!.tried);
-    if (s !== chosen) cx.stats.serverDiverted++;
-    const to = this.servers.refused;
-    if (to < 0) return s;
-    cx.stats.serverDivertSkipped++;
-    if (this.servers.firstRefusal(chosen)) {
-      const st = cx.stages;
-      this.log(`divert: server ${st.servers[chosen].name} is diverted to ${st.servers[to].name}, which cannot take a connection of ALP ${st.alps.names[c.alp]} now (unusable, not listing it, no dialect for it, or failed it); it stays on ${st.servers[chosen].name} (counted as serverDivertSkipped; logged once until the table changes)`);
-    }
-    return chosen;
-  }
-
-  /**
-   * The network-management patent's figure 3 for a SOCKS connection: when the destination the
-   * client's CONNECT names is in the diverted-address table, the request the server leg sends
-   * names the diverted destination instead (written here as a SOCKS5 handshake and parsed, so
-   * that `compose` puts it in whatever dialect the server speaks). The client's view does not
-   * change: its reply comes from the server as ever, and the splice's upShift absorbs the
-   * request's new length. The ALP stays that of the port the client asked for (its intent,
-   * classified before this), whatever port the diversion names.
-   */
-  private divert(c: Connection, p: SocksParse): SocksParse {
-    const table = this.cx.stages.diversions;
-    c.diverted = ''; // each attempt (a failover too) asks the table in force
-    if (table.size === 0) return p;
-    const h = c.hs!;
-    let to: Endpoint | undefined;
-    if (p.atyp === ATYP_IPV4) to = table.lookupIpv4(p.ipv4, p.port);
-    else if (p.atyp === ATYP_NAME) to = table.lookupName(describeDestination(h.collected!, 0, p), p.port);
-    if (to === undefined) return p;
-    const b = this.divertedBytes;
-    let n = 0;
-    b[n++] = 5;
-    b[n++] = 1;
-    b[n++] = 0;
-    b[n++] = 5;
-    b[n++] = 1; // CONNECT
-    b[n++] = 0;
-    if (to.kind === 'ipv4') {
-      b[n++] = ATYP_IPV4;
-      b.writeUInt32BE(to.address, n);
-      n += 4;
-    } else {
-      b[n++] = ATYP_NAME;
-      const len = b.write(to.name, n + 1, 'latin1'); // RFC 1123 names: ASCII
-      b[n] = len;
-      n += 1 + len;
-    }
-    const port = to.port ?? p.port;
-    b.writeUInt16BE(port, n);
-    n += 2;
-    c.diverted = formatEndpoint({ ...to, port });
-    this.cx.stats.diverted++;
-    return parseSocks(b, 0, n, this.divertedParse);
-  }
 
   /** The chosen server's dialect and what the leg will send it (dialect.ts), for request `q` (`p` diverted, or `p`). */
   private prepare(c: Connection, p: SocksParse, q: SocksParse): void {
@@ -152,7 +85,7 @@ export class ServerLeg {
     const size = composedLength(leg, q, creds);
     if (h.composed === null || h.composed.length < size) h.composed = Buffer.allocUnsafe(size);
     const r = this.composed;
-    compose(leg, q === p ? h.collected! : this.divertedBytes, q, creds, h.composed, r);
+    compose(leg, q === p ? h.collected! : this.diversion.bytes, q, creds, h.composed, r);
     h.greetingEnd = r.greetingEnd;
     h.authEnd = r.authEnd;
     h.composedEnd = r.requestEnd;
