@@ -176,4 +176,23 @@ describe('wire/ipv6', function () {
     expect(walk(51, [0, 0, 1, 0]).h).to.include({ protocol: 51, offset: 40 });
     expect(walk(PROTO_ICMPV6, [128, 0, 0, 0, 0, 0, 0, 0]).h).to.include({ protocol: PROTO_ICMPV6, offset: 40 });
   });
+
+  it('never reads past the payload, whatever the bytes (random chains)', function () {
+    let x = 0x1a2b3c4d;
+    const next = (): number => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0; };
+    const kinds = [HOP_BY_HOP, ROUTING, FRAGMENT, DESTINATION_OPTIONS, 6, 253];
+    const v = new Ipv6View();
+    const h = new Ipv6Headers();
+    for (let k = 0; k < 2000; k++) {
+      const payload = Array.from({ length: next() % 64 }, () => (next() % 4 === 0 ? kinds[next() % kinds.length] : next() & (next() % 2 ? 0x03 : 0xff)));
+      const b = Buffer.concat([datagram6(C, V, kinds[next() % kinds.length], Uint8Array.from(payload)), Buffer.alloc(64)]);
+      const end = 40 + payload.length;
+      const e = v.wrap(b, 0, b.length).readHeaders(h);
+      const seen = JSON.stringify([e, h, h.isFragment]);
+      if (e === Ipv6HeaderError.None) expect(h.offset).to.be.within(40, end);
+      else if (e !== Ipv6HeaderError.Truncated) expect(h.pointer).to.be.within(6, end - 1);
+      b.fill(0xff, end); // what lies past the payload must not change the outcome
+      expect(JSON.stringify([v.wrap(b, 0, b.length).readHeaders(h), h, h.isFragment]), `case ${k}`).to.equal(seen);
+    }
+  });
 });
