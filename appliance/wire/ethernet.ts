@@ -3,6 +3,7 @@ import { WireView } from './view';
 export const ETH_HEADER = 14;
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
+export const ETHERTYPE_IPV6 = 0x86dd;
 
 /** A view over an Ethernet II header (no VLAN tags: the TAP segments carry none). */
 export class EthernetView extends WireView {

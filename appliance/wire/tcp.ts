@@ -1,4 +1,4 @@
-import { finish, fold, pseudoHeaderSum, sumWords, update16, update32 } from './checksum';
+import { finish, fold, pseudoHeaderSum, sumWords, update128, update16, update32 } from './checksum';
 import { readU32, writeU32 } from './ipv4';
 import { WireView } from './view';
 
@@ -107,6 +107,18 @@ export class TcpView extends WireView {
     this.checksum = finish(sumWords(this.buf, this.off, this.len, pseudoHeaderSum(src, dst, 6, this.len)));
   }
 
+  // Over IPv6 the pseudo-header is summed by the caller (pseudoHeaderSum6 over the datagram's
+  // addresses, protocol 6, this.len), so the IPv4 methods above stay as they are.
+
+  checksumValid6(pseudo: number): boolean {
+    return fold(sumWords(this.buf, this.off, this.len, pseudo)) === 0xffff;
+  }
+
+  fillChecksum6(pseudo: number): void {
+    this.checksum = 0;
+    this.checksum = finish(sumWords(this.buf, this.off, this.len, pseudo));
+  }
+
   /** Reads the options into `o`; false when they are malformed (truncated, bad lengths). */
   readOptions(o: TcpOptions): boolean {
     o.reset();
@@ -181,6 +193,13 @@ export class TcpView extends WireView {
    */
   pseudoAddressChanged(from: number, to: number): void {
     this.checksum = this.partial ? ~update32(~this.checksum & 0xffff, from, to) & 0xffff : update32(this.checksum, from, to);
+  }
+
+  /** pseudoAddressChanged for an IPv6 address, called before the address at `from` is overwritten. */
+  pseudoAddressChanged6(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number): void {
+    this.checksum = this.partial
+      ? ~update128(~this.checksum & 0xffff, from, fromAt, to, toAt) & 0xffff
+      : update128(this.checksum, from, fromAt, to, toAt);
   }
 
   /** Adds `delta` to every edge of the SACK blocks at `o.sackOffset`. */

@@ -19,4 +19,9 @@ export class UdpView extends WireView {
     if (this.checksum === 0) return true;
     return fold(sumWords(this.buf, this.off, this.length, pseudoHeaderSum(src, dst, 17, this.length))) === 0xffff;
   }
+
+  /** Over IPv6 a zero checksum is not allowed (RFC 8200 8.1); `pseudo`: pseudoHeaderSum6(…, 17, this.length). */
+  checksumValid6(pseudo: number): boolean {
+    return this.checksum !== 0 && fold(sumWords(this.buf, this.off, this.length, pseudo)) === 0xffff;
+  }
 }
