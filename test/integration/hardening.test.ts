@@ -167,6 +167,7 @@ import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('198.18.0.2', 9999))
 s.settimeout(3)
+print('listening', flush=True)
 try:
     while True:
         data, peer = s.recvfrom(100)
@@ -177,6 +178,10 @@ except socket.timeout:
     let heard = '';
     listener.stdout.on('data', (b: Buffer) => { heard += b.toString(); });
     const done = new Promise((r) => listener.on('close', r));
+    // Injected only once the listener is bound (a loaded machine starts python slowly).
+    for (let i = 0; i < 100 && !heard.startsWith('listening\n'); i++) await sleep(50);
+    expect(heard, 'the listener started').to.equal('listening\n');
+    heard = '';
     const hosts = [['sa', '1'], ['sb', '2']] as const;
     let before: Record<string, number> = {};
     try {
