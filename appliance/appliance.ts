@@ -16,6 +16,7 @@ import { speaks } from './flow/dialect';
 import { DivertedAddresses } from './divert/table';
 import { formatMac, formatPrefix } from './config/address';
 import { DEFENCES } from './defences';
+import { RuntimeStats } from './stats/runtime';
 
 /** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
 const POOL_SLOTS = 16384;
@@ -57,6 +58,8 @@ export class Appliance {
   readonly health: ServerHealth;
   /** ALP ids for the process's life: a reload adds names, never renumbers (stages/alp-registry). */
   readonly alps = new AlpRegistry();
+  /** The process's event-loop delay, utilization and GC pauses (stats/runtime.ts). */
+  readonly runtime = new RuntimeStats();
   private readonly loop: IoLoop;
   private timer: NodeJS.Timeout | undefined;
   readonly started = Date.now();
@@ -98,6 +101,7 @@ export class Appliance {
   }
 
   start(): void {
+    this.runtime.start();
     this.forwarder.tick(this.now());
     this.timer = setInterval(() => this.forwarder.tick(this.now()), TICK_MS);
     this.loop.start();
@@ -117,6 +121,7 @@ export class Appliance {
   stop(done?: () => void): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.runtime.stop();
     this.dispatcher.endAll(); // their records (the observers') before the devices go
     this.loop.stop(() => {
       this.forwarder.close();

@@ -76,6 +76,7 @@ export function status(a: Appliance) {
     diversion: diversionStatus(a),
     poolFree: a.pool.available,
     memory: process.memoryUsage(),
+    runtime: a.runtime.status(),
     devices,
   };
 }

@@ -6,7 +6,7 @@
  * scrape always shows the same names.
  */
 
-type MetricType = 'counter' | 'gauge' | 'histogram';
+type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 /** Label name and value pairs, in the order they are written. */
 export type Labels = readonly (readonly [string, string])[];
@@ -46,7 +46,7 @@ export class Exposition {
 
   /** One sample of the current counter or gauge. */
   sample(labels: Labels, value: number): this {
-    if (this.type === 'histogram') throw new Error(`${this.current} is a histogram: use histogram()`);
+    if (this.type === 'histogram' || this.type === 'summary') throw new Error(`${this.current} is a ${this.type}: use ${this.type}()`);
     this.lines.push(`${this.current}${formatLabels(labels)} ${formatValue(value)}`);
     return this;
   }
@@ -65,6 +65,16 @@ export class Exposition {
     this.lines.push(`${this.current}_sum${own} ${formatValue(h.sum)}`);
     // The +Inf bucket and _count are one figure: the format wants them equal.
     this.lines.push(`${this.current}_count${own} ${formatValue(cumulative)}`);
+    return this;
+  }
+
+  /** The current summary's series for `labels`: `{quantile}` lines, `_sum`, `_count`. */
+  summary(labels: Labels, quantiles: readonly (readonly [number, number])[], sum: number, count: number): this {
+    if (this.type !== 'summary') throw new Error(`${this.current} is not a summary`);
+    const own = formatLabels(labels);
+    const q = `${this.current}${own === '' ? '{' : `${own.slice(0, -1)},`}quantile="`;
+    for (const [quantile, value] of quantiles) this.lines.push(`${q}${formatValue(quantile)}"} ${formatValue(value)}`);
+    this.lines.push(`${this.current}_sum${own} ${formatValue(sum)}`, `${this.current}_count${own} ${formatValue(count)}`);
     return this;
   }
 

@@ -4,6 +4,7 @@ import { SERVER_STATES, serverState } from '../control/snapshot';
 import { END_REASONS } from '../stats/end-reason';
 import { bag, type Exposition, type Labels } from './exposition';
 import { forwarderMetrics } from './forwarder-metrics';
+import { runtimeMetrics } from './runtime-metrics';
 
 /**
  * What `GET /metrics` exports: the appliance's counters and gauges under Prometheus's naming
@@ -18,6 +19,7 @@ import { forwarderMetrics } from './forwarder-metrics';
 export function writeMetrics(x: Exposition, a: Appliance): void {
   const servers = a.config.servers.map((s) => s.name);
   processMetrics(x, a);
+  runtimeMetrics(x, a.runtime);
   connectionMetrics(x, a, servers);
   serverMetrics(x, a, servers);
   forwarderMetrics(x, a);

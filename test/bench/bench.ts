@@ -7,6 +7,7 @@ import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-proce
 import { METRICS, metricsCost, metricsLine, scrapeEverySecond, type Load, type MetricsCost } from './metrics-cost';
 import { buildBaseline } from './baseline';
 import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
+import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './syscalls';
 
 /**
  * npm run bench: the same workloads, in one run, through
@@ -22,10 +23,13 @@ import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
  * --base COMMIT (the same workloads through the appliance as it was at COMMIT, built aside:
  * what the changes since cost), --watched-only (the appliance without and with everything that
  * watches it: metrics scraped every second, IPFIX export, the drop capture; and the base; each
- * --rounds N times, 2 by default, best of them).
+ * --rounds N times, 2 by default, best of them), --syscalls-only (the system calls per connection
+ * of the connections workload, and the appliance's event-loop delay, utilization and GC over it).
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
+/** Connections of the workload counted for the system calls per connection. */
+const SYSCALL_CONNECTIONS = 1000;
 const quick = process.argv.includes('--quick');
 const bigMb = Number(argValue('--big-mb') ?? (quick ? 64 : 256));
 const LOAD = join(REPO, 'dist', 'test', 'lab', 'socks-load.js');
@@ -64,8 +68,7 @@ function measure(lab: LabFacts, proxy: string, pid?: number): Figures {
 }
 
 /** Connections: SOCKS4 CONNECT + small GET, 16 at a time; with `pid`, what that process spent on them. */
-function connectionLoad(lab: LabFacts, proxy: string, pid?: number): Load {
-  const count = quick ? 1000 : 4000;
+function connectionLoad(lab: LabFacts, proxy: string, pid?: number, count = quick ? 1000 : 4000): Load {
   const t0 = pid === undefined ? 0 : cpuTicks(pid);
   const load = inNs(lab.LAB_NS_CLIENT, process.execPath, [LOAD, '--proxy', proxy, '--count', String(count), '--concurrency', '16', '--mix', 'http4']);
   if (load.status !== 0) throw new Error(`connection load through ${proxy} failed: ${load.stderr}`);
@@ -253,6 +256,15 @@ async function main(): Promise<void> {
     }
     return;
   }
+  const syscalls = () => syscallsPerConnection(SOCKET, SYSCALL_CONNECTIONS, (pid, n) => connectionLoad(lab, vip, pid, n));
+  if (process.argv.includes('--syscalls-only')) {
+    try {
+      process.stdout.write(syscallsLine(await syscalls()) + '\n');
+    } finally {
+      labDown();
+    }
+    return;
+  }
   if (process.argv.includes('--metrics-only')) {
     try {
       process.stdout.write(metricsLine(await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid))) + '\n');
@@ -264,6 +276,7 @@ async function main(): Promise<void> {
   let held = { rss: 0, open: 0, table: 0, seconds: 0 };
   const cpu = { idle: 0, withDashboard: 0, dashboard: 0 };
   let metrics: MetricsCost | undefined;
+  let counted: SyscallFigures | undefined;
   try {
     process.stderr.write('bench: (b) direct to Dante\n');
     results.direct = measure(lab, lab.LAB_SERVER_SA_SOCKS);
@@ -322,6 +335,8 @@ async function main(): Promise<void> {
     }
     process.stderr.write('bench: (a) with a metrics scrape every second and without\n');
     metrics = await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid));
+    process.stderr.write('bench: (a) system calls per connection\n');
+    counted = await syscalls();
     process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
     held = await rssWithIdleConnections(lab, idleCount);
   } finally {
@@ -353,6 +368,7 @@ async function main(): Promise<void> {
     watchedLine(results),
     ...(base ? [baseLine(results, base.name)] : []),
     metricsLine(metrics!),
+    syscallsLine(counted!),
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

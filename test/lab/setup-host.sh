@@ -32,6 +32,8 @@ NEEDED=(
   tshark:tshark
   nfcapd:nfdump
   nfdump:nfdump
+  strace:strace
+  perf:linux-perf
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()

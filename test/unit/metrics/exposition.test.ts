@@ -63,6 +63,24 @@ describe('metrics: the text exposition format 0.0.4', function () {
     ].join('\n'));
   });
 
+  it('writes a summary as {quantile} lines, then _sum and _count, and refuses samples in it', function () {
+    const x = new Exposition();
+    x.family('socksalp_event_loop_delay_seconds', 'summary', 'Delay.');
+    x.summary([], [[0.5, 0.0002], [0.99, 0.004]], 1.5, 300);
+    expect(x.text()).to.equal([
+      '# HELP socksalp_event_loop_delay_seconds Delay.',
+      '# TYPE socksalp_event_loop_delay_seconds summary',
+      'socksalp_event_loop_delay_seconds{quantile="0.5"} 0.0002',
+      'socksalp_event_loop_delay_seconds{quantile="0.99"} 0.004',
+      'socksalp_event_loop_delay_seconds_sum 1.5',
+      'socksalp_event_loop_delay_seconds_count 300',
+      '',
+    ].join('\n'));
+    expect(() => x.sample([], 1)).to.throw(/is a summary/);
+    x.family('socksalp_g2', 'gauge', '');
+    expect(() => x.summary([], [], 0, 0)).to.throw(/not a summary/);
+  });
+
   it('refuses what would make the text invalid: bad or repeated names, counters without _total, reserved labels, mismatched histograms', function () {
     const x = new Exposition();
     expect(() => x.family('socksalp-bad', 'gauge', '')).to.throw(/not a valid new name/);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:perf_hooks';
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +18,7 @@ import { writeMetrics } from '../../../appliance/metrics/metrics';
 import { MetricsServer } from '../../../appliance/metrics/server';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { EndReason } from '../../../appliance/stats/end-reason';
+import { RuntimeStats } from '../../../appliance/stats/runtime';
 import { MemoryDevice } from '../../fuzz/harness';
 import { REPO } from '../../lab/lab';
 import { configProblems } from '../config-problems';
@@ -44,7 +46,7 @@ function fakeAppliance(logs: string[] = []) {
     histogram: (kind: 'handshake' | 'reply', server: number) => histograms[kind][server],
     forEachEnded: (fn: (server: number, alp: number, reason: number, count: number) => void) => ended.forEach((e) => fn(...e)),
   };
-  const a = { config, alps, pool, health, forwarder, dispatcher, flowStats, version: '9.8.7', started: Date.now() - 5000, lastReload: undefined, log } as unknown as Appliance;
+  const a = { config, alps, pool, health, forwarder, dispatcher, flowStats, runtime: new RuntimeStats(), version: '9.8.7', started: Date.now() - 5000, lastReload: undefined, log } as unknown as Appliance;
   return { a, ended, histograms, config };
 }
 
@@ -79,6 +81,20 @@ describe('metrics: the metric set', function () {
       if (m) family = m[1];
       else if (!line.startsWith('#')) expect(line.split(/[{ ]/)[0], line).to.match(new RegExp(`^${family}(_bucket|_sum|_count)?$`));
     }
+  });
+
+  it('exports the runtime figures: event-loop delay summary, utilization, GC pauses and runs by kind', function () {
+    const { a } = fakeAppliance();
+    a.runtime.gc(constants.NODE_PERFORMANCE_GC_MAJOR, 0.25);
+    a.runtime.gc(constants.NODE_PERFORMANCE_GC_MAJOR, 0.5);
+    const text = scrape(a);
+    expect(text).to.include('# TYPE socksalp_event_loop_delay_seconds summary');
+    expect(value(text, 'socksalp_event_loop_delay_seconds{quantile="0.99"}')).to.equal(0); // not started: no samples
+    expect(value(text, 'socksalp_event_loop_delay_seconds_count')).to.equal(0);
+    expect(value(text, 'socksalp_event_loop_utilization')).to.equal(0);
+    expect(value(text, 'socksalp_gc_pause_seconds_total{kind="major"}')).to.equal(0.75);
+    expect(value(text, 'socksalp_gc_runs_total{kind="major"}')).to.equal(2);
+    expect(value(text, 'socksalp_gc_runs_total{kind="minor"}')).to.equal(0);
   });
 
   it('counts ended connections by server, ALP and outcome; "" for a server or ALP never chosen', function () {
