@@ -1,7 +1,7 @@
 import type { ServerRecord } from '../config/tables';
 import type { Ipv4View } from '../wire/ipv4';
-import { ACK, FIN, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
-import { ConnState, type Connection } from './connection';
+import { ACK, FIN, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
+import type { Connection } from './connection';
 import { ConnectionTable } from './table';
 import { rewriteToClient, rewriteToServer } from './splice';
 import { Census } from './census';
@@ -9,22 +9,24 @@ import { ClientLeg } from './client-leg';
 import { SegmentGuard } from './guard';
 import { HealthChecker } from '../health/checker';
 import { FlowContext, type Health, type Sink, type Stages } from './context';
-import { Handshaken, SocksResponder } from './socks-responder';
+import { SocksResponder } from './socks-responder';
 import { ServerLeg } from './server-leg';
-import { FORWARD, ServerReply } from './server-reply';
+import { ServerReply } from './server-reply';
 import { Clock } from './clock';
 import { Ev, EVENTS, transitionTable, type Transition } from './machine';
 import { Ending } from './ending';
+import { Transitions } from './transitions';
 import { EndReason } from '../stats/end-reason';
 import { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
-import { sized, synAckAcked, synAckSent } from '../stats/passive';
+import { sized } from '../stats/passive';
 
 export type { Health, Sink, Stages } from './context';
 
 /**
  * The connection path: the Socks ALP Connection table and each connection's life as an
- * explicit state machine (state x event -> transition, the table in machine.ts), over four parts:
+ * explicit state machine (state x event -> transition: the table in machine.ts, the transitions
+ * in transitions.ts), over four parts:
  * the client leg (client-leg.ts), the SOCKS responder (socks-responder.ts), the server leg
  * (server-leg.ts) and the splice fast path (`fromClient`/`fromServer`'s first lines, and
  * splice.ts), which established connections take without the table.
@@ -44,13 +46,8 @@ export class Dispatcher {
   private readonly sweep: Census;
   private readonly transitions: (Transition | undefined)[];
 
-  // The packet being handled, for the transitions (set per packet; nothing allocated).
-  private slot = -1;
-  private ev = Ev.Client;
-  private ip!: Ipv4View;
-  private tcp!: TcpView;
-  private opts!: TcpOptions;
-  private len = 0;
+  /** The transitions and the packet they run on (transitions.ts). */
+  private readonly tx: Transitions;
   private readonly expireIdle = (c: Connection): void => {
     this.cx.stats.idleTimeouts++;
     this.table.stats.expiredIdle++;
@@ -72,11 +69,14 @@ export class Dispatcher {
     this.guard = new SegmentGuard(this.cx, this.client, this.leg);
     this.checker = new HealthChecker(this.cx, servers.length, log);
     const clock = new Clock(this.cx, this.client, this.leg, (c, why) => this.ending.end(c, why));
+    this.tx = new Transitions(this.cx, this.table, this.client, this.responder, this.leg, this.reply, this.ending,
+      (c, ev) => this.on(c, ev), (c, len) => this.counted(c, len));
+    const tx = this.tx;
     this.transitions = transitionTable({
-      synAgain: this.synAgain, established: this.established, collect: this.collect, collectMore: this.collectMore,
-      clientGaveUp: this.clientGaveUp, clientResetBeforeSplice: this.clientResetBeforeSplice, dropEntry: this.dropEntry,
-      ackFin: this.ackFin, tailToServer: this.tailToServer, tailToClient: this.tailToClient,
-      serverAnswersSyn: this.serverAnswersSyn, serverAnswersHandshake: this.serverAnswersHandshake,
+      synAgain: tx.synAgain, established: tx.established, collect: tx.collect, collectMore: tx.collectMore,
+      clientGaveUp: tx.clientGaveUp, clientResetBeforeSplice: tx.clientResetBeforeSplice, dropEntry: tx.dropEntry,
+      ackFin: tx.ackFin, tailToServer: tx.tailToServer, tailToClient: tx.tailToClient,
+      serverAnswersSyn: tx.serverAnswersSyn, serverAnswersHandshake: tx.serverAnswersHandshake,
       halfOpenTimeout: clock.halfOpenTimeout, synTimer: clock.synTimer, replayTimer: clock.replayTimer, lingerTimer: clock.lingerTimer,
     });
   }
@@ -246,148 +246,16 @@ export class Dispatcher {
   }
 
   private handle(c: Connection, ev: Ev, slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
-    this.slot = slot;
-    this.ev = ev;
-    this.ip = ip;
-    this.tcp = tcp;
-    this.opts = o;
-    this.len = len;
+    const tx = this.tx;
+    tx.slot = slot;
+    tx.ev = ev;
+    tx.ip = ip;
+    tx.tcp = tcp;
+    tx.opts = o;
+    tx.len = len;
     const taken = this.on(c, ev);
-    this.slot = -1;
+    tx.slot = -1;
     if (!taken) this.cx.sink.pool.give(slot);
-  }
-
-  // ---------------------------------------------------------------- transitions: the client leg
-
-  private readonly synAgain: Transition = (c) => {
-    if (this.tcp.seq === c.clientIsn) {
-      this.client.synAck(c);
-      synAckSent(c, this.cx.us, true);
-    }
-    return false;
-  };
-
-  private readonly established: Transition = (c) => {
-    const tcp = this.tcp;
-    if ((tcp.flags & ACK) === 0 || tcp.ack !== c.hs!.ourNext) return false;
-    synAckAcked(c, this.cx.us);
-    // The same segment again, in the new state: its bytes collected, or its FIN answered.
-    this.table.setState(c, ConnState.Collecting);
-    return this.on(c, this.ev);
-  };
-
-  /** Steps 705-710: the bytes in, the SOCKS answers, then the ALP and Server ALP Selection. */
-  private readonly collect: Transition = (c) => {
-    if (!this.client.collect(c, this.tcp)) return false;
-    const r = this.responder.advance(c);
-    if (r !== Handshaken.Request) return false;
-    // Steps 707-708: the ALP from DSTPORT, its priority and discard eligibility, kept with the
-    // connection for its life; then Server ALP Selection (figure 10) and the server leg.
-    const st = this.cx.stages;
-    c.alp = st.analyzer.alpOf(this.responder.parse.port);
-    c.priority = st.priorities.priorityOf(c.alp);
-    c.discardEligible = st.priorities.isDiscardEligible(c.alp);
-    this.leg.connect(c);
-    return false;
-  };
-
-  /** Bytes after the request, before the splice: kept and acknowledged; the replay takes them. */
-  private readonly collectMore: Transition = (c) => {
-    if (this.client.collect(c, this.tcp)) this.client.ack(c);
-    return false;
-  };
-
-  /** The client gave up before the splice: nothing to keep on either leg. */
-  private readonly clientGaveUp: Transition = (c) => {
-    if (c.state !== ConnState.Collecting) this.leg.resetLeg(c);
-    const tcp = this.tcp;
-    this.client.to(c, c.hs!.ourNext, (tcp.seq + tcp.seqLength) >>> 0, RST | ACK);
-    this.ending.end(c, EndReason.Abandoned);
-    return false;
-  };
-
-  private readonly clientResetBeforeSplice: Transition = (c) => {
-    this.leg.resetLeg(c);
-    this.ending.end(c, EndReason.ClientReset);
-    return false;
-  };
-
-  private readonly dropEntry: Transition = (c) => {
-    this.ending.end(c, this.ev === Ev.ClientRst ? EndReason.ClientReset : EndReason.Abandoned);
-    return false;
-  };
-
-  private readonly ackFin: Transition = (c) => {
-    const tcp = this.tcp;
-    if (c.hs !== null) this.client.to(c, c.hs.ourNext, (tcp.seq + tcp.seqLength) >>> 0, ACK);
-    return false;
-  };
-
-  /**
-   * Spliced, with the handshake's state still kept: the client's ACK of what the appliance
-   * answered it is noted; a retransmission that starts inside the client's own handshake is
-   * answered here (those bytes are not the server's to see); the rest is forwarded.
-   */
-  private readonly tailToServer: Transition = (c) => {
-    const tcp = this.tcp;
-    const h = c.hs!;
-    this.client.noteAck(c, tcp);
-    if (tcp.payloadLength > 0 && ((tcp.seq - c.clientIsn - 1 - h.requestEnd) | 0) < 0) {
-      this.client.resend(c);
-      return false;
-    }
-    if (c.server < 0) return false;
-    const srv = this.cx.server(c);
-    this.counted(c, this.len);
-    rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port, this.cx.us);
-    this.ending.trackClose(c, tcp.flags, true);
-    this.cx.sink.toServer(c.server, this.slot, this.len, c.alp, c.priority, c.discardEligible, false);
-    this.settled(c);
-    return true;
-  };
-
-  // ---------------------------------------------------------------- transitions: the server leg
-
-  private readonly serverAnswersSyn: Transition = (c) => {
-    this.leg.onConnecting(c, this.ip, this.tcp, this.opts);
-    return false;
-  };
-
-  private readonly serverAnswersHandshake: Transition = (c) => {
-    this.leg.onReplaying(c, this.tcp);
-    return false;
-  };
-
-  /** Spliced, with the handshake's state still kept: the server's reply, then forwarding. */
-  private readonly tailToClient: Transition = (c) => {
-    const tcp = this.tcp;
-    const r = this.reply.take(c, tcp);
-    if (r !== FORWARD) {
-      if (r & FIN) this.ending.trackClose(c, FIN, false);
-      this.settled(c);
-      return false;
-    }
-    this.counted(c, this.len);
-    rewriteToClient(this.ip, tcp, this.opts, c, this.cx.stages.analyzer.socksPort, this.cx.us);
-    this.ending.trackClose(c, tcp.flags, false);
-    this.cx.sink.toIntranet(this.slot, this.len);
-    this.settled(c);
-    return true;
-  };
-
-  /**
-   * Both ends have everything the appliance sent in the other's stead (the server the replay,
-   * the client the reply): the handshake's state goes; the splice needs none of it.
-   */
-  private settled(c: Connection): void {
-    const h = c.hs;
-    if (h === null || c.state !== ConnState.Spliced || !h.replied) return;
-    if (h.serverAcked < h.replayedTo || h.ourAcked < h.sentLength) return;
-    // From here only the splice's own counts say where each direction stands.
-    c.upNext = seqLater(c.upNext, (c.clientIsn + 1 + h.replayedTo) >>> 0) | 0;
-    c.downNext = seqLater(c.downNext, h.serverNext) | 0;
-    c.hs = null;
-    this.cx.watched.delete(c);
   }
 
   /** Runs the timers of every connection that has one; then a share of the idle sweep. */

@@ -200,7 +200,7 @@ export class Replayer {
     this.halfOpen++;
   }
 
-  /** Steps 705-710 on the bytes so far (flow/socks-responder.ts, then dispatcher.ts `collect` and server-leg.ts `connect`). */
+  /** Steps 705-710 on the bytes so far (flow/socks-responder.ts, then transitions.ts `collect` and server-leg.ts `connect`). */
   private advance(c: Conn, time: number): void {
     const s = c.stream!;
     const p = parseSocks(s.bytes, 0, s.length, this.parse);
