@@ -16,7 +16,7 @@ import { CLIENT, flowConfig, server, VIP } from './servers';
  * field of every segment the appliance sends (addresses, ports, seq, ack, flags, window, SYN
  * options, SACK edges, payload). First a request carried in another dialect than the client's
  * (dialect.ts: a SOCKS4a client through a SOCKS5-only server, `upShift` and `delta` of
- * splice.ts), then one test per cell of the transition table (dispatcher.ts / machine.ts) that
+ * splice.ts), then one test per cell of the transition table (transitions.ts / machine.ts) that
  * dispatcher.test.ts does not reach.
  */
 
