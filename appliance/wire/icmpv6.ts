@@ -11,6 +11,7 @@
 import { finish, fold, sumWords } from './checksum';
 import { readU32, writeU32 } from './ipv4';
 import { copy16 } from './ipv6';
+import { IcmpHeaderView } from './icmp';
 import { WireView } from './view';
 
 export const ICMPV6_UNREACHABLE = 1;
@@ -48,13 +49,7 @@ export function isIcmpv6Error(type: number): boolean {
  * (echo, 4.1, 4.2), the MTU (Packet Too Big, 3.2), the pointer (Parameter Problem, 3.4), unused
  * otherwise; the body (echo data, or as much of the invoking packet as fits) follows at 8.
  */
-export class Icmpv6View extends WireView {
-  get type(): number { return this.buf[this.off]; }
-  set type(v: number) { this.buf[this.off] = v; }
-  get code(): number { return this.buf[this.off + 1]; }
-  set code(v: number) { this.buf[this.off + 1] = v; }
-  get checksum(): number { return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3]; }
-  set checksum(v: number) { this.buf[this.off + 2] = v >> 8; this.buf[this.off + 3] = v; }
+export class Icmpv6View extends IcmpHeaderView {
   get identifier(): number { return (this.buf[this.off + 4] << 8) | this.buf[this.off + 5]; }
   get sequence(): number { return (this.buf[this.off + 6] << 8) | this.buf[this.off + 7]; }
   get mtu(): number { return readU32(this.buf, this.off + 4); }
