@@ -77,7 +77,8 @@ export class Appliance {
     this.health = new ServerHealth(config.servers.length, log, config.servers.map((s) => s.name));
     this.forwarder = new Forwarder(this.pool, config, stages, this.health, log);
     const mss = Math.min(config.intranet.mtu, TAP_MTU) - 40;
-    this.dispatcher = new Dispatcher(this.forwarder, this.health, stages, config.servers, mss, log);
+    const egress = this.forwarder.egress.stats;
+    this.dispatcher = new Dispatcher(this.forwarder, this.health, stages, config.servers, mss, log, (i) => egress[i].bytesIn + egress[i].bytesOut);
     this.forwarder.dispatcher = this.dispatcher;
     const devices = this.forwarder.devices;
     this.loop = new IoLoop(

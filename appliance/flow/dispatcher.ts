@@ -54,11 +54,15 @@ export class Dispatcher {
     this.ending.end(c, EndReason.IdleTimeout);
   };
 
-  constructor(sink: Sink, health: Health, stages: Stages, servers: ServerRecord[], mss: number, log: (message: string) => void = () => undefined) {
+  /** `serverBytes`: the bytes to and from server `i` since start, for its window's throughput (the egress counts them). */
+  constructor(
+    sink: Sink, health: Health, stages: Stages, servers: ServerRecord[], mss: number, log: (message: string) => void = () => undefined,
+    serverBytes: (server: number) => number = () => 0,
+  ) {
     const s = stages.settings;
     this.table = new ConnectionTable(servers.length, s.maxConnections, s.maxHalfOpen);
     this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
-    const flows = new FlowStats(servers.length, stages.alps.size, 0, () => this.sweep.counts);
+    const flows = new FlowStats(servers.length, stages.alps.size, 0, () => this.sweep.counts, serverBytes);
     this.cx = new FlowContext(sink, health, stages, this.table, mss, flows);
     this.cx.observers.push(flows);
     this.client = new ClientLeg(this.cx);
@@ -275,10 +279,8 @@ export class Dispatcher {
 
   // ---------------------------------------------------------------- endings
 
-  /** Bytes forwarded for a connection's server and ALP, the window's throughput (stats/flow-stats.ts). */
+  /** Bytes forwarded for a connection's ALP, its window's throughput (stats/flow-stats.ts; servers' bytes are the egress's). */
   private counted(c: Connection, len: number): void {
-    const f = this.cx.flows;
-    f.serverBytes[c.server] += len;
-    if (c.alp >= 0) f.alpBytes[c.alp] += len;
+    if (c.alp >= 0) this.cx.flows.alpBytes[c.alp] += len;
   }
 }

@@ -13,8 +13,7 @@ const REASONS = END_REASONS.length;
  * ends, and by two typed-array additions per forwarded datagram (its bytes).
  */
 export class FlowStats implements ConnectionObserver {
-  /** Bytes forwarded either way, by server and by ALP id, since start (IP total lengths). */
-  readonly serverBytes: Float64Array;
+  /** Bytes forwarded either way by ALP id since start (IP total lengths); by server, the egress counts them. */
   alpBytes: Float64Array;
   private readonly handshake: Histogram[];
   private readonly reply: Histogram[];
@@ -26,16 +25,22 @@ export class FlowStats implements ConnectionObserver {
 
   private now: number;
 
-  /** `census`: the active connections per server and ALP id, as the table's sweep last counted them. */
-  constructor(private readonly servers: number, alps: number, now: number, private readonly census: () => { activeByServer: number[]; activeByAlp: number[] }) {
+  /**
+   * `census`: the active connections per server and ALP id, as the table's sweep last counted
+   * them; `serverBytes`: the bytes to and from a server since start, as its egress counts them.
+   */
+  constructor(
+    private readonly servers: number, alps: number, now: number,
+    private readonly census: () => { activeByServer: number[]; activeByAlp: number[] },
+    serverBytes: (server: number) => number,
+  ) {
     this.now = now;
     this.alps = alps;
-    this.serverBytes = new Float64Array(servers);
     this.alpBytes = new Float64Array(alps);
     this.handshake = Array.from({ length: servers }, () => new Histogram());
     this.reply = Array.from({ length: servers }, () => new Histogram());
     this.endedCounts = new Float64Array((servers + 1) * (alps + 1) * REASONS);
-    this.byServer = new SlidingWindow(servers, now, (k) => this.serverBytes[k]);
+    this.byServer = new SlidingWindow(servers, now, serverBytes);
     this.byAlp = new SlidingWindow(alps, now, (k) => this.alpBytes[k] ?? 0);
   }
 
