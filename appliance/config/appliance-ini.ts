@@ -4,6 +4,7 @@ import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { parseIpv4, parseListen, parsePrefix } from './address';
+import { parseAddress } from '../addr/address';
 import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettings, MonitorSettings, Route } from './tables';
 import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
@@ -56,8 +57,8 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
   const i = section('intranet');
   const vips: number[] = [];
   for (const v of i.list('vip', true) ?? []) {
-    const addr = parseIpv4(v);
-    if (addr === undefined) i.problem('vip', `expected IPv4 addresses separated by commas, got ${quote(v)}`);
+    const addr = parseAddress(v);
+    if (addr === undefined) i.problem('vip', `expected IPv4 or IPv6 addresses separated by commas (198.18.0.100, 2001:db8:18:100::100), got ${quote(v)}`);
     else if (vips.includes(addr)) i.problem('vip', `${quote(v)} is listed twice`);
     else vips.push(addr);
   }

@@ -1,3 +1,4 @@
+import { parseAddress } from '../addr/address';
 import type { IniFile, Section } from './ini-file';
 import type { Problem } from './problem';
 import { quote } from '../text/printable';
@@ -69,6 +70,15 @@ export class SectionReader {
     if (v === undefined) return undefined;
     const a = parseIpv4(v);
     if (a === undefined) this.problem(key, `expected an IPv4 address like 198.19.1.2, got ${quote(v)}`);
+    return a;
+  }
+
+  /** An IPv4 or IPv6 address (an address number: addr/address.ts). */
+  address(key: string, required = true): number | undefined {
+    const v = this.raw(key, required);
+    if (v === undefined) return undefined;
+    const a = parseAddress(v);
+    if (a === undefined) this.problem(key, `expected an IPv4 or IPv6 address like 198.19.1.2 or 2001:db8:19:6::2, got ${quote(v)}`);
     return a;
   }
 

@@ -1,3 +1,5 @@
+import { formatAddress, formatEndpoint, isV6 } from '../addr/address';
+import { formatPrefixAny, inPrefixAny, notAHost } from '../addr/prefix';
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readIniFile, type IniFile } from './ini-file';
@@ -7,7 +9,7 @@ import { readApplianceIni } from './appliance-ini';
 import { readAlpIni } from './alp-ini';
 import { readServersIni } from './servers-ini';
 import { readDivertedIni } from './diverted-ini';
-import { formatIpv4, formatPrefix, inPrefix, prefixMask } from './address';
+import { formatIpv4, formatPrefix, inPrefix } from './address';
 import type { Config } from './tables';
 
 const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
@@ -57,16 +59,15 @@ export function loadConfig(dir: string): Config {
         }
       }
     }
-    if (!inPrefix(s.address, s.local)) {
-      problems.push({ ...at(serversFile, s.name, 'address'), message: `${formatIpv4(s.address)} is not on the segment ${formatPrefix(s.local)} given by "local"` });
+    if (!inPrefixAny(s.address, s.local)) {
+      problems.push({ ...at(serversFile, s.name, 'address'), message: `${formatAddress(s.address)} is not on the segment ${formatPrefixAny(s.local)} given by "local"` });
     } else if (s.address === s.local.address) {
-      problems.push({ ...at(serversFile, s.name, 'address'), message: `${formatIpv4(s.address)} is the appliance's own "local" address` });
+      problems.push({ ...at(serversFile, s.name, 'address'), message: `${formatAddress(s.address)} is the appliance's own "local" address` });
     }
-    const hostBits = (s.local.address & ~prefixMask(s.local.length)) >>> 0;
-    if (hostBits === 0 || hostBits === (~prefixMask(s.local.length) >>> 0)) {
-      problems.push({ ...at(serversFile, s.name, 'local'), message: `${formatPrefix(s.local)} is the segment's network or broadcast address, not a host address` });
+    if (notAHost(s.local)) {
+      problems.push({ ...at(serversFile, s.name, 'local'), message: `${formatPrefixAny(s.local)} is the segment's ${isV6(s.local.address) ? 'Subnet-Router anycast' : 'network or broadcast'} address, not a host address` });
     }
-    const endpoint = `${formatIpv4(s.address)}:${s.port}`;
+    const endpoint = formatEndpoint(s.address, s.port);
     const twin = endpoints.get(endpoint);
     if (twin) problems.push({ ...at(serversFile, s.name, 'address'), message: `${endpoint} is already server ${quote(twin)}` });
     else endpoints.set(endpoint, s.name);
@@ -74,22 +75,27 @@ export function loadConfig(dir: string): Config {
       problems.push({ ...at(serversFile, s.name, 'tap'), message: `${quote(s.tap)} is the intranet TUN device of appliance.ini` });
     }
     for (const vip of intranet.vips) {
-      if (inPrefix(vip, s.local)) {
-        problems.push({ ...at(applianceFile, 'intranet', 'vip'), message: `VIP ${formatIpv4(vip)} lies on server ${quote(s.name)}'s segment ${formatPrefix(s.local)}` });
+      if (inPrefixAny(vip, s.local)) {
+        problems.push({ ...at(applianceFile, 'intranet', 'vip'), message: `VIP ${formatAddress(vip)} lies on server ${quote(s.name)}'s segment ${formatPrefixAny(s.local)}` });
       }
     }
   }
-  // One TAP reaches one segment: servers sharing a TAP must agree on the appliance's address there.
+  // One TAP reaches one segment: servers sharing a TAP must agree on the appliance's address
+  // there, one per family (a dual-stack segment).
   const segments = new Map<string, (typeof servers)[number]>();
+  const locals4 = new Map<string, (typeof servers)[number]>();
+  const locals6 = new Map<string, (typeof servers)[number]>();
   for (const s of servers) {
-    const first = segments.get(s.tap);
-    if (!first) segments.set(s.tap, s);
+    const family = isV6(s.local.address) ? locals6 : locals4;
+    const first = family.get(s.tap);
+    if (!first) family.set(s.tap, s);
     else if (first.local.address !== s.local.address || first.local.length !== s.local.length) {
       problems.push({
         ...at(serversFile, s.name, 'local'),
-        message: `TAP ${quote(s.tap)} is already on segment ${formatPrefix(first.local)} (server ${quote(first.name)}); servers on one TAP share one "local"`,
+        message: `TAP ${quote(s.tap)} is already on segment ${formatPrefixAny(first.local)} (server ${quote(first.name)}); servers on one TAP share one "local" of each family`,
       });
     }
+    if (!segments.has(s.tap)) segments.set(s.tap, s);
   }
   // NICs (a dedicated host): one segment per NIC, and not the intranet's.
   const nicOwner = new Map<string, (typeof servers)[number]>();

@@ -3,7 +3,8 @@ import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { isAbsolute, resolve } from 'node:path';
-import { parsePrefix } from './address';
+import { parsePrefixAny } from '../addr/prefix';
+import { formatAddress, isV6 } from '../addr/address';
 import { Credentials, readPasswordFile, RFC1929_MAX } from './credentials';
 import { SOCKS_VERSIONS, type ServerCheck, type ServerRecord, type SocksVersion } from './tables';
 import { parseEndpoint, withPort } from '../divert/endpoint';
@@ -19,14 +20,18 @@ export function readServersIni(file: IniFile, problems: Problem[], dir: string):
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(section.name)) {
       r.problem(undefined, 'server names start with a letter and use up to 32 letters, digits, "_" and "-"');
     }
-    const address = r.ipv4('address');
+    const address = r.address('address');
     const port = r.port('port', 1080)!;
     const tap = r.ifname('tap');
 
     const localText = r.raw('local', true);
-    const local = localText === undefined ? undefined : parsePrefix(localText);
-    if (localText !== undefined && (local === undefined || local.length < 8 || local.length > 30)) {
-      r.problem('local', `expected the appliance's address and segment prefix like 198.19.1.1/24 (prefix 8-30), got ${quote(localText)}`);
+    const local = localText === undefined ? undefined : parsePrefixAny(localText);
+    const v6 = local !== undefined && isV6(local.address);
+    if (localText !== undefined && (local === undefined || (v6 ? local.length < 16 || local.length > 128 : local.length < 8 || local.length > 30))) {
+      r.problem('local', `expected the appliance's address and segment prefix like 198.19.1.1/24 (prefix 8-30) or 2001:db8:19:6::1/64 (prefix 16-128), got ${quote(localText)}`);
+    } else if (local !== undefined && address !== undefined && isV6(address) !== v6) {
+      // The server leg is of the server's family; a dual-stack segment has a server record per family.
+      r.problem('local', `${quote(localText!)} is not of the family of address ${formatAddress(address)}: a server is reached from the appliance's address of its own family (a dual-stack segment has one server section per family on the same tap)`);
     }
 
     const mac = r.mac('mac');

@@ -120,7 +120,7 @@ export class Router {
   /** An ICMP error from a host on segment `segIndex`'s link, quoting a datagram routed to that segment. */
   private errorAboutRouted(segIndex: number, ip: Ipv4View): boolean {
     const seg = this.segments[segIndex];
-    if (ip.protocol !== PROTO_ICMP || ip.payloadLength < 8 + 20 || !inPrefix(ip.src, seg.prefix)) return false;
+    if (ip.protocol !== PROTO_ICMP || ip.payloadLength < 8 + 20 || seg.prefix === undefined || !inPrefix(ip.src, seg.prefix)) return false;
     const b = ip.buf;
     const icmp = ip.payloadOffset;
     if (!isIcmpError(b[icmp])) return false;

@@ -1,14 +1,23 @@
+import { isV6 } from '../addr/address';
+import { ADDRESSES6 } from '../addr/interner';
 import type { Prefix } from '../config/address';
 import type { ServerRecord } from '../config/tables';
 import type { OpenDevice, PacketDevice } from '../device/device';
 
-/** One TAP: the segment behind it and the appliance's own address and MAC there. */
+/**
+ * One TAP: the segment behind it and the appliance's own addresses and MAC there, one address
+ * per family the segment has (a dual-stack segment has both).
+ */
 export interface Segment {
   tap: string;
   device: PacketDevice;
+  /** The appliance's IPv4 address here, -1 on an IPv6-only segment. */
   local: number;
-  /** The segment's own prefix (`local`'s): its hosts are on the link. */
-  prefix: Prefix;
+  /** The segment's own IPv4 prefix (`local`'s): its hosts are on the link; undefined when none. */
+  prefix: Prefix | undefined;
+  /** The appliance's IPv6 address here (an address number), -1 on an IPv4-only segment; and its prefix. */
+  local6: number;
+  prefix6: Prefix | undefined;
   mac: Uint8Array;
   /** Servers on this segment by endpoint (address * 65536 + port). */
   servers: Map<number, number>;
@@ -19,7 +28,8 @@ export interface Segment {
 /**
  * The segments of the server table, one per TAP in order of first mention (so segment i is
  * device i + 1 of the I/O loop, after the TUN), each TAP opened here; and, per server index,
- * the index of its segment. The appliance's address on a segment is its first server's `local`.
+ * the index of its segment. The appliance's address of each family on a segment is the
+ * `local` of its first server of that family (load.ts checks that the others agree).
  */
 export function buildSegments(servers: readonly ServerRecord[], open: OpenDevice): { segments: Segment[]; serverSegment: number[] } {
   const segments: Segment[] = [];
@@ -28,10 +38,19 @@ export function buildSegments(servers: readonly ServerRecord[], open: OpenDevice
     const s = servers[i];
     let seg = segmentIndex(segments, s.tap);
     if (seg < 0) {
-      const local = s.local.address;
-      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local, prefix: s.local, mac: segmentMac(local), servers: new Map(), hosts: new Map() }) - 1;
+      const mac = segmentMac(s.local.address);
+      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local: -1, prefix: undefined, local6: -1, prefix6: undefined, mac, servers: new Map(), hosts: new Map() }) - 1;
     }
     const g = segments[seg];
+    if (isV6(s.local.address)) {
+      if (g.local6 < 0) {
+        g.local6 = s.local.address;
+        g.prefix6 = s.local;
+      }
+    } else if (g.local < 0) {
+      g.local = s.local.address;
+      g.prefix = s.local;
+    }
     g.servers.set(s.address * 65536 + s.port, i);
     const sharing = g.hosts.get(s.address);
     if (sharing === undefined) g.hosts.set(s.address, [i]);
@@ -47,7 +66,12 @@ export function segmentIndex(segments: readonly Segment[], tap: string): number 
   return -1;
 }
 
-/** Locally administered, unique per segment address: 02:53:41 ("SA") + its low 24 bits. */
+/** Locally administered, unique per segment address: 02:53:41 ("SA") + the low 24 bits of its first `local`. */
 function segmentMac(local: number): Uint8Array {
+  if (isV6(local)) {
+    const o = ADDRESSES6.offset(local) + 13;
+    const b = ADDRESSES6.bytes;
+    return Uint8Array.of(0x02, 0x53, 0x41, b[o], b[o + 1], b[o + 2]);
+  }
   return Uint8Array.of(0x02, 0x53, 0x41, (local >>> 16) & 255, (local >>> 8) & 255, local & 255);
 }

@@ -31,7 +31,7 @@ const CASES: Broken[] = [
   { rule: 'unknown key', file: 'appliance.ini', from: /^socks_port = 1080/m, to: 'sock_port = 1080', where: /^appliance\.ini:\d+: \[appliance\] sock_port: unknown key/ },
   { rule: 'duplicate section', file: 'alp.ini', from: 'append', to: '[http]\nports = 81\npriority = 1\ndiscard_eligible = no\n', where: /^alp\.ini:\d+: \[http\]: duplicate section \(first at line \d+\)/ },
   { rule: 'duplicate key', file: 'servers.ini', from: /^port = 1080/m, to: 'port = 1080\nport = 1081', where: /^servers\.ini:\d+: \[sa\] port: duplicate key/ },
-  { rule: 'bad address', file: 'servers.ini', from: /198\.19\.1\.2$/m, to: '198.19.1.300', where: /^servers\.ini:\d+: \[sa\] address: expected an IPv4 address/ },
+  { rule: 'bad address', file: 'servers.ini', from: /198\.19\.1\.2$/m, to: '198.19.1.300', where: /^servers\.ini:\d+: \[sa\] address: expected an IPv4 or IPv6 address/ },
   { rule: 'number out of range', file: 'appliance.ini', from: /^socks_port = 1080/m, to: 'socks_port = 70000', where: /^appliance\.ini:\d+: \[appliance\] socks_port: expected a whole number from 1 to 65535, got "70000"/ },
   { rule: 'ALP named by a server but defined nowhere', file: 'servers.ini', from: /^alps = ftp, gopher, telnet/m, to: 'alps = ftp, news', where: /^servers\.ini:\d+: \[sb\] alps: ALP "news" is not defined in alp\.ini/ },
   { rule: 'two servers on one TAP with different segments', file: 'servers.ini', from: /^tap = alp-sb/m, to: 'tap = alp-sa', where: /^servers\.ini:\d+: \[sb\] local: TAP "alp-sa" is already on segment 198\.19\.1\.1\/24/ },
@@ -142,7 +142,7 @@ describe('socksalp check', function () {
     has(/^alp\.ini:\d+: \[.{50,}\.\.\.\]: section names use /);
     has(/^appliance\.ini:\d+: \[appliance\] socks_port: expected a whole number from 1 to 65535, got "\\x1b\[5m1080\\x00\\x9b\\u202ex\\\\y"$/);
     has(/^appliance\.ini:\d+: \[appliance\] control_socket: expected an absolute path, got "\\x1bP.{50,}\.\.\."$/);
-    has(/^servers\.ini:\d+: \[sa\] address: expected an IPv4 address like 198\.19\.1\.2, got "198\.19\.1\.2\\xed\\xa0\\x80\\xf8\\x88\\x80\\x80\\x80"$/);
+    has(/^servers\.ini:\d+: \[sa\] address: expected an IPv4 or IPv6 address like 198\.19\.1\.2 or 2001:db8:19:6::2, got "198\.19\.1\.2\\xed\\xa0\\x80\\xf8\\x88\\x80\\x80\\x80"$/);
   });
 
   it('answers --help and refuses unknown options with the usage', function () {
