@@ -1,4 +1,5 @@
-import type { Ipv4View } from '../wire/ipv4';
+import type { IpDatagram } from '../wire/ip';
+import { releaseAddress } from '../addr/address';
 import { ACK, FIN, PSH, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, type Connection } from './connection';
 import { SOCKS_MAX_HANDSHAKE } from './socks';
@@ -20,10 +21,14 @@ export class ClientLeg {
   constructor(private readonly cx: FlowContext) {}
 
   /** Step 705 for a new client: an entry in the table and the SYN-ACK. */
-  accept(ip: Ipv4View, tcp: TcpView, o: TcpOptions): Connection | undefined {
+  accept(ip: IpDatagram, tcp: TcpView, o: TcpOptions): Connection | undefined {
     const cx = this.cx;
-    const c = cx.table.create(ip.src, tcp.srcPort, ip.dst, cx.now);
-    if (c === undefined) return undefined;
+    const src = ip.holdSrc();
+    const c = cx.table.create(src, tcp.srcPort, ip.dst, cx.now);
+    if (c === undefined) {
+      releaseAddress(src);
+      return undefined;
+    }
     c.clientIsn = tcp.seq;
     // The SYN is the connection's first datagram in its statistics too.
     c.packetsIn = 1;
@@ -49,7 +54,7 @@ export class ClientLeg {
     const cx = this.cx;
     cx.emitToClient(cx.builder.build(
       c.vip, cx.stages.analyzer.socksPort, c.clientIp, c.clientPort, h.ourIsn, h.clientNext, SYN | ACK, RECEIVE_WINDOW,
-      undefined, 0, 0, cx.mss, h.ourWscale, h.clientSackOk,
+      undefined, 0, 0, cx.clientMss(c), h.ourWscale, h.clientSackOk,
     ));
   }
 
@@ -182,12 +187,15 @@ export class ClientLeg {
   }
 
   /** RFC 9293's answer to a segment for no connection: RST, ACK-ing it if it had no ACK. */
-  resetUnknown(ip: Ipv4View, tcp: TcpView): void {
+  resetUnknown(ip: IpDatagram, tcp: TcpView): void {
     const cx = this.cx;
     const hasAck = (tcp.flags & ACK) !== 0;
+    // An IPv6 client the table does not hold has no number yet: one is held while the RST is built.
+    const to = ip.holdSrc();
     const slot = cx.builder.build(
-      ip.dst, tcp.dstPort, ip.src, tcp.srcPort, hasAck ? tcp.ack : 0, (tcp.seq + tcp.seqLength) >>> 0, hasAck ? RST : RST | ACK, 0,
+      ip.dst, tcp.dstPort, to, tcp.srcPort, hasAck ? tcp.ack : 0, (tcp.seq + tcp.seqLength) >>> 0, hasAck ? RST : RST | ACK, 0,
     );
+    releaseAddress(to);
     cx.stats.resetsSent++;
     cx.emitToClient(slot);
   }

@@ -8,6 +8,7 @@ import type { DivertedAddresses } from '../divert/table';
 import type { Connection } from './connection';
 import type { ConnectionTable } from './table';
 import { SegmentBuilder } from './segment-builder';
+import { isV6 } from '../addr/address';
 import type { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
 
@@ -73,6 +74,8 @@ export class FlowContext {
   readonly builder: SegmentBuilder;
   /** Connections with a timer running: handshakes, replays, lingering closes. */
   readonly watched = new Set<Connection>();
+  /** Whether some server is reached over IPv6: a client's segments may then cross an IPv6 leg. */
+  v6Servers: boolean;
   readonly stats = flowStats();
   now = 0;
   /**
@@ -88,11 +91,30 @@ export class FlowContext {
     readonly health: Health,
     public stages: Stages,
     readonly table: ConnectionTable,
-    /** The MSS the appliance offers and sends: the smaller MTU of its legs, less 40. */
+    /** The MSS over IPv4 legs: the smaller MTU of the legs, less 40 (legMss for IPv6). */
     readonly mss: number,
     readonly flows: FlowStats,
   ) {
     this.builder = new SegmentBuilder(sink.pool);
+    this.v6Servers = stages.servers.some((s) => isV6(s.address));
+  }
+
+  /**
+   * The MSS for segments that may cross an IPv6 leg (`v6`): its header is 20 bytes longer
+   * than IPv4's, so each leg's segments fit its MTU whichever family the other leg is.
+   */
+  legMss(v6: boolean): number {
+    return v6 ? this.mss - 20 : this.mss;
+  }
+
+  /** The MSS offered to a client: its segments go on to a server leg of either family. */
+  clientMss(c: Connection): number {
+    return this.legMss(this.v6Servers || isV6(c.clientIp));
+  }
+
+  /** The MSS of a connection's server leg: what the server sends goes on over the client's leg. */
+  serverMss(c: Connection): number {
+    return this.legMss(isV6(c.clientIp) || isV6(this.stages.servers[c.server].address));
   }
 
   /** A connection's identity towards its server, from the records of the tables in force. */

@@ -1,5 +1,5 @@
 import type { ServerRecord } from '../config/tables';
-import type { Ipv4View } from '../wire/ipv4';
+import type { IpDatagram } from '../wire/ip';
 import { ACK, FIN, RST, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import type { Connection } from './connection';
 import { ConnectionTable } from './table';
@@ -165,7 +165,7 @@ export class Dispatcher {
 
   // ---------------------------------------------------------------- the two entry points
 
-  fromClient(slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
+  fromClient(slot: number, ip: IpDatagram, tcp: TcpView, o: TcpOptions, len: number): void {
     const flags = tcp.flags;
     let c = this.table.lookupClient(ip.src, tcp.srcPort);
     // RFC 5961: resets and SYNs on a synchronized connection, checked before anything else.
@@ -207,7 +207,7 @@ export class Dispatcher {
     this.handle(c, ev, slot, ip, tcp, o, len);
   }
 
-  fromServer(server: number, slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
+  fromServer(server: number, slot: number, ip: IpDatagram, tcp: TcpView, o: TcpOptions, len: number): void {
     const srv = this.cx.stages.servers[server];
     const fromServer = tcp.srcPort === srv.port && ip.src === srv.address;
     const c = fromServer ? this.table.lookupServer(server, tcp.dstPort) : undefined;
@@ -249,7 +249,7 @@ export class Dispatcher {
     this.handle(c, Ev.Server, slot, ip, tcp, o, len);
   }
 
-  private handle(c: Connection, ev: Ev, slot: number, ip: Ipv4View, tcp: TcpView, o: TcpOptions, len: number): void {
+  private handle(c: Connection, ev: Ev, slot: number, ip: IpDatagram, tcp: TcpView, o: TcpOptions, len: number): void {
     const tx = this.tx;
     tx.slot = slot;
     tx.ev = ev;

@@ -1,7 +1,23 @@
 import { randomFillSync } from 'node:crypto';
 import type { PacketPool } from '../device/packet-pool';
 import { emitIpv4, IPV4_MIN_HEADER, PROTO_TCP, type Ipv4Repr } from '../wire/ipv4';
+import { isV6, writeAddress } from '../addr/address';
+import { IPV6_HEADER } from '../wire/ipv6';
 import { emitTcp, optionsLength, TCP_MIN_HEADER, type TcpRepr } from '../wire/tcp';
+
+/** RFC 8200 3's fixed header, from address numbers: no flow label; the hop limit Linux uses (64). */
+export function emitIpv6Header(buf: Uint8Array, off: number, src: number, dst: number, nextHeader: number, payloadLength: number): void {
+  buf[off] = 0x60;
+  buf[off + 1] = 0;
+  buf[off + 2] = 0;
+  buf[off + 3] = 0;
+  buf[off + 4] = payloadLength >> 8;
+  buf[off + 5] = payloadLength;
+  buf[off + 6] = nextHeader;
+  buf[off + 7] = 64;
+  writeAddress(src, buf, off + 8);
+  writeAddress(dst, buf, off + 24);
+}
 
 /**
  * Builds the segments the appliance sends as a TCP peer itself: its SYN-ACK and ACKs to the
@@ -53,15 +69,21 @@ export class SegmentBuilder {
     const hl = TCP_MIN_HEADER + optionsLength(t);
     const base = this.pool.ipOffset(slot);
     const buf = this.pool.buf;
-    if (payload && payloadLength > 0) payload.copy(buf, base + IPV4_MIN_HEADER + hl, payloadOffset, payloadOffset + payloadLength);
-    const r = this.ip;
-    r.src = src;
-    r.dst = dst;
-    r.payloadLength = hl + payloadLength;
-    r.identification = this.identification = (this.identification + 1) & 0xffff;
-    emitIpv4(r, buf, base);
-    emitTcp(t, buf, base + IPV4_MIN_HEADER, src, dst, payloadLength);
-    this.lastLength = IPV4_MIN_HEADER + hl + payloadLength;
+    const v6 = isV6(src);
+    const iphl = v6 ? IPV6_HEADER : IPV4_MIN_HEADER;
+    if (payload && payloadLength > 0) payload.copy(buf, base + iphl + hl, payloadOffset, payloadOffset + payloadLength);
+    if (v6) {
+      emitIpv6Header(buf, base, src, dst, PROTO_TCP, hl + payloadLength);
+    } else {
+      const r = this.ip;
+      r.src = src;
+      r.dst = dst;
+      r.payloadLength = hl + payloadLength;
+      r.identification = this.identification = (this.identification + 1) & 0xffff;
+      emitIpv4(r, buf, base);
+    }
+    emitTcp(t, buf, base + iphl, src, dst, payloadLength);
+    this.lastLength = iphl + hl + payloadLength;
     return slot;
   }
 }

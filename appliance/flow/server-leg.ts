@@ -1,4 +1,4 @@
-import type { Ipv4View } from '../wire/ipv4';
+import type { IpDatagram } from '../wire/ip';
 import { ACK, PSH, RST, seqLater, SYN, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, Phase, type Connection } from './connection';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
@@ -100,12 +100,12 @@ export class ServerLeg {
     const srv = cx.server(c);
     cx.emitToServer(c, cx.builder.build(
       srv.local.address, c.allocPort, srv.address, srv.port, c.clientIsn, 0, SYN, RECEIVE_WINDOW,
-      undefined, 0, 0, Math.min(h.clientMss, cx.mss), h.clientWscale, h.clientSackOk,
+      undefined, 0, 0, Math.min(h.clientMss, cx.serverMss(c)), h.clientWscale, h.clientSackOk,
     ));
   }
 
   /** Connecting: the server's answer to the SYN. */
-  onConnecting(c: Connection, ip: Ipv4View, tcp: TcpView, o: TcpOptions): void {
+  onConnecting(c: Connection, ip: IpDatagram, tcp: TcpView, o: TcpOptions): void {
     const h = c.hs!;
     const flags = tcp.flags;
     if (flags & RST) {
@@ -232,8 +232,9 @@ export class ServerLeg {
     const cx = this.cx;
     const h = c.hs!;
     const srv = cx.server(c);
-    for (let at = start; at < end; at += cx.mss) {
-      const n = Math.min(cx.mss, end - at);
+    const mss = cx.serverMss(c);
+    for (let at = start; at < end; at += mss) {
+      const n = Math.min(mss, end - at);
       cx.emitToServer(c, cx.builder.build(
         srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + at) >>> 0, h.serverNext, ACK | PSH,
         this.window(c), bytes, at + shift, n,
@@ -317,7 +318,7 @@ export class ServerLeg {
   }
 
   /** RFC 9293's answer to a server segment for no connection of ours. */
-  resetUnknown(server: number, ip: Ipv4View, tcp: TcpView): void {
+  resetUnknown(server: number, ip: IpDatagram, tcp: TcpView): void {
     const cx = this.cx;
     const hasAck = (tcp.flags & ACK) !== 0;
     const slot = cx.builder.build(

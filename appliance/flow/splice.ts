@@ -1,4 +1,5 @@
-import type { Ipv4View } from '../wire/ipv4';
+import type { IpDatagram } from '../wire/ip';
+import { addressSum } from '../addr/address';
 import { ACK, type TcpOptions, type TcpView } from '../wire/tcp';
 import type { Connection } from './connection';
 import { clientAcked, fromClientData, fromServerData, serverAcked } from '../stats/passive';
@@ -32,15 +33,20 @@ export function rescale(window: number, shift: number): number {
   return w > 0xffff ? 0xffff : w;
 }
 
-function rewriteTcpAddresses(ip: Ipv4View, tcp: TcpView, src: number, dst: number): void {
-  tcp.pseudoAddressChanged(ip.src, src);
-  tcp.pseudoAddressChanged(ip.dst, dst);
+function rewriteTcpAddresses(ip: IpDatagram, tcp: TcpView, src: number, dst: number): void {
+  if (ip.v6) {
+    // RFC 8200 8.1's pseudo-header: both addresses' 16 words, in the checksum as one sum.
+    tcp.pseudoSumChanged(ip.addressSum(), addressSum(src) + addressSum(dst));
+  } else {
+    tcp.pseudoAddressChanged(ip.src, src);
+    tcp.pseudoAddressChanged(ip.dst, dst);
+  }
   ip.rewriteSrc(src);
   ip.rewriteDst(dst);
 }
 
 /** `us`: the time on FlowContext's microsecond clock, for the round trips (stats/passive.ts). */
-export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, local: number, serverAddress: number, serverPort: number, us: number): void {
+export function rewriteToServer(ip: IpDatagram, tcp: TcpView, o: TcpOptions, c: Connection, local: number, serverAddress: number, serverPort: number, us: number): void {
   rewriteTcpAddresses(ip, tcp, local, serverAddress);
   tcp.rewriteSrcPort(c.allocPort);
   tcp.rewriteDstPort(serverPort);
@@ -58,7 +64,7 @@ export function rewriteToServer(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Co
   if (o.timestampOffset >= 0) tcp.nopOut(o.timestampOffset, 10);
 }
 
-export function rewriteToClient(ip: Ipv4View, tcp: TcpView, o: TcpOptions, c: Connection, socksPort: number, us: number): void {
+export function rewriteToClient(ip: IpDatagram, tcp: TcpView, o: TcpOptions, c: Connection, socksPort: number, us: number): void {
   rewriteTcpAddresses(ip, tcp, c.vip, c.clientIp);
   tcp.rewriteSrcPort(socksPort);
   tcp.rewriteDstPort(c.clientPort);

@@ -1,3 +1,4 @@
+import { releaseAddress } from '../addr/address';
 import { clientKey, ConnState, Connection, serverKey } from './connection';
 
 /**
@@ -108,6 +109,7 @@ export class ConnectionTable {
   remove(c: Connection): void {
     if (this.byClient.get(c.key) !== c) return;
     this.byClient.delete(c.key);
+    releaseAddress(c.clientIp);
     if (c.halfOpen) this.halfOpen--;
     this.unbindServer(c);
     this.stats.removed++;

@@ -1,4 +1,4 @@
-import type { Ipv4View } from '../wire/ipv4';
+import type { IpDatagram } from '../wire/ip';
 import { ACK, FIN, RST, seqLater, type TcpOptions, type TcpView } from '../wire/tcp';
 import { ConnState, type Connection } from './connection';
 import type { ConnectionTable } from './table';
@@ -22,7 +22,7 @@ export class Transitions {
   // The packet being handled (set per packet by the dispatcher; nothing allocated).
   slot = -1;
   ev = Ev.Client;
-  ip!: Ipv4View;
+  ip!: IpDatagram;
   tcp!: TcpView;
   opts!: TcpOptions;
   len = 0;

@@ -1,5 +1,6 @@
 import type { PacketPool } from '../device/packet-pool';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, EthernetView } from '../wire/ethernet';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_HEADER, EthernetView } from '../wire/ethernet';
+import type { Demux6 } from './demux6';
 import { PROTO_ICMP, PROTO_TCP } from '../wire/ipv4';
 import type { Dispatcher } from '../flow/dispatcher';
 import type { Diversion } from './diversion';
@@ -19,7 +20,6 @@ import type { Validator } from './validate';
  * routed datagram, routed.
  */
 export class Demux {
-  dispatcher!: Dispatcher;
   private readonly eth = new EthernetView();
 
   constructor(
@@ -32,10 +32,27 @@ export class Demux {
     private readonly diversion: Diversion,
     private readonly egress: ServerEgress,
     private readonly drops: Drops,
+    /** The IPv6 side (demux6.ts): a TUN datagram of version 6, a frame of EtherType 0x86DD. */
+    private readonly v6: Demux6,
   ) {}
+
+  get dispatcher(): Dispatcher {
+    return this.flow;
+  }
+
+  set dispatcher(d: Dispatcher) {
+    this.flow = d;
+    this.v6.dispatcher = d;
+  }
+
+  private flow!: Dispatcher;
 
   /** A datagram of `n` bytes from the TUN: the intranet's side. */
   fromIntranet(slot: number, n: number): void {
+    if (this.pool.buf[this.pool.ipOffset(slot)] >> 4 === 6) {
+      this.v6.fromIntranet(slot, n);
+      return;
+    }
     slot = this.checks.checkIp(slot, n);
     if (slot < 0) return;
     const ip = this.checks.ip;
@@ -45,8 +62,8 @@ export class Demux {
     if (proto === PROTO_TCP && toVip) {
       const tcp = this.checks.checkTcp(slot);
       if (tcp === undefined) return;
-      if (this.dispatcher.isSocks(tcp.dstPort)) {
-        this.dispatcher.fromClient(slot, ip, tcp, this.checks.opts, len);
+      if (this.flow.isSocks(tcp.dstPort)) {
+        this.flow.fromClient(slot, ip, tcp, this.checks.opts, len);
         return;
       }
     }
@@ -67,7 +84,7 @@ export class Demux {
       this.drops.dropRead(slot, 'malformed-ethernet', n - ETH_HEADER);
       return;
     }
-    if (!eth.isFor(seg.mac)) {
+    if (!eth.isFor(seg.mac) && !(seg.local6 >= 0 && eth.isIpv6Multicast)) {
       this.pool.give(slot); // another host's frame, flooded by the bridge
       return;
     }
@@ -76,7 +93,11 @@ export class Demux {
       this.neighbours.receive(segIndex, slot, n);
       return;
     }
-    if (type !== ETHERTYPE_IPV4) {
+    if (type === ETHERTYPE_IPV6) {
+      this.v6.fromSegment(segIndex, slot, n - ETH_HEADER);
+      return;
+    }
+    if (type !== ETHERTYPE_IPV4 || seg.local < 0) {
       this.pool.give(slot);
       return;
     }
@@ -100,7 +121,7 @@ export class Demux {
       const st = this.egress.stats[server];
       st.packetsIn++;
       st.bytesIn += len;
-      this.dispatcher.fromServer(server, slot, ip, tcp, this.checks.opts, len);
+      this.flow.fromServer(server, slot, ip, tcp, this.checks.opts, len);
       return;
     }
     if (ip.protocol === PROTO_ICMP) {

@@ -6,7 +6,7 @@ import { ETH_HEADER } from '../wire/ethernet';
 export const DROP_REASONS = [
   'malformed-ethernet', 'not-ipv4', 'malformed-ip', 'bad-ip-checksum', 'malformed-tcp', 'bad-tcp-checksum', 'malformed-arp', 'malformed-icmp',
   'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'unsupported',
-  'diverted-flows-full', 'rp-filter', 'spoofed-source',
+  'diverted-flows-full', 'rp-filter', 'spoofed-source', 'malformed-ipv6',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

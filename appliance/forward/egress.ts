@@ -1,3 +1,5 @@
+import { isV6 } from '../addr/address';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../wire/ethernet';
 import type { PacketPool } from '../device/packet-pool';
 import type { ServerRecord } from '../config/tables';
 import { CongestionControl } from '../stages/congestion-control';
@@ -12,6 +14,8 @@ import { OutputQueue } from './output-queue';
 export class ServerEgress {
   readonly queues: OutputQueue[];
   readonly stats: { packetsOut: number; bytesOut: number; packetsIn: number; bytesIn: number }[];
+  /** Per server, the EtherType of its leg's frames: its address's family. */
+  readonly etherType: number[];
   /** Discards by congestion control, [server][alp id] and [server][priority]. */
   readonly discardsByAlp: Float64Array[];
   readonly discardsByPriority: Float64Array[];
@@ -28,6 +32,7 @@ export class ServerEgress {
   constructor(servers: ServerRecord[], pool: PacketPool, alpCount: number) {
     this.queues = servers.map((s) => new OutputQueue(s.queueLimit, pool));
     this.stats = servers.map(() => ({ packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0 }));
+    this.etherType = servers.map((s) => (isV6(s.address) ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4));
     this.discardsByAlp = servers.map(() => new Float64Array(alpCount));
     this.discardsByPriority = servers.map(() => new Float64Array(256));
   }

@@ -5,6 +5,8 @@ import { Device, type OpenDevice, type PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
 import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
 import { Demux } from './demux';
+import { Demux6 } from './demux6';
+import { Validator6 } from './validate6';
 import { DeviceWatch } from './device-watch';
 import { Diversion } from './diversion';
 import { Drops } from './drops';
@@ -78,7 +80,8 @@ export class Forwarder implements Sink {
     this.diversion = new Diversion(pool, this.segments, this.router, this.neighbours, this.output, this.lost, config.diversion, log);
     this.diversion.table = stages.diversions;
     this.checks = new Validator(pool, this.reassembler, this.lost);
-    this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost);
+    const v6 = new Demux6(this.segments, new Validator6(pool, this.lost), this.router, this.egress, this.lost);
+    this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost, v6);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost);
     this.setAddresses(config.routes, config.intranet.vips);
     this.router.loose = config.appliance.rpFilter === 'loose';

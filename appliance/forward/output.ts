@@ -1,6 +1,6 @@
 import type { PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
-import { emitEthernet, ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
+import { emitEthernet, ETH_HEADER } from '../wire/ethernet';
 import type { Drops } from './drops';
 import type { ServerEgress } from './egress';
 import type { Neighbours } from './neighbours';
@@ -49,7 +49,7 @@ export class Output {
       return;
     }
     const seg = this.segments[this.serverSegment[server]];
-    emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
+    emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, this.egress.etherType[server]);
     if (!this.egress.enqueue(server, slot, ETH_HEADER + len, alp, priority, discardEligible, own)) {
       this.drops.dropOut(slot, 'queue-full', this.serverSegment[server] + 1, len, true);
       return;

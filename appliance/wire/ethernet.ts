@@ -10,6 +10,11 @@ export class EthernetView extends WireView {
   get valid(): boolean { return this.len >= ETH_HEADER; }
   get etherType(): number { return (this.buf[this.off + 12] << 8) | this.buf[this.off + 13]; }
   set etherType(v: number) { this.buf[this.off + 12] = v >> 8; this.buf[this.off + 13] = v; }
+  /** RFC 2464 7: IPv6 multicast goes to 33:33 and the group's low 32 bits (Neighbor Discovery's solicited-node groups among them). */
+  get isIpv6Multicast(): boolean {
+    return this.buf[this.off] === 0x33 && this.buf[this.off + 1] === 0x33;
+  }
+
   /** The frame is for `mac`, or broadcast. */
   isFor(mac: Uint8Array): boolean {
     const b = this.buf;

@@ -22,6 +22,8 @@ export const enum Ipv4Error {
  * One instance is re-pointed at each datagram with `wrap`, so the per-packet path allocates nothing.
  */
 export class Ipv4View extends WireView {
+  /** The family, as Ipv6Datagram says it: the connection path takes either. */
+  readonly v6 = false;
   get version(): number { return this.buf[this.off] >> 4; }
   get headerLength(): number { return (this.buf[this.off] & 0x0f) * 4; }
   get totalLength(): number { return (this.buf[this.off + 2] << 8) | this.buf[this.off + 3]; }
@@ -59,6 +61,11 @@ export class Ipv4View extends WireView {
   fillChecksum(): void {
     this.checksum = 0;
     this.checksum = finish(sumWords(this.buf, this.off, this.headerLength));
+  }
+
+  /** The source as a connection holds it: IPv4 addresses need no reference (ip6-datagram.ts does). */
+  holdSrc(): number {
+    return this.src;
   }
 
   /** Rewrites the source address, keeping the header checksum right without summing the header. */

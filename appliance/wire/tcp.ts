@@ -1,6 +1,7 @@
 import { finish, fold, pseudoHeaderSum, sumWords, update128, update16, update32 } from './checksum';
 import { readU32, writeU32 } from './ipv4';
 import { WireView } from './view';
+import { addressSum } from '../addr/address';
 
 export const TCP_MIN_HEADER = 20;
 export const FIN = 0x01;
@@ -195,6 +196,16 @@ export class TcpView extends WireView {
     this.checksum = this.partial ? ~update32(~this.checksum & 0xffff, from, to) & 0xffff : update32(this.checksum, from, to);
   }
 
+  /**
+   * The pseudo-header's addresses changed from words summing to `from` to words summing to
+   * `to` (any number of words: the sums fold to the same ones' complement value).
+   */
+  pseudoSumChanged(from: number, to: number): void {
+    const f = fold(from);
+    const t = fold(to);
+    this.checksum = this.partial ? ~update16(~this.checksum & 0xffff, f, t) & 0xffff : update16(this.checksum, f, t);
+  }
+
   /** pseudoAddressChanged for an IPv6 address, called before the address at `from` is overwritten. */
   pseudoAddressChanged6(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number): void {
     this.checksum = this.partial
@@ -256,7 +267,9 @@ export function optionsLength(r: TcpRepr): number {
 
 /**
  * Writes header and options at buf[off]; the payload (`payloadLength` bytes) must already be
- * in place after the header. The checksum is computed over all of it. Returns the header length.
+ * in place after the header. The checksum is computed over all of it, with the pseudo-header
+ * of `src` and `dst`, address numbers of either family (addr/address.ts; RFC 8200 8.1's
+ * pseudo-header sums to the same as IPv4's for the same words). Returns the header length.
  */
 export function emitTcp(r: TcpRepr, buf: Uint8Array, off: number, src: number, dst: number, payloadLength: number): number {
   const hl = TCP_MIN_HEADER + optionsLength(r);
@@ -285,7 +298,7 @@ export function emitTcp(r: TcpRepr, buf: Uint8Array, off: number, src: number, d
     buf[i++] = OPT_NOP; buf[i++] = OPT_NOP; buf[i++] = OPT_SACK_PERMITTED; buf[i++] = 2;
   }
   const len = hl + payloadLength;
-  const c = finish(sumWords(buf, off, len, pseudoHeaderSum(src, dst, 6, len)));
+  const c = finish(sumWords(buf, off, len, addressSum(src) + addressSum(dst) + 6 + len));
   buf[off + 16] = c >> 8;
   buf[off + 17] = c;
   return hl;
