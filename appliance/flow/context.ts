@@ -6,8 +6,11 @@ import type { ServerAvailability, ServerSelection } from '../stages/server-selec
 import type { AlpRegistry } from '../stages/alp-registry';
 import type { DivertedAddresses } from '../divert/table';
 import type { Connection } from './connection';
+import type { IpDatagram } from '../wire/ip';
+import type { TcpView } from '../wire/tcp';
 import type { ConnectionTable } from './table';
 import { SegmentBuilder } from './segment-builder';
+import { Reframer } from './family';
 import { isV6 } from '../addr/address';
 import type { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
@@ -63,6 +66,8 @@ function flowStats() {
     idleTimeouts: 0, poolExhausted: 0, replayGaveUp: 0, abandoned: 0, closed: 0, reset: 0, credentialsRefused: 0, movedReset: 0,
     /** New connections a server diversion gave another server; and those it could not (the target could not take them). */
     serverDiverted: 0, serverDivertSkipped: 0,
+    /** Segments of a connection across families that their slot could not hold with the longer header. */
+    reframeDropped: 0,
   };
 }
 
@@ -72,6 +77,8 @@ function flowStats() {
  */
 export class FlowContext {
   readonly builder: SegmentBuilder;
+  /** The other family's header for the segments of a connection whose legs differ (family.ts). */
+  readonly reframer: Reframer;
   /** Connections with a timer running: handshakes, replays, lingering closes. */
   readonly watched = new Set<Connection>();
   /** Whether some server is reached over IPv6: a client's segments may then cross an IPv6 leg. */
@@ -96,6 +103,7 @@ export class FlowContext {
     readonly flows: FlowStats,
   ) {
     this.builder = new SegmentBuilder(sink.pool);
+    this.reframer = new Reframer(sink.pool);
     this.v6Servers = stages.servers.some((s) => isV6(s.address));
   }
 
@@ -120,6 +128,31 @@ export class FlowContext {
   /** A connection's identity towards its server, from the records of the tables in force. */
   server(c: Connection): ServerRecord {
     return this.stages.servers[c.server];
+  }
+
+  /**
+   * A segment the splice rewrote, to the server, in the server leg's family: a connection
+   * whose legs differ gets the other header first (family.ts). One its slot cannot hold with
+   * the longer header (a sender past the MSS it was offered) is dropped and counted.
+   */
+  forwardToServer(c: Connection, slot: number, ip: IpDatagram, tcp: TcpView, len: number): void {
+    const srv = this.stages.servers[c.server];
+    if (ip.v6 !== isV6(srv.address) && (len = this.reframer.reframe(slot, ip, tcp, srv.local.address, srv.address)) < 0) {
+      this.stats.reframeDropped++;
+      this.sink.pool.give(slot);
+      return;
+    }
+    this.sink.toServer(c.server, slot, len, c.alp, c.priority, c.discardEligible, false);
+  }
+
+  /** A segment the splice rewrote, to the client, in the client leg's family. */
+  forwardToClient(c: Connection, slot: number, ip: IpDatagram, tcp: TcpView, len: number): void {
+    if (ip.v6 !== isV6(c.clientIp) && (len = this.reframer.reframe(slot, ip, tcp, c.vip, c.clientIp)) < 0) {
+      this.stats.reframeDropped++;
+      this.sink.pool.give(slot);
+      return;
+    }
+    this.sink.toIntranet(slot, len);
   }
 
   /** A segment the appliance built itself, to the client; counts a pool that ran dry. */

@@ -200,7 +200,7 @@ export class Dispatcher {
       this.counted(c, len);
       rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port, this.cx.us);
       this.ending.trackClose(c, flags, true);
-      this.cx.sink.toServer(c.server, slot, len, c.alp, c.priority, c.discardEligible, false);
+      this.cx.forwardToServer(c, slot, ip, tcp, len);
       return;
     }
     const ev = flags & RST ? Ev.ClientRst : (flags & (SYN | ACK)) === SYN ? Ev.ClientSyn : flags & FIN ? Ev.ClientFin : Ev.Client;
@@ -243,7 +243,7 @@ export class Dispatcher {
       rewriteToClient(ip, tcp, o, c, this.cx.stages.analyzer.socksPort, this.cx.us);
       if (c.downNext !== before) this.cx.health.progressed(c.server);
       this.ending.trackClose(c, tcp.flags, false);
-      this.cx.sink.toIntranet(slot, len);
+      this.cx.forwardToClient(c, slot, ip, tcp, len);
       return;
     }
     this.handle(c, Ev.Server, slot, ip, tcp, o, len);

@@ -22,7 +22,8 @@ export function emitIpv6Header(buf: Uint8Array, off: number, src: number, dst: n
 /**
  * Builds the segments the appliance sends as a TCP peer itself: its SYN-ACK and ACKs to the
  * client, SOCKS5 method replies and failure replies, its SYN to the server and the replay of
- * the client's handshake. Each goes into a fresh pool slot; the repr objects are reused.
+ * the client's handshake, over IPv4 or IPv6 as its addresses are. Each goes into a fresh pool
+ * slot; the repr objects are reused.
  */
 export class SegmentBuilder {
   private readonly ip: Ipv4Repr = { src: 0, dst: 0, protocol: PROTO_TCP, payloadLength: 0, ttl: 64, identification: 0, dontFragment: true };

@@ -1,3 +1,4 @@
+import { formatIpv6 } from '../config/address';
 /**
  * The client's side of the SOCKS handshake, reassembled (RFC 1928, RFC 1929, SOCKS4 and 4a).
  * `parseSocks` reads the bytes a client has sent so far, from the start, and says how far the
@@ -174,11 +175,8 @@ function parseSocks5(b: Uint8Array, off: number, len: number, out: SocksParse): 
  */
 export function describeDestination(b: Uint8Array, off: number, p: SocksParse): string {
   if (p.atyp === ATYP_NAME) return printable(decodeUtf8(b.subarray(off + p.hostOffset, off + p.hostOffset + p.hostLength)), Infinity);
-  if (p.atyp === ATYP_IPV6) {
-    const parts: string[] = [];
-    for (let i = 0; i < 16; i += 2) parts.push(((b[off + p.hostOffset + i] << 8) | b[off + p.hostOffset + i + 1]).toString(16));
-    return `[${parts.join(':')}]`;
-  }
+  // RFC 5952's text, in brackets since a port follows.
+  if (p.atyp === ATYP_IPV6) return `[${formatIpv6(b, off + p.hostOffset)}]`;
   const a = p.ipv4;
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }

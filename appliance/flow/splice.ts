@@ -1,5 +1,5 @@
 import type { IpDatagram } from '../wire/ip';
-import { addressSum } from '../addr/address';
+import { addressSum, isV6 } from '../addr/address';
 import { ACK, type TcpOptions, type TcpView } from '../wire/tcp';
 import type { Connection } from './connection';
 import { clientAcked, fromClientData, fromServerData, serverAcked } from '../stats/passive';
@@ -33,10 +33,17 @@ export function rescale(window: number, shift: number): number {
   return w > 0xffff ? 0xffff : w;
 }
 
+/**
+ * The addresses, and the TCP checksum's pseudo-header with them. Across families (the legs'
+ * differ) only the checksum changes here: family.ts writes the new header.
+ */
 function rewriteTcpAddresses(ip: IpDatagram, tcp: TcpView, src: number, dst: number): void {
-  if (ip.v6) {
-    // RFC 8200 8.1's pseudo-header: both addresses' 16 words, in the checksum as one sum.
+  const cross = ip.v6 !== isV6(dst);
+  if (ip.v6 || cross) {
+    // RFC 8200 8.1's pseudo-header holds the same length and protocol as IPv4's: only the
+    // addresses' words differ, in the checksum as one sum.
     tcp.pseudoSumChanged(ip.addressSum(), addressSum(src) + addressSum(dst));
+    if (cross) return;
   } else {
     tcp.pseudoAddressChanged(ip.src, src);
     tcp.pseudoAddressChanged(ip.dst, dst);

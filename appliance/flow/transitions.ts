@@ -125,7 +125,7 @@ export class Transitions {
     this.counted(c, this.len);
     rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port, this.cx.us);
     this.ending.trackClose(c, tcp.flags, true);
-    this.cx.sink.toServer(c.server, this.slot, this.len, c.alp, c.priority, c.discardEligible, false);
+    this.cx.forwardToServer(c, this.slot, this.ip, tcp, this.len);
     this.settled(c);
     return true;
   };
@@ -154,7 +154,7 @@ export class Transitions {
     this.counted(c, this.len);
     rewriteToClient(this.ip, tcp, this.opts, c, this.cx.stages.analyzer.socksPort, this.cx.us);
     this.ending.trackClose(c, tcp.flags, false);
-    this.cx.sink.toIntranet(this.slot, this.len);
+    this.cx.forwardToClient(c, this.slot, this.ip, tcp, this.len);
     this.settled(c);
     return true;
   };

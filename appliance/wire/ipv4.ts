@@ -68,6 +68,13 @@ export class Ipv4View extends WireView {
     return this.src;
   }
 
+  /** The sum of both addresses' words: their share of the pseudo-header (as Ipv6Datagram's). */
+  addressSum(): number {
+    const s = this.src;
+    const d = this.dst;
+    return (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff);
+  }
+
   /** Rewrites the source address, keeping the header checksum right without summing the header. */
   rewriteSrc(v: number): void {
     this.checksum = update32(this.checksum, this.src, v);

@@ -53,7 +53,7 @@ describe('flow/socks: reassembling the client\'s handshake', function () {
     const p = parse(b);
     expect(p.status).to.equal(SocksStatus.Complete);
     expect(p.atyp).to.equal(ATYP_IPV6);
-    expect(describeDestination(b, 0, p)).to.equal('[2001:db8:0:0:0:0:0:1]');
+    expect(describeDestination(b, 0, p)).to.equal('[2001:db8::1]');
   });
 
   it('arrives one byte at a time: negotiating after the greeting, complete only at the last byte', function () {
