@@ -1,3 +1,4 @@
+import { formatPrefixAny } from './addr/prefix';
 import type { Config } from './config/tables';
 import { loadConfig } from './config/load';
 import { ConfigError, formatProblem } from './config/problem';
@@ -14,7 +15,7 @@ import type { Scheduler } from './stages/schedulers/scheduler';
 import { AlpRegistry } from './stages/alp-registry';
 import { speaks } from './flow/dialect';
 import { DivertedAddresses } from './divert/table';
-import { formatMac, formatPrefix } from './config/address';
+import { formatMac } from './config/address';
 import { DEFENCES } from './defences';
 import { RuntimeStats } from './stats/runtime';
 
@@ -178,7 +179,7 @@ function structuralChange(a: Config, b: Config): string | undefined {
     const y = b.servers[i];
     const mac = (s: typeof x) => (s.mac ? formatMac(s.mac) : '');
     if (x.name !== y.name || x.address !== y.address || x.port !== y.port || x.tap !== y.tap ||
-      formatPrefix(x.local) !== formatPrefix(y.local) || mac(x) !== mac(y) || x.queueLimit !== y.queueLimit) {
+      formatPrefixAny(x.local) !== formatPrefixAny(y.local) || mac(x) !== mac(y) || x.queueLimit !== y.queueLimit) {
       return `server ${x.name}'s name, address, port, tap, local, mac or queue_limit`;
     }
   }

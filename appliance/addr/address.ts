@@ -16,7 +16,7 @@ export function formatAddress(a: number): string {
 }
 
 /** `address:port`, with brackets around an IPv6 address (RFC 5952 6). */
-export function formatEndpoint(a: number, port: number): string {
+export function formatAddressPort(a: number, port: number): string {
   return a >= V6_BASE ? `[${formatAddress(a)}]:${port}` : `${formatIpv4(a)}:${port}`;
 }
 

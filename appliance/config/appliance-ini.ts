@@ -4,7 +4,8 @@ import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
 import { parseIpv4, parseListen, parsePrefix } from './address';
-import { parseAddress } from '../addr/address';
+import { isV6, parseAddress } from '../addr/address';
+import { parsePrefixAny } from '../addr/prefix';
 import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettings, MonitorSettings, Route } from './tables';
 import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
@@ -68,13 +69,21 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
     mtu: i.int('mtu', 576, 65535, 1500)!,
     nic: i.optionalIfname('nic'),
     address: undefined,
+    address6: undefined,
   };
-  const addressText = i.raw('address', false);
-  if (addressText !== undefined) {
-    intranet.address = parsePrefix(addressText);
-    if (intranet.address === undefined) i.problem('address', `expected the host's address and prefix like 198.18.0.1/24, got ${quote(addressText)}`);
-    if (intranet.nic === undefined) i.problem('address', 'an address needs the nic it goes on');
+  // The host's addresses on the intranet NIC: one per family, IPv4 and/or IPv6.
+  const addresses = i.list('address', false);
+  for (const text of addresses ?? []) {
+    const p = parsePrefixAny(text);
+    const v6 = p !== undefined && isV6(p.address);
+    if (p === undefined) i.problem('address', `expected the host's address and prefix like 198.18.0.1/24 or 2001:db8:18::1/64, got ${quote(text)}`);
+    else if (v6 ? intranet.address6 : intranet.address) i.problem('address', `${quote(text)}: one address per family`);
+    else if (v6) intranet.address6 = p;
+    else intranet.address = p;
   }
+  if (addresses !== undefined && intranet.nic === undefined) i.problem('address', 'an address needs the nic it goes on');
+  // RFC 8200 5: every link IPv6 crosses carries 1280 bytes.
+  if (intranet.vips.some(isV6) && intranet.mtu < 1280) i.problem('mtu', `IPv6 VIPs need an mtu of at least 1280 (RFC 8200 5), got ${intranet.mtu}`);
   i.done();
 
   const s = section('selection');

@@ -1,4 +1,4 @@
-import { formatAddress, formatEndpoint, isV6 } from '../addr/address';
+import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
 import { formatPrefixAny, inPrefixAny, notAHost } from '../addr/prefix';
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -67,7 +67,7 @@ export function loadConfig(dir: string): Config {
     if (notAHost(s.local)) {
       problems.push({ ...at(serversFile, s.name, 'local'), message: `${formatPrefixAny(s.local)} is the segment's ${isV6(s.local.address) ? 'Subnet-Router anycast' : 'network or broadcast'} address, not a host address` });
     }
-    const endpoint = formatEndpoint(s.address, s.port);
+    const endpoint = formatAddressPort(s.address, s.port);
     const twin = endpoints.get(endpoint);
     if (twin) problems.push({ ...at(serversFile, s.name, 'address'), message: `${endpoint} is already server ${quote(twin)}` });
     else endpoints.set(endpoint, s.name);

@@ -1,3 +1,5 @@
+import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
+import { formatPrefixAny } from '../addr/prefix';
 import { formatIpv4, formatMac, formatPrefix } from './address';
 import type { Config } from './tables';
 import { formatTable } from '../text/table';
@@ -28,10 +30,10 @@ export function summarizeConfig(c: Config): string {
   ]);
   const serverRows = c.servers.map((s) => [
     s.name,
-    `${formatIpv4(s.address)}:${s.port}`,
+    formatAddressPort(s.address, s.port),
     s.tap,
-    formatPrefix(s.local),
-    s.mac ? formatMac(s.mac) : 'arp',
+    formatPrefixAny(s.local),
+    s.mac ? formatMac(s.mac) : isV6(s.address) ? 'ndp' : 'arp',
     String(s.capacity),
     s.alps.all ? 'ALL' : s.alps.names.join(','),
     s.versions.join(','),
@@ -42,7 +44,7 @@ export function summarizeConfig(c: Config): string {
     `configuration ${printable(c.dir, Infinity)}: valid`,
     `  appliance  socks_port ${a.socksPort}, idle_timeout ${a.idleTimeout}s, half_open_timeout ${a.halfOpenTimeout}s (max ${a.maxHalfOpen}), connect_timeout ${a.connectTimeout}s, max_connections ${a.maxConnections}`,
     `  control    ${printable(a.controlSocket, Infinity)}`,
-    `  intranet   tun ${c.intranet.tun} (mtu ${c.intranet.mtu}), vip ${c.intranet.vips.map(formatIpv4).join(', ')}`,
+    `  intranet   tun ${c.intranet.tun} (mtu ${c.intranet.mtu}), vip ${c.intranet.vips.map(formatAddress).join(', ')}`,
     `  selection  ${rules}`,
     `  routes     ${routes}`,
     `  diverted   ${divertedCount(c)}`,

@@ -33,9 +33,11 @@ export interface IntranetSettings {
   tun: string;
   vips: number[];
   mtu: number;
-  /** On a dedicated host (the VM): the NIC facing the intranet and the host's address on it. */
+  /** On a dedicated host (the VM): the NIC facing the intranet and the host's addresses on it, one per family. */
   nic?: string;
   address?: Prefix;
+  /** The IPv6 one: `address` is an address number (addr/address.ts). */
+  address6?: Prefix;
 }
 
 /** One row of `capacity_for_priority`: a datagram of priority >= `priority` wants capacity >= `capacity`. */

@@ -1,5 +1,6 @@
+import { formatAddressPort } from '../addr/address';
+import { formatPrefixAny } from '../addr/prefix';
 import type { Appliance } from '../appliance';
-import { formatIpv4, formatPrefix } from '../config/address';
 import { STATE_NAMES, type Connection } from '../flow/connection';
 import { DIALECT_NAMES, type Dialect } from '../flow/dialect';
 import { DROP_REASONS } from '../forward/drops';
@@ -93,11 +94,11 @@ export function servers(a: Appliance) {
   }
   return a.config.servers.map((s, i) => ({
     name: s.name,
-    address: `${formatIpv4(s.address)}:${s.port}`,
+    address: formatAddressPort(s.address, s.port),
     /** The server its new connections are diverted to, or ''. */
     divertedTo: divertedTo.get(s.name) ?? '',
     tap: s.tap,
-    local: formatPrefix(s.local),
+    local: formatPrefixAny(s.local),
     capacity: s.capacity,
     alps: s.alps.all ? ['ALL'] : s.alps.names,
     default: s.isDefault,
@@ -189,7 +190,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
   const names = a.alps.names;
   const serverNames = a.config.servers.map((s) => s.name);
   const row = (c: Connection): ConnRow => ({
-    client: `${formatIpv4(c.clientIp)}:${c.clientPort}`,
+    client: formatAddressPort(c.clientIp, c.clientPort),
     alp: c.alp >= 0 ? names[c.alp] : '',
     destination: c.destination,
     dialect: dialects(c),
@@ -217,7 +218,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
   const f = filter.toLowerCase();
   const matches = (c: Connection) => {
     if (f === '') return true;
-    const text = `${formatIpv4(c.clientIp)}:${c.clientPort} ${c.alp >= 0 ? names[c.alp] : ''} ${c.destination} ${c.server >= 0 ? serverNames[c.server] : ''} ${STATE_NAMES[c.state]}`;
+    const text = `${formatAddressPort(c.clientIp, c.clientPort)} ${c.alp >= 0 ? names[c.alp] : ''} ${c.destination} ${c.server >= 0 ? serverNames[c.server] : ''} ${STATE_NAMES[c.state]}`;
     return text.toLowerCase().includes(f);
   };
   const cmp = SORTS[sort];

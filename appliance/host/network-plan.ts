@@ -1,3 +1,5 @@
+import { formatAddress, isV6 } from '../addr/address';
+import { formatPrefixAny, inPrefixAny } from '../addr/prefix';
 import { formatIpv4, formatPrefix, inPrefix } from '../config/address';
 import type { Config } from '../config/tables';
 
@@ -22,18 +24,30 @@ export function bridgeName(index: number): string {
 
 export function networkPlan(c: Config): Step[] {
   const steps: Step[] = [{ argv: ['sysctl', '-qw', 'net.ipv4.ip_forward=1'] }];
-  const { nic, address, tun, vips } = c.intranet;
+  const { nic, address, address6, tun, vips } = c.intranet;
+  const dual = vips.some(isV6) || c.servers.some((s) => isV6(s.address));
+  if (dual) steps.push({ argv: ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'] });
   const intranetNic = nic === undefined ? undefined : { name: nic, where: 'appliance.ini [intranet] nic' };
   if (nic !== undefined) {
     steps.push({ argv: ['ip', 'link', 'set', nic, 'up'], nic: intranetNic });
     if (address !== undefined) steps.push({ argv: ['ip', 'addr', 'replace', formatPrefix(address), 'dev', nic], nic: intranetNic });
+    // nodad: the host's address is configured, not autoconfigured; it is usable at once.
+    if (address6 !== undefined) steps.push({ argv: ['ip', '-6', 'addr', 'replace', formatPrefixAny(address6), 'dev', nic, 'nodad'], nic: intranetNic });
   }
   steps.push({ argv: ['ip', 'tuntap', 'add', 'mode', 'tun', 'name', tun], unless: ['ip', 'link', 'show', tun] });
   steps.push({ argv: ['ip', 'link', 'set', tun, 'up'] });
   for (const vip of vips) {
-    steps.push({ argv: ['ip', 'route', 'replace', `${formatIpv4(vip)}/32`, 'dev', tun] });
-    if (nic !== undefined && address !== undefined && inPrefix(vip, address)) {
+    const v6 = isV6(vip);
+    steps.push({ argv: v6 ? ['ip', '-6', 'route', 'replace', `${formatAddress(vip)}/128`, 'dev', tun] : ['ip', 'route', 'replace', `${formatIpv4(vip)}/32`, 'dev', tun] });
+    if (nic === undefined) continue;
+    if (!v6 && address !== undefined && inPrefix(vip, address)) {
       steps.push({ argv: ['ip', 'neigh', 'replace', 'proxy', formatIpv4(vip), 'dev', nic], nic: intranetNic });
+    } else if (v6 && address6 !== undefined && inPrefixAny(vip, address6)) {
+      // The intranet's hosts solicit a VIP on their own subnet: the host answers for it (proxy NDP).
+      steps.push(
+        { argv: ['sysctl', '-qw', `net.ipv6.conf.${nic}.proxy_ndp=1`], nic: intranetNic },
+        { argv: ['ip', '-6', 'neigh', 'replace', 'proxy', formatAddress(vip), 'dev', nic], nic: intranetNic },
+      );
     }
   }
   const taps: string[] = [];

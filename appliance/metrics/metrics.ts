@@ -1,5 +1,5 @@
+import { formatAddressPort } from '../addr/address';
 import type { Appliance } from '../appliance';
-import { formatIpv4 } from '../config/address';
 import { SERVER_STATES, serverState } from '../control/snapshot';
 import { END_REASONS } from '../stats/end-reason';
 import { bag, type Exposition, type Labels } from './exposition';
@@ -82,7 +82,7 @@ function serverMetrics(x: Exposition, a: Appliance, servers: string[]): void {
     servers.forEach((server, i) => x.sample([['server', server], ...(extra ?? [])], value(i)));
   };
   x.family('socksalp_server_info', 'gauge', 'Each server\'s SOCKS address and TAP (always 1), to join on the server label.');
-  a.config.servers.forEach((r, i) => x.sample([['server', servers[i]], ['address', `${formatIpv4(r.address)}:${r.port}`], ['tap', r.tap]], 1));
+  a.config.servers.forEach((r, i) => x.sample([['server', servers[i]], ['address', formatAddressPort(r.address, r.port)], ['tap', r.tap]], 1));
   x.family('socksalp_server_state', 'gauge', `Each server's state, 1 for the state it is in: ${SERVER_STATES.join(', ')}.`);
   servers.forEach((server, i) => { for (const st of SERVER_STATES) x.sample([['server', server], ['state', st]], states[i] === st ? 1 : 0); });
   x.family('socksalp_server_check_state', 'gauge', 'Each server\'s active health check, 1 for its state: off (no check), up, down.');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Ipv6Interner, V6_BASE } from '../../../appliance/addr/interner';
-import { addressSum, formatAddress, formatEndpoint, isV6, parseAddress, writeAddress } from '../../../appliance/addr/address';
+import { addressSum, formatAddress, formatAddressPort, isV6, parseAddress, writeAddress } from '../../../appliance/addr/address';
 import { parseIpv6 } from '../../../appliance/config/address';
 
 function addr(i: number): Uint8Array {
@@ -57,8 +57,8 @@ describe('addr: IPv6 addresses interned as numbers', () => {
     expect(isV6(v6)).to.equal(true);
     expect(isV6(v4)).to.equal(false);
     expect(formatAddress(v6)).to.equal('2001:db8::1:0:0:1');
-    expect(formatEndpoint(v6, 1080)).to.equal('[2001:db8::1:0:0:1]:1080');
-    expect(formatEndpoint(v4, 1080)).to.equal('198.18.0.100:1080');
+    expect(formatAddressPort(v6, 1080)).to.equal('[2001:db8::1:0:0:1]:1080');
+    expect(formatAddressPort(v4, 1080)).to.equal('198.18.0.100:1080');
     expect(addressSum(v6)).to.equal(0x2001 + 0xdb8 + 1 + 1);
     expect(addressSum(v4)).to.equal(198 * 256 + 18 + 100);
     const b = new Uint8Array(20);

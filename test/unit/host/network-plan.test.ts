@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { networkPlan } from '../../../appliance/host/network-plan';
 import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { parseIpv4, parsePrefix } from '../../../appliance/config/address';
+import { parseAddress } from '../../../appliance/addr/address';
+import { parsePrefixAny } from '../../../appliance/addr/prefix';
 
 function server(name: string, n: number, nic?: string, tap = `alp-${name}`): ServerRecord {
   return {
@@ -41,6 +43,30 @@ describe('host: the network plan from the INI files', function () {
       'ip link set alp-sb master sabr1 up',
       'ip link set ens5 master sabr1 up',
       'ip link set sabr1 up',
+    ]);
+  });
+
+  it('dual stack: IPv6 forwarding, the host\'s IPv6 address, /128 routes for IPv6 VIPs, proxy NDP for one on the intranet\'s subnet', function () {
+    const v6 = {
+      ...base,
+      intranet: { ...base.intranet, vips: [parseIpv4('198.18.0.100')!, parseAddress('2001:db8:18::100')!, parseAddress('2001:db8:18:100::100')!], address6: parsePrefixAny('2001:db8:18::1/64') },
+      servers: [server('sa', 1)],
+    };
+    const lines = networkPlan(v6).map((s) => s.argv.join(' '));
+    expect(lines).to.deep.equal([
+      'sysctl -qw net.ipv4.ip_forward=1',
+      'sysctl -qw net.ipv6.conf.all.forwarding=1',
+      'ip link set ens3 up',
+      'ip addr replace 198.18.0.1/24 dev ens3',
+      'ip -6 addr replace 2001:db8:18::1/64 dev ens3 nodad',
+      'ip tuntap add mode tun name alp0',
+      'ip link set alp0 up',
+      'ip route replace 198.18.0.100/32 dev alp0',
+      'ip neigh replace proxy 198.18.0.100 dev ens3',
+      'ip -6 route replace 2001:db8:18::100/128 dev alp0',
+      'sysctl -qw net.ipv6.conf.ens3.proxy_ndp=1',
+      'ip -6 neigh replace proxy 2001:db8:18::100 dev ens3',
+      'ip -6 route replace 2001:db8:18:100::100/128 dev alp0',
     ]);
   });
 
