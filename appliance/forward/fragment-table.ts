@@ -192,13 +192,14 @@ export abstract class FragmentTable<D extends Datagram<D>, R extends string> {
     if (offset === 0) {
       // The first fragment's header (IPv4 options, IPv6's unfragmentable part) is the
       // datagram's (RFC 791 §3.2, RFC 8200 4.5): the payload already held moves up to follow it.
-      if (hl !== p.place) buf.copy(buf, base + hl, base + p.place, base + p.place + p.maxEnd);
-      buf.copy(buf, base, headerAt, headerAt + hl);
+      if (hl !== p.place) buf.copyWithin(base + hl, base + p.place, base + p.place + p.maxEnd);
+      buf.copyWithin(base, headerAt, headerAt + hl);
       // With a capture on, its link header too: the whole datagram, dropped later, shows who sent it.
-      if (this.lost?.capture !== undefined) buf.copy(buf, base - ETH_HEADER, headerAt - ETH_HEADER, headerAt);
+      if (this.lost?.capture !== undefined) buf.copyWithin(base - ETH_HEADER, headerAt - ETH_HEADER, headerAt);
       p.place = hl;
     }
-    buf.copy(buf, base + p.place + offset, payloadAt, payloadAt + length);
+    // copyWithin, not Buffer#copy: the same bytes moved, without the garbage Node's copy makes per call.
+    buf.copyWithin(base + p.place + offset, payloadAt, payloadAt + length);
     r[2 * p.fragments] = offset;
     r[2 * p.fragments + 1] = end;
     p.fragments++;
@@ -244,7 +245,7 @@ export abstract class FragmentTable<D extends Datagram<D>, R extends string> {
   }
 
   /** Drops the datagram: its slot goes back, its entry stays to discard the rest of it. */
-  private kill(p: D, reason: ReassemblyDrop): void {
+  protected kill(p: D, reason: ReassemblyDrop): void {
     this.pool.give(this.detach(p, reason));
   }
 
