@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CaptureSettings } from '../config/capture-ini';
 import { DROP_REASONS } from '../forward/drops';
-import { REASSEMBLY_DROPS } from '../forward/reassembly';
+import { REASSEMBLY6_DROPS } from '../forward/reassembly6';
 import { ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
 import { LINKTYPE_ETHERNET } from '../wire/pcapng';
 import { commentAt, epbLength, idbLength, shbLength, writeEpbHead, writeEpbTail, writeIdb, writeShb } from './pcapng';
@@ -15,8 +15,11 @@ import { RingFile } from './ring-file';
 const STAGING = 1 << 20;
 const ETHERTYPE_IPV6 = 0x86dd;
 const USER_APPL = Buffer.from('socksalp');
-/** A datagram's fate beyond the drop reasons: a fragment dropped with its datagram, or one of a datagram dropped before. */
-const FRAGMENT_REASONS = [...REASSEMBLY_DROPS, 'rest-of-dropped'] as const;
+/**
+ * A datagram's fate beyond the drop reasons: a fragment dropped with its datagram (IPv6's reasons
+ * are IPv4's and a few more), or one of a datagram dropped before.
+ */
+const FRAGMENT_REASONS = [...REASSEMBLY6_DROPS, 'rest-of-dropped'] as const;
 export type FragmentReason = (typeof FRAGMENT_REASONS)[number];
 
 /**

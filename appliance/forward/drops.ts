@@ -1,6 +1,7 @@
 import type { PacketPool } from '../device/packet-pool';
 import type { DropCapture, FragmentReason } from '../capture/drop-capture';
 import { ETH_HEADER } from '../wire/ethernet';
+import { IPV6_HEADER } from '../wire/ipv6';
 
 /** Why packets were dropped, counted by reason; one log line the first time each happens. */
 export const DROP_REASONS = [
@@ -68,9 +69,14 @@ export class Drops {
     this.pool.give(slot);
   }
 
-  /** A fragment reassembly drops (reassembly.ts counts it): kept in the capture only; its slot is the caller's. */
+  /** A fragment reassembly drops (reassembly.ts, reassembly6.ts count it): kept in the capture only; its slot is the caller's. */
   fragment(slot: number, reason: FragmentReason): void {
-    if (this.capture !== undefined) this.keep(slot, this.device, this.pool.buf.readUInt16BE(this.pool.ipOffset(slot) + 2), this.device !== 0, this.capture.fragmentComments[reason]);
+    if (this.capture === undefined) return;
+    const ip = this.pool.ipOffset(slot);
+    const b = this.pool.buf;
+    // IPv4's total length, or IPv6's payload length and fixed header.
+    const length = b[ip] >> 4 === 6 ? IPV6_HEADER + b.readUInt16BE(ip + 4) : b.readUInt16BE(ip + 2);
+    this.keep(slot, this.device, length, this.device !== 0, this.capture.fragmentComments[reason]);
   }
 
   /** A frame of `len` bytes congestion control discarded from `server`'s queue (egress.ts counts it); its slot is the caller's. */

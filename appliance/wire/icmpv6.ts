@@ -30,6 +30,8 @@ export const TIME_EXCEEDED_REASSEMBLY = 1;
 export const PARAMETER_HEADER = 0;
 export const PARAMETER_NEXT_HEADER = 1;
 export const PARAMETER_OPTION = 2;
+/** RFC 7112 5: a first fragment without the whole header chain (pointer 0). */
+export const PARAMETER_HEADER_CHAIN = 3;
 // NA flags (RFC 4861 4.4) and the link-layer address options (4.6.1).
 export const ND_ROUTER = 0x80;
 export const ND_SOLICITED = 0x40;

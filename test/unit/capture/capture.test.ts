@@ -7,10 +7,13 @@ import { DropCapture } from '../../../appliance/capture/drop-capture';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Drops } from '../../../appliance/forward/drops';
 import { Reassembler } from '../../../appliance/forward/reassembly';
+import { PARAMETER_PROBLEM, Reassembler6 } from '../../../appliance/forward/reassembly6';
 import { ServerEgress } from '../../../appliance/forward/egress';
 import type { ServerRecord } from '../../../appliance/config/tables';
 import { emitIpv4, Ipv4View, PROTO_TCP } from '../../../appliance/wire/ipv4';
+import { FRAGMENT, Ipv6HeaderError, Ipv6Headers, Ipv6View } from '../../../appliance/wire/ipv6';
 import { ip } from '../wire/packets';
+import { a6, datagram6 } from '../wire/packets6';
 import { readRing } from './read-ring';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -247,6 +250,41 @@ describe('capture/drop-capture: the ring of dropped datagrams', function () {
     expect(got.map((p) => p.comment)).to.deep.equal(['drop: reassembly-overlap', 'drop: reassembly-rest-of-dropped']);
     expect(got[0].data.subarray(14)).to.deep.equal(sent[1]);
     expect(got[1].data.subarray(14)).to.deep.equal(sent[2]);
+  });
+
+  it('IPv6 reassembly: an overlap, the rest of its datagram and a refused fragment are kept whole with their reasons', async function () {
+    const file = join(dir, 'drops.pcapng');
+    const pool = new PacketPool(8, 1500, 1);
+    const drops = new Drops(pool, () => undefined);
+    const c = drops.capture = capture(file, MIB, 256);
+    const r = new Reassembler6(pool, MIB);
+    r.lost = drops;
+    drops.device = 0;
+    const sent: Buffer[] = [];
+    const results: number[] = [];
+    // Offset 0 and 8 overlap (16 bytes each); 24 is the rest; the last one is 12 bytes with M set.
+    for (const [offset, more, length] of [[0, true, 16], [8, true, 16], [24, false, 8], [32, true, 12]] as const) {
+      const header = [17, 0, offset >> 8, (offset & 0xf8) | (more ? 1 : 0), 0, 0, 0, 77];
+      const b = datagram6(a6('2001:db8::2'), a6('2001:db8:1::10'), FRAGMENT, Buffer.concat([Buffer.from(header), Buffer.alloc(length, offset + 1)]));
+      sent.push(b);
+      const slot = pool.take();
+      pool.buf.set(b, pool.ipOffset(slot));
+      const v = new Ipv6View().wrap(pool.buf, pool.ipOffset(slot), b.length);
+      const h = new Ipv6Headers();
+      expect(v.readHeaders(h)).to.equal(Ipv6HeaderError.None);
+      results.push(r.add(slot, v, h, 0));
+      if (results.at(-1) === PARAMETER_PROBLEM) pool.give(slot);
+    }
+    expect(results).to.deep.equal([-1, -1, -1, PARAMETER_PROBLEM]);
+    expect([r.drops.overlap, r.drops.unaligned]).to.deep.equal([1, 1]);
+    expect(pool.available).to.equal(8);
+    await c.close();
+    const got = readRing(file).packets;
+    expect(got.map((p) => p.comment)).to.deep.equal(['drop: reassembly-overlap', 'drop: reassembly-rest-of-dropped', 'drop: reassembly-unaligned']);
+    for (const [i, p] of got.entries()) {
+      expect(p.data.readUInt16BE(12)).to.equal(0x86dd);
+      expect(p.data.subarray(14)).to.deep.equal(sent[i + 1]);
+    }
   });
 
   it('a full staging buffer counts the drop lost instead of growing, and goes on once written', async function () {
