@@ -7,6 +7,7 @@ import type { Dispatcher, Sink, Stages } from '../flow/dispatcher';
 import { Demux } from './demux';
 import { Demux6 } from './demux6';
 import { Validator6 } from './validate6';
+import { Reassembler6 } from './reassembly6';
 import { DeviceWatch } from './device-watch';
 import { Diversion } from './diversion';
 import { Drops } from './drops';
@@ -37,6 +38,8 @@ export class Forwarder implements Sink {
   /** The servers' output queues with congestion control, and their counters. */
   readonly egress: ServerEgress;
   readonly reassembler: Reassembler;
+  readonly reassembler6: Reassembler6;
+  private readonly checks6: Validator6;
   /** Drops by reason, for the status. */
   readonly drops: Drops['byReason'];
   /** What the parts lose (drops, internal errors), counted and logged once; `drops` is its table. */
@@ -72,7 +75,8 @@ export class Forwarder implements Sink {
     this.egress = new ServerEgress(config.servers, pool, stages.alps.size);
     // At most 4 MiB of fragments held, 30 s for a datagram to complete.
     this.reassembler = new Reassembler(pool, 4 << 20, 30);
-    this.egress.lost = this.reassembler.lost = this.lost;
+    this.reassembler6 = new Reassembler6(pool, 4 << 20);
+    this.egress.lost = this.reassembler.lost = this.reassembler6.lost = this.lost;
     this.neighbours = new Neighbours(pool, this.segments, this.serverSegment, config.servers, health, this.lost, log, this.egress.stats);
     this.output = new Output(pool, this.tun, this.segments, this.serverSegment, this.egress, this.neighbours, this.lost);
     this.icmp = new Icmp(pool, this.output, this.neighbours, this.lost);
@@ -80,7 +84,8 @@ export class Forwarder implements Sink {
     this.diversion = new Diversion(pool, this.segments, this.router, this.neighbours, this.output, this.lost, config.diversion, log);
     this.diversion.table = stages.diversions;
     this.checks = new Validator(pool, this.reassembler, this.lost);
-    const v6 = new Demux6(this.segments, new Validator6(pool, this.lost), this.router, this.egress, this.lost);
+    this.checks6 = new Validator6(pool, this.reassembler6, this.lost);
+    const v6 = new Demux6(this.segments, this.checks6, this.router, this.egress, this.lost);
     this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost, v6);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost);
     this.setAddresses(config.routes, config.intranet.vips);
@@ -179,12 +184,14 @@ export class Forwarder implements Sink {
     this.health.now = now;
     this.neighbours.now = now;
     this.checks.now = now;
+    this.checks6.now = now;
     this.diversion.now = now;
     this.dispatcher.stamp((performance.now() * 1000) | 0, now);
     try {
       this.watch.check(now);
       this.neighbours.resolve(this.router.hops);
       this.reassembler.expire(now);
+      this.reassembler6.expire(now);
       this.diversion.expire(now);
       this.dispatcher.tick(now);
     } catch (e) {

@@ -4,11 +4,13 @@ import { Ipv6Datagram } from '../wire/ip6-datagram';
 import { Ipv6Error, Ipv6HeaderError } from '../wire/ipv6';
 import { TcpOptions, TcpView } from '../wire/tcp';
 import type { Drops } from './drops';
+import { PARAMETER_PROBLEM, type Reassembler6 } from './reassembly6';
 
 /**
  * validate.ts for IPv6: every IPv6 datagram is checked once, here. The fixed header (RFC 8200
  * 3: version, payload length within what was read), the extension headers walked to the
- * upper layer (4), the addresses looked up as numbers; then TCP (data offset, options, and the
+ * upper layer (4), fragments through reassembly (reassembly6.ts), the addresses looked up as
+ * numbers; then TCP (data offset, options, and the
  * checksum over the IPv6 pseudo-header, 8.1) on the datagrams that go on as TCP.
  */
 export class Validator6 {
@@ -16,7 +18,14 @@ export class Validator6 {
   readonly tcp = new TcpView();
   readonly opts = new TcpOptions();
 
-  constructor(private readonly pool: PacketPool, private readonly drops: Drops) {}
+  now = 0;
+  /**
+   * A fragment refused with a Parameter Problem (reassembly6.ts: code, pointer): the slot is
+   * the callee's (icmp6 answers it, or gives it back).
+   */
+  problem: (slot: number, code: number, pointer: number) => void = (slot) => this.pool.give(slot);
+
+  constructor(private readonly pool: PacketPool, private readonly reassembler: Reassembler6, private readonly drops: Drops) {}
 
   /**
    * Points `ip` at the datagram of `slot` (`n` bytes) and checks it. Returns the slot, or -1
@@ -34,8 +43,20 @@ export class Validator6 {
       return -1;
     }
     if (ip.headers.isFragment) {
-      this.drops.dropRead(slot, 'unsupported', n);
-      return -1;
+      // RFC 8200 4.5: the whole datagram, its fragment header gone, walked again.
+      const r = this.reassembler;
+      const whole = r.add(slot, ip, ip.headers, this.now);
+      if (whole === PARAMETER_PROBLEM) {
+        this.problem(slot, r.problemCode, r.problemPointer);
+        return -1;
+      }
+      if (whole < 0) return -1;
+      ip.wrap(this.pool.buf, this.pool.ipOffset(whole), r.lastLength);
+      if (ip.readHeaders(ip.headers) !== Ipv6HeaderError.None) {
+        this.drops.drop(whole, 'malformed-ipv6');
+        return -1;
+      }
+      slot = whole;
     }
     ip.bind();
     return slot;
