@@ -1,6 +1,8 @@
 import { PROTO_TCP } from '../wire/ipv4';
+import { PROTO_ICMPV6 } from '../wire/ipv6';
 import type { Dispatcher } from '../flow/dispatcher';
 import type { Drops } from './drops';
+import type { Neighbours } from './neighbours';
 import type { ServerEgress } from './egress';
 import type { Router } from './routes';
 import type { Segment } from './segments';
@@ -8,9 +10,10 @@ import type { Validator6 } from './validate6';
 
 /**
  * demux.ts for IPv6 datagrams: from the TUN, TCP to an IPv6 VIP's SOCKS port goes to the
- * dispatcher (patent step 702); from a TAP (EtherType 0x86DD), TCP from a server's endpoint to
- * the appliance's `local6` goes to the dispatcher. The connection path then takes either
- * family alike (the addresses are numbers: addr/interner.ts).
+ * dispatcher (patent step 702); from a TAP (EtherType 0x86DD), Neighbor Discovery goes to the
+ * neighbours (ndp.ts), and TCP from a server's endpoint to the appliance's `local6` to the
+ * dispatcher. The connection path then takes either family alike (the addresses are numbers:
+ * addr/interner.ts).
  */
 export class Demux6 {
   dispatcher!: Dispatcher;
@@ -21,6 +24,7 @@ export class Demux6 {
     private readonly router: Router,
     private readonly egress: ServerEgress,
     private readonly drops: Drops,
+    private readonly neighbours: Neighbours,
   ) {}
 
   /** An IPv6 datagram of `n` bytes from the TUN. */
@@ -46,6 +50,8 @@ export class Demux6 {
     slot = this.checks.checkIp(slot, n);
     if (slot < 0) return;
     const ip = this.checks.ip;
+    // Neighbor Discovery first: a solicitation comes to a solicited-node group, not to local6.
+    if (ip.headers.protocol === PROTO_ICMPV6 && this.neighbours.receive6(segIndex, slot, ip)) return;
     if (ip.dst !== seg.local6 || seg.local6 < 0) {
       this.drops.drop(slot, 'not-for-us');
       return;

@@ -24,7 +24,7 @@ import { Validator } from './validate';
 
 /**
  * The forwarder: the device side of the appliance. Reads the TUN and the TAPs (Ingress),
- * checks every datagram once (Validator), answers ARP (Neighbours) and ICMP echo (Icmp), hands
+ * checks every datagram once (Validator), answers ARP and ND (Neighbours) and ICMP echo (Icmp), hands
  * SOCKS segments to the dispatcher (Demux), routes the rest (Router, patent step 703), and
  * writes what comes back through per-server output queues with congestion control and
  * Ethernet framing onto the TAPs, or onto the TUN (Output). This class only puts them
@@ -85,7 +85,7 @@ export class Forwarder implements Sink {
     this.diversion.table = stages.diversions;
     this.checks = new Validator(pool, this.reassembler, this.lost);
     this.checks6 = new Validator6(pool, this.reassembler6, this.lost);
-    const v6 = new Demux6(this.segments, this.checks6, this.router, this.egress, this.lost);
+    const v6 = new Demux6(this.segments, this.checks6, this.router, this.egress, this.lost, this.neighbours);
     this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost, v6);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost);
     this.setAddresses(config.routes, config.intranet.vips);
@@ -179,7 +179,7 @@ export class Forwarder implements Sink {
     return this.output.wantsWrite(index);
   }
 
-  /** Timers: ARP, reassembly, then the dispatcher's; writes what they produced. */
+  /** Timers: ARP and ND, reassembly, then the dispatcher's; writes what they produced. */
   tick(now: number): void {
     this.health.now = now;
     this.neighbours.now = now;

@@ -1,36 +1,41 @@
+import { isV6 } from '../addr/address';
 import type { ServerRecord } from '../config/tables';
 import { formatMac } from '../config/address';
 import type { PacketPool } from '../device/packet-pool';
-import { ArpView, ARP_LENGTH, ARP_REPLY, ARP_REQUEST, emitArp, type ArpRepr } from '../wire/arp';
-import { emitEthernet, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER } from '../wire/ethernet';
-import type { Drops } from './drops';
+import { emitEthernet, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_HEADER } from '../wire/ethernet';
+import type { Ipv6Datagram } from '../wire/ip6-datagram';
+import { Arp } from './arp';
+import type { DropReason, Drops } from './drops';
 import type { ServerHealth } from './health';
+import { NeighbourDiscovery } from './ndp';
 import { sameMac, ServerReachability } from './reachability';
 import type { Hop } from './routes';
 import type { Segment } from './segments';
 
-/** Seconds before asking again for a MAC not known yet: RFC 1122 2.3.2.1's rate, 1 per second. */
-const ARP_RETRY = 1;
+/** Seconds before asking again for a MAC not known yet: RFC 1122 2.3.2.1's rate, 1 per second (RFC 4861 7.2.2's RetransTimer). */
+const RETRY = 1;
 /** Seconds before asking again for a known MAC: RFC 1122 2.3.2.1 wants stale entries flushed. */
-const ARP_REFRESH = 60;
-const BROADCAST = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
+const REFRESH = 60;
 
 /**
- * ARP on the segments (RFC 826), and the Ethernet framing that needs it. Answers requests for
- * the appliance's `local` address; learns a sender only if it is a server or an address it
- * asked about (a gateway, a next hop), so a segment's chatter cannot fill the table; asks for
- * the MACs it lacks every second and refreshes the known ones every minute. A server whose
- * `mac` servers.ini gives is resolved from the start and never asked about. A server's MAC is
- * kept reachable, and a claim that changes it verified, by reachability.ts.
+ * The neighbours on the segments, of both families, and the Ethernet framing that needs them:
+ * one table of MACs keyed by address number (an IPv4 address and an IPv6 one never share a
+ * number, addr/interner.ts), filled by ARP (RFC 826, arp.ts) for IPv4 addresses and by
+ * Neighbor Discovery (RFC 4861, ndp.ts) for IPv6 ones. Learns an address only if it is a
+ * server's or one it asked about (a gateway, a next hop), so a segment's chatter cannot fill
+ * the table; asks for the MACs it lacks every second and refreshes the known ones every
+ * minute. A server whose `mac` servers.ini gives is resolved from the start and never asked
+ * about. A server's MAC is kept reachable, and a claim that changes it verified, by
+ * reachability.ts, whichever protocol made the claim.
  */
 export class Neighbours {
   /** Each server's MAC, as `macs` has it for its address: read per packet, so no lookup. */
   readonly serverMac: (Uint8Array | undefined)[] = [];
   private readonly macs = new Map<number, Uint8Array>();
   /** When to ask next, per address asked about (also: whose answers are worth learning). */
-  private readonly arpNext = new Map<number, number>();
-  private readonly arp = new ArpView();
-  private readonly repr: ArpRepr = { operation: 0, senderMac: new Uint8Array(6), senderIp: 0, targetMac: new Uint8Array(6), targetIp: 0 };
+  private readonly askNext = new Map<number, number>();
+  private readonly arp: Arp;
+  private readonly nd: NeighbourDiscovery;
   readonly reach: ServerReachability;
   /** Per server, its packets out at the last tick: whether it is in use. */
   private readonly lastOut: number[];
@@ -47,13 +52,16 @@ export class Neighbours {
     /** The servers' output counters (egress.ts): what was sent to each. */
     private readonly sent: readonly { packetsOut: number }[],
   ) {
+    this.arp = new Arp(pool, segments, drops, this);
+    this.nd = new NeighbourDiscovery(pool, segments, drops, this);
     this.lastOut = servers.map(() => 0);
     const prober = {
-      probe: (server: number, mac: Uint8Array | undefined) => this.request(serverSegment[server], servers[server].address, mac ?? BROADCAST),
+      probe: (server: number, mac: Uint8Array | undefined) => this.ask(serverSegment[server], servers[server].address, mac),
       adopt: (server: number, mac: Uint8Array) => this.use(servers[server].address, Uint8Array.from(mac), segments[serverSegment[server]].hosts.get(servers[server].address)),
       setResolved: (server: number, resolved: boolean) => { health.resolved[server] = resolved; },
     };
-    this.reach = new ServerReachability(servers.map((s) => s.name), servers.map((s) => s.mac !== undefined), health.progressAt, prober, log);
+    const via = servers.map((s) => (isV6(s.address) ? 'ND' : 'ARP'));
+    this.reach = new ServerReachability(servers.map((s) => s.name), servers.map((s) => s.mac !== undefined), health.progressAt, prober, log, via);
     for (let i = 0; i < servers.length; i++) {
       const s = servers[i];
       this.serverMac.push(s.mac);
@@ -64,39 +72,42 @@ export class Neighbours {
     }
   }
 
-  /** An ARP frame of `n` bytes from segment `segIndex`: learned from if worth it, answered if for us. */
+  /** An ARP frame of `n` bytes from segment `segIndex` (arp.ts). */
   receive(segIndex: number, slot: number, n: number): void {
-    const seg = this.segments[segIndex];
-    const a = this.arp.wrap(this.pool.buf, this.pool.ipOffset(slot), n - ETH_HEADER);
-    if (!a.valid) {
-      this.drops.dropRead(slot, 'malformed-arp', n - ETH_HEADER);
-      return;
-    }
-    const sender = a.senderIp;
-    const mac = a.senderMac;
-    const servers = seg.hosts.get(sender);
-    if (servers !== undefined || this.arpNext.has(sender)) this.learn(sender, mac, servers, a.operation === ARP_REPLY && a.targetIp === seg.local);
-    if (a.operation !== ARP_REQUEST || a.targetIp !== seg.local) {
-      this.pool.give(slot);
-      return;
-    }
-    // Reply in place: to the asker, from the appliance's address on this segment.
-    const r = this.repr;
-    r.operation = ARP_REPLY;
-    r.targetMac.set(mac);
-    r.targetIp = sender;
-    r.senderMac.set(seg.mac);
-    r.senderIp = seg.local;
-    const base = this.pool.frameOffset(slot);
-    emitEthernet(this.pool.buf, base, r.targetMac, seg.mac, ETHERTYPE_ARP);
-    emitArp(r, this.pool.buf, base + ETH_HEADER);
-    this.writeFrame(segIndex, slot, ETH_HEADER + ARP_LENGTH);
+    this.arp.receive(segIndex, slot, n);
   }
 
   /**
-   * `ip` is at `mac` (a view into the frame, copied if kept); `servers`: the servers at `ip`,
-   * whose MAC changes only as reachability.ts decides; `answer`: a reply to the appliance. A
-   * gateway's is taken as it comes.
+   * An ICMPv6 datagram from segment `segIndex`, checked as IPv6 (validate6.ts): taken when it
+   * is Neighbor Discovery (ndp.ts), which may be multicast; false, and the slot still the
+   * caller's, when it is not.
+   */
+  receive6(segIndex: number, slot: number, ip: Ipv6Datagram): boolean {
+    return this.nd.receive(segIndex, slot, ip);
+  }
+
+  /**
+   * For arp.ts and ndp.ts: `ip` on segment `segIndex` is at `mac` (a view, copied if kept),
+   * learned if it is a server's address or one asked about; `answer`: a reply to the appliance.
+   */
+  heard(segIndex: number, ip: number, mac: Uint8Array, answer: boolean): void {
+    const servers = this.segments[segIndex].hosts.get(ip);
+    if (servers !== undefined || this.askNext.has(ip)) this.learn(ip, mac, servers, answer);
+  }
+
+  /** The MAC in use for `ip`, undefined when none is. */
+  known(ip: number): Uint8Array | undefined {
+    return this.macs.get(ip);
+  }
+
+  /** Whether `ip` is a server's address on segment `segIndex`. */
+  isServer(segIndex: number, ip: number): boolean {
+    return this.segments[segIndex].hosts.has(ip);
+  }
+
+  /**
+   * `ip` is at `mac`; `servers`: the servers at `ip`, whose MAC changes only as reachability.ts
+   * decides; `answer`: a reply to the appliance. A gateway's is taken as it comes.
    */
   private learn(ip: number, mac: Uint8Array, servers: number[] | undefined, answer: boolean): void {
     const known = this.macs.get(ip);
@@ -111,7 +122,7 @@ export class Neighbours {
         this.log(`server ${this.servers[server].name} is at ${formatMac(mac)}`);
       }
     }
-    this.arpNext.set(ip, this.now + ARP_REFRESH);
+    this.askNext.set(ip, this.now + REFRESH);
   }
 
   /** From now on `ip` (and the servers at it) is reached at `mac`. */
@@ -120,7 +131,7 @@ export class Neighbours {
     if (servers !== undefined) for (let i = 0; i < servers.length; i++) this.serverMac[servers[i]] = mac;
   }
 
-  /** Each tick: asks for the servers' MACs, then the gateways' of `hops`, when due. */
+  /** Each tick: asks for the servers' MACs, then the gateways' of `hops` (either family), when due. */
   resolve(hops: readonly Hop[]): void {
     this.reach.tick(this.now, this.used, this.macOf, this.away);
     for (let i = 0; i < this.servers.length; i++) {
@@ -135,22 +146,31 @@ export class Neighbours {
   }
 
   /**
-   * Frames a datagram of `len` bytes for `nextHop` on segment `segIndex` and sends it. Without
-   * the next hop's MAC the datagram is dropped (no-arp) and the MAC asked for, when due.
+   * Frames an IPv4 datagram of `len` bytes for `nextHop` on segment `segIndex` and sends it.
+   * Without the next hop's MAC the datagram is dropped (no-arp) and the MAC asked for, when due.
    */
   sendTo(segIndex: number, slot: number, len: number, nextHop: number): void {
+    this.frame(segIndex, slot, len, nextHop, ETHERTYPE_IPV4, 'no-arp');
+  }
+
+  /** sendTo for an IPv6 datagram: `nextHop` an IPv6 address number, resolved by ND (no-ndp when not yet). */
+  sendTo6(segIndex: number, slot: number, len: number, nextHop: number): void {
+    this.frame(segIndex, slot, len, nextHop, ETHERTYPE_IPV6, 'no-ndp');
+  }
+
+  private frame(segIndex: number, slot: number, len: number, nextHop: number, etherType: number, unresolved: DropReason): void {
     const seg = this.segments[segIndex];
     const mac = this.macs.get(nextHop);
     if (seg === undefined || mac === undefined) {
-      if (seg === undefined) this.drops.drop(slot, 'no-arp'); // the route's TAP is not there: kept as received
+      if (seg === undefined) this.drops.dropRead(slot, unresolved, len); // the route's TAP is not there: kept as received
       else {
         this.solicit(segIndex, nextHop);
-        this.drops.dropOut(slot, 'no-arp', segIndex + 1, len, false);
+        this.drops.dropOut(slot, unresolved, segIndex + 1, len, false);
       }
       return;
     }
-    emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, ETHERTYPE_IPV4);
-    this.writeFrame(segIndex, slot, ETH_HEADER + len);
+    emitEthernet(this.pool.buf, this.pool.frameOffset(slot), mac, seg.mac, etherType);
+    this.write(segIndex, slot, ETH_HEADER + len);
   }
 
   // For reachability's tick, bound once.
@@ -163,38 +183,30 @@ export class Neighbours {
   private readonly macOf = (server: number): Uint8Array | undefined => this.serverMac[server];
   private readonly away = (server: number): boolean => this.health.deviceDown[server];
 
-  /** A broadcast request for `target` on segment `segIndex`, unless one went out too recently. */
-  private solicit(segIndex: number, target: number): void {
-    const due = this.arpNext.get(target) ?? 0;
+  /**
+   * A request for `target`'s MAC on segment `segIndex` to everyone (ARP's broadcast, ND's
+   * solicited-node group), unless one went out too recently. Also the hook for next hops the
+   * appliance needs but `resolve`'s hops do not name.
+   */
+  solicit(segIndex: number, target: number): void {
+    const due = this.askNext.get(target) ?? 0;
     if (this.now < due) return;
-    this.arpNext.set(target, this.now + (this.macs.has(target) ? ARP_REFRESH : ARP_RETRY));
-    this.request(segIndex, target, BROADCAST);
+    this.askNext.set(target, this.now + (this.macs.has(target) ? REFRESH : RETRY));
+    this.ask(segIndex, target, undefined);
   }
 
-  /** An ARP request for `target` on segment `segIndex`, to `dst` (a MAC, or the broadcast address). */
-  private request(segIndex: number, target: number, dst: Uint8Array): void {
-    const seg = this.segments[segIndex];
-    const slot = this.pool.take();
-    if (slot < 0) return;
-    const r = this.repr;
-    r.operation = ARP_REQUEST;
-    r.senderMac.set(seg.mac);
-    r.senderIp = seg.local;
-    r.targetMac.fill(0);
-    r.targetIp = target;
-    const base = this.pool.frameOffset(slot);
-    emitEthernet(this.pool.buf, base, dst, seg.mac, ETHERTYPE_ARP);
-    emitArp(r, this.pool.buf, base + ETH_HEADER);
-    this.writeFrame(segIndex, slot, ETH_HEADER + ARP_LENGTH);
+  /** Asks for `target`'s MAC at `mac` (a probe) or of everyone, in its family's protocol. */
+  private ask(segIndex: number, target: number, mac: Uint8Array | undefined): void {
+    if (isV6(target)) this.nd.ask(segIndex, target, mac);
+    else this.arp.ask(segIndex, target, mac);
   }
 
   /**
-   * Straight to the TAP: ARP, echo replies and routed datagrams belong to no server's queue,
-   * so when the TAP would block they are dropped (queue-full) rather than kept.
+   * Straight to the TAP: ARP, ND, echo replies and routed datagrams belong to no server's
+   * queue, so when the TAP would block they are dropped (queue-full) rather than kept.
    */
-  private writeFrame(segIndex: number, slot: number, len: number): void {
+  write(segIndex: number, slot: number, len: number): void {
     if (this.segments[segIndex].device.write(slot, len)) this.pool.give(slot);
     else this.drops.dropOut(slot, 'queue-full', segIndex + 1, len - ETH_HEADER, true);
   }
 }
-

@@ -20,7 +20,7 @@ const enum Nud {
   Failed = 3,
 }
 
-/** What reachability asks of the ARP layer: a request for `server`'s address, to `mac` or to everyone. */
+/** What reachability asks of ARP or ND: a request for `server`'s address, to `mac` or to everyone (broadcast, or the solicited-node group). */
 export interface Prober {
   probe(server: number, mac: Uint8Array | undefined): void;
   adopt(server: number, mac: Uint8Array): void;
@@ -29,12 +29,14 @@ export interface Prober {
 
 /**
  * Neighbour reachability for the servers, after Linux's NUD (RFC 4861 7.3, applied to ARP as
- * Linux does): a server's MAC is confirmed by the TCP progress the appliance sees from it
- * (new data through the splice: `progressAt`) and by its ARP answers; a server in use that goes DELAY seconds
+ * Linux does; an IPv6 server's answers are Neighbor Advertisements, ndp.ts): a server's MAC is
+ * confirmed by the TCP progress the appliance sees from it (new data through the splice:
+ * `progressAt`) and by its ARP answers; a server in use that goes DELAY seconds
  * without confirmation is asked at its MAC, then by broadcast, and failing that is marked
  * unresolved, so that new connections go elsewhere, until it answers again.
  *
- * An ARP that gives a server's address another MAC than the one in use (gratuitous, or an
+ * An ARP (or an advertisement with the override flag) that gives a server's address another
+ * MAC than the one in use (gratuitous, or an
  * answer to someone else) is not believed at once: the old MAC and the new are both asked, and
  * the new one is adopted only when it answers and the old one does not, so that one forged
  * ARP cannot divert a server's traffic (`heard`). A MAC from servers.ini is never changed.
@@ -61,6 +63,8 @@ export class ServerReachability {
     private readonly progressAt: Float64Array,
     private readonly prober: Prober,
     private readonly log: (message: string) => void,
+    /** Per server, the protocol that resolves it, for the log: ARP, or ND for an IPv6 server. */
+    private readonly via: readonly string[] = names.map(() => 'ARP'),
   ) {
     const n = names.length;
     this.state = new Array<Nud>(n).fill(Nud.Reachable);
@@ -93,7 +97,7 @@ export class ServerReachability {
       return false;
     }
     if (this.fixed[server]) {
-      if (this.firstClaim(server, mac)) this.log(`ARP claims server ${this.names[server]} is at ${formatMac(mac)}; its mac in servers.ini, ${formatMac(known)}, stays`);
+      if (this.firstClaim(server, mac)) this.log(`${this.via[server]} claims server ${this.names[server]} is at ${formatMac(mac)}; its mac in servers.ini, ${formatMac(known)}, stays`);
       this.stats.claimsRefused++;
       return false;
     }
@@ -115,7 +119,7 @@ export class ServerReachability {
     this.oldAnswered[server] = false;
     this.probes[server] = UNICAST_PROBES;
     this.nextProbe[server] = now;
-    if (this.firstClaim(server, mac)) this.log(`ARP claims server ${this.names[server]} is at ${formatMac(mac)}, not ${formatMac(known)}; asking both before believing it`);
+    if (this.firstClaim(server, mac)) this.log(`${this.via[server]} claims server ${this.names[server]} is at ${formatMac(mac)}, not ${formatMac(known)}; asking both before believing it`);
     return false;
   }
 
@@ -168,7 +172,7 @@ export class ServerReachability {
         this.state[s] = Nud.Failed;
         this.stats.failed++;
         this.prober.setResolved(s, false);
-        this.log(`server ${this.names[s]} answers no ARP (last at ${formatMac(known)}); down until it does`);
+        this.log(`server ${this.names[s]} answers no ${this.via[s]} (last at ${formatMac(known)}); down until it does`);
       }
     }
     if (this.state[s] !== Nud.Failed) this.probes[s]--;
@@ -205,7 +209,7 @@ export class ServerReachability {
   private recovered(s: number, mac: Uint8Array): void {
     if (this.state[s] === Nud.Failed) {
       this.prober.setResolved(s, true);
-      this.log(`server ${this.names[s]} answers ARP again at ${formatMac(mac)}`);
+      this.log(`server ${this.names[s]} answers ${this.via[s]} again at ${formatMac(mac)}`);
     }
     this.state[s] = Nud.Reachable;
   }
