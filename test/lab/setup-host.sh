@@ -34,6 +34,7 @@ NEEDED=(
   nfdump:nfdump
   strace:strace
   perf:linux-perf
+  ndisc6:ndisc6
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
