@@ -51,7 +51,7 @@ export class Demux6 {
     if (slot < 0) return;
     const ip = this.checks.ip;
     // Neighbor Discovery first: a solicitation comes to a solicited-node group, not to local6.
-    if (ip.headers.protocol === PROTO_ICMPV6 && this.neighbours.receive6(segIndex, slot, ip)) return;
+    if (ip.headers.protocol === PROTO_ICMPV6 && this.neighbours.receive6(segIndex, slot, ip, this.checks.reassembled)) return;
     if (ip.dst !== seg.local6 || seg.local6 < 0) {
       this.drops.drop(slot, 'not-for-us');
       return;

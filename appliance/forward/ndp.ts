@@ -50,8 +50,9 @@ export class NeighbourDiscovery {
   /**
    * An ICMPv6 datagram from segment `segIndex`: false when it is not Neighbor Discovery (the
    * slot stays the caller's), else taken: answered, learned from, or dropped (counted).
+   * `reassembled`: it came in fragments.
    */
-  receive(segIndex: number, slot: number, ip: Ipv6Datagram): boolean {
+  receive(segIndex: number, slot: number, ip: Ipv6Datagram, reassembled: boolean): boolean {
     const b = ip.buf;
     const at = ip.upperOffset;
     const len = ip.upperLength;
@@ -62,9 +63,9 @@ export class NeighbourDiscovery {
       this.drops.dropRead(slot, 'unsupported', ip.totalLength);
       return true;
     }
-    // RFC 4861 7.1.1, 7.1.2; and RFC 6980 5: no fragment header, not even an atomic one.
+    // RFC 4861 7.1.1, 7.1.2; and RFC 6980 5: never in fragments, nor with an atomic fragment header.
     const nd = this.nd.wrap(b, at, len);
-    if (ip.hopLimit !== ND_HOP_LIMIT || ip.headers.fragmentAt >= 0 || nd.check() !== NdError.None || !this.checksumValid(slot, ip, at, len)) {
+    if (ip.hopLimit !== ND_HOP_LIMIT || reassembled || ip.headers.fragmentAt >= 0 || nd.check() !== NdError.None || !this.checksumValid(slot, ip, at, len)) {
       this.drops.dropRead(slot, 'malformed-nd', ip.totalLength);
       return true;
     }

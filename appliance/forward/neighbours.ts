@@ -80,10 +80,10 @@ export class Neighbours {
   /**
    * An ICMPv6 datagram from segment `segIndex`, checked as IPv6 (validate6.ts): taken when it
    * is Neighbor Discovery (ndp.ts), which may be multicast; false, and the slot still the
-   * caller's, when it is not.
+   * caller's, when it is not. `reassembled`: it came in fragments.
    */
-  receive6(segIndex: number, slot: number, ip: Ipv6Datagram): boolean {
-    return this.nd.receive(segIndex, slot, ip);
+  receive6(segIndex: number, slot: number, ip: Ipv6Datagram, reassembled: boolean): boolean {
+    return this.nd.receive(segIndex, slot, ip, reassembled);
   }
 
   /**

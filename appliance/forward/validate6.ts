@@ -19,6 +19,8 @@ export class Validator6 {
   readonly opts = new TcpOptions();
 
   now = 0;
+  /** The datagram checked last came in fragments: no Neighbor Discovery message may (RFC 6980 5). */
+  reassembled = false;
   /**
    * A fragment refused with a Parameter Problem (reassembly6.ts: code, pointer): the slot is
    * the callee's (icmp6 answers it, or gives it back).
@@ -33,6 +35,7 @@ export class Validator6 {
    */
   checkIp(slot: number, n: number): number {
     const ip = this.ip.wrap(this.pool.buf, this.pool.ipOffset(slot), n);
+    this.reassembled = false;
     if (ip.check() !== Ipv6Error.None) {
       this.drops.dropRead(slot, 'malformed-ipv6', n);
       return -1;
@@ -57,6 +60,7 @@ export class Validator6 {
         return -1;
       }
       slot = whole;
+      this.reassembled = true;
     }
     ip.bind();
     return slot;

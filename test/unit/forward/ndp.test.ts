@@ -10,6 +10,7 @@ import { ServerHealth } from '../../../appliance/forward/health';
 import { Neighbours } from '../../../appliance/forward/neighbours';
 import type { Router } from '../../../appliance/forward/routes';
 import type { Segment } from '../../../appliance/forward/segments';
+import { Reassembler6 } from '../../../appliance/forward/reassembly6';
 import { Validator6 } from '../../../appliance/forward/validate6';
 import { ETH_HEADER } from '../../../appliance/wire/ethernet';
 import { ip } from '../wire/packets';
@@ -74,7 +75,7 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
   const health = new ServerHealth(servers.length, () => undefined, servers.map((s) => s.name));
   const sent = servers.map(() => ({ packetsOut: 0 }));
   const n = new Neighbours(pool, [seg], servers.map(() => 0), servers, health, drops, (m) => logs.push(m), sent);
-  const demux = new Demux6([seg], new Validator6(pool, drops), {} as Router, {} as ServerEgress, drops, n);
+  const demux = new Demux6([seg], new Validator6(pool, new Reassembler6(pool, 1 << 20), drops), {} as Router, {} as ServerEgress, drops, n);
   const inject = (f: Buffer) => {
     const slot = pool.take();
     pool.buf.set(f, pool.frameOffset(slot));
@@ -123,6 +124,20 @@ describe('forward/ndp: Neighbor Discovery on a segment (RFC 4861)', function () 
     expect(t.out()).to.deep.equal([]);
     expect(t.drops['malformed-nd']).to.equal(bad.length);
     expect(t.n.serverMac[0], 'nothing learned').to.equal(undefined);
+    expect(t.pool.available).to.equal(16);
+  });
+
+  it('drops a solicitation that came in fragments, or with an atomic fragment header (RFC 6980 5)', function () {
+    const t = setup();
+    const message = withChecksum(S, SOLICITED_NODE_L, 58, Buffer.from(ns(L, sll(OLD)).replace(/ /g, ''), 'hex'), 2);
+    const fragment = (offset: number, more: boolean, part: Buffer) =>
+      datagram6(S, SOLICITED_NODE_L, 44, Buffer.concat([Buffer.from([58, 0, offset >> 8, (offset & 0xf8) | (more ? 1 : 0), 0, 0, 0x12, 0x34]), part]), 255);
+    const group = Buffer.from('3333ff000001', 'hex');
+    t.inject(frame(group, OLD, fragment(0, true, message.subarray(0, 16))));
+    t.inject(frame(group, OLD, fragment(16, false, message.subarray(16))));
+    t.inject(frame(group, OLD, fragment(0, false, message)));
+    expect(t.out()).to.deep.equal([]);
+    expect(t.drops['malformed-nd']).to.equal(2);
     expect(t.pool.available).to.equal(16);
   });
 
