@@ -48,8 +48,15 @@ export class Drops {
   drop(slot: number, reason: DropReason): void {
     this.count(reason);
     if (slot < 0) return;
-    if (this.capture !== undefined) this.keep(slot, this.device, this.pool.buf.readUInt16BE(this.pool.ipOffset(slot) + 2), this.device !== 0, this.capture.dropComments[reason]);
+    if (this.capture !== undefined) this.keep(slot, this.device, this.ipLength(slot), this.device !== 0, this.capture.dropComments[reason]);
     this.pool.give(slot);
+  }
+
+  /** A checked datagram's length: IPv4's total length, or IPv6's payload length and fixed header. */
+  private ipLength(slot: number): number {
+    const at = this.pool.ipOffset(slot);
+    const b = this.pool.buf;
+    return b[at] >> 4 === 6 ? 40 + b.readUInt16BE(at + 4) : b.readUInt16BE(at + 2);
   }
 
   /** A drop before the IP header was checked: the slot holds what `device` read, `ipLength` bytes after the link header's place (less than 0 for a runt frame). */

@@ -1,6 +1,6 @@
 import type { PacketDevice } from '../device/device';
 import type { PacketPool } from '../device/packet-pool';
-import { emitEthernet, ETH_HEADER } from '../wire/ethernet';
+import { emitEthernet, ETHERTYPE_IPV6, ETH_HEADER } from '../wire/ethernet';
 import type { Drops } from './drops';
 import type { ServerEgress } from './egress';
 import type { Neighbours } from './neighbours';
@@ -45,7 +45,7 @@ export class Output {
   toServer(server: number, slot: number, len: number, alp: number, priority: number, discardEligible: boolean, own: boolean): void {
     const mac = this.neighbours.serverMac[server];
     if (mac === undefined) {
-      this.drops.dropOut(slot, 'no-arp', this.serverSegment[server] + 1, len, false);
+      this.drops.dropOut(slot, this.egress.etherType[server] === ETHERTYPE_IPV6 ? 'no-ndp' : 'no-arp', this.serverSegment[server] + 1, len, false);
       return;
     }
     const seg = this.segments[this.serverSegment[server]];
