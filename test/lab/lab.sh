@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The socksalp lab: the project's own test hosts, in network namespaces.
 #
-#   salab-client  intranet client          c0 198.18.0.2/24, VIP, 198.19/16 and 203.0.113/24
-#                                          via 198.18.0.1
-#   salab-app     the appliance's host     intra0 198.18.0.1/24; TUN alp0 carries the VIP and
-#                                          203.0.113/24 (the appliance's [routes] take it on);
-#                                          per server: bridge br-sX (198.19.N.254/24, the
-#                                          kernel's own leg) joining TAP alp-sX and veth seg-sX;
-#                                          rp_filter loose (replies from the internet come back
-#                                          on br-sa, not on alp0)
+#   salab-client  intranet client          c0 198.18.0.2/24 and 2001:db8:18::2/64; VIP,
+#                                          198.19/16 and 203.0.113/24 via 198.18.0.1; VIP6,
+#                                          2001:db8:19::/48 and 2001:db8:113::/64 via
+#                                          2001:db8:18::1
+#   salab-app     the appliance's host     intra0 198.18.0.1/24 and 2001:db8:18::1/64; TUN alp0
+#                                          carries the VIPs, 203.0.113/24 and 2001:db8:113::/64
+#                                          (the appliance's [routes] take them on);
+#                                          per server: bridge br-sX (198.19.N.254/24 and/or
+#                                          2001:db8:19:N::254/64, the kernel's own leg) joining
+#                                          TAP alp-sX and veth seg-sX; rp_filter loose (replies
+#                                          from the internet come back on br-sa, not on alp0);
+#                                          forwards IPv4 and IPv6
 #   salab-sa      Dante (SOCKS4+5)         198.19.1.2/24, internet leg 203.0.113.11; also the
 #                 and the router           intranet's router to the internet (ip_forward): the
 #                                          appliance's [routes] 203.0.113.0/24 = alp-sa via
@@ -16,13 +20,22 @@
 #                                          via the kernel's 198.19.1.254 (to the client), or
 #                                          straight to the appliance's 198.19.1.1 on the segment
 #   salab-sb      Dante (SOCKS4+5)         198.19.2.2/24, internet leg 203.0.113.12
-#   salab-sc      microsocks (SOCKS5)      198.19.3.2/24, internet leg 203.0.113.13
+#   salab-sc      microsocks (SOCKS5)      198.19.3.2/24 and 2001:db8:19:3::2/64 (the
+#                                          dual-stack segment: one microsocks per address, as it
+#                                          binds one), internet leg 203.0.113.13
 #   salab-sd      OpenSSH -D (4, 4a, 5)    198.19.4.2/24, internet leg 203.0.113.14; Dante and
 #                                          microsocks lack SOCKS4a, ssh's dynamic forwarding has it
 #   salab-se      Dante (SOCKS5, RFC 1929  198.19.5.2/24, internet leg 203.0.113.15; accepts only
 #                 username/password)       the system user salab-socks with the password in
 #                                          $RUN/se.password (0600, new at every up). conf/ does
 #                                          not name it; the VM image has no NIC for it
+#   salab-sf      Dante (SOCKS4+5)         2001:db8:19:6::2/64 only (the IPv6-only segment; the
+#                 and the IPv6 router      appliance's address there is 2001:db8:19:6::1),
+#                                          internet leg 203.0.113.16 and 2001:db8:113::16, so
+#                                          that it carries IPv4 destinations too; the
+#                                          intranet's IPv6 router to the internet
+#                                          (forwarding): [routes] 2001:db8:113::/64 = alp-sf via
+#                                          2001:db8:19:6::2. conf/ does not name it, nor the VM
 #   salab-inet    nginx + socat services   br-inet 203.0.113.80/24 (web.socksalp.test) and, on
 #                                          the same bridge, the mirror 203.0.113.81/24
 #                                          (mirror.socksalp.test): the same files on 80 and 8080
@@ -32,26 +45,39 @@
 #                                          authoritative DNS server of socksalp.test, on UDP and
 #                                          TCP 53 of 203.0.113.53/24 (ns.socksalp.test), same
 #                                          bridge; 198.18/15 via sa's 203.0.113.11 (the way back
-#                                          to the intranet, through the router)
+#                                          to the intranet, through the router). Each has an IPv6
+#                                          twin serving the same: 2001:db8:113::80 (also
+#                                          web6.socksalp.test), ::81 (mirror6.socksalp.test),
+#                                          ::53, on 2001:db8:113::/64; every server's internet
+#                                          leg has 2001:db8:113::1N; 2001:db8:18::/47 via sf's
+#                                          2001:db8:113::16
 #
 # The zone socksalp.test (TTL 300): SOA and NS ns; A ns 203.0.113.53, web and files 203.0.113.80,
 # mirror 203.0.113.81, mirrors both 203.0.113.80 and 203.0.113.81; CNAME www -> web; TXT at the
-# apex and at txt. The namespaces still resolve from /etc/netns/NS/hosts (their resolv.conf
-# names no nameserver): tests ask the server itself (dig @203.0.113.53).
+# apex and at txt; AAAA beside each A (the IPv6 twins), and web6 and mirror6 with AAAA only. The
+# namespaces still resolve from /etc/netns/NS/hosts (their resolv.conf names no nameserver):
+# tests ask the server itself (dig @203.0.113.53 or @2001:db8:113::53). The hosts files give
+# the IPv4 names their IPv4 address only (a SOCKS server resolving web.socksalp.test keeps
+# reaching 203.0.113.80) and the IPv6 names, web6 and mirror6, their IPv6 address.
 #
 # The lab's user salab-socks (no home, no shell, account expired so that login, su and sshd
 # refuse it; Dante's "username" method checks only the password, with getspnam and crypt) is
 # created by up and deleted by down.
 #
-# Only 198.18.0.0/15 and 203.0.113.0/24 are used and no namespace has a default route, so
-# nothing leaves the lab. The appliance owns 198.19.N.1 in user space (it answers ARP on its
-# TAPs); the kernel's 198.19.N.254 gives the direct and kernel-NAT paths used for comparison.
+# Only 198.18.0.0/15, 203.0.113.0/24 and 2001:db8::/32 (and link-local) are used and no
+# namespace has a default route, so nothing leaves the lab. The appliance owns 198.19.N.1 in
+# user space (it answers ARP on its TAPs), and 2001:db8:19:N::1 on the IPv6 segments (Neighbor
+# Discovery); the kernel's 198.19.N.254 and 2001:db8:19:N::254 give the direct and kernel-NAT
+# paths used for comparison. The IPv6 VIP is off the client's subnet (routed to the appliance's
+# host, as the IPv4 one), so no proxy NDP is needed. Duplicate address detection is off in
+# every lab namespace: no address is tentative once up returns.
 #
 # With --vm (the VM image's boot test) salab-app holds no appliance: it only bridges each
 # segment to a TAP for a VM's NIC, vm-intra (the VM's eth0, facing the client) and vm-sX
-# (eth1.., facing server sX), and neither the TUN nor 198.18.0.1 nor 198.19.N.254 exist there,
-# nor the intranet's way to 203.0.113/24 through sa (the client has no route to it, sa does not
-# forward, salab-inet has no route to 198.18/15). The DNS server is there in both sorts.
+# (eth1.., facing server sX), and neither the TUN nor 198.18.0.1 nor 198.19.N.254 exist there
+# (nor their IPv6 twins), nor the intranet's way to the internet through sa and sf (the client
+# has no route to it, sa and sf do not forward, salab-inet has no route back). The DNS server is
+# there in both sorts.
 #
 # Usage: lab.sh up [--vm] | down | status [--vm] | env | stop-server NAME | start-server NAME
 #   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
@@ -67,8 +93,10 @@ PREFIX=salab
 NS_CLIENT=$PREFIX-client
 NS_APP=$PREFIX-app
 NS_INET=$PREFIX-inet
-# name index kind
-SERVERS=("sa 1 dante" "sb 2 dante" "sc 3 microsocks" "sd 4 ssh" "se 5 dante-auth")
+# name index kind families (of its segment: 4, 6 or 46)
+SERVERS=("sa 1 dante 4" "sb 2 dante 4" "sc 3 microsocks 46" "sd 4 ssh 4" "se 5 dante-auth 4" "sf 6 dante 6")
+# The servers conf/servers.ini names, in its order: the VM image's NICs eth1.. face them.
+VM_SERVERS="sa sb sc sd"
 # The system user se's clients authenticate as, and where its password is kept.
 SOCKS_USER=$PREFIX-socks
 SOCKS_PASSWORD=$RUN/se.password
@@ -94,6 +122,26 @@ ROUTER_TAP=alp-sa
 ROUTER_INET=203.0.113.11
 VIP=198.18.0.100
 SERVICES=("ftp 21" "telnet 23" "gopher 70" "ssl 443")
+# IPv6, from the documentation prefix: the intranet 2001:db8:18::/64 (the client's segment), the
+# VIP off it, the server segments 2001:db8:19:N::/64 and the internet 2001:db8:113::/64. The
+# intranet and the segments together are 2001:db8:18::/47, as 198.18.0.0/15 is for IPv4.
+CLIENT6=2001:db8:18::2
+APP6=2001:db8:18::1
+VIP6=2001:db8:18:100::100
+INTRANET6=2001:db8:18::/47
+SEGMENTS6=2001:db8:19::/48
+INET6=2001:db8:113::/64
+WEB6=2001:db8:113::80
+WEB6_HOST=web6.$DNS_ZONE
+MIRROR6=2001:db8:113::81
+MIRROR6_HOST=mirror6.$DNS_ZONE
+MIRRORS6="$WEB6 $MIRROR6"
+DNS6=2001:db8:113::53
+# The intranet's IPv6 router to the internet: sf (sa's segment is IPv4-only).
+ROUTER6_NAME=sf
+ROUTER6=2001:db8:19:6::2
+ROUTER6_TAP=alp-sf
+ROUTER6_INET=2001:db8:113::16
 
 all_ns() {
   echo "$NS_CLIENT $NS_APP $NS_INET"
@@ -114,6 +162,8 @@ wait_listen() {
   local ns=$1 addr=$2 port=$3 proto=${4:-tcp} i
   local flag=-Hltn
   [ "$proto" = udp ] && flag=-Hlun
+  # ss reads an IPv6 address in brackets (bare, its last group would be taken for a port).
+  [[ $addr == *:* ]] && addr="[$addr]"
   for i in $(seq 1 100); do
     if ip netns exec "$ns" ss $flag "src $addr and sport = :$port" | grep -q .; then return 0; fi
     sleep 0.1
@@ -122,30 +172,42 @@ wait_listen() {
   return 1
 }
 
+# The IPv4 names keep their IPv4 address only, so that a SOCKS server resolving them reaches
+# the same address as before the lab had IPv6; the IPv6 twins have names of their own.
 hosts_file() {
   mkdir -p "/etc/netns/$1"
-  printf '127.0.0.1 localhost\n%s %s\n%s %s\n' "$WEB_ADDR" "$WEB_HOST" "$MIRROR_ADDR" "$MIRROR_HOST" >"/etc/netns/$1/hosts"
+  printf '127.0.0.1 localhost\n%s %s\n%s %s\n%s %s\n%s %s\n' "$WEB_ADDR" "$WEB_HOST" "$MIRROR_ADDR" "$MIRROR_HOST" \
+    "$WEB6" "$WEB6_HOST" "$MIRROR6" "$MIRROR6_HOST" >"/etc/netns/$1/hosts"
   # No nameserver: the resolver tries loopback, which refuses at once. Names come from hosts.
   printf 'options timeout:1 attempts:1\n' >"/etc/netns/$1/resolv.conf"
 }
 
-# method: none, or username (RFC 1929, checked against the system's password database).
+# A server's addresses on its segment, where its SOCKS port listens: IDX FAMILIES (4, 6, 46).
+segment_addrs() {
+  [[ $2 == *4* ]] && echo "198.19.$1.2"
+  [[ $2 == *6* ]] && echo "2001:db8:19:$1::2"
+  return 0
+}
+
+# method: none, or username (RFC 1929, checked against the system's password database). The
+# rules' 0/0 is Dante's "any address of either family": clients and destinations may be IPv6,
+# which the external interface ext0 reaches from its own IPv6 address.
 dante_conf() {
-  local name=$1 idx=$2 method=$3
+  local name=$1 idx=$2 method=$3 families=$4 addr
+  echo "logoutput: $RUN/$name/danted.log"
+  for addr in $(segment_addrs "$idx" "$families"); do echo "internal: $addr port = 1080"; done
   cat <<EOF
-logoutput: $RUN/$name/danted.log
-internal: 198.19.$idx.2 port = 1080
 external: ext0
 clientmethod: none
 socksmethod: $method
 user.privileged: root
 user.unprivileged: nobody
 client pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
+  from: 0/0 to: 0/0
   log: error
 }
 socks pass {
-  from: 0.0.0.0/0 to: 0.0.0.0/0
+  from: 0/0 to: 0/0
   command: connect
   log: connect disconnect error
 }
@@ -194,7 +256,7 @@ EOF
 
 nginx_conf() {
   local m listens=
-  for m in $MIRRORS; do
+  for m in $MIRRORS $(printf '[%s] ' $MIRRORS6); do
     listens+="    listen $m:80 reuseport backlog=4096;
     listen $m:8080 reuseport;
 "
@@ -218,9 +280,9 @@ http {
   sendfile on;
   keepalive_requests 100000;
   server {
-    # Each mirror (the web host's address, then the mirror's): 80, and 8080, also HTTP, so that a
-    # configuration can give it an ALP of its own (the demo does).
-$listens    server_name $WEB_HOST $MIRROR_HOST;
+    # Each mirror (the web host's address, then the mirror's, then their IPv6 twins): 80, and
+    # 8080, also HTTP, so that a configuration can give it an ALP of its own (the demo does).
+$listens    server_name $WEB_HOST $MIRROR_HOST $WEB6_HOST $MIRROR6_HOST;
     root $RUN/www;
     # The address the request came from: which SOCKS server carried it, told by the far side.
     add_header X-Peer \$remote_addr always;
@@ -233,14 +295,15 @@ EOF
 
 # nsd, authoritative only, in the foreground (-d) as a lab child: every file under $RUN/nsd, no
 # database, no remote control, no pidfile (lab.sh keeps the pid), no syslog (its own log file),
-# root kept (as nginx's workers). It binds only DNS_ADDR, UDP and TCP.
+# root kept (as nginx's workers). It binds only DNS_ADDR and DNS6, UDP and TCP.
 nsd_conf() {
   cat <<EOF
 server:
   ip-address: $DNS_ADDR
+  ip-address: $DNS6
   port: 53
   do-ip4: yes
-  do-ip6: no
+  do-ip6: yes
   server-count: 1
   username: ""
   chroot: ""
@@ -269,28 +332,52 @@ dns_zone() {
 @        NS    $DNS_HOST.
 @        TXT   "socksalp lab"
 ns       A     $DNS_ADDR
+ns       AAAA  $DNS6
 web      A     $WEB_ADDR
+web      AAAA  $WEB6
 files    A     $WEB_ADDR
+files    AAAA  $WEB6
 mirror   A     $MIRROR_ADDR
+mirror   AAAA  $MIRROR6
 mirrors  A     $WEB_ADDR
 mirrors  A     $MIRROR_ADDR
+mirrors  AAAA  $WEB6
+mirrors  AAAA  $MIRROR6
+web6     AAAA  $WEB6
+mirror6  AAAA  $MIRROR6
 www      CNAME web
 txt      TXT   "socksalp lab zone, served by nsd at $DNS_ADDR"
 EOF
 }
 
-# Waits until the DNS server answers a real query, over UDP and over TCP, from salab-inet.
+# Waits until the DNS server answers a real query, over UDP and over TCP, at each of its
+# addresses, from salab-inet.
 wait_dns() {
-  local i q="+short +time=1 +tries=1 @$DNS_ADDR $DNS_HOST A"
-  for i in $(seq 1 100); do
-    if [ "$(ip netns exec "$NS_INET" dig $q 2>/dev/null)" = "$DNS_ADDR" ] &&
-      [ "$(ip netns exec "$NS_INET" dig +tcp $q 2>/dev/null)" = "$DNS_ADDR" ]; then
-      return 0
-    fi
-    sleep 0.1
+  local i server q
+  for server in $DNS_ADDR $DNS6; do
+    q="+short +time=1 +tries=1 @$server $DNS_HOST A"
+    for i in $(seq 1 101); do
+      if [ "$(ip netns exec "$NS_INET" dig $q 2>/dev/null)" = "$DNS_ADDR" ] &&
+        [ "$(ip netns exec "$NS_INET" dig +tcp $q 2>/dev/null)" = "$DNS_ADDR" ]; then
+        break
+      fi
+      [ "$i" = 101 ] && { log "the DNS server does not answer for $DNS_HOST at $server in $NS_INET; see $RUN/nsd.log"; return 1; }
+      sleep 0.1
+    done
   done
-  log "the DNS server does not answer for $DNS_HOST at $DNS_ADDR in $NS_INET; see $RUN/nsd.log"
-  return 1
+}
+
+# Waits until no address in any lab namespace is tentative (duplicate address detection is off,
+# so this is at once; it proves so).
+wait_addresses() {
+  local ns i
+  for ns in $(all_ns); do
+    for i in $(seq 1 101); do
+      [ -z "$(ip -n "$ns" -6 addr show tentative)" ] && break
+      [ "$i" = 101 ] && { log "tentative IPv6 addresses in $ns: $(ip -n "$ns" -6 -br addr show tentative)"; return 1; }
+      sleep 0.1
+    done
+  done
 }
 
 # The large file's bytes are an AES-CTR keystream with a fixed key: the same on every
@@ -322,33 +409,45 @@ build() {
   echo "$appliance" >"$RUN/appliance"
   for ns in $(all_ns); do
     ip netns add "$ns"
+    # No duplicate address detection on the devices made next (default) nor on any (all; the
+    # kernel skips it when both say so): IPv6 addresses are usable at once, none tentative.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
     ip -n "$ns" link set lo up
   done
 
   # Intranet: client <-> appliance host.
   ip link add c0 netns "$NS_CLIENT" type veth peer name intra0 netns "$NS_APP"
   ip -n "$NS_CLIENT" addr add 198.18.0.2/24 dev c0
+  ip -n "$NS_CLIENT" addr add $CLIENT6/64 dev c0
   ip -n "$NS_CLIENT" link set c0 up
   ip -n "$NS_CLIENT" route add $VIP/32 via 198.18.0.1
   ip -n "$NS_CLIENT" route add 198.19.0.0/16 via 198.18.0.1
+  ip -n "$NS_CLIENT" route add $VIP6/128 via $APP6
+  ip -n "$NS_CLIENT" route add $SEGMENTS6 via $APP6
   if [ "$appliance" = vm ]; then
     segment_bridge br-intra vm-intra intra0
   else
     ip -n "$NS_APP" addr add 198.18.0.1/24 dev intra0
+    ip -n "$NS_APP" addr add $APP6/64 dev intra0
     ip -n "$NS_APP" link set intra0 up
-    ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
     ip -n "$NS_APP" tuntap add mode tun name alp0
     ip -n "$NS_APP" link set alp0 up
     ip -n "$NS_APP" route add $VIP/32 dev alp0
+    ip -n "$NS_APP" route add $VIP6/128 dev alp0
     # The internet through the appliance: the client sends it to the appliance's host, whose
-    # kernel puts it into the TUN; the appliance's [routes] carry it on to the router sa.
+    # kernel puts it into the TUN; the appliance's [routes] carry it on to the router sa (IPv4)
+    # or sf (IPv6).
     ip -n "$NS_CLIENT" route add 203.0.113.0/24 via 198.18.0.1
     ip -n "$NS_APP" route add 203.0.113.0/24 dev alp0
+    ip -n "$NS_CLIENT" route add $INET6 via $APP6
+    ip -n "$NS_APP" route add $INET6 dev alp0
     # Replies from the internet come back asymmetrically: sa sends them to the kernel's leg
     # 198.19.1.254, so 203.0.113.x arrives on br-sa while the route back to it points into alp0.
     # Strict reverse-path filtering (1, which a new namespace inherits from the host's "all" and
     # "default") would drop them; loose (2) only asks for some route back. The value in force
     # is the larger of "all" and the device's, so "all" = 2 covers every device, now and later.
+    # IPv6 has no reverse-path filter in the kernel: nothing to loosen.
     ip netns exec "$NS_APP" sysctl -qw net.ipv4.conf.all.rp_filter=2
   fi
   hosts_file "$NS_CLIENT"
@@ -358,25 +457,30 @@ build() {
   ip -n "$NS_INET" addr add $WEB_ADDR/24 dev br-inet
   ip -n "$NS_INET" addr add $MIRROR_ADDR/24 dev br-inet
   ip -n "$NS_INET" addr add $DNS_ADDR/24 dev br-inet
+  for a in $WEB6 $MIRROR6 $DNS6; do ip -n "$NS_INET" addr add $a/64 dev br-inet; done
   ip -n "$NS_INET" link set br-inet up
 
   for s in "${SERVERS[@]}"; do
     set -- $s
-    local name=$1 idx=$2 ns=$PREFIX-$1
+    local name=$1 idx=$2 families=$4 ns=$PREFIX-$1
     # Server segment: TAP and veth on one bridge in the appliance's namespace.
     ip link add seg-$name netns "$NS_APP" type veth peer name eth0 netns "$ns"
     if [ "$appliance" = vm ]; then
       segment_bridge br-$name vm-$name seg-$name
     else
       segment_bridge br-$name alp-$name seg-$name
-      ip -n "$NS_APP" addr add 198.19.$idx.254/24 dev br-$name
+      [[ $families == *4* ]] && ip -n "$NS_APP" addr add 198.19.$idx.254/24 dev br-$name
+      [[ $families == *6* ]] && ip -n "$NS_APP" addr add 2001:db8:19:$idx::254/64 dev br-$name
     fi
-    ip -n "$ns" addr add 198.19.$idx.2/24 dev eth0
+    [[ $families == *4* ]] && ip -n "$ns" addr add 198.19.$idx.2/24 dev eth0
+    [[ $families == *6* ]] && ip -n "$ns" addr add 2001:db8:19:$idx::2/64 dev eth0
     ip -n "$ns" link set eth0 up
-    ip -n "$ns" route add 198.18.0.0/15 via 198.19.$idx.254
-    # Internet leg.
+    [[ $families == *4* ]] && ip -n "$ns" route add 198.18.0.0/15 via 198.19.$idx.254
+    [[ $families == *6* ]] && ip -n "$ns" route add $INTRANET6 via 2001:db8:19:$idx::254
+    # Internet leg, dual-stack on every server: each reaches destinations of either family.
     ip link add ext0 netns "$ns" type veth peer name i-$name netns "$NS_INET"
     ip -n "$ns" addr add 203.0.113.1$idx/24 dev ext0
+    ip -n "$ns" addr add 2001:db8:113::1$idx/64 dev ext0
     ip -n "$ns" link set ext0 up
     ip -n "$NS_INET" link set i-$name master br-inet
     ip -n "$NS_INET" link set i-$name up
@@ -389,6 +493,9 @@ build() {
     ip netns exec "$PREFIX-$ROUTER_NAME" sysctl -qw net.ipv4.ip_forward=1
     # The internet's way back to the intranet (the client and the appliance) is through sa.
     ip -n "$NS_INET" route add 198.18.0.0/15 via $ROUTER_INET
+    # The same for IPv6 through sf, whose segment is IPv6 (sa's is not).
+    ip netns exec "$PREFIX-$ROUTER6_NAME" sysctl -qw net.ipv6.conf.all.forwarding=1
+    ip -n "$NS_INET" route add $INTRANET6 via $ROUTER6_INET
   fi
 
   socks_user
@@ -397,10 +504,34 @@ build() {
   ip netns exec "$NS_INET" nginx -c "$RUN/nginx.conf" -e "$RUN/nginx-error.log"
   # Each service names itself and the peer it saw, then echoes: the server side's own
   # account of which SOCKS server carried a connection.
-  printf '#!/bin/sh\nprintf "socksalp-lab %%s %%s\\n" "$1" "$SOCAT_PEERADDR"\nexec cat\n' >"$RUN/service.sh"
+  # socat gives an IPv6 peer in full, in brackets ([2001:0db8:...:0016]); the banner names it
+  # as everything else in the lab does, in RFC 5952 form (zeros dropped, the longest run of two
+  # or more zero groups, the first of equals, as "::").
+  cat >"$RUN/service.sh" <<'EOF'
+#!/bin/sh
+peer=$SOCAT_PEERADDR
+case $peer in
+  \[*) peer=$(echo "$peer" | tr -d '[]' | awk -F: '{
+    best = 0; at = 0; run = 0
+    for (i = 1; i <= NF; i++) {
+      g[i] = tolower($i); sub(/^0+/, "", g[i])
+      if (g[i] == "") { g[i] = "0"; if (++run > best) { best = run; at = i - run + 1 } } else run = 0
+    }
+    out = ""
+    for (i = 1; i <= NF; i++) {
+      if (best > 1 && i == at) { out = out "::"; i += best - 1; continue }
+      out = out (out == "" || out ~ /:$/ ? "" : ":") g[i]
+    }
+    print out
+  }') ;;
+esac
+printf "socksalp-lab %s %s\n" "$1" "$peer"
+exec cat
+EOF
   for svc in "${SERVICES[@]}"; do
     set -- $svc
     spawn "$NS_INET" "svc-$2" socat "TCP-LISTEN:$2,bind=$WEB_ADDR,reuseaddr,fork,backlog=1024" "EXEC:sh $RUN/service.sh $1"
+    spawn "$NS_INET" "svc6-$2" socat "TCP6-LISTEN:$2,bind=[$WEB6],reuseaddr,fork,backlog=1024" "EXEC:sh $RUN/service.sh $1"
   done
   # UDP on each mirror: every datagram is answered, from the mirror's address, with a line naming
   # that address (what a UDP flow's far side saw as its own address). One socket per mirror in
@@ -409,12 +540,12 @@ build() {
   cat >"$RUN/udp-service.js" <<'EOF'
 const [port, ...mirrors] = process.argv.slice(2);
 for (const addr of mirrors) {
-  const s = require('dgram').createSocket('udp4');
+  const s = require('dgram').createSocket(addr.includes(':') ? 'udp6' : 'udp4');
   s.on('message', (_data, peer) => s.send(`mirror ${addr}\n`, peer.port, peer.address));
   s.bind(Number(port), addr);
 }
 EOF
-  spawn "$NS_INET" udp-mirrors node "$RUN/udp-service.js" $UDP_PORT $MIRRORS
+  spawn "$NS_INET" udp-mirrors node "$RUN/udp-service.js" $UDP_PORT $MIRRORS $MIRRORS6
 
   mkdir -p "$RUN/nsd"
   nsd_conf >"$RUN/nsd/nsd.conf"
@@ -424,10 +555,19 @@ EOF
 
   for s in "${SERVERS[@]}"; do start_server ${s%% *}; done
 
-  for m in $MIRRORS; do wait_listen "$NS_INET" "$m" 80; wait_listen "$NS_INET" "$m" 8080; wait_listen "$NS_INET" "$m" $UDP_PORT udp; done
-  for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; done
-  for s in "${SERVERS[@]}"; do set -- $s; wait_listen "$PREFIX-$1" 198.19.$2.2 1080; done
+  for m in $MIRRORS $MIRRORS6; do wait_listen "$NS_INET" "$m" 80; wait_listen "$NS_INET" "$m" 8080; wait_listen "$NS_INET" "$m" $UDP_PORT udp; done
+  for svc in "${SERVICES[@]}"; do set -- $svc; wait_listen "$NS_INET" $WEB_ADDR "$2"; wait_listen "$NS_INET" $WEB6 "$2"; done
+  for s in "${SERVERS[@]}"; do wait_server ${s%% *}; done
   wait_dns
+  wait_addresses
+}
+
+# Waits for a server's SOCKS port on each of its segment's addresses.
+wait_server() {
+  local entry addr
+  entry=$(server_entry "$1")
+  set -- $entry
+  for addr in $(segment_addrs "$2" "$4"); do wait_listen "$PREFIX-$1" "$addr" 1080; done
 }
 
 # A zombie has ended, whoever reaps it; kill -0 would still see it.
@@ -448,23 +588,31 @@ start_server() {
   local entry
   entry=$(server_entry "$1")
   set -- $entry
-  local name=$1 idx=$2 kind=$3 ns=$PREFIX-$1
+  local name=$1 idx=$2 kind=$3 families=$4 ns=$PREFIX-$1
   mkdir -p "$RUN/$name"
   if [ "$kind" = dante ] || [ "$kind" = dante-auth ]; then
-    dante_conf "$name" "$idx" "$([ "$kind" = dante ] && echo none || echo username)" >"$RUN/$name/danted.conf"
+    dante_conf "$name" "$idx" "$([ "$kind" = dante ] && echo none || echo username)" "$families" >"$RUN/$name/danted.conf"
     ip netns exec "$ns" danted -D -N 2 -f "$RUN/$name/danted.conf" -p "$RUN/$name.pid"
   elif [ "$kind" = microsocks ]; then
-    spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx
+    # microsocks listens on one address: one process per family, each bound to the egress
+    # address of its family (-b applies only to destinations of the same family; the others
+    # leave from the address the kernel picks on ext0, the other one).
+    if [[ $families == *4* ]]; then spawn "$ns" "$name" microsocks -i 198.19.$idx.2 -p 1080 -b 203.0.113.1$idx; fi
+    if [[ $families == *6* ]]; then spawn "$ns" "$name-v6" microsocks -i 2001:db8:19:$idx::2 -p 1080 -b 2001:db8:113::1$idx; fi
   else
     ssh_socks "$name" "$idx" "$ns"
   fi
 }
 
-# Stops a SOCKS server's process, leaving its host up: its kernel then refuses connections.
+# Stops a SOCKS server's processes (microsocks has one per family), leaving its host up: its
+# kernel then refuses connections.
 stop_server() {
+  local f
   server_entry "$1" >/dev/null
-  [ -f "$RUN/$1.pid" ] && stop_pid "$(cat "$RUN/$1.pid")"
-  rm -f "$RUN/$1.pid"
+  for f in "$RUN/$1.pid" "$RUN/$1-v6.pid"; do
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
+  done
 }
 
 stop_pid() {
@@ -537,17 +685,51 @@ LAB_ROUTER=$ROUTER
 LAB_ROUTER_TAP=$ROUTER_TAP
 LAB_ROUTER_SERVER=$ROUTER_NAME
 LAB_ROUTER_INET=$ROUTER_INET
+LAB_CLIENT6=$CLIENT6
+LAB_APP6=$APP6
+LAB_VIP6=$VIP6
+LAB_WEB6=$WEB6
+LAB_WEB6_HOST=$WEB6_HOST
+LAB_MIRROR6=$MIRROR6
+LAB_MIRROR6_HOST=$MIRROR6_HOST
+LAB_BIG_URL6=http://[$WEB6]/big.bin
+LAB_DNS6=$DNS6
+LAB_INTRANET6=$INTRANET6
+LAB_INET6=$INET6
+LAB_ROUTER6=$ROUTER6
+LAB_ROUTER6_TAP=$ROUTER6_TAP
+LAB_ROUTER6_SERVER=$ROUTER6_NAME
+LAB_ROUTER6_INET=$ROUTER6_INET
 EOF
+  # Per server: _SOCKS is its SOCKS port on its segment's IPv4 address when it has one, else on
+  # its IPv6 address ([ADDRESS]:PORT); _SOCKS6 the IPv6 one, where there is one. _LOCAL(6) is
+  # the address a servers.ini section gives the appliance there, _KERNEL(6) the kernel's own.
   for s in "${SERVERS[@]}"; do
     set -- $s
-    local up=${1^^}
+    local up=${1^^} socks=
     echo "LAB_SERVER_${up}_NS=$PREFIX-$1"
     echo "LAB_SERVER_${up}_KIND=$3"
-    echo "LAB_SERVER_${up}_SOCKS=198.19.$2.2:1080"
+    echo "LAB_SERVER_${up}_FAMILIES=$4"
+    echo "LAB_SERVER_${up}_TAP=alp-$1"
+    if [[ $4 == *4* ]]; then
+      socks=198.19.$2.2:1080
+      echo "LAB_SERVER_${up}_ADDRESS=198.19.$2.2"
+      echo "LAB_SERVER_${up}_LOCAL=198.19.$2.1/24"
+      echo "LAB_SERVER_${up}_KERNEL=198.19.$2.254"
+    fi
+    if [[ $4 == *6* ]]; then
+      socks=${socks:-[2001:db8:19:$2::2]:1080}
+      echo "LAB_SERVER_${up}_SOCKS6=[2001:db8:19:$2::2]:1080"
+      echo "LAB_SERVER_${up}_ADDRESS6=2001:db8:19:$2::2"
+      echo "LAB_SERVER_${up}_LOCAL6=2001:db8:19:$2::1/64"
+      echo "LAB_SERVER_${up}_KERNEL6=2001:db8:19:$2::254"
+    fi
+    echo "LAB_SERVER_${up}_SOCKS=$socks"
     echo "LAB_SERVER_${up}_EGRESS=203.0.113.1$2"
+    echo "LAB_SERVER_${up}_EGRESS6=2001:db8:113::1$2"
   done
-  # The VM image is built from conf/, which names sa..sd: se gets no NIC in the VM.
-  echo "LAB_VM_TAPS=vm-intra$(for s in "${SERVERS[@]}"; do set -- $s; [ "$3" = dante-auth ] || printf ' vm-%s' "$1"; done)"
+  # The VM image is built from conf/, which names sa..sd: se and sf get no NIC in the VM.
+  echo "LAB_VM_TAPS=vm-intra$(printf ' vm-%s' $VM_SERVERS)"
   echo "LAB_SERVERS=$(for s in "${SERVERS[@]}"; do set -- $s; printf '%s,' "$1"; done | sed 's/,$//')"
 }
 
@@ -568,7 +750,7 @@ case "${1:-}" in
     ;;
   down) down ;;
   stop-server) stop_server "${2:?server name}" ;;
-  start-server) start_server "${2:?server name}"; set -- $(server_entry "$2"); wait_listen "$PREFIX-$1" "198.19.$2.2" 1080 ;;
+  start-server) start_server "${2:?server name}"; wait_server "$2" ;;
   status) status "$appliance" ;;
   env) env_facts ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;

@@ -128,15 +128,21 @@ export function running(pid: number): boolean {
 
 let fetches = 0;
 
+/** An address as a URL's host: an IPv6 address in brackets (RFC 3986 section 3.2.2). */
+export function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
 /**
  * One download through `proxy` with curl's `flag`, of `path` on the web host: what curl got
  * (sha256) and, from nginx's log, the address that reached it (the SOCKS server's egress) and
  * the mirror that answered. The URL carries a query of its own, so that other requests ending
- * meanwhile (a download under way, a health check) are not taken for it.
+ * meanwhile (a download under way, a health check) are not taken for it. `host`: the URL's
+ * host (and port), LAB_WEB_ADDR by default; e.g. `[2001:db8:113::80]:8080` or a name.
  */
-export async function fetchVia(facts: LabFacts, flag: string, proxy: string, o: { path?: string; curl?: string[] } = {}): Promise<Download & { carrier: string; mirror: string }> {
+export async function fetchVia(facts: LabFacts, flag: string, proxy: string, o: { path?: string; curl?: string[]; host?: string } = {}): Promise<Download & { carrier: string; mirror: string }> {
   const uri = `${o.path ?? '/big.bin'}?fetch=${process.pid}-${++fetches}`;
-  const d = await curlSha256(facts.LAB_NS_CLIENT, [...(o.curl ?? []), flag, proxy, `http://${facts.LAB_WEB_ADDR}${uri}`]);
+  const d = await curlSha256(facts.LAB_NS_CLIENT, [...(o.curl ?? []), flag, proxy, `http://${o.host ?? facts.LAB_WEB_ADDR}${uri}`]);
   const line = webLog(facts).find((l) => l.split(' ')[1] === uri)?.split(' ') ?? [];
   return { ...d, carrier: line[0] ?? '', mirror: line[line.length - 1] ?? '' };
 }
