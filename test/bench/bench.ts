@@ -3,7 +3,7 @@ import { appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { inNs, labDown, REPO, useLab, type LabFacts } from '../lab/lab';
-import { ApplianceProcess, configCopy, ownServers } from '../lab/appliance-process';
+import { ApplianceProcess, configCopy, dualStackCopy, ownServers } from '../lab/appliance-process';
 import { METRICS, metricsCost, metricsLine, scrapeEverySecond, type Load, type MetricsCost } from './metrics-cost';
 import { buildBaseline } from './baseline';
 import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
@@ -281,6 +281,9 @@ async function main(): Promise<void> {
     process.stderr.write('bench: (b) direct to Dante\n');
     results.direct = measure(lab, lab.LAB_SERVER_SA_SOCKS);
 
+    process.stderr.write('bench: (b6) direct to Dante over IPv6 (sf)\n');
+    results.direct6 = measure(lab, lab.LAB_SERVER_SF_SOCKS);
+
     process.stderr.write('bench: (c) kernel nftables DNAT + masquerade\n');
     nftDnat(lab, true);
     try {
@@ -315,6 +318,17 @@ async function main(): Promise<void> {
     } finally {
       await app.stop();
       ApplianceProcess.cleanup(conf);
+    }
+    // Dual stack: an IPv6 client through the IPv6 VIP, carried by sf over IPv6.
+    process.stderr.write('bench: (a6) the appliance over IPv6: the IPv6 VIP, sf\'s IPv6 segment\n');
+    const dual = dualStackCopy(lab, ['sf'], { 'appliance.ini': { control_socket: SOCKET } });
+    const app6 = new ApplianceProcess(dual, SOCKET);
+    try {
+      await app6.ready();
+      results.appliance6 = measure(lab, `[${lab.LAB_VIP6}]:1080`, app6.pid);
+    } finally {
+      await app6.stop();
+      ApplianceProcess.cleanup(dual);
     }
     // The same without the hardening's per-segment defences: what they cost, in this run.
     process.stderr.write('bench: (a) with the defences off (SOCKSALP_DEFENCES=off)\n');
@@ -354,9 +368,14 @@ async function main(): Promise<void> {
     ...(base ? [row(`  base ${base.name}`, results.base)] : []),
     row('direct', results.direct),
     row('nftables', results.nftables),
+    row('appliance v6', results.appliance6),
+    row('direct v6', results.direct6),
     '',
     `appliance / nftables:  bulk ${(a.bulkMBps / results.nftables.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.nftables.cps).toFixed(2)}, echo ${(a.rrPerSecond / results.nftables.rrPerSecond).toFixed(2)}`,
     `appliance / direct:    bulk ${(a.bulkMBps / results.direct.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.direct.cps).toFixed(2)}, p99 ${(a.p99 - results.direct.p99).toFixed(2)} ms above, echo ${(a.rrPerSecond / results.direct.rrPerSecond).toFixed(2)}`,
+    `appliance v6 / direct v6:  bulk ${(results.appliance6.bulkMBps / results.direct6.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / results.direct6.cps).toFixed(2)}, ` +
+      `p99 ${(results.appliance6.p99 - results.direct6.p99).toFixed(2)} ms above, echo ${(results.appliance6.rrPerSecond / results.direct6.rrPerSecond).toFixed(2)}`,
+    `appliance v6 / appliance:  bulk ${(results.appliance6.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / a.cps).toFixed(2)}, echo ${(results.appliance6.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
     `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads; ` +
       `${held.rss.toFixed(0)} MB with ${held.table} connections in the table (${held.open} held open, opened in ${held.seconds.toFixed(0)} s)`,
     `dashboard refresh (snapshot + one page) with that table: ${dashboardMs.age.toFixed(1)} ms oldest first (the default), ${dashboardMs.bytes.toFixed(1)} ms sorted by bytes`,

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { hostPort } from '../lab/socks-client';
 
 /**
  * Request/response over one established flow (like netperf's TCP_RR): through a SOCKS5 proxy to
@@ -10,12 +11,12 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
-const [host, port] = arg('proxy', '198.18.0.100:1080').split(':');
+const [host, port] = hostPort(arg('proxy', '198.18.0.100:1080'));
 const target = arg('target', '203.0.113.80');
 const seconds = Number(arg('seconds', '5'));
 const message = Buffer.alloc(64, 0x61);
 
-const s = connect({ host, port: Number(port), noDelay: true });
+const s = connect({ host, port, noDelay: true });
 let stage = 0;
 let got = 0;
 let rounds = 0;

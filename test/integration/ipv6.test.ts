@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchVia, inNs, useLab, type LabFacts } from '../lab/lab';
-import { ApplianceProcess, configCopy } from '../lab/appliance-process';
+import { ApplianceProcess, dualStackCopy } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test/control.sock';
 
@@ -17,23 +16,9 @@ describe('ipv6: dual stack through the appliance', function () {
   let conf: string | undefined;
   let app: ApplianceProcess | undefined;
 
-  /**
-   * The lab's configuration with the IPv6 VIP beside the IPv4 one, and two IPv6 servers: sf
-   * (Dante on the IPv6-only segment) and sc6 (the IPv6 side of sc's dual-stack segment).
-   * `http` names who carries HTTP: the servers listed there get the ALP, at capacity 20.
-   */
+  /** The lab's configuration made dual-stack (appliance-process.ts); HTTP to the servers in `http`. */
   async function start(http: string[]): Promise<void> {
-    const alps = (name: string) => (http.includes(name) ? 'http, ssl' : 'gopher');
-    conf = configCopy({
-      'appliance.ini': { control_socket: SOCKET, vip: `${lab.LAB_VIP}, ${lab.LAB_VIP6}` },
-      'servers.ini': { 'sa alps': alps('sa'), 'sc alps': alps('sc'), 'sd alps': alps('sd') },
-    });
-    appendFileSync(join(conf, 'servers.ini'), [
-      '', '[sf]', `address = ${lab.LAB_SERVER_SF_ADDRESS6}`, 'port = 1080', `tap = ${lab.LAB_SERVER_SF_TAP}`, `local = ${lab.LAB_SERVER_SF_LOCAL6}`,
-      `capacity = ${http.includes('sf') ? 20 : 1}`, `alps = ${alps('sf')}`, 'versions = 4, 5',
-      '', '[sc6]', `address = ${lab.LAB_SERVER_SC_ADDRESS6}`, 'port = 1080', `tap = ${lab.LAB_SERVER_SC_TAP}`, `local = ${lab.LAB_SERVER_SC_LOCAL6}`,
-      `capacity = ${http.includes('sc6') ? 20 : 1}`, `alps = ${alps('sc6')}`, 'versions = 5', '',
-    ].join('\n'));
+    conf = dualStackCopy(lab, http, { 'appliance.ini': { control_socket: SOCKET } });
     app = new ApplianceProcess(conf, SOCKET);
     await app.ready();
   }

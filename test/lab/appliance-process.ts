@@ -16,6 +16,31 @@ export function configCopy(changes: Record<string, Record<string, string>>): str
 }
 
 /**
+ * A copy of conf/ made dual-stack: the IPv6 VIP beside the IPv4 one, and the lab's IPv6
+ * servers sf (Dante on the IPv6-only segment) and sc6 (the IPv6 side of sc's dual-stack
+ * segment). HTTP goes to the servers named in `http` only (capacity 20 for an IPv6 one); the
+ * others get gopher instead.
+ */
+export function dualStackCopy(lab: LabFacts, http: string[], changes: Record<string, Record<string, string>> = {}): string {
+  const alps = (name: string) => (http.includes(name) ? 'http, ssl' : 'gopher');
+  const dir = configCopy({
+    ...changes,
+    'appliance.ini': { vip: `${lab.LAB_VIP}, ${lab.LAB_VIP6}`, ...changes['appliance.ini'] },
+    'servers.ini': { 'sa alps': alps('sa'), 'sc alps': alps('sc'), 'sd alps': alps('sd'), ...changes['servers.ini'] },
+  });
+  const section = (name: string, address: string, tap: string, local: string, versions: string) => [
+    '', `[${name}]`, `address = ${address}`, 'port = 1080', `tap = ${tap}`, `local = ${local}`,
+    `capacity = ${http.includes(name) ? 20 : 1}`, `alps = ${alps(name)}`, `versions = ${versions}`,
+  ];
+  writeFileSync(join(dir, 'servers.ini'), readFileSync(join(dir, 'servers.ini'), 'utf8') + [
+    ...section('sf', lab.LAB_SERVER_SF_ADDRESS6, lab.LAB_SERVER_SF_TAP, lab.LAB_SERVER_SF_LOCAL6, '4, 5'),
+    ...section('sc6', lab.LAB_SERVER_SC_ADDRESS6, lab.LAB_SERVER_SC_TAP, lab.LAB_SERVER_SC_LOCAL6, '5'),
+    '',
+  ].join('\n'));
+  return dir;
+}
+
+/**
  * Replaces the copy's servers.ini with `sections` (servers of a test's own, off the lab), and
  * takes out the [routes] entries, which name the lab's TAPs.
  */

@@ -59,12 +59,19 @@ async function writeBytes(s: Socket, b: Buffer, oneByOne: boolean): Promise<void
   }
 }
 
+/** `host:port`, or `[ipv6]:port` (RFC 3986 3.2.2's brackets): host and port apart. */
+export function hostPort(text: string): [string, number] {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (!m) throw new Error(`expected host:port or [ipv6]:port, got ${text}`);
+  return [m[1], Number(m[2])];
+}
+
 export function socksRequest(r: Request): Promise<Result> {
   const started = process.hrtime.bigint();
-  const [host, portText] = r.proxy.split(':');
+  const [host, port] = hostPort(r.proxy);
   const h = handshake(r);
   return new Promise((resolve, reject) => {
-    const s = connect({ host, port: Number(portText), noDelay: true });
+    const s = connect({ host, port, noDelay: true });
     const hash = createHash('sha256');
     let stage = r.dialect.startsWith('5') ? 'method' : 'reply';
     let pending = Buffer.alloc(0);
