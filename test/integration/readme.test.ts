@@ -55,7 +55,7 @@ describe('README: its command lines work as written', function () {
     const r = sh('npm run lab');
     const lines = checkLines(r.out);
     expect(r.status, r.out).to.equal(0);
-    expect(lines, r.out).to.have.length(14);
+    expect(lines, r.out).to.have.length(16);
     for (const l of lines) expect(l, r.out).to.match(/^ {2}ok /);
     expect(r.out).to.include('== Servers ==').and.to.include('== Connections (Socks ALP Connection table) ==');
     expect(r.out.split('\n').filter((l) => /\bwarn(ing)?\b/i.test(l)), 'warnings').to.deep.equal([]);

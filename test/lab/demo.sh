@@ -51,6 +51,12 @@ sed -i 's/^ports = 80, 8080$/ports = 80/' "$CONF/alp.ini"
 printf '\n[http-auth]\nports = 8080\npriority = 7\ndiscard_eligible = no\n' >>"$CONF/alp.ini"
 printf '\n[se]\naddress = %s\nport = 1080\ntap = alp-se\nlocal = 198.19.5.1/24\ncapacity = 15\nalps = http-auth\nusername = %s\npassword_file = %s\n' \
   "${LAB_SERVER_SE_SOCKS%%:*}" "$LAB_SE_USER" "$LAB_SE_PASSWORD_FILE" >>"$CONF/servers.ini"
+# Dual stack: the IPv6 VIP beside the IPv4 one, and sf, the SOCKS server on the IPv6-only
+# segment, carrying SSL (port 443) for clients of either family.
+sed -i "s/^vip = .*/vip = $LAB_VIP, $LAB_VIP6/" "$CONF/appliance.ini"
+sed -i 's/^alps = http, ssl$/alps = http/' "$CONF/servers.ini"
+printf '\n[sf]\naddress = %s\nport = 1080\ntap = %s\nlocal = %s\ncapacity = 20\nalps = ssl\n' \
+  "$LAB_SERVER_SF_ADDRESS6" "$LAB_SERVER_SF_TAP" "$LAB_SERVER_SF_LOCAL6" >>"$CONF/servers.ini"
 # The network monitor's channel, on the appliance's intranet address, with a fresh key.
 MONITOR=198.18.0.1:2130
 (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$CONF/monitor.key")
@@ -69,8 +75,9 @@ done
 egress_of() {
   local ip=$1 s v
   for s in ${LAB_SERVERS//,/ }; do
-    v="LAB_SERVER_${s^^}_EGRESS"
-    [ "${!v}" = "$ip" ] && { echo "$s"; return; }
+    for v in "LAB_SERVER_${s^^}_EGRESS" "LAB_SERVER_${s^^}_EGRESS6"; do
+      [ "${!v:-}" = "$ip" ] && { echo "$s"; return; }
+    done
   done
   echo "?"
 }
@@ -97,6 +104,20 @@ ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
 [ $ok = ok ] || failed=$((failed + 1))
 printf '  %-4s curl %-18s :8080 sha256 %s  carried by %-3s (%d ms; SOCKS4a translated, login %s)\n' "$ok" --socks4a "${sha:0:16}…" \
   "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms" "$LAB_SE_USER"
+# The same over IPv6: the client's IPv6 address to the IPv6 VIP, to an IPv6 destination by
+# name and by address; sa carries both over its IPv4 segment (the legs' families are apart).
+VIP6="[$LAB_VIP6]:1080"
+for f in --socks5-hostname --socks5; do
+  url=http://$LAB_WEB6_HOST/big.bin
+  [ "$f" = --socks5 ] && url=$LAB_BIG_URL6
+  start=$(date +%s%N)
+  sha=$(ip netns exec "$LAB_NS_CLIENT" curl -sS --max-time 60 "$f" "$VIP6" "$url" | sha256sum | cut -d' ' -f1)
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  ok=FAIL; [ "$sha" = "$LAB_BIG_SHA256" ] && ok=ok
+  [ $ok = ok ] || failed=$((failed + 1))
+  printf '  %-4s curl %-18s ipv6  sha256 %s  carried by %-3s (%d ms; through %s)\n' "$ok" "$f" "${sha:0:16}…" \
+    "$(egress_of "$(tail -n1 "$LAB_NGINX_LOG" | cut -d' ' -f1)")" "$ms" "$VIP6"
+done
 # The diverted-address table (the network-management patent), by the network monitor's signed
 # instruction from the client's host: the same download before and after it, and the mirror
 # that served each.
