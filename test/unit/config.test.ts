@@ -1,3 +1,4 @@
+import { formatAddress } from '../../appliance/addr/address';
 import { expect } from 'chai';
 import { configProblems } from './config-problems';
 import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ describe('config: the lab defaults in conf/', function () {
     expect(c.appliance.maxConnections).to.equal(200000);
     expect(c.appliance.controlSocket).to.equal('/run/socksalp/control.sock');
     expect(c.intranet.tun).to.equal('alp0');
-    expect(c.intranet.vips).to.deep.equal([parseIpv4('198.18.0.100')]);
+    expect(c.intranet.vips.map(formatAddress)).to.deep.equal(['198.18.0.100', '2001:db8:18:100::100']);
   });
 
   it('orders capacity_for_priority from the highest priority down', function () {
