@@ -24,9 +24,10 @@ Commands:
   divert list          the diverted-address table in force
   divert add ORIGINAL DIVERTED [--mode drain|move]
                        divert connections to ORIGINAL (an address, address:port, name or
-                       name:port) to DIVERTED. drain (default): established connections stay
-                       where they are; move: UDP flows follow at once, TCP connections that
-                       go elsewhere are reset on both sides so that the client reconnects
+                       name:port; IPv6 with a port as [2001:db8::80]:8080) to DIVERTED.
+                       drain (default): established connections stay where they are;
+                       move: UDP flows follow at once, TCP connections that go elsewhere
+                       are reset on both sides so that the client reconnects
   divert remove ORIGINAL [--mode drain|move]
   divert save          write the table in force back to diverted.ini, keeping its comments
 

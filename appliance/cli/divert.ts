@@ -14,7 +14,7 @@ MACs, stale timestamps, replays, oversized messages and senders over the rate.
 Commands:
   list                      the diverted-address table in force
   add ORIGINAL DIVERTED     divert connections to ORIGINAL (an address, address:port, name
-                            or name:port) to DIVERTED
+                            or name:port; IPv6 with a port as [2001:db8::80]:8080) to DIVERTED
   remove ORIGINAL           stop diverting ORIGINAL
   save                      write the table in force back to the appliance's diverted.ini
   servers | conns | flows   the figures: servers, the Socks ALP Connection table, the

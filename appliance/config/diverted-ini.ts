@@ -9,7 +9,8 @@ export const DIVERTED_SECTION = 'diverted';
 
 /**
  * Reads diverted.ini: one `[diverted]` section of `ORIGINAL = DIVERTED` lines, each side
- * `203.0.113.80:8080`, `203.0.113.80`, `web.socksalp.test:80` or `web.socksalp.test`.
+ * `203.0.113.80:8080`, `203.0.113.80`, `[2001:db8::80]:8080`, `2001:db8::80`,
+ * `web.socksalp.test:80` or `web.socksalp.test`.
  * Reports bad endpoints, two keys that name one original (`Web.Socksalp.Test` and
  * `web.socksalp.test.`; ini-file.ts reports keys written twice alike), an entry diverting to
  * itself, cycles (appliance/divert/rules.ts) and any other section. `path` is the file's
@@ -25,12 +26,12 @@ export function readDivertedIni(file: IniFile, problems: Problem[], path: string
   for (const [key, e] of section?.entries ?? []) {
     const at = { file: file.name, line: e.line, section: DIVERTED_SECTION, key };
     const o = parseEndpoint(key);
-    if (!o.ok) problems.push({ ...at, message: `expected the original as address:port, address, host name:port or host name (${o.why}), got ${quote(key)}` });
+    if (!o.ok) problems.push({ ...at, message: `expected the original as address:port ([IPv6]:port), address, host name:port or host name (${o.why}), got ${quote(key)}` });
     let d: ReturnType<typeof parseEndpoint> | undefined;
-    if (e.value === '') problems.push({ ...at, message: 'value is empty: expected the diverted address:port, address, host name:port or host name' });
+    if (e.value === '') problems.push({ ...at, message: 'value is empty: expected the diverted address:port ([IPv6]:port), address, host name:port or host name' });
     else {
       d = parseEndpoint(e.value);
-      if (!d.ok) problems.push({ ...at, message: `expected the diverted side as address:port, address, host name:port or host name (${d.why}), got ${quote(e.value)}` });
+      if (!d.ok) problems.push({ ...at, message: `expected the diverted side as address:port ([IPv6]:port), address, host name:port or host name (${d.why}), got ${quote(e.value)}` });
     }
     if (!o.ok) continue;
     const canonical = formatEndpoint(o.endpoint);

@@ -28,7 +28,8 @@ export const KEY = /^\s*([^=]+?)\s*=/;
 const SECTION_NAME = /^[A-Za-z0-9_-]+$/;
 /** `[kind NAME]`, as monitor.ini names each appliance it watches: a word, one space, a name. */
 export const QUALIFIED_SECTION_NAME = /^[A-Za-z0-9_-]+(?: [A-Za-z0-9_-]+)?$/;
-const KEY_NAME = /^[A-Za-z0-9_./:-]+$/;
+/** Brackets for diverted.ini's `[2001:db8::80]:8080` (an IPv6 address before a port, RFC 5952 6). */
+const KEY_NAME = /^[A-Za-z0-9_./:[\]-]+$/;
 
 /**
  * Reads an INI file into sections and entries with their line numbers.
@@ -94,7 +95,7 @@ export function readIniFile(path: string, problems: Problem[], sectionNames = SE
       continue;
     }
     if (!KEY_NAME.test(key)) {
-      problems.push({ file: name, line, section: current.name, key, message: 'key names use letters, digits and "_ . / : -" only' });
+      problems.push({ file: name, line, section: current.name, key, message: 'key names use letters, digits and "_ . / : - [ ]" only' });
       continue;
     }
     const seen = current.entries.get(key);

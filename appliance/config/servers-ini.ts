@@ -112,6 +112,7 @@ function readCheck(r: SectionReader, versions: SocksVersion[]): ServerCheck | un
     return undefined;
   }
   if (p.endpoint.kind === 'name' && !versions.some((v) => v !== '4')) r.problem('check', 'a name needs SOCKS4a or 5, and this server speaks SOCKS4 only: give an address');
+  if (p.endpoint.kind === 'ipv6' && !versions.includes('5')) r.problem('check', 'an IPv6 target needs SOCKS5 (ATYP 4), and this server does not speak it: give an IPv4 address or a name');
   if (http !== undefined && !/^\/[\x21-\x7e]*$/.test(http)) r.problem('check_http', `expected a path like /health (printable, no spaces), got ${quote(http)}`);
   return { target: withPort(p.endpoint, p.endpoint.port), ...(http !== undefined && { http }), status, interval, timeout, rise, fall };
 }

@@ -1,5 +1,8 @@
+import { isV6 } from '../addr/address';
+import { ADDRESSES6 } from '../addr/interner';
 import {
   A_RECORD_LENGTH,
+  AAAA_RECORD_LENGTH,
   CLASS_IN,
   DnsError,
   DnsOpt,
@@ -7,6 +10,7 @@ import {
   DnsView,
   EDNS_DO,
   encodeA,
+  encodeAaaa,
   encodeOpt,
   OPCODE_QUERY,
   OPT_LENGTH,
@@ -19,7 +23,7 @@ import {
 
 /** What the name server asks of the diverted-address table: `DivertedAddresses` (table.ts) is one. */
 export interface NameAddresses {
-  /** The IPv4 address (unsigned 32-bit) a name-only entry diverts `name` to, else undefined. */
+  /** The address (an address number, addr/address.ts: IPv4 or IPv6) a name-only entry diverts `name` to, else undefined. */
   nameAddress(name: string): number | undefined;
   /** Whether any entry names a host name: when none does, no query is even looked at. */
   readonly hasNames: boolean;
@@ -36,9 +40,9 @@ export const TTL_MAX = 0x7fffffff;
 
 /** One count per `answer` call: every call adds to exactly one. */
 export interface EnsCounters {
-  /** Answered with the A record of the diverted address. */
+  /** Answered with the A or AAAA record of the diverted address. */
   answered: number;
-  /** AAAA for a diverted name: NOERROR without an answer. */
+  /** A query of the other family's type (AAAA for a name diverted to IPv4, A for one diverted to IPv6): NOERROR without an answer. */
   nodata: number;
   /** EDNS version above 0 for a diverted name: BADVERS. */
   badvers: number;
@@ -50,8 +54,9 @@ export interface EnsCounters {
 
 /**
  * The enhanced name server (network-management patent, figure 5, 509): answers a DNS query for
- * a host name that the diverted-address table diverts to an IPv4 address with that address, so
- * that the client connects to the diverted host itself; every other query goes on unchanged.
+ * a host name that the diverted-address table diverts to an address with that address (an A
+ * record for IPv4, AAAA for IPv6, RFC 3596), so that the client connects to the diverted host
+ * itself; every other query goes on unchanged.
  *
  * `answer` writes the response over the query, in place: the header is rewritten, the question
  * stays where it is byte for byte (the client matches it against what it asked, RFC 1035 7.3;
@@ -110,20 +115,24 @@ export class EnhancedNameServer {
     }
     // Counts that lie the other way: bytes after the last record the header announces.
     if (end !== v.end) return this.malformed();
-    // ANY gets the A record alone: RFC 8482 4.1 lets a responder answer ANY with one RRset of
-    // the name, and passing it would let the server asked give the original addresses.
+    // ANY gets the diverted address's record alone: RFC 8482 4.1 lets a responder answer ANY
+    // with one RRset of the name, and passing it would let the server asked give the original
+    // addresses.
     if (q.class !== CLASS_IN || (q.type !== TYPE_A && q.type !== TYPE_AAAA && q.type !== TYPE_ANY)) return this.pass();
     const address = this.names.nameAddress(v.name(q));
     if (address === undefined) return this.pass();
 
     // RFC 6891 6.1.3: a version we do not implement gets BADVERS, with our own version, 0.
     const badvers = edns && opt.version > 0;
-    // AAAA: NOERROR and no answer (NODATA), so that the client does not reach the original over
-    // IPv6. Without an SOA in the authority section it is not cached (RFC 2308 5).
-    const withAnswer = !badvers && q.type !== TYPE_AAAA;
-    // At most 12 + 255 + 4 + 16 + 11 = 298 bytes: within 512 (RFC 1035 4.2.1) and so within any
+    // The other family's type (AAAA for an IPv4 address, A for an IPv6 one): NOERROR and no
+    // answer (NODATA), so that the client does not reach the original over the other family.
+    // Without an SOA in the authority section it is not cached (RFC 2308 5).
+    const v6 = isV6(address);
+    const withAnswer = !badvers && q.type !== (v6 ? TYPE_A : TYPE_AAAA);
+    const record = v6 ? AAAA_RECORD_LENGTH : A_RECORD_LENGTH;
+    // At most 12 + 255 + 4 + 28 + 11 = 310 bytes: within 512 (RFC 1035 4.2.1) and so within any
     // EDNS payload size, which is at least 512 (RFC 6891 6.2.3). Only `room` can be short.
-    const length = q.end - off + (withAnswer ? A_RECORD_LENGTH : 0) + (edns ? OPT_LENGTH : 0);
+    const length = q.end - off + (withAnswer ? record : 0) + (edns ? OPT_LENGTH : 0);
     if (length > room) return this.pass();
 
     // Same ID and opcode (0); AA: the appliance is authoritative for what it diverts; RD copied
@@ -142,7 +151,8 @@ export class EnhancedNameServer {
     v.ancount = withAnswer ? 1 : 0;
     v.arcount = edns ? 1 : 0;
     let at = q.end;
-    if (withAnswer) at += encodeA(buf, at, POINTER_TO_QNAME, this.seconds, address);
+    if (withAnswer && v6) at += encodeAaaa(buf, at, POINTER_TO_QNAME, this.seconds, ADDRESSES6.bytes, ADDRESSES6.offset(address));
+    else if (withAnswer) at += encodeA(buf, at, POINTER_TO_QNAME, this.seconds, address);
     // The OPT: our payload size, the upper RCODE bits, version 0, no options, and the query's DO
     // bit copied, as RFC 3225 3 requires and BIND and Unbound do; the answer carries no RRSIG
     // all the same (there is none to give).

@@ -1,4 +1,4 @@
-import { formatEndpoint, formatHost, type DivertedEntry } from './endpoint';
+import { formatEndpoint, formatHost, withHostPort, type DivertedEntry } from './endpoint';
 
 /**
  * The rules a diverted-address table keeps, whether read from diverted.ini or changed by the
@@ -8,7 +8,8 @@ import { formatEndpoint, formatHost, type DivertedEntry } from './endpoint';
  * is a mistake (the operator meant one of the two directions), and a table without cycles keeps
  * any later step that follows diversions (a monitor's instruction, a second appliance) finite.
  *
- * Names and addresses are atoms here: a name never equals an address, since nothing is resolved
+ * Names and addresses are atoms here: a name never equals an address, nor an IPv4 address an
+ * IPv6 one (::ffff:203.0.113.80 is not 203.0.113.80: nothing translates), since nothing is resolved
  * (`web.socksalp.test = 203.0.113.81` with `203.0.113.80 = web.socksalp.test` is no cycle here, even
  * when the name resolves to 203.0.113.80); `web.socksalp.test = 203.0.113.81` with
  * `203.0.113.81 = web.socksalp.test` is one. Names are compared as normalized (case, trailing dot).
@@ -68,7 +69,7 @@ export function findFaults(entries: readonly DivertedEntry[]): Fault[] {
     return (s.port === OTHER_PORT ? undefined : row.ports.get(s.port)) ?? row.any;
   };
   const key = (s: State) => `${s.port} ${s.host}`;
-  const show = (s: State) => (s.port === OTHER_PORT ? s.host : `${s.host}:${s.port}`);
+  const show = (s: State) => withHostPort(s.host, s.port === OTHER_PORT ? undefined : s.port);
 
   const starts: State[] = [];
   for (const { original, diverted } of entries) {

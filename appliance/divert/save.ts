@@ -9,7 +9,7 @@ import { decodeUtf8, quote } from '../text/printable';
 /** The start of a diverted.ini that `save` creates (conf/diverted.ini says more). */
 export const NEW_FILE_HEADER = [
   '; Diverted addresses (patent figure 2b, table 209): a SOCKS CONNECT to ORIGINAL goes to DIVERTED.',
-  ';   ORIGINAL = DIVERTED, each side address:port, address (every port), host name:port or host name;',
+  ';   ORIGINAL = DIVERTED, each side address:port ([IPv6]:port), address (every port), host name:port or host name;',
   ';   a diverted side without a port keeps the original port. Written by socksalp; comments are kept.',
   '',
 ];

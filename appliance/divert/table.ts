@@ -18,15 +18,16 @@ export type AddResult =
  * The table keeps the rules of `findFaults` (no entry diverting to itself, no cycle): the
  * constructor throws on a table that breaks them, `add` refuses a change that would.
  *
- * Cost: an IPv4 lookup is two probes of an open-addressing hash over typed arrays and allocates
- * nothing; a name lookup normalizes the name (one string, per connection). `add` and `remove`
+ * Cost: an address lookup (either family: address numbers, addr/address.ts) is two probes of
+ * an open-addressing hash over typed arrays and allocates nothing; a name lookup normalizes the
+ * name (one string, per connection). `add` and `remove`
  * rebuild the indexes, O(entries): they are the operator's, not the data path's.
  */
 export class DivertedAddresses {
   private rows: DivertedEntry[] = [];
   /** Canonical text of an original -> its row. */
   private byOriginal = new Map<string, number>();
-  private ipv4 = new Ipv4Index([]);
+  private addresses = new AddressIndex([]);
   /** name -> its name-only entry's diverted side, and its name:port entries'. */
   private names = new Map<string, { any: Endpoint | undefined; ports: Map<number, Endpoint> }>();
   /** Counts the changes: readers that cache something derived (server diversion) compare it. */
@@ -63,21 +64,25 @@ export class DivertedAddresses {
   /**
    * The diverted side of the entry that matches `dest`, or undefined when none does. The
    * endpoint returned is the entry's own: `port` undefined means "keep dest's port"
-   * (`divert` gives the complete destination). For the IPv4 case prefer `lookupIpv4`, which
+   * (`divert` gives the complete destination). For an address prefer `lookupAddress`, which
    * needs no destination object.
    */
   lookup(dest: Destination): Endpoint | undefined {
     switch (dest.kind) {
       case 'ipv4':
-        return this.lookupIpv4(dest.address, dest.port);
+      case 'ipv6':
+        return this.lookupAddress(dest.address, dest.port);
       case 'name':
         return this.lookupName(dest.name, dest.port);
     }
   }
 
-  /** `lookup` for an IPv4 destination: allocates nothing. */
-  lookupIpv4(address: number, port: number): Endpoint | undefined {
-    const i = this.ipv4.get(address, port);
+  /**
+   * `lookup` for an address number of either family: allocates nothing. An IPv6 address no
+   * entry names may not be interned at all: -1 (Ipv6Datagram's src/dst then) matches nothing.
+   */
+  lookupAddress(address: number, port: number): Endpoint | undefined {
+    const i = this.addresses.get(address, port);
     return i >= 0 ? this.rows[i].diverted : undefined;
   }
 
@@ -90,14 +95,14 @@ export class DivertedAddresses {
   }
 
   /**
-   * For the enhanced name server (figure 5): the IPv4 address that a name-only entry diverts
-   * `name` to, or undefined (no entry, an entry for one port only, or one diverting to a name:
-   * an A record cannot say those).
+   * For the enhanced name server (figure 5): the address (number, either family) that a
+   * name-only entry diverts `name` to, or undefined (no entry, an entry for one port only, or
+   * one diverting to a name: no A or AAAA record can say those).
    */
   nameAddress(name: string): number | undefined {
     if (this.names.size === 0) return undefined;
     const to = this.names.get(normalizeName(name))?.any;
-    return to !== undefined && to.kind === 'ipv4' ? to.address : undefined;
+    return to !== undefined && to.kind !== 'name' ? to.address : undefined;
   }
 
   /** Whether any entry names a host name (else no DNS query needs examining). */
@@ -166,6 +171,7 @@ export class DivertedAddresses {
       const o = r.original;
       switch (o.kind) {
         case 'ipv4':
+        case 'ipv6':
           keys.push([o.address, o.port ?? ANY_PORT, i]);
           break;
         case 'name': {
@@ -177,7 +183,7 @@ export class DivertedAddresses {
         }
       }
     });
-    this.ipv4 = new Ipv4Index(keys);
+    this.addresses = new AddressIndex(keys);
     this.names = names;
   }
 }
@@ -201,11 +207,13 @@ function freeze(e: DivertedEntry): DivertedEntry {
 const ANY_PORT = 0;
 
 /**
- * (IPv4 address, port) -> row index, an open-addressing hash over typed arrays so that a lookup
- * allocates nothing. Port ANY_PORT keys an address-only entry; `get` tries the exact key first.
+ * (address number, port) -> row index, an open-addressing hash over typed arrays so that a
+ * lookup allocates nothing. Port ANY_PORT keys an address-only entry; `get` tries the exact key
+ * first. Float64Array holds either family's numbers (IPv6 ones lie above 2^32); the hash takes
+ * their low 32 bits, which tell IPv6 numbers apart as well.
  */
-class Ipv4Index {
-  private readonly addresses: Uint32Array;
+class AddressIndex {
+  private readonly addresses: Float64Array;
   private readonly ports: Uint32Array;
   /** Row index + 1; 0 is an empty slot. */
   private readonly values: Int32Array;
@@ -216,7 +224,7 @@ class Ipv4Index {
   constructor(keys: readonly [address: number, port: number, row: number][]) {
     let size = 8;
     while (size < keys.length * 2) size *= 2;
-    this.addresses = new Uint32Array(size);
+    this.addresses = new Float64Array(size);
     this.ports = new Uint32Array(size);
     this.values = new Int32Array(size);
     this.mask = size - 1;
@@ -234,10 +242,10 @@ class Ipv4Index {
   /** The row for (address, port), else for (address, any port), else -1. */
   get(address: number, port: number): number {
     if (this.hasExact) {
-      const r = this.find(address >>> 0, port);
+      const r = this.find(address, port);
       if (r >= 0) return r;
     }
-    return this.hasAny ? this.find(address >>> 0, ANY_PORT) : -1;
+    return this.hasAny ? this.find(address, ANY_PORT) : -1;
   }
 
   private find(address: number, port: number): number {

@@ -52,7 +52,9 @@ export class Ending {
     let n = 0;
     for (const c of this.cx.table.byClient.values()) {
       if (c.server < 0 || c.state === ConnState.Refused || c.state === ConnState.Closed) continue;
-      const asked = parseEndpoint(c.destination);
+      // Without holding it: an IPv6 destination nothing holds is refused, and rightly not moved:
+      // an address an entry ever named stays held (parseEndpoint), so no entry diverted it.
+      const asked = parseEndpoint(c.destination, false);
       if (!asked.ok || asked.endpoint.port === undefined) continue;
       const dest = withPort(asked.endpoint, asked.endpoint.port);
       const goes = formatEndpoint(table.divert(dest) ?? dest);

@@ -1,7 +1,9 @@
 import type { Connection } from './connection';
 import type { FlowContext } from './context';
-import { ATYP_IPV4, ATYP_NAME, describeDestination, parseSocks, SocksParse } from './socks';
+import { ATYP_IPV4, ATYP_IPV6, ATYP_NAME, describeDestination, parseSocks, SocksParse } from './socks';
 import { formatEndpoint, type Endpoint } from '../divert/endpoint';
+import { ADDRESSES6 } from '../addr/interner';
+import { writeAddress } from '../addr/address';
 import { ServerDiversion } from '../stages/server-diversion';
 
 /**
@@ -46,7 +48,10 @@ export class LegDiversion {
    * that `compose` puts it in whatever dialect the server speaks). The client's view does not
    * change: its reply comes from the server as ever, and the splice's upShift absorbs the
    * request's new length. The ALP stays that of the port the client asked for (its intent,
-   * classified before this), whatever port the diversion names.
+   * classified before this), whatever port the diversion names. An IPv6 destination (ATYP 4)
+   * is looked up where it lies in the request (not interned: no entry names an address nothing
+   * holds); a diversion across families makes the leg's request the other ATYP, and so may
+   * leave SOCKS5 the only dialect that carries it (dialect.ts carriers).
    */
   destination(c: Connection, p: SocksParse): SocksParse {
     const table = this.cx.stages.diversions;
@@ -54,7 +59,8 @@ export class LegDiversion {
     if (table.size === 0) return p;
     const h = c.hs!;
     let to: Endpoint | undefined;
-    if (p.atyp === ATYP_IPV4) to = table.lookupIpv4(p.ipv4, p.port);
+    if (p.atyp === ATYP_IPV4) to = table.lookupAddress(p.ipv4, p.port);
+    else if (p.atyp === ATYP_IPV6) to = table.lookupAddress(ADDRESSES6.lookup(h.collected!, p.hostOffset), p.port);
     else if (p.atyp === ATYP_NAME) to = table.lookupName(describeDestination(h.collected!, 0, p), p.port);
     if (to === undefined) return p;
     const b = this.bytes;
@@ -69,6 +75,10 @@ export class LegDiversion {
       b[n++] = ATYP_IPV4;
       b.writeUInt32BE(to.address, n);
       n += 4;
+    } else if (to.kind === 'ipv6') {
+      b[n++] = ATYP_IPV6;
+      writeAddress(to.address, b, n);
+      n += 16;
     } else {
       b[n++] = ATYP_NAME;
       const len = b.write(to.name, n + 1, 'latin1'); // RFC 1123 names: ASCII

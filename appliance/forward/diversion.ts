@@ -99,7 +99,7 @@ export class Diversion {
     if (r < 0) {
       // Drain: a TCP segment with no row is of a connection from before the diversion.
       if (this.table.size === 0 || (proto === PROTO_TCP && !syn)) return false;
-      const to = this.table.lookupIpv4(ip.dst, dstPort);
+      const to = this.table.lookupAddress(ip.dst, dstPort);
       if (to === undefined) return false;
       if (to.kind !== 'ipv4') {
         // Nothing is resolved here: a name is for the SOCKS server to look up.
@@ -181,7 +181,7 @@ export class Diversion {
     const done = { moved: 0, reset: 0, released: 0 };
     for (let r = 0; r < f.capacity; r++) {
       if (f.used[r] === 0) continue;
-      const to = this.table.lookupIpv4(f.origAddr[r], f.origPort[r]);
+      const to = this.table.lookupAddress(f.origAddr[r], f.origPort[r]);
       const div = to !== undefined && to.kind === 'ipv4' ? to.address : -1;
       const divPort = to !== undefined && to.kind === 'ipv4' ? (to.port ?? f.origPort[r]) : -1;
       if (div === f.divAddr[r] && divPort === f.divPort[r]) continue;

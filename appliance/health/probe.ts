@@ -2,6 +2,7 @@ import type { ServerCheck, ServerRecord } from '../config/tables';
 import type { FlowContext } from '../flow/context';
 import { D4, D5, replyLength, speaks } from '../flow/dialect';
 import { formatEndpoint } from '../divert/endpoint';
+import { writeAddress } from '../addr/address';
 import { ACK, FIN, PSH, RST, SYN, type TcpView } from '../wire/tcp';
 
 /** Seconds before the last segment is sent again (RFC 6298's initial RTO is 1 s). */
@@ -169,6 +170,12 @@ export class Probe {
           const name = Buffer.from(t.name, 'latin1');
           return this.socks5 ? Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, port])
             : Buffer.concat([Buffer.from([4, 1]), port, Buffer.from([0, 0, 0, 1, 0]), name, Buffer.from([0])]);
+        }
+        if (t.kind === 'ipv6') {
+          // RFC 1928 ATYP 4: SOCKS4 cannot say it (servers-ini.ts asks for SOCKS5).
+          const a6 = Buffer.alloc(16);
+          writeAddress(t.address, a6, 0);
+          return Buffer.concat([Buffer.from([5, 1, 0, 4]), a6, port]);
         }
         const a = Buffer.from([t.address >>> 24, (t.address >>> 16) & 255, (t.address >>> 8) & 255, t.address & 255]);
         return this.socks5 ? Buffer.concat([Buffer.from([5, 1, 0, 1]), a, port]) : Buffer.concat([Buffer.from([4, 1]), port, a, Buffer.from([0])]);

@@ -2,8 +2,9 @@ import type { Config } from '../config/tables';
 import type { Stages } from '../flow/context';
 import { clientKey } from '../flow/connection';
 import { carriers, clientDialect, D5, DIALECT_NAMES, legDialect, speaks } from '../flow/dialect';
-import { ATYP_IPV4, ATYP_NAME, CMD_CONNECT, describeDestination, METHOD_REFUSED, METHOD_USERPASS, parseSocks, SocksParse, SocksStatus, SOCKS_MAX_HANDSHAKE } from '../flow/socks';
+import { ATYP_IPV4, ATYP_IPV6, ATYP_NAME, CMD_CONNECT, describeDestination, METHOD_REFUSED, METHOD_USERPASS, parseSocks, SocksParse, SocksStatus, SOCKS_MAX_HANDSHAKE } from '../flow/socks';
 import { formatEndpoint, type Destination } from '../divert/endpoint';
+import { ADDRESSES6 } from '../addr/interner';
 import type { Scheduler } from '../stages/schedulers/scheduler';
 import { ServerDiversion } from '../stages/server-diversion';
 import type { ServerAvailability } from '../stages/server-selection';
@@ -222,12 +223,15 @@ export class Replayer {
     const q = this.q;
     q.reset();
     q.atyp = p.atyp;
+    // An IPv6 destination nothing holds is in no entry (leg-diversion.ts looks it up the same way).
+    const v6 = p.atyp === ATYP_IPV6 ? ADDRESSES6.lookup(s.bytes, p.hostOffset) : -1;
     const dest: Destination | undefined = p.atyp === ATYP_IPV4 ? { kind: 'ipv4', address: p.ipv4, port: p.port }
-      : p.atyp === ATYP_NAME ? { kind: 'name', name: describeDestination(s.bytes, 0, p), port: p.port } : undefined;
+      : p.atyp === ATYP_NAME ? { kind: 'name', name: describeDestination(s.bytes, 0, p), port: p.port }
+        : v6 >= 0 ? { kind: 'ipv6', address: v6, port: p.port } : undefined;
     const to = dest === undefined || st.diversions.size === 0 ? undefined : st.diversions.divert(dest);
     if (to !== undefined) {
       row.diverted = formatEndpoint(to);
-      q.atyp = to.kind === 'ipv4' ? ATYP_IPV4 : ATYP_NAME;
+      q.atyp = to.kind === 'ipv4' ? ATYP_IPV4 : to.kind === 'ipv6' ? ATYP_IPV6 : ATYP_NAME;
     }
     let need = carriers(q);
     // The client's own username/password can only be passed on in SOCKS5.

@@ -20,7 +20,8 @@ export interface RoutedFlow {
 /**
  * Routed traffic from the intranet (a TCP SYN, or a UDP datagram that answers no flow already
  * seen) to an address that is no VIP: the diverted-address table first, as forward/diversion.ts
- * looks it up (address and port; a diversion to a host name is not taken for routed traffic),
+ * looks it up (address and port; a diversion to a host name or to the other family is not taken
+ * for routed traffic),
  * then the longest [routes] prefix for where it goes (forward/routes.ts).
  */
 export class RoutedFlows {
@@ -37,7 +38,7 @@ export class RoutedFlows {
     // A retransmitted SYN, a flow's next datagram, or the answer of one seen already.
     if (this.seen.has(key) || this.seen.has(back)) return;
     this.seen.add(key);
-    const to = this.table.size === 0 ? undefined : this.table.lookupIpv4(f.dst, f.dstPort);
+    const to = this.table.size === 0 ? undefined : this.table.lookupAddress(f.dst, f.dstPort);
     const address = to !== undefined && to.kind === 'ipv4' ? to.address : f.dst;
     const port = to !== undefined && to.kind === 'ipv4' ? to.port ?? f.dstPort : f.dstPort;
     this.flows.push({

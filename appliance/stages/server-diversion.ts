@@ -9,7 +9,9 @@ import type { ServerAvailability, ServerSelection } from './server-selection';
  * servers are the SOCKS servers, and the instruction is an ordinary entry of the
  * diverted-address table whose original is one configured server's address:port and whose
  * diverted side is another's: new connections that Server ALP Selection gives the first go to
- * the second instead, when it may take them (ServerSelection.qualifies).
+ * the second instead, when it may take them (ServerSelection.qualifies). Either server may be
+ * reached over IPv4 or IPv6 (`[2001:db8::a]:1080 = 198.19.2.2:1080` too): addresses are
+ * address numbers, and the two legs of a connection are independent of each other's family.
  * One entry applies, as for destinations: a chain is not followed. `divertedChoice` is the one
  * decision, for the live server leg (flow/server-leg.ts) and `socksalp replay` alike.
  *
@@ -65,8 +67,8 @@ export class ServerDiversion {
     this.warned.fill(0);
     for (let i = 0; i < this.servers.length; i++) {
       const s = this.servers[i];
-      const to = table.size === 0 ? undefined : table.lookupIpv4(s.address, s.port);
-      this.to[i] = to === undefined || to.kind !== 'ipv4' ? -1 : serverAt(this.servers, to.address, to.port ?? s.port, i);
+      const to = table.size === 0 ? undefined : table.lookupAddress(s.address, s.port);
+      this.to[i] = to === undefined || to.kind === 'name' ? -1 : serverAt(this.servers, to.address, to.port ?? s.port, i);
     }
   }
 }
@@ -84,7 +86,7 @@ function serverAt(servers: readonly ServerRecord[], address: number, port: numbe
 export function serverPair(e: DivertedEntry, servers: readonly ServerRecord[]): [from: ServerRecord, to: ServerRecord] | undefined {
   const o = e.original;
   const d = e.diverted;
-  if (o.kind !== 'ipv4' || d.kind !== 'ipv4') return undefined;
+  if (o.kind === 'name' || d.kind === 'name') return undefined;
   for (const from of servers) {
     if (from.address !== o.address || (o.port !== undefined && o.port !== from.port)) continue;
     const to = serverAt(servers, d.address, d.port ?? from.port, servers.indexOf(from));

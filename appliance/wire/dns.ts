@@ -24,6 +24,8 @@ export const EDNS_DO = 0x8000;
 export const OPT_LENGTH = 11;
 /** An A record whose name is a compression pointer: pointer, type, class, TTL, RDLENGTH, address. */
 export const A_RECORD_LENGTH = 16;
+/** An AAAA record with a compressed name (RFC 3596 2.2: 16 bytes of data). */
+export const AAAA_RECORD_LENGTH = 28;
 /** RFC 1035 4.1.4: a pointer to offset 12 of the message, where the question's name starts. */
 export const POINTER_TO_QNAME = 0xc00c;
 
@@ -249,6 +251,21 @@ export function encodeA(buf: Uint8Array, at: number, namePointer: number, ttl: n
   buf[at + 11] = 4;
   writeU32(buf, at + 12, address);
   return A_RECORD_LENGTH;
+}
+
+/** encodeA for an IN AAAA record (RFC 3596 2.1, 2.2): the 16 bytes at address[addressAt..]; returns AAAA_RECORD_LENGTH. */
+export function encodeAaaa(buf: Uint8Array, at: number, namePointer: number, ttl: number, address: Uint8Array, addressAt: number): number {
+  buf[at] = namePointer >> 8;
+  buf[at + 1] = namePointer;
+  buf[at + 2] = TYPE_AAAA >> 8;
+  buf[at + 3] = TYPE_AAAA;
+  buf[at + 4] = CLASS_IN >> 8;
+  buf[at + 5] = CLASS_IN;
+  writeU32(buf, at + 6, ttl);
+  buf[at + 10] = 0;
+  buf[at + 11] = 16;
+  for (let k = 0; k < 16; k++) buf[at + 12 + k] = address[addressAt + k];
+  return AAAA_RECORD_LENGTH;
 }
 
 /** The header and question of a message, for tests and logs. */

@@ -79,7 +79,7 @@ describe('divert: diverted.ini through loadConfig', function () {
   });
 
   const CASES: { rule: string; text: string; where: RegExp }[] = [
-    { rule: 'bad address', text: '203.0.113.800 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.800: expected the original as address:port, address, host name:port or host name \(an IPv4 address is four numbers/ },
+    { rule: 'bad address', text: '203.0.113.800 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.800: expected the original as address:port \(\[IPv6\]:port\), address, host name:port or host name \(an IPv4 address is four numbers/ },
     { rule: 'bad diverted address', text: '203.0.113.80 = 203.0.113', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.80: expected the diverted side .*got "203\.0\.113"$/ },
     { rule: 'leading zero', text: '203.0.113.080 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.080: expected the original .*without leading zeros/ },
     { rule: 'port 0', text: '203.0.113.80:0 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.80:0: .*the port is a whole number from 1 to 65535/ },
@@ -90,8 +90,11 @@ describe('divert: diverted.ini through loadConfig', function () {
     { rule: 'label of 64', text: `${'a'.repeat(64)}.test = 203.0.113.81`, where: /^diverted\.ini:2: \[diverted\] a+\.\.\.: .*a label of a host name is 1 to 63 bytes/ },
     { rule: 'empty label', text: 'web..test = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] web\.\.test: .*no empty label/ },
     { rule: 'name of 254', text: `${Array(4).fill('a'.repeat(63)).join('.')}.ab = 203.0.113.81`, where: /^diverted\.ini:2: \[diverted\] a+\.\.\.: .*at most 253 bytes/ },
-    { rule: 'IPv6', text: '203.0.113.80 = [2001:db8::1]:80', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.80: .*IPv6 addresses are not supported yet/ },
-    { rule: 'IPv6 original (refused by ini-file.ts\'s key names)', text: '[2001:db8::1]:80 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] \[2001:db8::1\]:80: key names use/ },
+    { rule: 'bad IPv6 address', text: '203.0.113.80 = [2001:db8::g]:80', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.80: expected the diverted side .*an IPv6 address is eight groups .*got "\[2001:db8::g\]:80"$/ },
+    { rule: 'IPv6 original without its "]"', text: '[2001:db8::1:80 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] \[2001:db8::1:80: expected the original .*has its "\]"/ },
+    { rule: 'IPv6 port without ":"', text: '[2001:db8::1]80 = 203.0.113.81', where: /^diverted\.ini:2: \[diverted\] \[2001:db8::1\]80: .*after "\]" comes ":" and the port/ },
+    { rule: 'IPv6 self-diversion written two ways', text: '[2001:DB8:0::1]:80 = [2001:db8::1]', where: /^diverted\.ini:2: \[diverted\] \[2001:DB8:0::1\]:80: diverts to itself \("2001:db8::1"\)$/ },
+    { rule: 'IPv6 cycle', text: '2001:db8::1 = [2001:db8::2]:80\n[2001:db8::2]:80 = 2001:db8::1', where: /^diverted\.ini:3: \[diverted\] \[2001:db8::2\]:80: makes a cycle with line 2: \[2001:db8::[12]\]:80 -> \[2001:db8::[12]\]:80 -> \[2001:db8::[12]\]:80$/ },
     { rule: 'a name and an address that are the same keys', text: 'web.socksalp.test = 203.0.113.81\n203.0.113.81 = web.socksalp.test', where: /^diverted\.ini:3: \[diverted\] 203\.0\.113\.81: makes a cycle with line 2: web\.socksalp\.test -> 203\.0\.113\.81 -> web\.socksalp\.test$/ },
     { rule: 'empty value', text: '203.0.113.80 =', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.80: value is empty/ },
     { rule: 'self, address', text: '203.0.113.80 = 203.0.113.80', where: /^diverted\.ini:2: \[diverted\] 203\.0\.113\.80: diverts to itself/ },
@@ -148,7 +151,7 @@ describe('divert: parseEndpoint', function () {
     expect(parseEndpoint('localhost:1')).to.deep.equal({ ok: true, endpoint: { kind: 'name', name: 'localhost', port: 1 } });
     expect(parseEndpoint('1.example.test').ok).to.equal(true);
     expect(parseEndpoint(`${Array(3).fill('a'.repeat(63)).join('.')}.${'b'.repeat(61)}`).ok).to.equal(true); // 253 bytes
-    for (const bad of ['', '.', ':80', 'a:b', 'a:080', 'a:65536', '1.2.3', '1.2.3.4.5', 'example.123', 'a b', 'é.test', '::1', 'a.test..']) {
+    for (const bad of ['', '.', ':80', 'a:b', 'a:080', 'a:65536', '1.2.3', '1.2.3.4.5', 'example.123', 'a b', 'é.test', 'a.test..', '[::1', '[::1]x', '[::1]:', '[::1]:0', '[2001:db8::g]', '2001:db8:::1', '[203.0.113.80]:80', '[web.test]:80']) {
       expect(parseEndpoint(bad).ok, bad).to.equal(false);
     }
   });

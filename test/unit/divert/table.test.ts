@@ -38,7 +38,7 @@ describe('divert: DivertedAddresses matching', function () {
   it('an address entry, for every other port of the address, the port kept', function () {
     expect(shown(t.divert(v4('203.0.113.80', 80)))).to.equal('203.0.113.82:80');
     expect(shown(t.divert(v4('203.0.113.80', 8081)))).to.equal('203.0.113.82:8081');
-    expect(t.lookupIpv4(ip('203.0.113.80'), 80)).to.deep.equal({ kind: 'ipv4', address: ip('203.0.113.82') });
+    expect(t.lookupAddress(ip('203.0.113.80'), 80)).to.deep.equal({ kind: 'ipv4', address: ip('203.0.113.82') });
   });
 
   it('a name entry, any case and trailing dot, the port kept', function () {
@@ -64,7 +64,7 @@ describe('divert: DivertedAddresses matching', function () {
   });
 
   it('returns the entry\'s own endpoint (no copy per lookup)', function () {
-    expect(t.lookupIpv4(ip('203.0.113.80'), 8080)).to.equal(t.lookupIpv4(ip('203.0.113.80'), 8080));
+    expect(t.lookupAddress(ip('203.0.113.80'), 8080)).to.equal(t.lookupAddress(ip('203.0.113.80'), 8080));
     expect(t.lookup(v4('203.0.113.80', 8080))).to.equal(t.entries()[0].diverted);
     expect(Object.isFrozen(t.entries()[0].diverted)).to.equal(true);
   });
@@ -90,7 +90,7 @@ describe('divert: DivertedAddresses matching', function () {
         for (let z = 0; z < 256; z++) {
           const a = `10.${x}.${y}.${z}`;
           for (let port = 1; port <= 9; port++) {
-            const got = big.lookupIpv4(ip(a), port);
+            const got = big.lookupAddress(ip(a), port);
             expect(got && formatEndpoint(got), `${a}:${port}`).to.equal(want.get(`${a}:${port}`) ?? want.get(a));
           }
         }
@@ -114,7 +114,7 @@ describe('divert: DivertedAddresses matching', function () {
     const addresses = Uint32Array.from({ length: 256 }, (_, i) => ip(`203.0.113.${i}`));
     let hits = 0;
     const lookups = (n: number) => {
-      for (let i = 0; i < n; i++) if (t.lookupIpv4(addresses[i & 255], i & 1 ? 8080 : 443) !== undefined) hits++;
+      for (let i = 0; i < n; i++) if (t.lookupAddress(addresses[i & 255], i & 1 ? 8080 : 443) !== undefined) hits++;
     };
     lookups(200_000);
     // 16 bytes a lookup would be 80 MB: several scavenges of the young generation.
@@ -143,7 +143,7 @@ describe('divert: DivertedAddresses changes', function () {
     expect(t.divert(name('web.socksalp.test', 80))).to.equal(undefined);
     expect(t.size).to.equal(1);
     expect(t.remove('203.0.113.80')).to.not.equal(undefined);
-    expect(t.lookupIpv4(ip('203.0.113.80'), 80)).to.equal(undefined);
+    expect(t.lookupAddress(ip('203.0.113.80'), 80)).to.equal(undefined);
   });
 
   it('takes endpoints as well as text', function () {
