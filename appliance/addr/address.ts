@@ -45,3 +45,8 @@ export function writeAddress(a: number, buf: Uint8Array, at: number): void {
 export function releaseAddress(a: number): void {
   if (a >= V6_BASE) ADDRESSES6.release(a);
 }
+
+/** One more reference to `a` (an address number in use): IPv4 addresses need none. */
+export function retainAddress(a: number): void {
+  if (a >= V6_BASE) ADDRESSES6.retain(a);
+}

@@ -1,5 +1,5 @@
 import type { Appliance } from '../appliance';
-import { formatIpv4 } from '../config/address';
+import { formatAddressPort, isV6 } from '../addr/address';
 import { FLOW_CLOSING, FLOW_REPLIED } from '../divert/current';
 import { PROTO_TCP } from '../wire/ipv4';
 
@@ -32,12 +32,13 @@ export function flows(a: Appliance, offset: number, limit: number, filter: strin
   for (let r = 0; r < f.capacity && (f.size > matched || want !== ''); r++) {
     if (f.used[r] === 0) continue;
     const flags = f.flags[r];
+    const seg = a.forwarder.segments[f.segment[r]];
     const row: FlowRow = {
       proto: f.proto[r] === PROTO_TCP ? 'tcp' : 'udp',
-      client: `${formatIpv4(f.clientAddr[r])}:${f.clientPort[r]}`,
-      original: `${formatIpv4(f.origAddr[r])}:${f.origPort[r]}`,
-      diverted: `${formatIpv4(f.divAddr[r])}:${f.divPort[r]}`,
-      own: `${formatIpv4(a.forwarder.segments[f.segment[r]].local)}:${f.ownPort[r]}`,
+      client: formatAddressPort(f.clientAddr[r], f.clientPort[r]),
+      original: formatAddressPort(f.origAddr[r], f.origPort[r]),
+      diverted: formatAddressPort(f.divAddr[r], f.divPort[r]),
+      own: formatAddressPort(isV6(f.divAddr[r]) ? seg.local6 : seg.local, f.ownPort[r]),
       state: flags & FLOW_CLOSING ? 'closing' : flags & FLOW_REPLIED ? 'replied' : 'unreplied',
       age: Math.round(now - f.created[r]),
       idle: Math.round(now - f.lastSeen[r]),

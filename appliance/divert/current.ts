@@ -1,3 +1,5 @@
+import { releaseAddress, retainAddress } from '../addr/address';
+
 /**
  * The current connections (network-management patent, figure 2b, table 211): for each diverted
  * non-SOCKS flow, the pair of pairs of figure 3,
@@ -12,7 +14,12 @@
  * own port). Own ports are allocated per (protocol, segment), rotating through 1024-65535 so a
  * port comes back as late as possible.
  *
- * Address fields are IPv4 numbers today; an address family joins them as another column.
+ * Addresses are address numbers of either family (addr/address.ts): an IPv4 address as
+ * itself, an IPv6 one interned above 2^32, so one row layout and one pair of indexes serve both;
+ * the columns are Float64Array (exact for every such number, and read as fast as Uint32Array:
+ * an IPv4 row's hash and comparisons are those it always had). A row holds a reference to each
+ * IPv6 address it keeps, given back when it goes, so a flow's client stays interned while its
+ * row lives and a lookup by a datagram's numbers (-1 when not interned) finds it or nothing.
  */
 
 /** Row flags. */
@@ -31,15 +38,15 @@ export class CurrentConnections {
   readonly proto: Uint8Array;
   readonly flags: Uint8Array;
   readonly segment: Int16Array;
-  readonly clientAddr: Uint32Array;
+  readonly clientAddr: Float64Array;
   readonly clientPort: Uint16Array;
-  readonly origAddr: Uint32Array;
+  readonly origAddr: Float64Array;
   readonly origPort: Uint16Array;
-  readonly divAddr: Uint32Array;
+  readonly divAddr: Float64Array;
   readonly divPort: Uint16Array;
   readonly ownPort: Uint16Array;
   /** Where the diverted datagrams go on the segment: the route's gateway or the destination. */
-  readonly nextHop: Uint32Array;
+  readonly nextHop: Float64Array;
   /** Seconds (the data path's clock): when the row was made and last used. */
   readonly created: Float64Array;
   readonly lastSeen: Float64Array;
@@ -70,14 +77,14 @@ export class CurrentConnections {
     this.proto = new Uint8Array(capacity);
     this.flags = new Uint8Array(capacity);
     this.segment = new Int16Array(capacity);
-    this.clientAddr = new Uint32Array(capacity);
+    this.clientAddr = new Float64Array(capacity);
     this.clientPort = new Uint16Array(capacity);
-    this.origAddr = new Uint32Array(capacity);
+    this.origAddr = new Float64Array(capacity);
     this.origPort = new Uint16Array(capacity);
-    this.divAddr = new Uint32Array(capacity);
+    this.divAddr = new Float64Array(capacity);
     this.divPort = new Uint16Array(capacity);
     this.ownPort = new Uint16Array(capacity);
-    this.nextHop = new Uint32Array(capacity);
+    this.nextHop = new Float64Array(capacity);
     this.created = new Float64Array(capacity);
     this.lastSeen = new Float64Array(capacity);
     this.clientNext = new Uint32Array(capacity);
@@ -125,7 +132,8 @@ export class CurrentConnections {
 
   /**
    * A new row for a flow the table diverts (figure 3, event 3), with an own port on `segment`;
-   * -1 when the table is full or every own port there is taken (both counted).
+   * -1 when the table is full or every own port there is taken (both counted). The addresses
+   * are numbers in use (an IPv6 one interned): the row holds a reference of its own to each.
    */
   add(proto: number, client: number, clientPort: number, orig: number, origPort: number, div: number, divPort: number, segment: number, nextHop: number, now: number): number {
     if (this.freeTop === 0) {
@@ -150,6 +158,10 @@ export class CurrentConnections {
     this.divPort[r] = divPort;
     this.ownPort[r] = own;
     this.nextHop[r] = nextHop;
+    retainAddress(client);
+    retainAddress(orig);
+    retainAddress(div);
+    retainAddress(nextHop);
     this.created[r] = now;
     this.lastSeen[r] = now;
     this.clientNext[r] = 0;
@@ -172,13 +184,22 @@ export class CurrentConnections {
       this.givePort(proto, this.segment[r], this.ownPort[r]);
     }
     this.unlink(this.byServer, r, serverSlot(proto, this.divAddr[r], this.divPort[r], this.segment[r], this.ownPort[r], this.mask));
+    retainAddress(div);
+    releaseAddress(this.divAddr[r]);
     this.divAddr[r] = div;
     this.divPort[r] = divPort;
     this.segment[r] = segment;
     this.ownPort[r] = own;
-    this.nextHop[r] = nextHop;
+    this.setNextHop(r, nextHop);
     this.insert(this.byServer, serverSlot(proto, div, divPort, segment, own, this.mask), r);
     return true;
+  }
+
+  /** Row `r`'s next hop, after a reload's routes. */
+  setNextHop(r: number, nextHop: number): void {
+    retainAddress(nextHop);
+    releaseAddress(this.nextHop[r]);
+    this.nextHop[r] = nextHop;
   }
 
   remove(r: number): void {
@@ -187,6 +208,10 @@ export class CurrentConnections {
     this.unlink(this.byClient, r, clientSlot(proto, this.clientAddr[r], this.clientPort[r], this.origAddr[r], this.origPort[r], this.mask));
     this.unlink(this.byServer, r, serverSlot(proto, this.divAddr[r], this.divPort[r], this.segment[r], this.ownPort[r], this.mask));
     this.givePort(proto, this.segment[r], this.ownPort[r]);
+    releaseAddress(this.clientAddr[r]);
+    releaseAddress(this.origAddr[r]);
+    releaseAddress(this.divAddr[r]);
+    releaseAddress(this.nextHop[r]);
     this.used[r] = 0;
     this.free[this.freeTop++] = r;
     this.count--;

@@ -1,12 +1,15 @@
 import type { DiversionSettings } from '../config/tables';
 import type { PacketPool } from '../device/packet-pool';
-import { CurrentConnections, FLOW_CLOSING, FLOW_FIN_CLIENT, FLOW_FIN_SERVER, FLOW_REPLIED } from '../divert/current';
+import { isV6 } from '../addr/address';
+import { CurrentConnections, FLOW_CLOSING, FLOW_REPLIED } from '../divert/current';
 import { EnhancedNameServer } from '../divert/ens';
 import type { DivertedAddresses } from '../divert/table';
+import type { Endpoint } from '../divert/endpoint';
+import { tcpSeen } from '../divert/tcp-seen';
 import { rewriteFlow } from '../divert/translate';
 import { SegmentBuilder } from '../flow/segment-builder';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, readU32, type Ipv4View } from '../wire/ipv4';
-import { ACK, FIN, RST, SYN } from '../wire/tcp';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Ipv4View } from '../wire/ipv4';
+import { ACK, RST, SYN } from '../wire/tcp';
 import type { Drops } from './drops';
 import type { Neighbours } from './neighbours';
 import type { Output } from './output';
@@ -14,6 +17,7 @@ import type { Router } from './routes';
 import type { Segment } from './segments';
 import { answerInPlace } from './dns-answer';
 import { DivertedIcmp } from './diversion-icmp';
+import type { Hop6, Link6 } from './diversion6';
 
 /** Seconds a closed TCP flow's row stays for the last ACK and retransmitted FINs. */
 const LINGER = 10;
@@ -32,12 +36,18 @@ const SWEEP = 4096;
  * A TCP flow is diverted from its SYN only: segments of a connection that began before the
  * diversion keep their path (drain). UDP has no beginning: a datagram with no row follows the
  * table as it is now.
+ *
+ * The current connections hold IPv6 flows too (diversion6.ts takes their datagrams, `v6`); the
+ * operator's paths here (move, rerouted, the resets) serve rows of both families. A routed flow
+ * keeps its family: an entry to the other family diverts SOCKS connections only (counted).
  */
 export class Diversion {
   table!: DivertedAddresses;
   now = 0;
   readonly flows: CurrentConnections;
-  readonly stats = { diverted: 0, returned: 0, icmpTranslated: 0, notAddress: 0, reset: 0, moved: 0, released: 0 };
+  readonly stats = { diverted: 0, returned: 0, icmpTranslated: 0, notAddress: 0, otherFamily: 0, reset: 0, moved: 0, released: 0 };
+  /** The IPv6 side (diversion6.ts registers itself): its routes and link, for rows of IPv6 flows. */
+  v6: (Hop6 & Link6) | undefined;
   /** ICMP errors about the diverted flows, translated both ways. */
   private readonly icmp: DivertedIcmp;
   private readonly builder: SegmentBuilder;
@@ -101,12 +111,7 @@ export class Diversion {
       if (this.table.size === 0 || (proto === PROTO_TCP && !syn)) return false;
       const to = this.table.lookupAddress(ip.dst, dstPort);
       if (to === undefined) return false;
-      if (to.kind !== 'ipv4') {
-        // Nothing is resolved here: a name is for the SOCKS server to look up.
-        this.stats.notAddress++;
-        if (this.drops.first('divert-name')) this.log(`divert: routed traffic to a destination diverted to a host name goes unchanged (only SOCKS servers resolve names; counted)`);
-        return false;
-      }
+      if (to.kind !== 'ipv4') return this.notTaken(to);
       if (this.router.expired(slot, ip, true)) return true;
       r = this.open(slot, ip, proto, srcPort, dstPort, to.address, to.port ?? dstPort);
       if (r < 0) return true;
@@ -114,7 +119,7 @@ export class Diversion {
     // Figure 3, event 3: both addresses and ports rewritten, the datagram sent on.
     const len = ip.totalLength;
     const seg = f.segment[r];
-    if (proto === PROTO_TCP) this.tcpSeen(r, t, ip.payloadLength, true);
+    if (proto === PROTO_TCP) tcpSeen(f, r, b, t, ip.payloadLength, true);
     rewriteFlow(ip, this.pool.checksumPartial(slot), this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r]);
     ip.decrementTtl();
     f.lastSeen[r] = this.now;
@@ -138,7 +143,7 @@ export class Diversion {
     if (r < 0) return false;
     if (this.router.expired(slot, ip, false)) return true;
     const len = ip.totalLength;
-    if (proto === PROTO_TCP) this.tcpSeen(r, t, ip.payloadLength, false);
+    if (proto === PROTO_TCP) tcpSeen(f, r, b, t, ip.payloadLength, false);
     f.flags[r] |= FLOW_REPLIED;
     rewriteFlow(ip, this.pool.checksumPartial(slot), f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r]);
     ip.decrementTtl();
@@ -148,6 +153,22 @@ export class Diversion {
     this.stats.returned++;
     this.output.toIntranet(slot, len);
     return true;
+  }
+
+  /**
+   * A routed flow whose entry diverts it to what it cannot go to as it is: a host name (nothing
+   * is resolved here: a name is for a SOCKS server to look up) or the other family (no NAT64
+   * here); it goes unchanged (counted, logged once). False: the caller routes it.
+   */
+  notTaken(to: Endpoint): false {
+    if (to.kind === 'name') {
+      this.stats.notAddress++;
+      if (this.drops.first('divert-name')) this.log(`divert: routed traffic to a destination diverted to a host name goes unchanged (only SOCKS servers resolve names; counted)`);
+    } else {
+      this.stats.otherFamily++;
+      if (this.drops.first('divert-family')) this.log(`divert: routed traffic to a destination diverted to the other address family goes unchanged (only SOCKS connections change family; counted)`);
+    }
+    return false;
   }
 
   /** A share of the expiry sweep: idle UDP rows, idle or unanswered TCP rows, closed ones after their linger. */
@@ -182,8 +203,10 @@ export class Diversion {
     for (let r = 0; r < f.capacity; r++) {
       if (f.used[r] === 0) continue;
       const to = this.table.lookupAddress(f.origAddr[r], f.origPort[r]);
-      const div = to !== undefined && to.kind === 'ipv4' ? to.address : -1;
-      const divPort = to !== undefined && to.kind === 'ipv4' ? (to.port ?? f.origPort[r]) : -1;
+      // Only to the row's own family (an IPv6 row: an IPv6 entry).
+      const same = to !== undefined && to.kind !== 'name' && isV6(to.address) === isV6(f.origAddr[r]);
+      const div = same ? to.address : -1;
+      const divPort = same ? (to.port ?? f.origPort[r]) : -1;
       if (div === f.divAddr[r] && divPort === f.divPort[r]) continue;
       if (f.proto[r] === PROTO_TCP) {
         this.reset(r);
@@ -191,7 +214,7 @@ export class Diversion {
         done.reset++;
         continue;
       }
-      const hop = div < 0 ? undefined : this.router.lookup(div);
+      const hop = div < 0 ? undefined : this.hop(div);
       if (hop === undefined || hop.segment < 0 || !f.retarget(r, div, divPort, hop.segment, hop.gateway ?? div)) {
         f.remove(r);
         done.released++;
@@ -210,10 +233,16 @@ export class Diversion {
     const f = this.flows;
     for (let r = 0; r < f.capacity; r++) {
       if (f.used[r] === 0) continue;
-      const hop = this.router.lookup(f.divAddr[r]);
+      const hop = this.hop(f.divAddr[r]);
       if (hop === undefined || hop.segment !== f.segment[r]) f.remove(r);
-      else f.nextHop[r] = hop.gateway ?? f.divAddr[r];
+      else f.setNextHop(r, hop.gateway ?? f.divAddr[r]);
     }
+  }
+
+  /** The route to `div` (either family; an IPv6 one when the IPv6 side is there). */
+  private hop(div: number): { segment: number; gateway: number | undefined } | undefined {
+    if (!isV6(div)) return this.router.lookup(div);
+    return this.v6?.hop6(div);
   }
 
   /** A new row for a diverted flow: its route, its own port; -1 when dropped (no route, table full; counted). */
@@ -228,29 +257,15 @@ export class Diversion {
     return r;
   }
 
-  /**
-   * A TCP segment of row `r` at `t`: its FIN or RST closes the row (after LINGER), and the next
-   * sequence number of its sender is kept, so that `move` can reset both ends exactly.
-   */
-  private tcpSeen(r: number, t: number, tcpLength: number, fromClient: boolean): void {
-    const b = this.pool.buf;
-    const f = this.flows;
-    const flags = b[t + 13];
-    const end = (readU32(b, t + 4) + tcpLength - (b[t + 12] >> 4) * 4 + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0;
-    const next = fromClient ? f.clientNext : f.serverNext;
-    const first = fromClient ? f.packetsOut[r] === 0 : (f.flags[r] & FLOW_REPLIED) === 0;
-    if (first || ((end - next[r]) | 0) > 0) next[r] = end;
-    if (flags & RST) f.flags[r] |= FLOW_CLOSING;
-    else if (flags & FIN) f.flags[r] |= fromClient ? FLOW_FIN_CLIENT : FLOW_FIN_SERVER;
-    if ((f.flags[r] & (FLOW_FIN_CLIENT | FLOW_FIN_SERVER)) === (FLOW_FIN_CLIENT | FLOW_FIN_SERVER)) f.flags[r] |= FLOW_CLOSING;
-  }
-
   /** RST|ACK to both ends of TCP row `r`, each as from the address it knows the other by. */
   private reset(r: number): void {
     const f = this.flows;
     const seg = f.segment[r];
-    const toServer = this.builder.build(this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r], f.clientNext[r], f.serverNext[r], RST | ACK, 0);
-    if (toServer >= 0) this.neighbours.sendTo(seg, toServer, this.builder.lastLength, f.nextHop[r]);
+    // An IPv6 row is diversion6.ts's, which is there for it to be.
+    const v6 = isV6(f.divAddr[r]);
+    const toServer = this.builder.build(v6 ? this.segments[seg].local6 : this.segments[seg].local, f.ownPort[r], f.divAddr[r], f.divPort[r], f.clientNext[r], f.serverNext[r], RST | ACK, 0);
+    if (toServer >= 0 && v6) this.v6!.sendTo6(seg, toServer, this.builder.lastLength, f.nextHop[r]);
+    else if (toServer >= 0) this.neighbours.sendTo(seg, toServer, this.builder.lastLength, f.nextHop[r]);
     const toClient = this.builder.build(f.origAddr[r], f.origPort[r], f.clientAddr[r], f.clientPort[r], f.serverNext[r], f.clientNext[r], RST | ACK, 0);
     if (toClient >= 0) this.output.toIntranet(toClient, this.builder.lastLength);
   }

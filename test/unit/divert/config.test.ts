@@ -34,8 +34,8 @@ describe('divert: diverted.ini through loadConfig', function () {
   it('conf/diverted.ini\'s commented example is valid once uncommented', function () {
     const example = require('node:fs').readFileSync(join(REPO, 'conf', 'diverted.ini'), 'utf8') as string;
     const lines = example.split('\n').filter((l) => /^;\s+[^;\s]+ = \S+$/.test(l)).map((l) => l.replace(/^;\s+/, ''));
-    expect(lines).to.have.length(2);
-    expect(texts(confWith(`[diverted]\n${lines.join('\n')}\n`))).to.deep.equal(['web.socksalp.test = 203.0.113.81', '203.0.113.80:8080 = 203.0.113.81:80']);
+    expect(lines).to.have.length(3);
+    expect(texts(confWith(`[diverted]\n${lines.join('\n')}\n`))).to.deep.equal(['web.socksalp.test = 203.0.113.81', '203.0.113.80:8080 = 203.0.113.81:80', '[2001:db8:113::80]:8080 = [2001:db8:113::81]:8080']);
   });
 
   it('reads each form of either side, names normalized', function () {
