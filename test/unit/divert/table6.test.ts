@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { formatAddress, parseAddress } from '../../../appliance/addr/address';
+import { formatAddress, formatAddressPort, parseAddress } from '../../../appliance/addr/address';
 import { ADDRESSES6 } from '../../../appliance/addr/interner';
 import { parseIpv4 } from '../../../appliance/config/address';
 import { loadConfig } from '../../../appliance/config/load';
@@ -9,6 +9,7 @@ import { formatEndpoint, parseEndpoint, type Destination } from '../../../applia
 import { renderDiverted, saveDiverted } from '../../../appliance/divert/save';
 import { DivertedAddresses } from '../../../appliance/divert/table';
 import { confCopies } from '../conf-dir';
+import { configProblems } from '../config-problems';
 import { a6 } from '../wire/packets6';
 
 /*
@@ -147,5 +148,28 @@ describe('divert: diverted.ini with IPv6 entries', function () {
     const again = loadConfig(dir).diverted!.entries;
     expect(again.map((e) => `${formatEndpoint(e.original)} = ${formatEndpoint(e.diverted)}`)).to.deep.equal(live.entries().map((e) => `${formatEndpoint(e.original)} = ${formatEndpoint(e.diverted)}`));
     expect(renderDiverted(saved, again)).to.equal(saved);
+  });
+});
+
+describe('servers.ini: an IPv6 health-check target', function () {
+  it('is taken for a server that speaks SOCKS5, refused with the reason for one that does not', function () {
+    const at = (versions: string) => conf({ 'servers.ini': (t: string) => t.replace('[sb]', `check = [2001:db8:113::80]:80\nversions = ${versions}\n\n[sb]`) });
+    expect(configProblems(at('4, 5'))).to.deep.equal([]);
+    expect(loadConfig(at('5')).servers[0].check?.target).to.deep.equal({ kind: 'ipv6', address: v6('2001:db8:113::80'), port: 80 });
+    const problems = configProblems(at('4, 4a'));
+    expect(problems).to.have.length(1);
+    expect(problems[0]).to.match(/^servers\.ini:\d+: \[sa\] check: an IPv6 target needs SOCKS5 \(ATYP 4\), and this server does not speak it: give an IPv4 address or a name$/);
+  });
+});
+
+describe('divert: the monitor\'s server diversions name IPv6 servers as the figures do', function () {
+  it('an entry made from a server\'s address text (snapshot: formatAddressPort) shows the same text, so the policy matches them', function () {
+    const t = new DivertedAddresses();
+    const from = formatAddressPort(v6('2001:db8:19:6::2'), 1080);
+    const to = formatAddressPort(parseIpv4('198.19.1.2')!, 1080);
+    expect(from).to.equal('[2001:db8:19:6::2]:1080');
+    const r = t.add(from, to);
+    expect(r.ok && [formatEndpoint(r.entry.original), formatEndpoint(r.entry.diverted)]).to.deep.equal([from, to]);
+    expect(t.remove(from)).to.not.equal(undefined);
   });
 });

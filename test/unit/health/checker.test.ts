@@ -7,6 +7,7 @@ import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { Ipv4View, IPV4_MIN_HEADER } from '../../../appliance/wire/ipv4';
 import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView } from '../../../appliance/wire/tcp';
 import { ip, segment, tcpRepr } from '../wire/packets';
+import { parseAddress } from '../../../appliance/addr/address';
 
 const SA: ServerRecord = {
   name: 'sa', address: ip('198.19.1.2'), port: 1080, tap: 'alp-sa', local: { address: ip('198.19.1.1'), length: 24 },
@@ -115,5 +116,16 @@ describe('health/checker: a probe through a SOCKS server', function () {
     const get = t.sent[t.sent.length - 1];
     t.reply(ACK, 10, get.seq + get.data.length, 'HTTP/1.1 503 Service Unavailable\r\n');
     expect(t.d.checker.status[0].last).to.equal('HTTP 503, not 200');
+  });
+
+  it('an IPv6 target: a SOCKS5 CONNECT with ATYP 4, and the Host header in brackets', function () {
+    const t = setup({ ...SA, check: { ...SA.check!, target: { kind: 'ipv6', address: parseAddress('2001:db8:113::80')!, port: 80 } } });
+    t.d.tick(1);
+    const isn = t.sent[0].seq;
+    t.reply(SYN | ACK, 5000, isn + 1);
+    t.reply(ACK, 5001, isn + 4, '\x05\x00');
+    expect(Buffer.from(t.sent[3].data, 'latin1').toString('hex')).to.equal('0501000420010db80113000000000000000000800050');
+    t.reply(ACK, 5003, isn + 26, '\x05\x00\x00\x01\xcb\x00\x71\x50\x1f\x90');
+    expect(t.sent[5].data).to.match(/^GET \/hello.txt HTTP\/1.0\r\nHost: \[2001:db8:113::80\]:80\r\n/);
   });
 });
