@@ -1,4 +1,5 @@
-import { formatIpv4, inPrefix } from '../config/address';
+import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
+import { formatPrefixAny, inPrefixAny } from '../addr/prefix';
 import type { Route } from '../config/tables';
 import type { DivertedAddresses } from '../divert/table';
 import { PROTO_TCP } from '../wire/ipv4';
@@ -37,14 +38,15 @@ export class RoutedFlows {
     // A retransmitted SYN, a flow's next datagram, or the answer of one seen already.
     if (this.seen.has(key) || this.seen.has(back)) return;
     this.seen.add(key);
-    const to = this.table.size === 0 ? undefined : this.table.lookupIpv4(f.dst, f.dstPort);
+    // The diverted-address table holds IPv4 addresses and names (divert/endpoint.ts): an IPv6 destination is not in it.
+    const to = this.table.size === 0 || isV6(f.dst) ? undefined : this.table.lookupIpv4(f.dst, f.dstPort);
     const address = to !== undefined && to.kind === 'ipv4' ? to.address : f.dst;
     const port = to !== undefined && to.kind === 'ipv4' ? to.port ?? f.dstPort : f.dstPort;
     this.flows.push({
       protocol: tcp ? 'tcp' : 'udp',
-      client: `${formatIpv4(f.src)}:${f.srcPort}`,
-      destination: `${formatIpv4(f.dst)}:${f.dstPort}`,
-      diverted: address !== f.dst || port !== f.dstPort ? `${formatIpv4(address)}:${port}` : '',
+      client: formatAddressPort(f.src, f.srcPort),
+      destination: formatAddressPort(f.dst, f.dstPort),
+      diverted: address !== f.dst || port !== f.dstPort ? formatAddressPort(address, port) : '',
       route: this.route(address),
       start: this.since(f.time),
     });
@@ -53,8 +55,9 @@ export class RoutedFlows {
   /** The longest prefix holding `dst`; among equally long ones, the first listed (as Router.lookup). */
   private route(dst: number): string {
     let best: Route | undefined;
-    for (const r of this.routes) if (inPrefix(dst, r.prefix) && (best === undefined || r.prefix.length > best.prefix.length)) best = r;
+    // Never across families (inPrefixAny): an IPv6 destination takes only an IPv6 prefix.
+    for (const r of this.routes) if (inPrefixAny(dst, r.prefix) && (best === undefined || r.prefix.length > best.prefix.length)) best = r;
     if (best === undefined) return '';
-    return `${formatIpv4(best.prefix.address)}/${best.prefix.length} = ${best.tap}${best.gateway === undefined ? '' : ` via ${formatIpv4(best.gateway)}`}`;
+    return `${formatPrefixAny(best.prefix)} = ${best.tap}${best.gateway === undefined ? '' : ` via ${formatAddress(best.gateway)}`}`;
   }
 }
