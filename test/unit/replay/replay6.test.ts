@@ -103,6 +103,20 @@ describe('socksalp replay: IPv6 clients of an IPv6 VIP', function () {
     expect(text).to.match(/^ {2}0\.100 {2}udp {4}\[2001:db8:18::a\]:5353 {2}\[2001:db8:80::80\]:7 +- +none: ICMP network unreachable$/m);
   });
 
+  it('notes IPv6 segments the snap length cut, and skips as malformed one cut inside its extension headers', function () {
+    const f: Frame[] = [];
+    new Talk(f, 47001, 10, ends6(CLIENT6, VIP6)).open(0).send(0.01, greeting).send(0.02, socks5(1, 'web.socksalp.test', 80));
+    const r = json(write('snap6.pcap', pcap(f, { snap: 14 + 40 + 20 + 4 })));
+    expect(r.connections[0]).to.include({ client: '[2001:db8:18::2]:47001', outcome: 'incomplete' });
+    expect(r.notes).to.include("1 segment(s) were cut by the capture's snap length (capture with a larger tcpdump -s)");
+    const g: Frame[] = [];
+    new Talk(g, 47002, 10, withOptions(ends6(CLIENT6, VIP6))).open(0);
+    const cut = json(write('snap6-options.pcap', pcap(g, { snap: 14 + 40 + 4 })));
+    expect(cut.connections).to.deep.equal([]);
+    // The client's SYN and ACK cut in their options header, the SYN-ACK in its TCP header.
+    expect(cut.notes).to.include('3 malformed IPv4, IPv6, TCP or UDP packet(s) were skipped');
+  });
+
   it('keeps IPv6 clients of a VIP the configuration does not have out of the SOCKS rows (routed, as live)', function () {
     const f: Frame[] = [];
     new Talk(f, 46001, 100, ends6(CLIENT6, VIP6)).open(0).send(0.01, socks4('203.0.113.80', 80));
