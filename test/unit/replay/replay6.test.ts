@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { REPO } from '../../lab/lab';
 import { a6, datagram6, udp6 } from '../wire/packets6';
 import { pcap, pcapng, type Frame, type Link } from './capture-writer';
-import { confCopies, tempDirs } from '../conf-dir';
+import { tempDirs } from '../conf-dir';
 import { ends6, golden, greeting, inTimeOrder, socks4, socks5, Talk, type Ends } from './scenario';
 
 const CLI = join(REPO, 'dist', 'appliance', 'cli', 'index.js');
 const CLIENT6 = '2001:db8:18::2';
-const VIP6 = '2001:db8:18::100';
+/** conf/appliance.ini's IPv6 VIP. */
+const VIP6 = '2001:db8:18:100::100';
 const T0 = 1_700_000_000;
 
 function socksalp(...args: string[]) {
@@ -34,28 +35,18 @@ function withOptions(e: Ends): Ends {
   };
 }
 
-describe('socksalp replay: IPv6 clients of an IPv6 VIP', function () {
+describe('socksalp replay: IPv6 clients of an IPv6 VIP (conf/ as shipped has one)', function () {
   const tempDir = tempDirs();
   let dir: string;
-  let dual: string;
-  const copy = confCopies();
   before(function () {
     dir = tempDir();
-    // conf/ as shipped, with an IPv6 VIP beside the IPv4 one.
-    dual = copy({
-      'appliance.ini': (t) => {
-        const after = t.replace(/^vip = 198\.18\.0\.100$/m, `vip = 198.18.0.100, ${VIP6}`);
-        expect(after).to.not.equal(t);
-        return after;
-      },
-    });
   });
   const write = (name: string, b: Buffer) => {
     const p = join(dir, name);
     writeFileSync(p, b);
     return p;
   };
-  const json = (file: string, config = dual): Result => {
+  const json = (file: string, config = 'conf'): Result => {
     const r = socksalp('replay', file, '--config', config, '--json');
     expect(r.status, r.stderr).to.equal(0);
     return JSON.parse(r.stdout) as Result;
@@ -66,7 +57,7 @@ describe('socksalp replay: IPv6 clients of an IPv6 VIP', function () {
     const v6 = json(write('golden6.pcapng', pcapng(golden(ends6(CLIENT6, VIP6)))));
     expect(v6.connections).to.have.length(7);
     expect(v6.connections).to.deep.equal(v4.connections.map((c) => ({ ...c, client: c.client.replace('198.18.0.2:', `[${CLIENT6}]:`), vip: VIP6 })));
-    expect(v6.connections[0]).to.include({ client: '[2001:db8:18::2]:40001', vip: '2001:db8:18::100', server: 'sa', alp: 'http' });
+    expect(v6.connections[0]).to.include({ client: '[2001:db8:18::2]:40001', vip: '2001:db8:18:100::100', server: 'sa', alp: 'http' });
     expect(v6.notes).to.deep.equal(v4.notes);
   });
 
@@ -98,7 +89,7 @@ describe('socksalp replay: IPv6 clients of an IPv6 VIP', function () {
     expect(row(45003)).to.include({ client: '198.18.0.2:45003', vip: '198.18.0.100', destination: '[2001:db8:80::80]:80', alp: 'http', dialect: '5' });
     expect(r.routed).to.deep.equal([{ protocol: 'udp', client: '[2001:db8:18::a]:5353', destination: '[2001:db8:80::80]:7', diverted: '', route: '', start: 0.1 }]);
     expect(r.notes).to.include('1 IPv4 or IPv6 fragment(s) were skipped: replay does not reassemble fragments');
-    const text = socksalp('replay', file, '--config', dual).stdout;
+    const text = socksalp('replay', file, '--config', 'conf').stdout;
     expect(text).to.match(/^ {2}0\.000 {2}\[2001:db8:18::a\]:45001 {2}\[2001:db8:80::80\]:443 +- +5 +ssl /m);
     expect(text).to.match(/^ {2}0\.100 {2}udp {4}\[2001:db8:18::a\]:5353 {2}\[2001:db8:80::80\]:7 +- +none: ICMP network unreachable$/m);
   });
@@ -117,10 +108,10 @@ describe('socksalp replay: IPv6 clients of an IPv6 VIP', function () {
     expect(cut.notes).to.include('3 malformed IPv4, IPv6, TCP or UDP packet(s) were skipped');
   });
 
-  it('keeps IPv6 clients of a VIP the configuration does not have out of the SOCKS rows (routed, as live)', function () {
+  it('keeps IPv6 clients of an address that is no VIP out of the SOCKS rows (routed, as live)', function () {
     const f: Frame[] = [];
-    new Talk(f, 46001, 100, ends6(CLIENT6, VIP6)).open(0).send(0.01, socks4('203.0.113.80', 80));
-    const r = json(write('novip.pcapng', pcapng(f)), 'conf');
+    new Talk(f, 46001, 100, ends6(CLIENT6, '2001:db8:18::100')).open(0).send(0.01, socks4('203.0.113.80', 80));
+    const r = json(write('novip.pcapng', pcapng(f)));
     expect(r.connections).to.deep.equal([]);
     expect(r.routed.map((x) => [x.client, x.destination])).to.deep.equal([['[2001:db8:18::2]:46001', '[2001:db8:18::100]:1080']]);
   });
