@@ -1,8 +1,8 @@
 import { formatTable } from '../appliance/text/table';
-import { formatBytes, formatCount, formatDuration, formatMs, truncate } from '../appliance/text/units';
+import { fitEndpoint, formatBytes, formatCount, formatDuration, formatMs, truncate } from '../appliance/text/units';
 import { divertPanel } from './divert-panel';
 import { Series, type DashboardModel } from './model';
-import type { ServerRow } from '../appliance/control/snapshot';
+import type { ServerRow, Status } from '../appliance/control/snapshot';
 
 /**
  * The dashboard's panels as plain text: the live screen puts each in a box, `dash --once`
@@ -52,20 +52,55 @@ export function statusLine(m: DashboardModel, width: number): string {
   );
 }
 
-/** Keeps the columns that fit: a narrow terminal loses the least needed first. */
-function columns(width: number, header: string[], rows: string[][], dropOrder: string[]): string[] {
+/** A column of endpoints that may be shortened (fitEndpoint), down to `min` columns. */
+interface Shrink {
+  name: string;
+  min: number;
+}
+
+/**
+ * Keeps the columns that fit: a narrow terminal loses the least needed first; if that is not
+ * enough, the `shrink` columns' endpoints lose their middles (IPv6) or ends (names), keeping
+ * their ports, before the lines are cut at the right.
+ */
+function columns(width: number, header: string[], rows: string[][], dropOrder: string[], shrink: Shrink[] = []): string[] {
   let h = header;
   let r = rows;
+  const table = () => formatTable(h, r, '').split('\n');
+  const widest = (lines: string[]) => Math.max(...lines.map((l) => l.length));
   for (const name of ['', ...dropOrder]) {
     if (name !== '') {
       const i = h.indexOf(name);
       h = h.filter((_, k) => k !== i);
       r = r.map((row) => row.filter((_, k) => k !== i));
     }
-    const lines = formatTable(h, r, '').split('\n');
-    if (Math.max(...lines.map((l) => l.length)) <= width) return lines;
+    const lines = table();
+    if (widest(lines) <= width) return lines;
   }
-  return formatTable(h, r, '').split('\n');
+  for (const s of shrink) {
+    const i = h.indexOf(s.name);
+    const excess = widest(table()) - width;
+    if (i < 0 || excess <= 0) continue;
+    const now = Math.max(h[i].length, ...r.map((row) => row[i].length));
+    const to = Math.max(s.min, h[i].length, now - excess);
+    r = r.map((row) => row.map((c, k) => (k === i ? fitEndpoint(c, to) : c)));
+  }
+  return table();
+}
+
+/** The widest an address column gets when the terminal is too narrow: an IPv4 endpoint and more. */
+const ENDPOINT_MIN = 24;
+/** A connection's destination, and where it was diverted, in 40 columns at most. */
+const DESTINATION_MAX = 40;
+
+/** "destination->diverted" in `width` columns: the shorter side whole when it takes half or less, the other fitted. */
+export function destinationCell(destination: string, diverted: string, width = DESTINATION_MAX): string {
+  if (!diverted) return fitEndpoint(destination, width);
+  const room = width - 2;
+  if (destination.length + diverted.length <= room) return `${destination}->${diverted}`;
+  const half = Math.floor(room / 2);
+  const a = destination.length <= half ? destination.length : diverted.length <= half ? room - diverted.length : half;
+  return `${fitEndpoint(destination, a)}->${fitEndpoint(diverted, room - a)}`;
 }
 
 export function serversPanel(m: DashboardModel, width: number): string[] {
@@ -79,7 +114,7 @@ export function serversPanel(m: DashboardModel, width: number): string[] {
   // From servers to the appliance is "in", towards them "out", in packets/bytes; the last
   // minute's connections per second, SOCKS reply latency and failures (stats/window.ts).
   const header = ['SERVER', 'ADDRESS', 'TAP', 'CAP', 'ALPS', 'STATE', 'CHECK', 'CONNS', 'IN', 'OUT', 'QUEUE', 'DROPS', 'CONN/S', 'P50', 'P99', 'FAIL'];
-  return fit(columns(width, header, rows, ['P50', 'FAIL', 'IN', 'TAP', 'ALPS', 'CHECK', 'CAP']), width);
+  return fit(columns(width, header, rows, ['P50', 'FAIL', 'IN', 'TAP', 'ALPS', 'CHECK', 'CAP'], [{ name: 'ADDRESS', min: ENDPOINT_MIN }]), width);
 }
 
 /** A server's active check (health/checker.ts), short: '-' when off, the latency or why not. */
@@ -102,13 +137,13 @@ export function alpPanel(m: DashboardModel, width: number): string[] {
 /** The connection page, `height` lines at most including header and summary. */
 export function connectionsPanel(m: DashboardModel, width: number, height: number): string[] {
   const rows = m.conns.slice(0, Math.max(0, height - 2)).map((c) => [
-    c.client, c.alp, truncate(c.diverted ? `${c.destination}->${c.diverted}` : c.destination, 40), c.server, String(c.port || ''), c.state, c.dialect,
+    c.client, c.alp, destinationCell(c.destination, c.diverted), c.server, String(c.port || ''), c.state, c.dialect,
     formatDuration(c.age), formatDuration(c.idle), formatBytes(c.bytesIn), formatBytes(c.bytesOut),
     formatMs(c.replyMs), formatMs(c.rttServerMs), formatMs(c.rttClientMs), `${formatBytes(c.throughput)}/s`, String(c.retransIn + c.retransOut),
   ]);
   const table = columns(width,
     ['CLIENT', 'ALP', 'DESTINATION', 'SERVER', 'PORT', 'STATE', 'SOCKS', 'AGE', 'IDLE', 'IN', 'OUT', 'REPLY', 'RTT-S', 'RTT-C', 'RATE', 'RETX'],
-    rows, ['RETX', 'RTT-C', 'IDLE', 'SOCKS', 'PORT', 'RTT-S', 'AGE']);
+    rows, ['RETX', 'RTT-C', 'IDLE', 'SOCKS', 'PORT', 'RTT-S', 'AGE'], [{ name: 'CLIENT', min: ENDPOINT_MIN }]);
   const first = m.conns.length ? m.offset + 1 : 0;
   const summary = `${first}-${m.offset + m.conns.length} of ${m.connsMatched}` +
     (m.filter ? ` matching "${m.filter}"` : '') + `, ${m.connsTotal} in the table; sort: ${m.sort}`;
@@ -132,15 +167,27 @@ export function throughputPanel(m: DashboardModel, width: number): string[] {
   ], width);
 }
 
-/** IPv4 reassembly since start: datagrams completed and waiting, drops (by reason when any). */
+/**
+ * Reassembly since start, IPv4's, then IPv6's once it has seen a fragment: datagrams completed
+ * and waiting, drops (by reason when any), duplicates, IPv6's atomic fragments.
+ */
 function reassemblyLines(m: DashboardModel): string[] {
-  const r = m.status?.reassembly;
-  if (!r) return [];
+  const st = m.status;
+  if (!st?.reassembly) return [];
+  const lines = [reassemblyLine('reassembly', st.reassembly, '')];
+  const r6 = st.reassembly6;
+  if (r6 && r6.completed + r6.pending + r6.duplicates + r6.atomic + Object.values(r6.drops).reduce((a, b) => a + b, 0) > 0) {
+    lines.push(reassemblyLine('reassembly6', r6, r6.atomic ? `, ${formatCount(r6.atomic)} atomic` : ''));
+  }
+  return lines;
+}
+
+function reassemblyLine(label: string, r: Status['reassembly'], more: string): string {
   const reasons = Object.entries(r.drops).filter(([, n]) => n > 0);
   const dropped = reasons.reduce((sum, [, n]) => sum + n, 0);
   const why = reasons.length ? ` (${reasons.map(([k, n]) => `${k} ${formatCount(n)}`).join(', ')})` : '';
   const dup = r.duplicates ? `, ${formatCount(r.duplicates)} dup` : '';
-  return [`${'reassembly'.padEnd(14)} ${formatCount(r.completed)} done, ${r.pending} pending, ${formatCount(dropped)} dropped${why}${dup}`];
+  return `${label.padEnd(14)} ${formatCount(r.completed)} done, ${r.pending} pending, ${formatCount(dropped)} dropped${why}${dup}${more}`;
 }
 
 export function queuesPanel(m: DashboardModel, width: number): string[] {

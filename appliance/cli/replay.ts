@@ -7,8 +7,8 @@ import { formatReplay } from '../replay/report';
 export const REPLAY_USAGE = `Usage: socksalp replay FILE [--config DIR] [--json]
 
 Runs a capture of intranet traffic (FILE: pcap or pcapng, as "tcpdump -w" writes it, of
-Ethernet, Linux cooked or raw IP frames) offline through the stages of the configuration in
-DIR: each TCP connection to a VIP's SOCKS port is reassembled from the client's side, its
+Ethernet, Linux cooked or raw IP frames, IPv4 and IPv6) offline through the stages of the
+configuration in DIR: each TCP connection to a VIP's SOCKS port is reassembled from the client's side, its
 SOCKS4, 4a or 5 handshake parsed, and the Traffic Analyzer (the ALP from the destination
 port), the Priority Finder, the diverted-address table and Server ALP Selection decide as a
 live appliance would. Prints, per connection, the ALP, priority, discard eligibility, server

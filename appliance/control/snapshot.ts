@@ -52,6 +52,7 @@ export function status(a: Appliance) {
   const d = a.dispatcher;
   const t = d.table;
   const r = a.forwarder.reassembler;
+  const r6 = a.forwarder.reassembler6;
   const devices = a.forwarder.devices.map((dev) => ({ name: dev.name, kind: dev.kind, up: dev.fd >= 0, failure: dev.failure, ...dev.stats }));
   return {
     version: a.version,
@@ -70,6 +71,7 @@ export function status(a: Appliance) {
     neighbours: a.forwarder.reachability.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
+    reassembly6: { completed: r6.completed, pending: r6.pending, duplicates: r6.duplicates, atomic: r6.atomic, drops: { ...r6.drops } },
     internalErrors: a.forwarder.internalErrors,
     monitor: a.monitor?.stats() ?? null,
     capture: a.forwarder.capture?.status() ?? null,

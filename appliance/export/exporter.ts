@@ -4,8 +4,8 @@ import type { ConnectionObserver } from '../stats/observer';
 import type { ExportSettings } from '../config/export-ini';
 import { formatIpv4 } from '../config/address';
 import { IpfixWriter, SET_HEADER, TEMPLATE_SET_ID } from '../wire/ipfix';
-import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID } from './template';
-import { flowRecordLength, newReported, writeFlowRecord, type RecordContext, type Reported } from './flow-record';
+import { FLOW_TEMPLATES, FLOW_TEMPLATE_ID } from './template';
+import { flowRecordLength, flowTemplateBits, newReported, writeFlowRecord, type RecordContext, type Reported } from './flow-record';
 import { FLOW_END_ACTIVE, FLOW_END_REASON } from './end-reason';
 
 /**
@@ -33,8 +33,8 @@ export interface ExportSource {
  * The IPFIX Exporting Process (RFC 7011) over UDP: one Data Record per connection when it
  * ends (`ended`, a ConnectionObserver, called on the packet path: it writes into a buffer
  * taken from a pool and allocates nothing), interim records for connections open longer than
- * `interim`, and the template alone in a message at start and every `template_refresh`
- * (RFC 7011 8.4). Records are packed into messages of up to MESSAGE_MAX bytes, sent when the
+ * `interim`, and the templates (one per pair of the legs' families, template.ts) alone in a
+ * message at start and every `template_refresh` (RFC 7011 8.4). Records are packed into messages of up to MESSAGE_MAX bytes, sent when the
  * next record does not fit and at least every FLUSH_MS. A collector that is not there (ICMP
  * unreachable, reported on the connected socket's later sends) is counted and logged once
  * per error; records keep being sent, so export resumes when it is back.
@@ -54,9 +54,10 @@ export class IpfixExporter implements ConnectionObserver {
   /** Messages handed to the socket, oldest first (a UDP socket completes sends in order). */
   private readonly sending: Buffer[] = [];
   private readonly sendingRecords: number[] = [];
-  /** Whether `w` holds a message, and how many Data Records it has. */
+  /** Whether `w` holds a message, and how many Data Records it has; the Template ID of its open Data Set. */
   private open = false;
   private inMessage = 0;
+  private setTemplate = -1;
   /** RFC 7011 3.1: Data Records sent before the next message, modulo 2^32. */
   private sequence = 0;
   private readonly reported = new WeakMap<Connection, Reported>();
@@ -119,13 +120,13 @@ export class IpfixExporter implements ConnectionObserver {
     setTimeout(() => this.closing?.(), STOP_MS).unref();
   }
 
-  /** RFC 7011 8.4: the template, alone in a message, so a collector that (re)starts learns it. */
+  /** RFC 7011 8.4: the templates, alone in a message (one Template Set), so a collector that (re)starts learns them. */
   sendTemplate(): void {
     this.flush();
     // Not connected (the next refresh tries again): nothing would go, and nothing is counted.
     if (!this.connected || !this.begin()) return;
     this.w.openSet(TEMPLATE_SET_ID);
-    this.w.templateRecord(FLOW_TEMPLATE_ID, FLOW_TEMPLATE);
+    for (let bits = 0; bits < FLOW_TEMPLATES.length; bits++) this.w.templateRecord(FLOW_TEMPLATE_ID + bits, FLOW_TEMPLATES[bits]);
     this.w.closeSet();
     this.flush();
   }
@@ -179,14 +180,21 @@ export class IpfixExporter implements ConnectionObserver {
 
   private record(c: Connection, r: Reported | undefined, flowEndReason: number): void {
     const ctx = this.context();
-    const need = flowRecordLength(c, ctx) + SET_HEADER;
+    const bits = flowTemplateBits(c, ctx);
+    const need = flowRecordLength(c, ctx, bits) + SET_HEADER;
     if (this.open && this.w.room < need) this.flush();
     if (!this.open && !this.begin()) {
       this.lost(1);
       return;
     }
-    if (!this.w.inSet) this.w.openSet(FLOW_TEMPLATE_ID);
-    writeFlowRecord(this.w, c, ctx, r, flowEndReason);
+    // Records of another pair of families go in a Data Set of their own Template (RFC 7011 3.3.1).
+    const id = FLOW_TEMPLATE_ID + bits;
+    if (this.w.inSet && this.setTemplate !== id) this.w.closeSet();
+    if (!this.w.inSet) {
+      this.w.openSet(id);
+      this.setTemplate = id;
+    }
+    writeFlowRecord(this.w, c, ctx, bits, r, flowEndReason);
     this.inMessage++;
     this.stats.records++;
   }

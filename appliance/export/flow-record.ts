@@ -1,7 +1,8 @@
 import type { Connection } from '../flow/connection';
 import type { ServerRecord } from '../config/tables';
 import { variableFieldLength, type IpfixWriter } from '../wire/ipfix';
-import { ENDPOINT_MAX, FLOW_FIXED_LENGTH, NAME_MAX, UNMEASURED } from './template';
+import { isV6, writeAddress } from '../addr/address';
+import { CLIENT_V6, ENDPOINT_MAX, FLOW_FIXED_LENGTHS, NAME_MAX, SERVER_V6, UNMEASURED } from './template';
 
 /** What a record reads besides the connection: the names and addresses in force, the clock's origin. */
 export interface RecordContext {
@@ -24,29 +25,44 @@ const FLAG_BITS = 0xff;
 const nameLength = (s: string) => variableFieldLength(Math.min(Buffer.byteLength(s), NAME_MAX));
 const endpointLength = (s: string) => variableFieldLength(Math.min(Buffer.byteLength(s), ENDPOINT_MAX));
 
-/** Bytes `writeFlowRecord` will write for `c`: the room a message must have for it. */
-export function flowRecordLength(c: Connection, ctx: RecordContext): number {
-  return FLOW_FIXED_LENGTH + nameLength(ctx.alpNames[c.alp] ?? '') + nameLength(ctx.servers[c.server]?.name ?? '') +
+/**
+ * The Template bits of `c`'s record (template.ts): its legs' families. A connection that never
+ * had a server has its server leg in the client's family, all zeros.
+ */
+export function flowTemplateBits(c: Connection, ctx: RecordContext): number {
+  const client6 = isV6(c.clientIp);
+  const s = c.server >= 0 ? ctx.servers[c.server] : undefined;
+  return (client6 ? CLIENT_V6 : 0) | ((s ? isV6(s.address) : client6) ? SERVER_V6 : 0);
+}
+
+/** Bytes `writeFlowRecord` will write for `c` with Template bits `bits`: the room a message must have for it. */
+export function flowRecordLength(c: Connection, ctx: RecordContext, bits: number): number {
+  return FLOW_FIXED_LENGTHS[bits] + nameLength(ctx.alpNames[c.alp] ?? '') + nameLength(ctx.servers[c.server]?.name ?? '') +
     endpointLength(c.destination) + endpointLength(c.diverted);
 }
 
 const measured = (v: number) => (v < 0 ? UNMEASURED : Math.min(v, UNMEASURED - 1));
 
 /**
- * Writes `c` as one Data Record of template.ts's FLOW_TEMPLATE, field by field in its order.
+ * Writes `c` as one Data Record of template.ts's FLOW_TEMPLATES[bits] (`flowTemplateBits`),
+ * field by field in its order.
  * Octets and packets are what came since `reported` (the earlier records of this connection),
  * which is then brought up to date. A connection that never had a server has zeros for the
  * server leg and an empty server name.
  */
-export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: RecordContext, reported: Reported | undefined, flowEndReason: number): void {
+export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: RecordContext, bits: number, reported: Reported | undefined, flowEndReason: number): void {
   const s = c.server >= 0 ? ctx.servers[c.server] : undefined;
-  w.u32(c.clientIp);
-  w.u32(c.vip);
+  address(w, c.clientIp);
+  address(w, c.vip);
   w.u16(c.clientPort);
   w.u16(ctx.socksPort);
   w.u8(PROTO_TCP);
-  w.u32(s ? s.local.address : 0);
-  w.u32(s ? s.address : 0);
+  if (s) {
+    address(w, s.local.address);
+    address(w, s.address);
+  } else {
+    zeros(w, bits & SERVER_V6 ? 32 : 8);
+  }
   w.u16(s ? c.allocPort : 0);
   w.u16(s ? s.port : 0);
   if (reported) {
@@ -84,4 +100,15 @@ export function writeFlowRecord(w: IpfixWriter, c: Connection, ctx: RecordContex
   w.string(s ? s.name : '', NAME_MAX);
   w.string(c.destination, ENDPOINT_MAX);
   w.string(c.diverted, ENDPOINT_MAX);
+}
+
+/** An address element: 4 bytes for IPv4, 16 for IPv6 (the interned address's bytes, not copied out). */
+function address(w: IpfixWriter, a: number): void {
+  writeAddress(a, w.buf, w.at);
+  w.at += isV6(a) ? 16 : 4;
+}
+
+function zeros(w: IpfixWriter, n: number): void {
+  w.buf.fill(0, w.at, w.at + n);
+  w.at += n;
 }

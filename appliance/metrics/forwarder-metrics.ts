@@ -1,6 +1,7 @@
 import type { Appliance } from '../appliance';
 import { DROP_REASONS } from '../forward/drops';
 import { REASSEMBLY_DROPS } from '../forward/reassembly';
+import { REASSEMBLY6_DROPS } from '../forward/reassembly6';
 import { bag, type Exposition } from './exposition';
 
 /**
@@ -13,12 +14,18 @@ export function forwarderMetrics(x: Exposition, a: Appliance): void {
   x.family('socksalp_drops_total', 'counter', 'Datagrams the forwarder dropped, by reason.');
   for (const r of DROP_REASONS) x.sample([['reason', r]], f.drops[r]);
   x.family('socksalp_internal_errors_total', 'counter', 'Datagrams a bug of the appliance met (each dropped; the first of each kind logged).').sample([], f.internalErrors);
+  // Both reassemblers in each family, told apart by a label: sum() over it gives all datagrams.
   const r = f.reassembler;
-  x.family('socksalp_reassembly_datagrams_total', 'counter', 'Fragmented datagrams reassembled (RFC 791, RFC 815).').sample([], r.completed);
-  x.family('socksalp_reassembly_duplicates_total', 'counter', 'Fragments ignored as identical copies of one already held (RFC 5722).').sample([], r.duplicates);
-  x.family('socksalp_reassembly_drops_total', 'counter', 'Datagrams whose reassembly was given up, by reason.');
-  for (const k of REASSEMBLY_DROPS) x.sample([['reason', k]], r.drops[k]);
-  x.family('socksalp_reassembly_pending', 'gauge', 'Datagrams being reassembled.').sample([], r.pending);
+  const r6 = f.reassembler6;
+  const V4: [string, string] = ['family', 'ipv4'];
+  const V6: [string, string] = ['family', 'ipv6'];
+  x.family('socksalp_reassembly_datagrams_total', 'counter', 'Fragmented datagrams reassembled (IPv4: RFC 791, RFC 815; IPv6: RFC 8200 4.5).').sample([V4], r.completed).sample([V6], r6.completed);
+  x.family('socksalp_reassembly_duplicates_total', 'counter', 'Fragments ignored as identical copies of one already held (RFC 5722).').sample([V4], r.duplicates).sample([V6], r6.duplicates);
+  x.family('socksalp_reassembly_atomic_fragments_total', 'counter', 'IPv6 atomic fragments (offset 0, no more fragments) taken as whole datagrams (RFC 6946).').sample([V6], r6.atomic);
+  x.family('socksalp_reassembly_drops_total', 'counter', 'Datagrams whose reassembly was given up, by family and reason.');
+  for (const k of REASSEMBLY_DROPS) x.sample([V4, ['reason', k]], r.drops[k]);
+  for (const k of REASSEMBLY6_DROPS) x.sample([V6, ['reason', k]], r6.drops[k]);
+  x.family('socksalp_reassembly_pending', 'gauge', 'Datagrams being reassembled.').sample([V4], r.pending).sample([V6], r6.pending);
   bag(x, 'socksalp_neighbour_events_total', 'Reachability of next hops: probes sent, confirmations by ARP, claims refused, moves, failures.', f.reachability.stats);
   x.family('socksalp_packet_pool_free', 'gauge', 'Free datagram slots of the packet pool.').sample([], a.pool.available);
   const devices = f.devices;

@@ -52,7 +52,7 @@ export function loadMonitorConfig(path: string): MonitorConfig {
     const keyFile = r.raw('key_file', true);
     r.done();
     const hp = at === undefined ? undefined : parseHostPort(at);
-    if (at !== undefined && !hp) r.problem('monitor', `expected the appliance's [monitor] listen, ADDRESS:PORT like 198.18.0.1:2130, got ${quote(at)}`);
+    if (at !== undefined && !hp) r.problem('monitor', `expected the appliance's [monitor] listen, ADDRESS:PORT like 198.18.0.1:2130 (an IPv6 address in brackets, [2001:db8::1]:2130), got ${quote(at)}`);
     let key: MonitorKeyBytes | undefined;
     if (keyFile !== undefined) {
       const full = isAbsolute(keyFile) ? keyFile : resolve(dirname(path), keyFile);

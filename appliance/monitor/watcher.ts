@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { monitorRequest } from './client';
+import { formatHostPort, monitorRequest } from './client';
 import { readServers, readTable, type TableEntry } from './figures';
 import type { MonitorConfig, WatchedAppliance } from './policy-ini';
 import { Model, type Decision } from './policy';
@@ -54,7 +54,7 @@ export class Watcher {
       p.load === undefined ? undefined : `load > ${p.load} (recover <= ${p.recoverLoad})`,
       p.failures === undefined ? undefined : `failures > ${p.failures} per 60 s (recover <= ${p.recoverFailures})`,
     ].filter(Boolean).join(', ');
-    this.o.log(`watching ${this.watched.map((w) => `${w.a.name} (${w.a.host}:${w.a.port})`).join(', ')} every ${p.interval} s: ${thresholds}; over ${p.polls} polls; hold_down ${p.holdDown} s${this.o.dryRun ? '; dry run: decisions are printed, not sent' : ''}`);
+    this.o.log(`watching ${this.watched.map((w) => `${w.a.name} (${formatHostPort(w.a.host, w.a.port)})`).join(', ')} every ${p.interval} s: ${thresholds}; over ${p.polls} polls; hold_down ${p.holdDown} s${this.o.dryRun ? '; dry run: decisions are printed, not sent' : ''}`);
     const tick = () => {
       this.running = this.poll().finally(() => {
         this.running = undefined;

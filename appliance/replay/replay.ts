@@ -23,7 +23,7 @@ export interface ReplayResult {
 
 /**
  * `socksalp replay`: a capture of intranet traffic through a configuration's stages, offline.
- * TCP to a VIP's SOCKS port goes to the Replayer (and what the appliance sent back, for the
+ * TCP to a VIP's SOCKS port (IPv4 or IPv6) goes to the Replayer (and what the appliance sent back, for the
  * closes); TCP and UDP between other addresses to the routed flows. Throws CaptureError for a
  * file that cannot be read.
  */
@@ -47,6 +47,7 @@ export function replayCapture(path: string, config: Config): ReplayResult {
     else if (!vips.has(f.dst) && !vips.has(f.src)) routed.packet(f);
   });
   replayer.finish();
+  decoder.close();
   const { servers, alps, notes } = summarize(config, replayer, decoder.counts);
   return {
     capture: {

@@ -8,7 +8,7 @@ import { ADDRESSES6 } from '../addr/interner';
 import type { Scheduler } from '../stages/schedulers/scheduler';
 import { ServerDiversion } from '../stages/server-diversion';
 import type { ServerAvailability } from '../stages/server-selection';
-import { formatIpv4 } from '../config/address';
+import { formatAddress, formatAddressPort } from '../addr/address';
 import { ACK, FIN, RST, SYN } from '../wire/tcp';
 import type { PacketFacts } from './packets';
 import { ClientStream } from './client-stream';
@@ -179,7 +179,7 @@ export class Replayer {
 
   private open(f: PacketFacts, key: number): Conn {
     const row: Replayed = {
-      client: `${formatIpv4(f.src)}:${f.srcPort}`, vip: formatIpv4(f.dst), start: this.since(f.time), end: null,
+      client: formatAddressPort(f.src, f.srcPort), vip: formatAddress(f.dst), start: this.since(f.time), end: null,
       destination: '', diverted: '', dialect: '', alp: '', priority: null, discardEligible: null, server: '', divertedFrom: '', divertSkipped: '', outcome: 'incomplete', why: '', roundRobin: 0,
     };
     this.rows.push(row);

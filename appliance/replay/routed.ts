@@ -1,4 +1,5 @@
-import { formatIpv4, inPrefix } from '../config/address';
+import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
+import { formatPrefixAny, inPrefixAny } from '../addr/prefix';
 import type { Route } from '../config/tables';
 import type { DivertedAddresses } from '../divert/table';
 import { PROTO_TCP } from '../wire/ipv4';
@@ -38,14 +39,16 @@ export class RoutedFlows {
     // A retransmitted SYN, a flow's next datagram, or the answer of one seen already.
     if (this.seen.has(key) || this.seen.has(back)) return;
     this.seen.add(key);
-    const to = this.table.size === 0 ? undefined : this.table.lookupAddress(f.dst, f.dstPort);
-    const address = to !== undefined && to.kind === 'ipv4' ? to.address : f.dst;
-    const port = to !== undefined && to.kind === 'ipv4' ? to.port ?? f.dstPort : f.dstPort;
+    const found = this.table.size === 0 ? undefined : this.table.lookupAddress(f.dst, f.dstPort);
+    // A routed flow keeps its family (divert/current.ts): an entry to the other family leaves it as it is.
+    const to = found !== undefined && found.kind === (isV6(f.dst) ? 'ipv6' : 'ipv4') ? found : undefined;
+    const address = to !== undefined ? to.address : f.dst;
+    const port = to !== undefined ? to.port ?? f.dstPort : f.dstPort;
     this.flows.push({
       protocol: tcp ? 'tcp' : 'udp',
-      client: `${formatIpv4(f.src)}:${f.srcPort}`,
-      destination: `${formatIpv4(f.dst)}:${f.dstPort}`,
-      diverted: address !== f.dst || port !== f.dstPort ? `${formatIpv4(address)}:${port}` : '',
+      client: formatAddressPort(f.src, f.srcPort),
+      destination: formatAddressPort(f.dst, f.dstPort),
+      diverted: address !== f.dst || port !== f.dstPort ? formatAddressPort(address, port) : '',
       route: this.route(address),
       start: this.since(f.time),
     });
@@ -54,8 +57,9 @@ export class RoutedFlows {
   /** The longest prefix holding `dst`; among equally long ones, the first listed (as Router.lookup). */
   private route(dst: number): string {
     let best: Route | undefined;
-    for (const r of this.routes) if (inPrefix(dst, r.prefix) && (best === undefined || r.prefix.length > best.prefix.length)) best = r;
+    // Never across families (inPrefixAny): an IPv6 destination takes only an IPv6 prefix.
+    for (const r of this.routes) if (inPrefixAny(dst, r.prefix) && (best === undefined || r.prefix.length > best.prefix.length)) best = r;
     if (best === undefined) return '';
-    return `${formatIpv4(best.prefix.address)}/${best.prefix.length} = ${best.tap}${best.gateway === undefined ? '' : ` via ${formatIpv4(best.gateway)}`}`;
+    return `${formatPrefixAny(best.prefix)} = ${best.tap}${best.gateway === undefined ? '' : ` via ${formatAddress(best.gateway)}`}`;
   }
 }

@@ -69,9 +69,9 @@ function notes(replayer: Replayer, skipped: PacketDecoder['counts']): string[] {
   if (s.withoutSyn > 0) out.push(`${s.withoutSyn} connection(s) to the SOCKS port began before the capture (no SYN in it): not replayed`);
   if (s.retransmitted + s.outOfOrder > 0) out.push(`the clients' bytes were put in sequence order: ${s.retransmitted} retransmitted and ${s.outOfOrder} out-of-order segment(s)`);
   if (s.cutSegments > 0) out.push(`${s.cutSegments} segment(s) were cut by the capture's snap length (capture with a larger tcpdump -s)`);
-  if (skipped.fragments > 0) out.push(`${skipped.fragments} IPv4 fragment(s) were skipped: replay does not reassemble fragments`);
+  if (skipped.fragments > 0) out.push(`${skipped.fragments} IPv4 or IPv6 fragment(s) were skipped: replay does not reassemble fragments`);
   if (skipped.unknownLink > 0) out.push(`${skipped.unknownLink} packet(s) of a link type replay does not read were skipped`);
-  if (skipped.malformed > 0) out.push(`${skipped.malformed} malformed IPv4, TCP or UDP packet(s) were skipped`);
+  if (skipped.malformed > 0) out.push(`${skipped.malformed} malformed IPv4, IPv6, TCP or UDP packet(s) were skipped`);
   return out;
 }
 

@@ -45,3 +45,34 @@ export function truncate(text: string, width: number): string {
   if (width <= 1) return text.slice(0, width);
   return text.slice(0, width - 1) + '~';
 }
+
+/**
+ * Shortens an endpoint ("host:port", "[IPv6]:port", or an address alone) to `width` columns,
+ * keeping its port and brackets: an IPv6 address loses the groups in its middle, since both
+ * its prefix and its interface identifier tell hosts apart, a name or an IPv4 address its end.
+ * "~" marks the cut; the result may be a little shorter than `width` (whole groups). An IPv4 endpoint (21 columns at most) fits any width the dashboard gives one.
+ */
+export function fitEndpoint(text: string, width: number): string {
+  if (text.length <= width) return text;
+  let host = text;
+  let open = '';
+  let close = '';
+  let port = '';
+  const end = text.startsWith('[') ? text.indexOf(']') : -1;
+  if (end > 0) {
+    [open, host, close, port] = ['[', text.slice(1, end), ']', text.slice(end + 1)];
+  } else if (text.includes(':') && text.indexOf(':') === text.lastIndexOf(':')) {
+    [host, port] = [text.slice(0, text.indexOf(':')), text.slice(text.indexOf(':'))];
+  }
+  const room = width - open.length - close.length - port.length;
+  if (room < 3 || !/^(:\d+)?$/.test(port)) return truncate(text, width);
+  if (!host.includes(':')) return truncate(host, room) + port;
+  // Whole groups of each end, "2001:db8:~:4321:8765": the first half, the last in what is left, then the first again.
+  const first = (n: number) => {
+    const h = host.slice(0, n);
+    return h.includes(':') ? h.slice(0, h.lastIndexOf(':') + 1) : h;
+  };
+  let tail = host.slice(host.length - (room - 1 - first(Math.floor((room - 1) / 2)).length));
+  if (tail.includes(':')) tail = tail.slice(tail.indexOf(':'));
+  return `${open}${first(room - 1 - tail.length)}~${tail}${close}${port}`;
+}

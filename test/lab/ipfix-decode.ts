@@ -2,7 +2,8 @@
  * A small IPFIX Collecting Process for tests (RFC 7011), written from the RFC and not from the
  * appliance's encoder: it learns templates from Template Sets and reads Data Sets with them,
  * so a test checks what a collector would read. Values are keyed "PEN/ID" ("0/8" is IANA's
- * sourceIPv4Address, "29305/1" RFC 5103's reverse octetDeltaCount).
+ * sourceIPv4Address, "0/27" sourceIPv6Address, "29305/1" RFC 5103's reverse octetDeltaCount).
+ * `recordTemplates` gives the Template ID each record was read with.
  */
 
 export interface DecodedField {
@@ -21,6 +22,8 @@ export interface DecodedMessage {
   templates: number[];
   /** Data Records, each as its fields' bytes by "PEN/ID". */
   records: Map<string, Buffer>[];
+  /** The Template ID of each of `records`. */
+  recordTemplates: number[];
   /** Data Sets whose template was not known (yet). */
   unknownSets: number;
 }
@@ -39,6 +42,7 @@ export class IpfixDecoder {
       domain: msg.readUInt32BE(12),
       templates: [],
       records: [],
+      recordTemplates: [],
       unknownSets: 0,
     };
     if (m.length !== msg.length) throw new Error(`header length ${m.length}, datagram ${msg.length}`);
@@ -102,6 +106,7 @@ export class IpfixDecoder {
         at += n;
       }
       m.records.push(record);
+      m.recordTemplates.push(id);
     }
   }
 }
@@ -117,6 +122,17 @@ export function uint(b: Buffer | undefined): number {
 export function ipv4(b: Buffer | undefined): string {
   if (!b || b.length !== 4) throw new Error('not an IPv4 address field');
   return [...b].join('.');
+}
+
+/**
+ * An IPv6 address field in RFC 5952's text, by the WHATWG URL serializer (lower case, no
+ * leading zeros, the first longest run of two or more zero groups as "::"): not the appliance's
+ * own formatter, so a test compares it with an independent one.
+ */
+export function ipv6(b: Buffer | undefined): string {
+  if (!b || b.length !== 16) throw new Error('not an IPv6 address field');
+  const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
 export function text(b: Buffer | undefined): string {

@@ -5,32 +5,8 @@ import { IpfixExporter, MESSAGE_MAX, type ExportSource } from '../../../applianc
 import { Connection } from '../../../appliance/flow/connection';
 import { EndReason } from '../../../appliance/stats/end-reason';
 import { ip } from '../wire/packets';
-import { IpfixDecoder, ipv4, text, uint, type DecodedMessage } from '../../lab/ipfix-decode';
-
-const LOOPBACK = '127.0.0.1';
-
-/** A UDP socket on the loopback that decodes what it receives. */
-class Collector {
-  readonly socket: Socket = createSocket('udp4');
-  readonly decoder = new IpfixDecoder();
-  readonly messages: DecodedMessage[] = [];
-  readonly sizes: number[] = [];
-  constructor() {
-    this.socket.on('message', (m) => {
-      this.sizes.push(m.length);
-      this.messages.push(this.decoder.decode(m));
-    });
-  }
-  async listen(): Promise<number> {
-    await new Promise<void>((r) => this.socket.bind(0, LOOPBACK, r));
-    return this.socket.address().port;
-  }
-  async next(count: number): Promise<DecodedMessage[]> {
-    for (let i = 0; i < 50 && this.messages.length < count; i++) await sleep(20);
-    expect(this.messages.length, 'messages received').to.be.at.least(count);
-    return this.messages;
-  }
-}
+import { ipv4, text, uint } from '../../lab/ipfix-decode';
+import { Collector, LOOPBACK } from './collector';
 
 /** The parts of the appliance the exporter reads, with a table of its own. */
 function source(): ExportSource & { clock: number } {
@@ -82,10 +58,10 @@ describe('export/exporter: IPFIX messages over UDP', function () {
     const ms = await col.next(5);
     const after = Math.ceil(Date.now() / 1000);
     expect(ms.map((m) => [m.templates.length, m.records.length, m.sequence])).to.deep.equal([
-      [1, 0, 0], // the template at start
+      [4, 0, 0], // the templates at start, one per pair of families
       [0, 3, 0],
       [0, 2, 3],
-      [1, 0, 5], // the template again: it does not move the sequence
+      [4, 0, 5], // the templates again: they do not move the sequence
       [0, 1, 5],
     ]);
     for (const m of ms) {

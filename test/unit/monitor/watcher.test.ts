@@ -65,9 +65,24 @@ describe('monitor/policy-ini: monitor.ini', function () {
       'monitor.ini:4: [policy] load: expected a number from 0.01 to 100, or off, got "1.5x"',
       'monitor.ini:6: [policy] recover_latency_p99_ms: expected less than the trip threshold 200 (hysteresis: a server recovers below where it tripped), got 200',
       'monitor.ini:7: [policy] colour: unknown key (expected one of: failures, hold_down, interval, latency, latency_p99_ms, load, polls, recover_failures, recover_latency_p99_ms, recover_load, restore_on_exit)',
-      'monitor.ini:9: [appliance a1] monitor: expected the appliance\'s [monitor] listen, ADDRESS:PORT like 198.18.0.1:2130, got "198.18.0.1"',
+      'monitor.ini:9: [appliance a1] monitor: expected the appliance\'s [monitor] listen, ADDRESS:PORT like 198.18.0.1:2130 (an IPv6 address in brackets, [2001:db8::1]:2130), got "198.18.0.1"',
       'monitor.ini:11: [appliances]: unknown section (expected [policy] or [appliance NAME])',
     ]);
+  });
+
+  it('an IPv6 appliance in brackets, kept and logged in RFC 5952 text; without brackets refused (the port could be a group)', function () {
+    const c = loadMonitorConfig(ini('[appliance a6]\nmonitor = [2001:DB8:0:0::0001]:2130\nkey_file = monitor.key\n[appliance a4]\nmonitor = 198.18.0.1:2130\nkey_file = monitor.key\n'));
+    expect(c.appliances.map((a) => [a.name, a.host, a.port])).to.deep.equal([['a6', '2001:db8::1', 2130], ['a4', '198.18.0.1', 2130]]);
+    const logs: string[] = [];
+    const w = new Watcher(c, { dryRun: true, log: (m) => logs.push(m), request: async () => ({ ok: true, servers: [] }) });
+    w.start();
+    void w.stop();
+    expect(logs[0]).to.match(/^watching a6 \(\[2001:db8::1\]:2130\), a4 \(198\.18\.0\.1:2130\) every 2 s: /);
+    for (const bad of ['2001:db8::1:2130', '[2001:db8::g]:2130', '[198.18.0.1]:2130']) {
+      expect(problems(ini(`[appliance a1]\nmonitor = ${bad}\nkey_file = monitor.key\n`)), bad).to.deep.equal([
+        `monitor.ini:2: [appliance a1] monitor: expected the appliance's [monitor] listen, ADDRESS:PORT like 198.18.0.1:2130 (an IPv6 address in brackets, [2001:db8::1]:2130), got ${JSON.stringify(bad)}`,
+      ]);
+    }
   });
 
   it('a key file others may read is refused, as ssh refuses a key; no appliance at all is a problem', function () {

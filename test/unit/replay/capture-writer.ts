@@ -9,20 +9,26 @@ import { BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC, IF_TSRESOL } from '.
 export interface Frame {
   /** Seconds since the epoch. */
   time: number;
-  /** An IPv4 datagram. */
+  /** An IPv4 or IPv6 datagram. */
   ip: Buffer;
 }
 
-export type Link = 'ethernet' | 'sll' | 'sll2' | 'raw';
-const LINKTYPE: Record<Link, number> = { ethernet: 1, sll: 113, sll2: 276, raw: 101 };
+/** `ipv6`: LINKTYPE_IPV6, IPv6 datagrams only; `null`: BSD loopback as a FreeBSD host writes it (little-endian family). */
+export type Link = 'ethernet' | 'sll' | 'sll2' | 'raw' | 'ipv6' | 'null';
+const LINKTYPE: Record<Link, number> = { ethernet: 1, sll: 113, sll2: 276, raw: 101, ipv6: 229, null: 0 };
 
-/** The datagram in `link`'s framing. */
+/** The datagram in `link`'s framing: EtherType (and the cooked headers' protocol) 0x0800 or 0x86dd by its version. */
 export function frame(link: Link, ip: Buffer): Buffer {
+  const v6 = ip[0] >> 4 === 6;
+  const type = v6 ? 0x86dd : 0x0800;
   switch (link) {
     case 'raw':
+    case 'ipv6':
       return ip;
+    case 'null':
+      return Buffer.concat([Buffer.from([v6 ? 28 : 2, 0, 0, 0]), ip]);
     case 'ethernet':
-      return Buffer.concat([Buffer.from('020000000001020000000002', 'hex'), Buffer.from([0x08, 0x00]), ip]);
+      return Buffer.concat([Buffer.from('020000000001020000000002', 'hex'), Buffer.from([type >> 8, type & 0xff]), ip]);
     case 'sll': {
       // packet type 4 (sent by us), ARPHRD_ETHER, address length 6, address (8 bytes), protocol.
       const h = Buffer.alloc(16);
@@ -30,13 +36,13 @@ export function frame(link: Link, ip: Buffer): Buffer {
       h.writeUInt16BE(1, 2);
       h.writeUInt16BE(6, 4);
       Buffer.from('020000000002', 'hex').copy(h, 6);
-      h.writeUInt16BE(0x0800, 14);
+      h.writeUInt16BE(type, 14);
       return Buffer.concat([h, ip]);
     }
     case 'sll2': {
       // protocol, reserved, interface index, ARPHRD_ETHER, packet type, address length, address.
       const h = Buffer.alloc(20);
-      h.writeUInt16BE(0x0800, 0);
+      h.writeUInt16BE(type, 0);
       h.writeUInt32BE(2, 4);
       h.writeUInt16BE(1, 8);
       h[10] = 4;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { IpfixWriter, TEMPLATE_SET_ID, VARIABLE_LENGTH } from '../../../appliance/wire/ipfix';
-import { FLOW_TEMPLATE, FLOW_TEMPLATE_ID } from '../../../appliance/export/template';
+import { FLOW_TEMPLATES, FLOW_TEMPLATE_ID } from '../../../appliance/export/template';
 import { flowRecordLength, newReported, writeFlowRecord, type RecordContext } from '../../../appliance/export/flow-record';
 import { FLOW_END_REASON } from '../../../appliance/export/end-reason';
 import { Connection } from '../../../appliance/flow/connection';
@@ -49,10 +49,10 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
     ).toString('hex'));
   });
 
-  it('writes the flow template field by field', function () {
+  it('writes the all-IPv4 flow template field by field', function () {
     const got = message((w) => {
       w.openSet(TEMPLATE_SET_ID);
-      w.templateRecord(FLOW_TEMPLATE_ID, FLOW_TEMPLATE);
+      w.templateRecord(FLOW_TEMPLATE_ID, FLOW_TEMPLATES[0]);
       w.closeSet();
     });
     const record = hex(
@@ -90,7 +90,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
     };
     const got = message((w) => {
       w.openSet(FLOW_TEMPLATE_ID);
-      writeFlowRecord(w, c, ctx, undefined, FLOW_END_REASON[c.endReason]);
+      writeFlowRecord(w, c, ctx, 0, undefined, FLOW_END_REASON[c.endReason]);
       w.closeSet();
     }, 0x65000000, 41, 7);
     const record = hex(
@@ -112,7 +112,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
       '14 7765622e736f636b73616c702e746573743a3830', // "web.socksalp.test:80"
       '00', // not diverted
     );
-    expect(flowRecordLength(c, ctx)).to.equal(record.length);
+    expect(flowRecordLength(c, ctx, 0)).to.equal(record.length);
     expect(got.toString('hex')).to.equal(Buffer.concat([
       hex('000a', (16 + 4 + record.length).toString(16).padStart(4, '0'), '65000000 00000029 00000007'),
       hex('0100', (4 + record.length).toString(16).padStart(4, '0')),
@@ -128,7 +128,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
     r.set([200, 2, 100, 1]);
     const got = message((w) => {
       w.openSet(FLOW_TEMPLATE_ID);
-      writeFlowRecord(w, c, ctx, r, 2);
+      writeFlowRecord(w, c, ctx, 0, r, 2);
     });
     const body = got.subarray(20);
     expect(body.subarray(13, 25).toString('hex'), 'no server leg').to.equal('0'.repeat(24));
