@@ -7,7 +7,7 @@ import { IPV6_HEADER } from '../wire/ipv6';
 export const DROP_REASONS = [
   'malformed-ethernet', 'not-ipv4', 'malformed-ip', 'bad-ip-checksum', 'malformed-tcp', 'bad-tcp-checksum', 'malformed-arp', 'malformed-icmp',
   'no-route', 'ttl-exceeded', 'no-arp', 'queue-full', 'pool-exhausted', 'not-for-us', 'unsupported',
-  'diverted-flows-full', 'rp-filter', 'spoofed-source', 'malformed-ipv6', 'malformed-nd', 'no-ndp',
+  'diverted-flows-full', 'rp-filter', 'spoofed-source', 'malformed-ipv6', 'malformed-nd', 'no-ndp', 'packet-too-big',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
