@@ -21,7 +21,7 @@ import { Ingress } from './ingress';
 import { Neighbours } from './neighbours';
 import { Output } from './output';
 import { Reassembler } from './reassembly';
-import { Router } from './routes';
+import { Router, type Hop } from './routes';
 import { RouteTable6 } from './route-table6';
 import { Router6 } from './routes6';
 import { buildSegments, TAP_MTU, type Segment } from './segments';
@@ -55,6 +55,8 @@ export class Forwarder implements Sink {
   private readonly icmp: Icmp;
   private readonly routes6: RouteTable6;
   private readonly router6: Router6;
+  /** The routes of both families, whose gateways the neighbours keep resolved. */
+  private gateways: readonly Hop[] = [];
   /** The appliance's own ICMPv6; `stats` for the status. */
   readonly icmp6: Icmp6;
   private readonly checks: Validator;
@@ -162,6 +164,7 @@ export class Forwarder implements Sink {
   private setAddresses(routes: Route[], vips: number[]): void {
     this.router.set(routes);
     this.routes6.set(routes);
+    this.gateways = [...this.router.hops, ...this.routes6.hops];
     this.router.vips = vips;
     this.icmp.source = vips[0];
     this.icmp6.setVips(vips);
@@ -209,7 +212,7 @@ export class Forwarder implements Sink {
     this.dispatcher.stamp((performance.now() * 1000) | 0, now);
     try {
       this.watch.check(now);
-      this.neighbours.resolve(this.router.hops);
+      this.neighbours.resolve(this.gateways);
       this.reassembler.expire(now);
       this.reassembler6.expire(now);
       this.diversion.expire(now);
