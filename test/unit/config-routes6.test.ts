@@ -54,12 +54,15 @@ describe('config: IPv6 [routes]', function () {
     });
   }
 
-  it('refuses an intranet mtu below IPv6\'s 1280 once an IPv6 route is there, not before', function () {
+  it('refuses an intranet mtu below IPv6\'s 1280 once an IPv6 route is there, not before, and says it once with an IPv6 VIP', function () {
+    const route = '2001:db8:113::/48 = alp-sf via 2001:db8:19:6::2';
     const low = (t: string) => t.replace(/^mtu = 1500$/m, 'mtu = 1200');
-    const problems = configProblems(withRoutes('2001:db8:113::/48 = alp-sf via 2001:db8:19:6::2', low));
+    const v4Only = (t: string) => low(t).replace(/^vip = .*$/m, 'vip = 198.18.0.100');
+    const problems = configProblems(withRoutes(route, v4Only));
     expect(problems).to.have.length(1);
     expect(problems[0]).to.match(/^appliance\.ini:\d+: \[intranet\] mtu: IPv6 routes need an mtu of at least 1280 \(RFC 8200 5\), got 1200$/);
-    expect(configProblems(withRoutes('', low))).to.deep.equal([]);
+    expect(configProblems(withRoutes('', v4Only))).to.deep.equal([]);
+    expect(configProblems(withRoutes(route, (t) => low(t).replace(/^vip = .*$/m, 'vip = 198.18.0.100, 2001:db8:18:100::100')))).to.have.length(1);
   });
 
   it('socksalp check shows the IPv6 routes in their canonical text', function () {
