@@ -15,7 +15,7 @@ import type { RouteTable6 } from './route-table6';
 import type { Segment } from './segments';
 import { TokenBucket } from './token-bucket';
 
-/** `nextHop` for a destination on the segment's own link that is not interned: read it from the datagram. */
+/** `nextHop` for a destination on the segment's own link that is not interned (an address lookup's -1): read it from the datagram. */
 export const ON_LINK = -1;
 
 /** Framing for a next hop on a segment: Neighbor Discovery's side (the NDP step provides it). */

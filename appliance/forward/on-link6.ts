@@ -1,6 +1,6 @@
 import { ADDRESSES6 } from '../addr/interner';
 import type { PacketPool } from '../device/packet-pool';
-import type { Ipv6Link } from './icmp6';
+import { ON_LINK, type Ipv6Link } from './icmp6';
 
 /** On-link destinations held a number for at once: Linux's neighbour table bound (gc_thresh3). */
 const HELD = 1024;
@@ -28,7 +28,7 @@ export class OnLink6 implements Ipv6Link {
   constructor(private readonly pool: PacketPool, private readonly nd: Neighbours6) {}
 
   sendTo6(segIndex: number, slot: number, len: number, nextHop: number): void {
-    this.nd.sendTo6(segIndex, slot, len, nextHop >= 0 ? nextHop : this.hold(this.pool.buf, this.pool.ipOffset(slot) + 24));
+    this.nd.sendTo6(segIndex, slot, len, nextHop === ON_LINK ? this.hold(this.pool.buf, this.pool.ipOffset(slot) + 24) : nextHop);
   }
 
   /** The number of the address at buf[at..at+16), interned and held if nothing holds it yet. */
