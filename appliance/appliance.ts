@@ -6,6 +6,7 @@ import { PacketPool } from './device/packet-pool';
 import { IoLoop } from './device/io-loop';
 import { Dispatcher, type Stages } from './flow/dispatcher';
 import { Forwarder } from './forward/forwarder';
+import { TAP_MTU } from './forward/segments';
 import { ServerHealth } from './forward/health';
 import { TrafficAnalyzer } from './stages/traffic-analyzer';
 import { PriorityFinder } from './stages/priority-finder';
@@ -21,7 +22,6 @@ import { RuntimeStats } from './stats/runtime';
 
 /** Datagrams the pool holds: every queue at its bound could not exceed this without drops. */
 const POOL_SLOTS = 16384;
-const TAP_MTU = 1500;
 const TICK_MS = 100;
 
 /**

@@ -3,10 +3,11 @@ import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
 import { quote } from '../text/printable';
 import { SectionReader } from './fields';
-import { parseIpv4, parseListen, parsePrefix } from './address';
+import { parseListen } from './address';
 import { isV6, parseAddress } from '../addr/address';
 import { parsePrefixAny } from '../addr/prefix';
 import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettings, MonitorSettings, Route } from './tables';
+import { readRoutes } from './routes-ini';
 import { readSecretFile } from './credentials';
 import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
 import { readMetrics, type MetricsSettings } from './metrics-ini';
@@ -105,34 +106,7 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
   capacityForPriority.sort((x, y) => y.priority - x.priority);
   s.done();
 
-  const routes: Route[] = [];
-  const r = file.sections.get('routes');
-  if (r) {
-    const reader = new SectionReader(file, r, problems);
-    for (const key of r.entries.keys()) {
-      const text = reader.raw(key, true);
-      const prefix = parsePrefix(key);
-      if (prefix === undefined) {
-        reader.problem(key, 'expected a destination prefix like 203.0.113.0/24 as the key');
-        continue;
-      }
-      const m = text === undefined ? null : /^([A-Za-z0-9_.-]{1,15})(?:\s+via\s+(\S+))?$/.exec(text);
-      if (!m) {
-        if (text !== undefined) reader.problem(key, `expected "TAP" or "TAP via GATEWAY", got ${quote(text)}`);
-        continue;
-      }
-      let gateway: number | undefined;
-      if (m[2] !== undefined) {
-        gateway = parseIpv4(m[2]);
-        if (gateway === undefined) {
-          reader.problem(key, `expected an IPv4 gateway after "via", got ${quote(m[2])}`);
-          continue;
-        }
-      }
-      routes.push({ prefix, tap: m[1], gateway });
-    }
-    reader.done();
-  }
+  const routes = readRoutes(file, problems);
   const monitor = file.sections.has('monitor') ? readMonitor(section('monitor'), dir) : undefined;
   // The defaults are Linux conntrack's where it has one (nf_conntrack_udp_timeout 30 s), the
   // appliance's own otherwise (its idle and half-open timeouts).

@@ -9,12 +9,13 @@ import { readApplianceIni } from './appliance-ini';
 import { readAlpIni } from './alp-ini';
 import { readServersIni } from './servers-ini';
 import { readDivertedIni } from './diverted-ini';
-import { formatIpv4, formatPrefix, inPrefix } from './address';
+import { checkRoutes } from './routes-ini';
 import type { Config } from './tables';
 
 const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
 /** Optional: absent, the diverted-address table is empty. */
 const DIVERTED_FILE = 'diverted.ini';
+const IPV6_MIN_MTU = 1280;
 
 /**
  * Loads and validates the three INI files of a configuration directory, and diverted.ini
@@ -113,15 +114,10 @@ export function loadConfig(dir: string): Config {
       problems.push({ ...at(serversFile, s.name, 'nic'), message: `servers on TAP ${quote(s.tap)} must name the same nic (${quote(twin.name)} has ${twin.nic ?? 'none'})` });
     }
   }
-  for (const r of routes) {
-    const seg = segments.get(r.tap);
-    // Keys were parsed strictly (no leading zeros), so the formatted prefix is the key as written.
-    const where = at(applianceFile, 'routes', formatPrefix(r.prefix));
-    if (!seg) {
-      problems.push({ ...where, message: `TAP ${quote(r.tap)} is not the TAP of any server in servers.ini` });
-    } else if (r.gateway !== undefined && !inPrefix(r.gateway, seg.local)) {
-      problems.push({ ...where, message: `gateway ${formatIpv4(r.gateway)} is not on ${r.tap}'s segment ${formatPrefix(seg.local)}` });
-    }
+  checkRoutes(routes, servers, (key) => at(applianceFile, 'routes', key), problems);
+  // RFC 8200 5: every link IPv6 crosses carries 1280 bytes (appliance-ini.ts says so for IPv6 VIPs).
+  if (intranet.mtu < IPV6_MIN_MTU && !intranet.vips.some(isV6) && routes.some((r) => isV6(r.prefix.address))) {
+    problems.push({ ...at(applianceFile, 'intranet', 'mtu'), message: `IPv6 routes need an mtu of at least ${IPV6_MIN_MTU} (RFC 8200 5), got ${intranet.mtu}` });
   }
 
   if (problems.length > 0) throw new ConfigError(problems);

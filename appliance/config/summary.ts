@@ -1,6 +1,6 @@
 import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
 import { formatPrefixAny } from '../addr/prefix';
-import { formatIpv4, formatMac, formatPrefix } from './address';
+import { formatIpv4, formatMac } from './address';
 import type { Config } from './tables';
 import { formatTable } from '../text/table';
 import { printable } from '../text/printable';
@@ -21,7 +21,7 @@ export function summarizeConfig(c: Config): string {
   const rules = c.capacityForPriority.map((r) => `priority>=${r.priority} -> capacity>=${r.capacity}`).join(', ');
   const routes = c.routes.length === 0
     ? 'none (only SOCKS traffic is forwarded)'
-    : c.routes.map((r) => `${formatPrefix(r.prefix)} -> ${r.tap}${r.gateway === undefined ? '' : ` via ${formatIpv4(r.gateway)}`}`).join(', ');
+    : c.routes.map((r) => `${formatPrefixAny(r.prefix)} -> ${r.tap}${r.gateway === undefined ? '' : ` via ${formatAddress(r.gateway)}`}`).join(', ');
   const alpRows = [...c.alps.records, c.alps.fallback].map((r) => [
     r.name,
     r.ports.length ? r.ports.join(',') : '(others)',

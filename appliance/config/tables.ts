@@ -49,8 +49,10 @@ export interface CapacityRule {
 export interface Route {
   prefix: Prefix;
   tap: string;
-  /** Next hop on the TAP's segment; absent when the prefix is on the segment itself. */
+  /** Next hop on the TAP's segment (the prefix's family); absent when the prefix is on the segment itself. */
   gateway?: number;
+  /** The key as appliance.ini writes it (IPv6 has more than one text for a prefix), for messages. */
+  key?: string;
 }
 
 /** A record of the Socks ALP Configuration table (figure 6, 602). */

@@ -68,6 +68,7 @@ export function status(a: Appliance) {
     table: t.stats,
     dispatcher: d.stats,
     rfc5961: d.guard.stats,
+    icmp6: a.forwarder.icmp6.stats,
     neighbours: a.forwarder.reachability.stats,
     drops: Object.fromEntries(DROP_REASONS.map((r) => [r, a.forwarder.drops[r]])),
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },

@@ -14,12 +14,17 @@ import { Drops } from './drops';
 import { ServerEgress } from './egress';
 import type { ServerHealth } from './health';
 import { Icmp } from './icmp';
+import { Icmp6 } from './icmp6';
+import { OnLink6 } from './on-link6';
+import { ICMPV6_PARAMETER_PROBLEM, ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY } from '../wire/icmpv6';
 import { Ingress } from './ingress';
 import { Neighbours } from './neighbours';
 import { Output } from './output';
 import { Reassembler } from './reassembly';
-import { Router } from './routes';
-import { buildSegments, type Segment } from './segments';
+import { Router, type Hop } from './routes';
+import { RouteTable6 } from './route-table6';
+import { Router6 } from './routes6';
+import { buildSegments, TAP_MTU, type Segment } from './segments';
 import { Validator } from './validate';
 
 /**
@@ -48,6 +53,12 @@ export class Forwarder implements Sink {
   private readonly output: Output;
   private readonly router: Router;
   private readonly icmp: Icmp;
+  private readonly routes6: RouteTable6;
+  private readonly router6: Router6;
+  /** The routes of both families, whose gateways the neighbours keep resolved. */
+  private gateways: readonly Hop[] = [];
+  /** The appliance's own ICMPv6; `stats` for the status. */
+  readonly icmp6: Icmp6;
   private readonly checks: Validator;
   private readonly demux: Demux;
   private readonly ingress: Ingress;
@@ -84,12 +95,20 @@ export class Forwarder implements Sink {
     this.diversion = new Diversion(pool, this.segments, this.router, this.neighbours, this.output, this.lost, config.diversion, log);
     this.diversion.table = stages.diversions;
     this.checks = new Validator(pool, this.reassembler, this.lost);
+    this.routes6 = new RouteTable6(this.segments);
+    const link6 = new OnLink6(pool, this.neighbours);
+    this.icmp6 = new Icmp6(pool, this.segments, this.routes6, link6, this.output, this.lost, log);
+    this.router6 = new Router6(pool, this.segments, this.routes6, this.router, link6, this.icmp6, this.output, this.lost, config.intranet.mtu, TAP_MTU);
     this.checks6 = new Validator6(pool, this.reassembler6, this.lost);
-    const v6 = new Demux6(this.segments, this.checks6, this.router, this.egress, this.lost, this.neighbours);
+    // Reassembly's errors (RFC 8200 4.5): it takes only datagrams to the appliance, so the
+    // destination says where they came from.
+    this.checks6.problem = (slot, code, pointer) => this.icmp6.aboutOwn(slot, ICMPV6_PARAMETER_PROBLEM, code, pointer);
+    this.reassembler6.timeExceeded = (slot) => this.icmp6.aboutOwn(slot, ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0);
+    const v6 = new Demux6(pool, this.segments, this.checks6, this.router, this.router6, this.icmp6, this.egress, this.lost, this.neighbours);
     this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost, v6);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost);
     this.setAddresses(config.routes, config.intranet.vips);
-    this.router.loose = config.appliance.rpFilter === 'loose';
+    this.router.loose = this.router6.loose = config.appliance.rpFilter === 'loose';
     const serversOn = this.devices.map((_, i) => (i === 0 ? [] : serverSegment.flatMap((seg, s) => (seg === i - 1 ? [s] : []))));
     this.watch = new DeviceWatch(this.devices, serversOn, config.servers.map((s) => s.name), health, (s, why) => this.dispatcher.serverGone(s, why), log);
     // Devices, servers and their names stay as they are across reloads (appliance.ts refuses a change).
@@ -135,7 +154,7 @@ export class Forwarder implements Sink {
     this.egress.growAlps(stages.alps.size);
     this.capture?.growAlps();
     this.setAddresses(config.routes, config.intranet.vips);
-    this.router.loose = config.appliance.rpFilter === 'loose';
+    this.router.loose = this.router6.loose = config.appliance.rpFilter === 'loose';
     this.diversion.configure(stages.diversions, config.diversion);
     this.diversion.rerouted();
     this.captures.set(config.capture);
@@ -144,8 +163,11 @@ export class Forwarder implements Sink {
   /** What a reload may change here besides the ALPs: the routes and the VIPs. */
   private setAddresses(routes: Route[], vips: number[]): void {
     this.router.set(routes);
+    this.routes6.set(routes);
+    this.gateways = [...this.router.hops, ...this.routes6.hops];
     this.router.vips = vips;
     this.icmp.source = vips[0];
+    this.icmp6.setVips(vips);
   }
 
   /** Drains device `index` (0: the TUN, then one per segment); returns packets read. */
@@ -153,6 +175,7 @@ export class Forwarder implements Sink {
     // One clock reading per wake-up, for the connections' times (Dispatcher.stamp).
     const ms = performance.now();
     this.dispatcher.stamp((ms * 1000) | 0, ms / 1000);
+    this.icmp6.now = ms / 1000;
     return this.ingress.readDevice(index);
   }
 
@@ -189,7 +212,7 @@ export class Forwarder implements Sink {
     this.dispatcher.stamp((performance.now() * 1000) | 0, now);
     try {
       this.watch.check(now);
-      this.neighbours.resolve(this.router.hops);
+      this.neighbours.resolve(this.gateways);
       this.reassembler.expire(now);
       this.reassembler6.expire(now);
       this.diversion.expire(now);

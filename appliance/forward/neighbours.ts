@@ -95,6 +95,12 @@ export class Neighbours {
     if (servers !== undefined || this.askNext.has(ip)) this.learn(ip, mac, servers, answer);
   }
 
+  /** Forgets `ip` (an on-link host on-link6.ts let go): its number may name another address next. */
+  forget(ip: number): void {
+    this.macs.delete(ip);
+    this.askNext.delete(ip);
+  }
+
   /** The MAC in use for `ip`, undefined when none is. */
   known(ip: number): Uint8Array | undefined {
     return this.macs.get(ip);

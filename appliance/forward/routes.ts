@@ -1,3 +1,4 @@
+import { isV6 } from '../addr/address';
 import { inPrefix, type Prefix } from '../config/address';
 import type { Route } from '../config/tables';
 import { ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, isIcmpError, UNREACH_NET } from '../wire/icmp';
@@ -39,9 +40,9 @@ export class Router {
     private readonly drops: Drops,
   ) {}
 
-  /** The [routes] of a configuration, at start and at each reload. */
+  /** The IPv4 [routes] of a configuration, at start and at each reload (route-table6.ts keeps the IPv6 ones). */
   set(routes: readonly Route[]): void {
-    this.hops = routes.map((r) => ({ prefix: r.prefix, segment: segmentIndex(this.segments, r.tap), gateway: r.gateway }));
+    this.hops = routes.filter((r) => !isV6(r.prefix.address)).map((r) => ({ prefix: r.prefix, segment: segmentIndex(this.segments, r.tap), gateway: r.gateway }));
   }
 
   /** The longest prefix holding `dst`; among equally long ones, the first listed. */

@@ -4,6 +4,9 @@ import type { Prefix } from '../config/address';
 import type { ServerRecord } from '../config/tables';
 import type { OpenDevice, PacketDevice } from '../device/device';
 
+/** What a TAP's Ethernet link carries: the IP datagram's largest size there. */
+export const TAP_MTU = 1500;
+
 /**
  * One TAP: the segment behind it and the appliance's own addresses and MAC there, one address
  * per family the segment has (a dual-stack segment has both).

@@ -9,7 +9,7 @@ import { PARAMETER_PROBLEM, type Reassembler6 } from './reassembly6';
 /**
  * validate.ts for IPv6: every IPv6 datagram is checked once, here. The fixed header (RFC 8200
  * 3: version, payload length within what was read), the extension headers walked to the
- * upper layer (4), fragments through reassembly (reassembly6.ts), the addresses looked up as
+ * upper layer (4), fragments to the appliance through reassembly (reassembly6.ts), the addresses looked up as
  * numbers; then TCP (data offset, options, and the
  * checksum over the IPv6 pseudo-header, 8.1) on the datagrams that go on as TCP.
  */
@@ -17,6 +17,13 @@ export class Validator6 {
   readonly ip = new Ipv6Datagram();
   readonly tcp = new TcpView();
   readonly opts = new TcpOptions();
+  /**
+   * After checkIp: why the extension headers could not be walked, None when `ip.headers`
+   * reached the upper layer. Such a datagram is the caller's: to the appliance, a Parameter
+   * Problem and a drop; routed, forwarded all the same unless the error is in the hop-by-hop
+   * header, the one a router reads (RFC 8200 4).
+   */
+  headerError = Ipv6HeaderError.None;
 
   now = 0;
   /** The datagram checked last came in fragments: no Neighbor Discovery message may (RFC 6980 5). */
@@ -31,7 +38,8 @@ export class Validator6 {
 
   /**
    * Points `ip` at the datagram of `slot` (`n` bytes) and checks it. Returns the slot, or -1
-   * when it was dropped (counted).
+   * when it was dropped (counted); `headerError` says whether the walk got through. A fragment
+   * is left as it came (`ip.headers.isFragment`): reassembled only when it is for the appliance.
    */
   checkIp(slot: number, n: number): number {
     const ip = this.ip.wrap(this.pool.buf, this.pool.ipOffset(slot), n);
@@ -40,30 +48,31 @@ export class Validator6 {
       this.drops.dropRead(slot, 'malformed-ipv6', n);
       return -1;
     }
-    const err = ip.readHeaders(ip.headers);
-    if (err !== Ipv6HeaderError.None) {
-      this.drops.dropRead(slot, 'malformed-ipv6', n);
-      return -1;
-    }
-    if (ip.headers.isFragment) {
-      // RFC 8200 4.5: the whole datagram, its fragment header gone, walked again.
-      const r = this.reassembler;
-      const whole = r.add(slot, ip, ip.headers, this.now);
-      if (whole === PARAMETER_PROBLEM) {
-        this.problem(slot, r.problemCode, r.problemPointer);
-        return -1;
-      }
-      if (whole < 0) return -1;
-      ip.wrap(this.pool.buf, this.pool.ipOffset(whole), r.lastLength);
-      if (ip.readHeaders(ip.headers) !== Ipv6HeaderError.None) {
-        this.drops.drop(whole, 'malformed-ipv6');
-        return -1;
-      }
-      slot = whole;
-      this.reassembled = true;
-    }
+    this.headerError = ip.readHeaders(ip.headers);
     ip.bind();
     return slot;
+  }
+
+  /**
+   * A fragment checkIp passed, to the appliance's own address: into reassembly (RFC 8200 4.5;
+   * a router forwards fragments as they are, only their destination puts them together).
+   * Returns the slot of the whole datagram, its fragment header gone and walked again
+   * (`headerError`, `reassembled`), or -1 when the fragment is held, dropped or refused.
+   */
+  reassemble(slot: number): number {
+    const ip = this.ip;
+    const r = this.reassembler;
+    const whole = r.add(slot, ip, ip.headers, this.now);
+    if (whole === PARAMETER_PROBLEM) {
+      this.problem(slot, r.problemCode, r.problemPointer);
+      return -1;
+    }
+    if (whole < 0) return -1;
+    ip.wrap(this.pool.buf, this.pool.ipOffset(whole), r.lastLength);
+    this.headerError = ip.readHeaders(ip.headers);
+    ip.bind();
+    this.reassembled = true;
+    return whole;
   }
 
   /** Points `tcp` and `opts` at the segment in `ip` and checks it; undefined when dropped (counted). */

@@ -64,6 +64,7 @@ function connectionMetrics(x: Exposition, a: Appliance, servers: string[]): void
   bag(x, 'socksalp_connection_table_events_total', 'Entries of the connection table created, removed, refused (full, half-open) and expired (idle, half-open).', t.stats);
   bag(x, 'socksalp_dispatcher_events_total', 'What the dispatcher did with connections (as ctl status "dispatcher" counts it).', d.stats);
   bag(x, 'socksalp_rfc5961_events_total', 'RFC 5961 checks of resets, SYNs and data out of the window, and the challenge ACKs sent.', d.guard.stats);
+  bag(x, 'socksalp_icmp6_events_total', 'The appliance\'s own ICMPv6: echo replies, errors sent, errors the rate limit kept back.', a.forwarder.icmp6.stats);
   for (const [kind, name, what] of [
     ['handshake', 'socksalp_handshake_duration_seconds', 'the server leg\'s SYN to the server\'s SYN-ACK'],
     ['reply', 'socksalp_socks_reply_duration_seconds', 'the server leg\'s SYN to the server\'s SOCKS reply'],

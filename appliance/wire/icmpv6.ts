@@ -22,9 +22,14 @@ export const ICMPV6_ECHO_REQUEST = 128;
 export const ICMPV6_ECHO_REPLY = 129;
 export const ND_NEIGHBOR_SOLICITATION = 135;
 export const ND_NEIGHBOR_ADVERTISEMENT = 136;
+/** Neighbor Discovery is types 133 (router solicitation) to 137 (redirect), RFC 4861 4. */
+export const ND_ROUTER_SOLICITATION = 133;
+export const ND_REDIRECT = 137;
 // Codes (RFC 4443 3.1, 3.3, 3.4).
 export const UNREACH6_NO_ROUTE = 0;
+export const UNREACH6_BEYOND_SCOPE = 2;
 export const UNREACH6_ADDRESS = 3;
+export const UNREACH6_PORT = 4;
 export const TIME_EXCEEDED_HOP_LIMIT = 0;
 export const TIME_EXCEEDED_REASSEMBLY = 1;
 export const PARAMETER_HEADER = 0;

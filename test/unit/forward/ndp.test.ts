@@ -4,6 +4,8 @@ import type { ServerRecord } from '../../../appliance/config/tables';
 import type { PacketDevice } from '../../../appliance/device/device';
 import { PacketPool } from '../../../appliance/device/packet-pool';
 import { Demux6 } from '../../../appliance/forward/demux6';
+import type { Icmp6 } from '../../../appliance/forward/icmp6';
+import type { Router6 } from '../../../appliance/forward/routes6';
 import { Drops } from '../../../appliance/forward/drops';
 import type { ServerEgress } from '../../../appliance/forward/egress';
 import { ServerHealth } from '../../../appliance/forward/health';
@@ -75,7 +77,7 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
   const health = new ServerHealth(servers.length, () => undefined, servers.map((s) => s.name));
   const sent = servers.map(() => ({ packetsOut: 0 }));
   const n = new Neighbours(pool, [seg], servers.map(() => 0), servers, health, drops, (m) => logs.push(m), sent);
-  const demux = new Demux6([seg], new Validator6(pool, new Reassembler6(pool, 1 << 20), drops), {} as Router, {} as ServerEgress, drops, n);
+  const demux = new Demux6(pool, [seg], new Validator6(pool, new Reassembler6(pool, 1 << 20), drops), {} as Router, {} as Router6, {} as Icmp6, {} as ServerEgress, drops, n);
   const inject = (f: Buffer) => {
     const slot = pool.take();
     pool.buf.set(f, pool.frameOffset(slot));
