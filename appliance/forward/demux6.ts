@@ -4,6 +4,7 @@ import { ICMPV6_PARAMETER_PROBLEM, ICMPV6_UNREACHABLE, PARAMETER_NEXT_HEADER, UN
 import type { Ipv6Datagram } from '../wire/ip6-datagram';
 import { PROTO_TCP, PROTO_UDP } from '../wire/ipv4';
 import { HOP_BY_HOP, Ipv6HeaderError, NO_NEXT_HEADER, PROTO_ICMPV6 } from '../wire/ipv6';
+import type { Diversion6 } from './diversion6';
 import type { Drops } from './drops';
 import type { ServerEgress } from './egress';
 import type { Icmp6 } from './icmp6';
@@ -37,6 +38,7 @@ export class Demux6 {
     private readonly egress: ServerEgress,
     private readonly drops: Drops,
     private readonly neighbours: Neighbours,
+    private readonly diversion6: Diversion6,
   ) {}
 
   /** An IPv6 datagram of `n` bytes from the TUN. */
@@ -51,6 +53,9 @@ export class Demux6 {
       return;
     }
     if (!toVip) {
+      // Step 703, unless the diverted-address table takes the flow (figure 3; whole datagrams
+      // only: a router does not reassemble, so a fragmented flow is routed as it came).
+      if (!ip.headers.isFragment && this.diversion6.fromIntranet(slot, ip)) return;
       this.router6.forward(slot, ip, -1);
       return;
     }
@@ -94,6 +99,8 @@ export class Demux6 {
       this.badHeaders(slot, ip, true, segIndex);
       return;
     }
+    // A diverted flow's reply comes to local6 (figure 3, events 5-7).
+    if (this.diversion6.fromSegment(segIndex, slot, ip)) return;
     const proto = ip.headers.protocol;
     if (proto === PROTO_TCP) {
       const tcp = this.checks.checkTcp(slot);

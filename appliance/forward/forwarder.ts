@@ -24,6 +24,7 @@ import { Reassembler } from './reassembly';
 import { Router, type Hop } from './routes';
 import { RouteTable6 } from './route-table6';
 import { Router6 } from './routes6';
+import { Diversion6 } from './diversion6';
 import { buildSegments, TAP_MTU, type Segment } from './segments';
 import { Validator } from './validate';
 
@@ -104,7 +105,8 @@ export class Forwarder implements Sink {
     // destination says where they came from.
     this.checks6.problem = (slot, code, pointer) => this.icmp6.aboutOwn(slot, ICMPV6_PARAMETER_PROBLEM, code, pointer);
     this.reassembler6.timeExceeded = (slot) => this.icmp6.aboutOwn(slot, ICMPV6_TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0);
-    const v6 = new Demux6(pool, this.segments, this.checks6, this.router, this.router6, this.icmp6, this.egress, this.lost, this.neighbours);
+    const diversion6 = new Diversion6(pool, this.segments, this.diversion, this.routes6, this.icmp6, link6, this.output, this.lost, config.intranet.mtu, TAP_MTU);
+    const v6 = new Demux6(pool, this.segments, this.checks6, this.router, this.router6, this.icmp6, this.egress, this.lost, this.neighbours, diversion6);
     this.demux = new Demux(pool, this.segments, this.checks, this.neighbours, this.icmp, this.router, this.diversion, this.egress, this.lost, v6);
     this.ingress = new Ingress(pool, this.tun, this.segments, this.demux, this.lost);
     this.setAddresses(config.routes, config.intranet.vips);

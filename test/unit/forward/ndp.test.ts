@@ -1,3 +1,4 @@
+import type { Diversion6 } from '../../../appliance/forward/diversion6';
 import { expect } from 'chai';
 import { parseAddress } from '../../../appliance/addr/address';
 import type { ServerRecord } from '../../../appliance/config/tables';
@@ -77,7 +78,7 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
   const health = new ServerHealth(servers.length, () => undefined, servers.map((s) => s.name));
   const sent = servers.map(() => ({ packetsOut: 0 }));
   const n = new Neighbours(pool, [seg], servers.map(() => 0), servers, health, drops, (m) => logs.push(m), sent);
-  const demux = new Demux6(pool, [seg], new Validator6(pool, new Reassembler6(pool, 1 << 20), drops), {} as Router, {} as Router6, {} as Icmp6, {} as ServerEgress, drops, n);
+  const demux = new Demux6(pool, [seg], new Validator6(pool, new Reassembler6(pool, 1 << 20), drops), {} as Router, {} as Router6, {} as Icmp6, {} as ServerEgress, drops, n, NO_DIVERSION);
   const inject = (f: Buffer) => {
     const slot = pool.take();
     pool.buf.set(f, pool.frameOffset(slot));
@@ -86,6 +87,9 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
   const out = () => written.splice(0).map(hex);
   return { pool, n, out, drops: drops.byReason, health, sent, inject, logs };
 }
+
+/** No diverted-address table: every datagram goes on to the rest of the demux. */
+const NO_DIVERSION = { fromIntranet: () => false, fromSegment: () => false } as unknown as Diversion6;
 
 describe('forward/ndp: Neighbor Discovery on a segment (RFC 4861)', function () {
   it('answers a solicitation for local6 to its solicited-node group: S and O set, target link-layer address, to the soliciter, hop limit 255', function () {

@@ -1,3 +1,4 @@
+import type { Diversion6 } from '../../../appliance/forward/diversion6';
 import { expect } from 'chai';
 import { formatAddress, parseAddress } from '../../../appliance/addr/address';
 import { parsePrefixAny } from '../../../appliance/addr/prefix';
@@ -126,7 +127,8 @@ export function rig6(o: RigOptions = {}) {
       return true;
     },
   } as unknown as Neighbours;
-  const demux = new Demux6(pool, segments, checks, router, router6, icmp6, { stats: [] } as unknown as ServerEgress, drops, neighbours);
+  const demux = new Demux6(pool, segments, checks, router, router6, icmp6, { stats: [] } as unknown as ServerEgress, drops, neighbours,
+    { fromIntranet: () => false, fromSegment: () => false } as unknown as Diversion6);
   demux.dispatcher = {
     isSocks: (port: number) => port === 1080,
     fromClient: (slot: number) => { out.push({ to: 'dispatcher', bytes: '' }); pool.give(slot); },
