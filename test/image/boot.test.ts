@@ -46,6 +46,16 @@ MODELS.forEach((nic, index) => {
       await vm.waitFor(/198\.19\.4\.2/, Math.max(0, end - 2000), 10_000);
     });
 
+    it('is dual-stack: an IPv6 client through the IPv6 VIP (its host address by the VM\'s own NDP, the VIP by socksalp net\'s route), ping -6 answered, over sa', async function () {
+      const ping = inNs(lab.LAB_NS_CLIENT, 'ping', ['-6', '-c', '2', '-W', '3', lab.LAB_VIP6]);
+      expect(ping.status, ping.stdout + ping.stderr).to.equal(0);
+      const before = webLog(lab).length;
+      const got = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5-hostname', `[${lab.LAB_VIP6}]:1080`, lab.LAB_BIG_URL]);
+      expect(got.status, got.stderr).to.equal(0);
+      expect(got.sha256).to.equal(lab.LAB_BIG_SHA256);
+      expect(webLog(lab).slice(before)[0]?.split(' ')[0], 'the web server\'s peer').to.equal(egress('sa'));
+    });
+
     it('carries curl --socks4 and --socks5-hostname through the VIP to nginx, bytes intact, over sa', async function () {
       for (const mode of ['--socks4', '--socks5-hostname']) {
         const before = webLog(lab).length;

@@ -81,4 +81,22 @@ describe('routes6: IPv6 routed through [routes], with a small path MTU toward th
     const hops = trace.split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]).filter(Boolean);
     expect(hops, trace).to.deep.equal([lab.LAB_APP6, lab.LAB_VIP6, lab.LAB_ROUTER6, lab.LAB_WEB6]);
   });
+
+  it('a routed IPv6 UDP flow the diverted-address table diverts: answered by the mirror from the address the client asked (figure 3)', function () {
+    const cli = join(__dirname, '..', '..', 'appliance', 'cli', 'index.js');
+    const ctl = (...args: string[]) => inNs(lab.LAB_NS_APP, process.execPath, [cli, 'ctl', '--socket', SOCKET, ...args]);
+    const original = `[${lab.LAB_WEB6}]:${lab.LAB_UDP_PORT}`;
+    const ask = () => inNs(lab.LAB_NS_CLIENT, 'timeout', ['5', 'socat', '-T', '2', '-', `UDP6:${original}`], 'ping\n').stdout.split('\n')[0];
+    expect(ask(), 'before the entry: the web host itself').to.equal(`mirror ${lab.LAB_WEB6}`);
+    const add = ctl('divert', 'add', original, lab.LAB_MIRROR6, '--mode', 'move');
+    expect(add.status, add.stdout + add.stderr).to.equal(0);
+    try {
+      // socat takes answers from the address it sent to only: the mirror's reply came back rewritten.
+      expect(ask()).to.equal(`mirror ${lab.LAB_MIRROR6}`);
+      const flows = ctl('flows').stdout;
+      expect(flows).to.contain(`[${lab.LAB_MIRROR6}]:${lab.LAB_UDP_PORT}`);
+    } finally {
+      ctl('divert', 'remove', original, '--mode', 'move');
+    }
+  });
 });
