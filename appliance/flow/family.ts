@@ -1,8 +1,8 @@
 import type { PacketPool } from '../device/packet-pool';
-import { writeAddress } from '../addr/address';
 import { finish, sumWords } from '../wire/checksum';
 import type { IpDatagram } from '../wire/ip';
-import { IPV4_MIN_HEADER, PROTO_TCP } from '../wire/ipv4';
+import { IPV4_MIN_HEADER, PROTO_TCP, writeU32 } from '../wire/ipv4';
+import { emitIpv6Header } from './segment-builder';
 import { IPV6_HEADER } from '../wire/ipv6';
 import type { TcpView } from '../wire/tcp';
 
@@ -44,14 +44,7 @@ export class Reframer {
       const tos = b[base + 1];
       const ttl = b[base + 8];
       b.copyWithin(base + header, at, at + n);
-      b[base] = 0x60 | (tos >> 4);
-      b[base + 1] = (tos & 0x0f) << 4;
-      b[base + 2] = 0;
-      b[base + 3] = 0;
-      b[base + 4] = n >> 8;
-      b[base + 5] = n;
-      b[base + 6] = PROTO_TCP;
-      b[base + 7] = ttl;
+      emitIpv6Header(b, base, src, dst, PROTO_TCP, n, tos, ttl);
     } else {
       header = IPV4_MIN_HEADER;
       const tc = ((b[base] & 0x0f) << 4) | (b[base + 1] >> 4);
@@ -71,10 +64,8 @@ export class Reframer {
       b[base + 9] = PROTO_TCP;
       b[base + 10] = 0;
       b[base + 11] = 0;
-    }
-    writeAddress(src, b, base + (header === IPV6_HEADER ? 8 : 12));
-    writeAddress(dst, b, base + (header === IPV6_HEADER ? 24 : 16));
-    if (header === IPV4_MIN_HEADER) {
+      writeU32(b, base + 12, src);
+      writeU32(b, base + 16, dst);
       const c = finish(sumWords(b, base, IPV4_MIN_HEADER));
       b[base + 10] = c >> 8;
       b[base + 11] = c;

@@ -5,16 +5,16 @@ import { isV6, writeAddress } from '../addr/address';
 import { IPV6_HEADER } from '../wire/ipv6';
 import { emitTcp, optionsLength, TCP_MIN_HEADER, type TcpRepr } from '../wire/tcp';
 
-/** RFC 8200 3's fixed header, from address numbers: no flow label; the hop limit Linux uses (64). */
-export function emitIpv6Header(buf: Uint8Array, off: number, src: number, dst: number, nextHeader: number, payloadLength: number): void {
-  buf[off] = 0x60;
-  buf[off + 1] = 0;
+/** RFC 8200 3's fixed header, from address numbers: no flow label; by default the hop limit Linux uses (64). */
+export function emitIpv6Header(buf: Uint8Array, off: number, src: number, dst: number, nextHeader: number, payloadLength: number, trafficClass = 0, hopLimit = 64): void {
+  buf[off] = 0x60 | (trafficClass >> 4);
+  buf[off + 1] = (trafficClass & 0x0f) << 4;
   buf[off + 2] = 0;
   buf[off + 3] = 0;
   buf[off + 4] = payloadLength >> 8;
   buf[off + 5] = payloadLength;
   buf[off + 6] = nextHeader;
-  buf[off + 7] = 64;
+  buf[off + 7] = hopLimit;
   writeAddress(src, buf, off + 8);
   writeAddress(dst, buf, off + 24);
 }
