@@ -24,7 +24,9 @@ import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './sysc
  * what the changes since cost), --watched-only (the appliance without and with everything that
  * watches it: metrics scraped every second, IPFIX export, the drop capture; and the base; each
  * --rounds N times, 2 by default, best of them), --syscalls-only (the system calls per connection
- * of the connections workload, and the appliance's event-loop delay, utilization and GC over it).
+ * of the connections workload, and the appliance's event-loop delay, utilization and GC over it),
+ * --table-only [--count N] [--family 4|6|mixed] [--per-address K] (heap per connection of the
+ * Connection table alone, 1,000,000 synthetic spliced connections by default: table-heap.ts; no lab).
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
@@ -212,6 +214,14 @@ function rssMb(pid: number): number {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--table-only')) {
+    // The table alone, no lab: before labDown/useLab, in a process of its own (it needs --expose-gc).
+    const pass = ['--count', '--family', '--per-address'].flatMap((k) => (argValue(k) === undefined ? [] : [k, argValue(k)!]));
+    if (quick && argValue('--count') === undefined) pass.push('--count', '100000');
+    const r = spawnSync(process.execPath, ['--expose-gc', join(REPO, 'dist', 'test', 'bench', 'table-heap.js'), ...pass], { stdio: 'inherit' });
+    process.exitCode = r.status ?? 1;
+    return;
+  }
   process.env.SOCKSALP_LAB_BIG_MB = String(bigMb);
   labDown();
   spawnSync('bash', [join(REPO, 'test', 'lab', 'lab.sh'), 'down']);
