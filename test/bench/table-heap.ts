@@ -202,6 +202,9 @@ async function main(): Promise<void> {
   report(o, child('table', o), child('objects', o), child('snapshot', o));
 }
 
+// Output piped into a reader that stops early (head): nothing more to say.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+
 main().catch((e: Error) => {
   process.stderr.write(`table-heap: ${e.message}\n`);
   process.exit(1);
