@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { curlSha256, inNs, REPO, useLab, webLog, type LabFacts } from '../lab/lab';
+import { curlSha256, inNs, REPO, socksInClient, useLab, webLog, type LabFacts } from '../lab/lab';
 import { ApplianceProcess, configCopy, editIni } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test/control.sock';
@@ -194,18 +194,6 @@ describe('dispatcher: real clients through the VIP', function () {
 
   /** One request from the client namespace through the VIP; the body's sha256 and who carried it. */
   async function runInClient(o: { dialect: '4' | '4a' | '5' | '5h'; host: string; port: number; path?: string; byteBySegment?: boolean }) {
-    const script = `
-      const { socksRequest, httpGet, carrier } = require(${JSON.stringify(join(REPO, 'dist', 'test', 'lab', 'socks-client.js'))});
-      const o = ${JSON.stringify(o)};
-      const send = o.path ? httpGet(o.path) : Buffer.from('ping\\n');
-      socksRequest({ proxy: ${JSON.stringify(vip)}, dialect: o.dialect, host: o.host, port: o.port, send, until: o.path ? undefined : 'ping\\n', byteBySegment: o.byteBySegment })
-        .then((r) => { console.log(JSON.stringify({ head: r.head, carrier: carrier(r.head) })); })
-        .catch((e) => { console.error(e.message); process.exit(1); });`;
-    const r = inNs(lab.LAB_NS_CLIENT, process.execPath, ['-e', script]);
-    expect(r.status, r.stderr).to.equal(0);
-    const out = JSON.parse(r.stdout) as { head: string; carrier: string };
-    const bodyAt = out.head.indexOf('\r\n\r\n');
-    const body = bodyAt >= 0 ? createHash('sha256').update(out.head.slice(bodyAt + 4), 'latin1').digest('hex') : '';
-    return { carrier: out.carrier, body };
+    return socksInClient(lab, vip, o);
   }
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { fetchVia, inNs, useLab, type LabFacts } from '../lab/lab';
+import { createHash } from 'node:crypto';
+import { fetchVia, inNs, socksInClient, useLab, type LabFacts } from '../lab/lab';
 import { ApplianceProcess, dualStackCopy } from '../lab/appliance-process';
 
 const SOCKET = '/run/socksalp-test/control.sock';
@@ -51,6 +52,13 @@ describe('ipv6: dual stack through the appliance', function () {
     });
     after(stop);
 
+    it('curl --socks4 through the IPv6 VIP (an IPv4 destination, all SOCKS4 can say): the large file intact, carried by sf', async function () {
+      const d = await fetchVia(lab, '--socks4', vip6(), { host: v4().address });
+      expect(d.status, d.stderr).to.equal(0);
+      expect(d.sha256).to.equal(lab.LAB_BIG_SHA256);
+      expect(d.carrier).to.equal(lab.LAB_SERVER_SF_EGRESS);
+    });
+
     for (const family of ['IPv4', 'IPv6'] as const) {
       for (const flag of ['--socks4a', '--socks5', '--socks5-hostname']) {
         it(`curl ${flag} through the IPv6 VIP to an ${family} destination: the large file intact, carried by sf`, async function () {
@@ -70,6 +78,15 @@ describe('ipv6: dual stack through the appliance', function () {
         expect(d.status, d.stderr).to.equal(0);
         expect(d.sha256).to.equal(lab.LAB_BIG_SHA256);
         expect(d.carrier, flag).to.equal(lab.LAB_SERVER_SF_EGRESS);
+      }
+    });
+
+    it('works when an IPv6 client sends its SOCKS handshake one byte per segment (SOCKS5, SOCKS4a and SOCKS4)', function () {
+      const hello = createHash('sha256').update('hello from the socksalp lab\n').digest('hex');
+      for (const [dialect, host] of [['5h', lab.LAB_WEB6_HOST], ['4a', lab.LAB_WEB_HOST], ['4', lab.LAB_WEB_ADDR]] as const) {
+        const r = socksInClient(lab, vip6(), { dialect, host, port: 80, path: '/hello.txt', byteBySegment: true });
+        expect(r.body, dialect).to.equal(hello);
+        expect(r.carrier, dialect).to.equal(dialect === '5h' ? lab.LAB_SERVER_SF_EGRESS6 : lab.LAB_SERVER_SF_EGRESS);
       }
     });
 

@@ -146,3 +146,24 @@ export async function fetchVia(facts: LabFacts, flag: string, proxy: string, o: 
   const line = webLog(facts).find((l) => l.split(' ')[1] === uri)?.split(' ') ?? [];
   return { ...d, carrier: line[0] ?? '', mirror: line[line.length - 1] ?? '' };
 }
+
+/**
+ * One SOCKS request from the client's namespace through `proxy` with the lab's own client
+ * (socks-client.ts: any dialect, the handshake one byte per segment if asked): the carrier the
+ * far side named and the sha256 of the HTTP body, if `path` asked for one.
+ */
+export function socksInClient(facts: LabFacts, proxy: string, o: { dialect: '4' | '4a' | '5' | '5h'; host: string; port: number; path?: string; byteBySegment?: boolean }): { carrier: string; body: string } {
+  const script = `
+    const { socksRequest, httpGet, carrier } = require(${JSON.stringify(join(REPO, 'dist', 'test', 'lab', 'socks-client.js'))});
+    const o = ${JSON.stringify(o)};
+    const send = o.path ? httpGet(o.path) : Buffer.from('ping\\n');
+    socksRequest({ proxy: ${JSON.stringify(proxy)}, dialect: o.dialect, host: o.host, port: o.port, send, until: o.path ? undefined : 'ping\\n', byteBySegment: o.byteBySegment })
+      .then((r) => { console.log(JSON.stringify({ head: r.head, carrier: carrier(r.head) })); })
+      .catch((e) => { console.error(e.message); process.exit(1); });`;
+  const r = inNs(facts.LAB_NS_CLIENT, process.execPath, ['-e', script]);
+  if (r.status !== 0) throw new Error(`the SOCKS request through ${proxy} failed: ${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { head: string; carrier: string };
+  const bodyAt = out.head.indexOf('\r\n\r\n');
+  const body = bodyAt >= 0 ? createHash('sha256').update(out.head.slice(bodyAt + 4), 'latin1').digest('hex') : '';
+  return { carrier: out.carrier, body };
+}
