@@ -9,9 +9,10 @@ const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
 const IFF_VNET_HDR = 0x4000;
 const TUNSETOFFLOAD = 0x400454d0;
-/** We accept partial checksums and IPv4 TCP super-packets. */
+/** We accept partial checksums and TCP super-packets of both families. */
 const TUN_F_CSUM = 0x01;
 const TUN_F_TSO4 = 0x02;
+const TUN_F_TSO6 = 0x04;
 /** struct ifreq: 16 bytes of name, then a 24-byte union. */
 const IFREQ = 40;
 
@@ -50,7 +51,7 @@ export function openTunTap(name: string, kind: DeviceKind): number {
       : kind === 'tun' ? 'attach as TUN (is it a TAP?)' : 'attach as TAP (is it a TUN?)';
     throw new DeviceError(name, why, e);
   }
-  if (libc.ioctlInt(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0) {
+  if (libc.ioctlInt(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
     const e = libc.errno();
     libc.close(fd);
     throw new DeviceError(name, 'enable offloads', e);
