@@ -83,7 +83,7 @@ function connectionLoad(lab: LabFacts, proxy: string, pid?: number, count = quic
  * IPFIX to a collector in the client namespace (socat, discarding), [capture] drops.
  */
 async function measureWatched(lab: LabFacts, vip: string): Promise<Figures> {
-  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, vip: lab.LAB_VIP } });
   appendFileSync(join(conf, 'appliance.ini'),
     `\n[metrics]\nlisten = ${METRICS}\n\n[export]\nipfix = ${COLLECTOR}\ninterim = 10\n\n[capture]\ndrops = ${join(conf, 'drops.pcapng')}\n`);
   const collector = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'socat', '-u', `UDP-RECV:${COLLECTOR.split(':')[1]},bind=${COLLECTOR.split(':')[0]}`, 'OPEN:/dev/null'], { stdio: 'ignore' });
@@ -109,7 +109,8 @@ const COLLECTOR = '198.18.0.2:4739';
 
 /** The appliance as built from another commit (--base), through the same workloads. */
 async function measureBase(lab: LabFacts, vip: string, cli: string): Promise<Figures> {
-  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+  // The IPv4 VIP alone: a commit from before the dual stack reads no IPv6 one, and the rows compared read the same files.
+  const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET, vip: lab.LAB_VIP } });
   const app = new ApplianceProcess(conf, SOCKET, {}, 'salab-app', cli);
   try {
     await app.ready();
