@@ -1,4 +1,5 @@
-import { update16, update32 } from '../wire/checksum';
+import { addressSum } from '../addr/address';
+import { fold, update16 } from '../wire/checksum';
 import { Ipv4View, PROTO_TCP, PROTO_UDP, readU32 } from '../wire/ipv4';
 
 /**
@@ -21,26 +22,29 @@ function checksumAt(proto: number): number {
  */
 export function rewriteFlow(ip: Ipv4View, partial: boolean, src: number, srcPort: number, dst: number, dstPort: number): void {
   const t = ip.payloadOffset;
-  rewriteTransport(ip.buf, t, t + checksumAt(ip.protocol), ip.protocol, partial, ip.src, src, ip.dst, dst, srcPort, dstPort);
+  rewriteTransport(ip.buf, t, t + checksumAt(ip.protocol), ip.protocol, partial, ip.addressSum(), addressSum(src) + addressSum(dst), srcPort, dstPort);
   ip.rewriteSrc(src);
   ip.rewriteDst(dst);
 }
 
 /**
  * The transport header at `t`: both ports written, the checksum at `at` (-1: not there, as in a
- * short quote) updated for them and for the addresses of the pseudo-header. A UDP checksum of 0
- * means none was sent (RFC 768) and stays 0; a computed 0 is sent as all ones.
+ * short quote) updated for them and for the pseudo-header's addresses, whose words summed to
+ * `fromSum` and now sum to `toSum` (either family: the rest of the pseudo-header is unchanged).
+ * A UDP checksum of 0 means none was sent (RFC 768) and stays 0; a computed 0 is sent as all ones.
  */
-function rewriteTransport(
+export function rewriteTransport(
   b: Uint8Array, t: number, at: number, proto: number, partial: boolean,
-  fromSrc: number, src: number, fromDst: number, dst: number, srcPort: number, dstPort: number,
+  fromSum: number, toSum: number, srcPort: number, dstPort: number,
 ): void {
   if (at >= 0) {
     let c = (b[at] << 8) | b[at + 1];
+    const from = fold(fromSum);
+    const to = fold(toSum);
     if (partial) {
-      c = ~update32(update32(~c & 0xffff, fromSrc, src), fromDst, dst) & 0xffff;
+      c = ~update16(~c & 0xffff, from, to) & 0xffff;
     } else if (proto === PROTO_TCP || c !== 0) {
-      c = update16(update16(update32(update32(c, fromSrc, src), fromDst, dst), (b[t] << 8) | b[t + 1], srcPort), (b[t + 2] << 8) | b[t + 3], dstPort);
+      c = update16(update16(update16(c, from, to), (b[t] << 8) | b[t + 1], srcPort), (b[t + 2] << 8) | b[t + 3], dstPort);
       if (c === 0 && proto === PROTO_UDP) c = 0xffff;
     }
     b[at] = c >> 8;
@@ -95,7 +99,7 @@ export class QuotedFlow {
     const ip = this.inner;
     const t = ip.off + ip.headerLength;
     const at = checksumAt(this.proto);
-    rewriteTransport(ip.buf, t, this.transport >= at + 2 ? t + at : -1, this.proto, false, this.src, src, this.dst, dst, srcPort, dstPort);
+    rewriteTransport(ip.buf, t, this.transport >= at + 2 ? t + at : -1, this.proto, false, addressSum(this.src) + addressSum(this.dst), addressSum(src) + addressSum(dst), srcPort, dstPort);
     ip.rewriteSrc(src);
     ip.rewriteDst(dst);
   }

@@ -1,6 +1,7 @@
 import { addressSum, writeAddress } from '../addr/address';
 import { ADDRESSES6 } from '../addr/interner';
-import { fold, sumWords, update16 } from '../wire/checksum';
+import { sumWords } from '../wire/checksum';
+import { rewriteTransport } from './translate';
 import type { Ipv6Datagram } from '../wire/ip6-datagram';
 import { PROTO_TCP, PROTO_UDP } from '../wire/ipv4';
 import { IPV6_HEADER } from '../wire/ipv6';
@@ -26,38 +27,9 @@ function checksumAt(proto: number): number {
 export function rewriteFlow6(ip: Ipv6Datagram, partial: boolean, src: number, srcPort: number, dst: number, dstPort: number): void {
   const t = ip.upperOffset;
   const proto = ip.headers.protocol;
-  rewriteTransport6(ip.buf, t, t + checksumAt(proto), proto, partial, ip.addressSum(), addressSum(src) + addressSum(dst), srcPort, dstPort);
+  rewriteTransport(ip.buf, t, t + checksumAt(proto), proto, partial, ip.addressSum(), addressSum(src) + addressSum(dst), srcPort, dstPort);
   ip.rewriteSrc(src);
   ip.rewriteDst(dst);
-}
-
-/**
- * The transport header at `t`: both ports written, the checksum at `at` (-1: not in a short
- * quote) updated for them and for the addresses, whose words summed to `fromSum` and will sum
- * to `toSum`. A UDP checksum of 0 (none: not allowed over IPv6, RFC 8200 8.1, so its receiver
- * drops it) stays 0, as over IPv4; a computed 0 is sent as all ones.
- */
-function rewriteTransport6(
-  b: Uint8Array, t: number, at: number, proto: number, partial: boolean,
-  fromSum: number, toSum: number, srcPort: number, dstPort: number,
-): void {
-  if (at >= 0) {
-    let c = (b[at] << 8) | b[at + 1];
-    const from = fold(fromSum);
-    const to = fold(toSum);
-    if (partial) {
-      c = ~update16(~c & 0xffff, from, to) & 0xffff;
-    } else if (proto === PROTO_TCP || c !== 0) {
-      c = update16(update16(update16(c, from, to), (b[t] << 8) | b[t + 1], srcPort), (b[t + 2] << 8) | b[t + 3], dstPort);
-      if (c === 0 && proto === PROTO_UDP) c = 0xffff;
-    }
-    b[at] = c >> 8;
-    b[at + 1] = c;
-  }
-  b[t] = srcPort >> 8;
-  b[t + 1] = srcPort;
-  b[t + 2] = dstPort >> 8;
-  b[t + 3] = dstPort;
 }
 
 /**
@@ -105,7 +77,7 @@ export class QuotedFlow6 {
     const at = this.at;
     const t = at + IPV6_HEADER;
     const c = checksumAt(this.proto);
-    rewriteTransport6(b, t, this.transport >= c + 2 ? t + c : -1, this.proto, false, sumWords(b, at + 8, 32), addressSum(src) + addressSum(dst), srcPort, dstPort);
+    rewriteTransport(b, t, this.transport >= c + 2 ? t + c : -1, this.proto, false, sumWords(b, at + 8, 32), addressSum(src) + addressSum(dst), srcPort, dstPort);
     writeAddress(src, b, at + 8);
     writeAddress(dst, b, at + 24);
     this.src = src;
