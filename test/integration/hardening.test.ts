@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controlRequest } from '../../appliance/control/client';
@@ -305,11 +305,8 @@ describe('hardening: a vanished device comes back', function () {
       for (let i = 0; i < 50 && !s.app.output.includes('device alp0 failed'); i++) await sleep(50);
       expect(s.app.output).to.match(/device alp0 failed \(.*\); the intranet is unreachable until it returns/);
     } finally {
-      // As the lab makes it: the TUN, up, and the routes into it.
-      inNs(ns, 'ip', ['tuntap', 'add', 'mode', 'tun', 'name', 'alp0']);
-      inNs(ns, 'ip', ['link', 'set', 'alp0', 'up']);
-      inNs(ns, 'ip', ['route', 'add', `${lab.LAB_VIP}/32`, 'dev', 'alp0']);
-      inNs(ns, 'ip', ['route', 'add', '203.0.113.0/24', 'dev', 'alp0']);
+      // As the lab makes it: the TUN, up, and the routes into it, of both families.
+      execFileSync('bash', [join(REPO, 'test', 'lab', 'lab.sh'), 'tun']);
     }
     for (let i = 0; i < 60 && !s.app.output.includes('device alp0 is back'); i++) await sleep(50);
     expect(s.app.output).to.include('device alp0 is back');

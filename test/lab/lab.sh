@@ -79,11 +79,12 @@
 # has no route to it, sa and sf do not forward, salab-inet has no route back). The DNS server is
 # there in both sorts.
 #
-# Usage: lab.sh up [--vm] | down | status [--vm] | env | stop-server NAME | start-server NAME
+# Usage: lab.sh up [--vm] | down | status [--vm] | env | tun | stop-server NAME | start-server NAME
 #   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
 #   down    stop every lab process by pid, delete the namespaces and files (always safe)
 #   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
 #   env     print the lab's facts as KEY=VALUE lines, for tests and scripts
+#   tun     make the TUN alp0 again with its routes, as up does (after a test deleted it)
 #   stop-server / start-server   stop or restart one SOCKS server's process (failure tests)
 set -Eeuo pipefail
 
@@ -431,17 +432,12 @@ build() {
     ip -n "$NS_APP" addr add $APP6/64 dev intra0
     ip -n "$NS_APP" link set intra0 up
     ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    ip -n "$NS_APP" tuntap add mode tun name alp0
-    ip -n "$NS_APP" link set alp0 up
-    ip -n "$NS_APP" route add $VIP/32 dev alp0
-    ip -n "$NS_APP" route add $VIP6/128 dev alp0
+    tun_up
     # The internet through the appliance: the client sends it to the appliance's host, whose
-    # kernel puts it into the TUN; the appliance's [routes] carry it on to the router sa (IPv4)
-    # or sf (IPv6).
+    # kernel puts it into the TUN (tun_up); the appliance's [routes] carry it on to the router
+    # sa (IPv4) or sf (IPv6).
     ip -n "$NS_CLIENT" route add 203.0.113.0/24 via 198.18.0.1
-    ip -n "$NS_APP" route add 203.0.113.0/24 dev alp0
     ip -n "$NS_CLIENT" route add $INET6 via $APP6
-    ip -n "$NS_APP" route add $INET6 dev alp0
     # Replies from the internet come back asymmetrically: sa sends them to the kernel's leg
     # 198.19.1.254, so 203.0.113.x arrives on br-sa while the route back to it points into alp0.
     # Strict reverse-path filtering (1, which a new namespace inherits from the host's "all" and
@@ -733,6 +729,17 @@ EOF
   echo "LAB_SERVERS=$(for s in "${SERVERS[@]}"; do set -- $s; printf '%s,' "$1"; done | sed 's/,$//')"
 }
 
+# The TUN in the appliance's namespace, up, with the routes into it: both VIPs and the lab's
+# internet of each family. Also `lab.sh tun`, for a test that deleted it.
+tun_up() {
+  ip -n "$NS_APP" tuntap add mode tun name alp0
+  ip -n "$NS_APP" link set alp0 up
+  ip -n "$NS_APP" route add $VIP/32 dev alp0
+  ip -n "$NS_APP" route add $VIP6/128 dev alp0
+  ip -n "$NS_APP" route add 203.0.113.0/24 dev alp0
+  ip -n "$NS_APP" route add $INET6 dev alp0
+}
+
 appliance=host
 case "${2:-}" in
   --vm) appliance=vm ;;
@@ -752,6 +759,7 @@ case "${1:-}" in
   stop-server) stop_server "${2:?server name}" ;;
   start-server) start_server "${2:?server name}"; wait_server "$2" ;;
   status) status "$appliance" ;;
+  tun) tun_up ;;
   env) env_facts ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
