@@ -135,8 +135,7 @@ export class FlowContext {
    * whose legs differ gets the other header first (family.ts). One its slot cannot hold with
    * the longer header (a sender past the MSS it was offered) is dropped and counted.
    */
-  forwardToServer(c: Connection, slot: number, ip: IpDatagram, tcp: TcpView, len: number): void {
-    const srv = this.stages.servers[c.server];
+  forwardToServer(c: Connection, srv: ServerRecord, slot: number, ip: IpDatagram, tcp: TcpView, len: number): void {
     if (ip.v6 !== isV6(srv.address) && (len = this.reframer.reframe(slot, ip, tcp, srv.local.address, srv.address)) < 0) {
       this.stats.reframeDropped++;
       this.sink.pool.give(slot);

@@ -200,7 +200,7 @@ export class Dispatcher {
       this.counted(c, len);
       rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port, this.cx.us);
       this.ending.trackClose(c, flags, true);
-      this.cx.forwardToServer(c, slot, ip, tcp, len);
+      this.cx.forwardToServer(c, srv, slot, ip, tcp, len);
       return;
     }
     const ev = flags & RST ? Ev.ClientRst : (flags & (SYN | ACK)) === SYN ? Ev.ClientSyn : flags & FIN ? Ev.ClientFin : Ev.Client;

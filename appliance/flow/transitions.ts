@@ -125,7 +125,7 @@ export class Transitions {
     this.counted(c, this.len);
     rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port, this.cx.us);
     this.ending.trackClose(c, tcp.flags, true);
-    this.cx.forwardToServer(c, this.slot, this.ip, tcp, this.len);
+    this.cx.forwardToServer(c, srv, this.slot, this.ip, tcp, this.len);
     this.settled(c);
     return true;
   };

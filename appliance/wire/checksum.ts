@@ -51,12 +51,3 @@ export function update32(checksum: number, from: number, to: number): number {
 export function pseudoHeaderSum6(src: Uint8Array, srcAt: number, dst: Uint8Array, dstAt: number, nextHeader: number, length: number): number {
   return sumWords(src, srcAt, 16, sumWords(dst, dstAt, 16)) + (length >>> 16) + (length & 0xffff) + nextHeader;
 }
-
-/** update16 for a 128-bit field (an IPv6 address): the eight words at once, before the field is overwritten. */
-export function update128(checksum: number, from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number): number {
-  let sum = ~checksum & 0xffff;
-  for (let i = 0; i < 16; i += 2) {
-    sum += (~((from[fromAt + i] << 8) | from[fromAt + i + 1]) & 0xffff) + ((to[toAt + i] << 8) | to[toAt + i + 1]);
-  }
-  return ~fold(sum) & 0xffff;
-}

@@ -1,4 +1,4 @@
-import { finish, fold, pseudoHeaderSum, sumWords, update128, update16, update32 } from './checksum';
+import { finish, fold, pseudoHeaderSum, sumWords, update16, update32 } from './checksum';
 import { readU32, writeU32 } from './ipv4';
 import { WireView } from './view';
 import { addressSum } from '../addr/address';
@@ -204,13 +204,6 @@ export class TcpView extends WireView {
     const f = fold(from);
     const t = fold(to);
     this.checksum = this.partial ? ~update16(~this.checksum & 0xffff, f, t) & 0xffff : update16(this.checksum, f, t);
-  }
-
-  /** pseudoAddressChanged for an IPv6 address, called before the address at `from` is overwritten. */
-  pseudoAddressChanged6(from: Uint8Array, fromAt: number, to: Uint8Array, toAt: number): void {
-    this.checksum = this.partial
-      ? ~update128(~this.checksum & 0xffff, from, fromAt, to, toAt) & 0xffff
-      : update128(this.checksum, from, fromAt, to, toAt);
   }
 
   /** Adds `delta` to every edge of the SACK blocks at `o.sackOffset`. */
