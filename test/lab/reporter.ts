@@ -1,7 +1,7 @@
 import * as Mocha from 'mocha';
 
 /**
- * Mocha's spec reporter, closing with the plain line CI reads ("tests: N passed, N failed,
+ * Mocha's spec reporter, closing with the plain line CI reads ("N passed, N failed,
  * N skipped"): mocha's own "N passing" is not one of the closings CI knows, and a run it
  * cannot read is taken for one that ran no test.
  */
@@ -11,7 +11,7 @@ class SpecWithTotals extends Mocha.reporters.Spec {
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const s = runner.stats;
       if (!s) return;
-      process.stdout.write(`tests: ${s.passes} passed, ${s.failures} failed, ${s.pending} skipped\n`);
+      process.stdout.write(`${s.passes} passed, ${s.failures} failed, ${s.pending} skipped\n`);
     });
   }
 }
