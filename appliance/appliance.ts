@@ -3,6 +3,7 @@ import type { Config } from './config/tables';
 import { loadConfig } from './config/load';
 import { ConfigError, formatProblem } from './config/problem';
 import { PacketPool } from './device/packet-pool';
+import { Device } from './device/device';
 import { IoLoop } from './device/io-loop';
 import { Dispatcher, type Stages } from './flow/dispatcher';
 import { Forwarder } from './forward/forwarder';
@@ -70,17 +71,28 @@ export class Appliance {
   monitor: { stats(): object } | undefined;
   /** The IPFIX exporter when [export] ipfix is set (set by `run`; export/exporter.ts). */
   exporter: { status(): object } | undefined;
+  /** The other workers, in the first one when [appliance] workers > 1 (set by `run`; workers/pool.ts). */
+  workers: import('./workers/pool').WorkerPool | undefined;
 
-  constructor(config: Config, readonly log: (message: string) => void) {
+  /**
+   * `worker`: which of `config.appliance.workers` this is (appliance/workers/): each attaches
+   * its own queue of every device; the first steers them and owns the control side.
+   */
+  constructor(config: Config, readonly log: (message: string) => void, readonly worker = 0) {
     this.config = config;
     this.pool = new PacketPool(POOL_SLOTS, Math.max(config.intranet.mtu, TAP_MTU));
     const stages = buildStages(config, this.alps);
     this.health = new ServerHealth(config.servers.length, log, config.servers.map((s) => s.name));
-    this.forwarder = new Forwarder(this.pool, config, stages, this.health, log);
+    const queues = { workers: config.appliance.workers, steer: worker === 0 };
+    this.forwarder = new Forwarder(this.pool, config, stages, this.health, log, (name, kind) => new Device(name, kind, this.pool, queues));
     const mss = Math.min(config.intranet.mtu, TAP_MTU) - 40;
     const egress = this.forwarder.egress.stats;
     this.dispatcher = new Dispatcher(this.forwarder, this.health, stages, config.servers, mss, log, (i) => egress[i].bytesIn + egress[i].bytesOut);
     this.forwarder.dispatcher = this.dispatcher;
+    if (config.appliance.workers > 1) {
+      this.dispatcher.setShard(worker, config.appliance.workers);
+      this.forwarder.neighbours.follower = worker > 0;
+    }
     const devices = this.forwarder.devices;
     this.loop = new IoLoop(
       devices,
@@ -168,6 +180,7 @@ export class Appliance {
 function structuralChange(a: Config, b: Config): string | undefined {
   if (a.intranet.tun !== b.intranet.tun || a.intranet.mtu !== b.intranet.mtu) return 'the TUN device';
   if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
+  if (a.appliance.workers !== b.appliance.workers) return 'workers';
   if (a.monitor?.address !== b.monitor?.address || a.monitor?.port !== b.monitor?.port) return '[monitor] listen';
   if (a.metrics?.address !== b.metrics?.address || a.metrics?.port !== b.metrics?.port) return '[metrics] listen';
   if (JSON.stringify(a.export) !== JSON.stringify(b.export)) return '[export]';

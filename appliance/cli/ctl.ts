@@ -72,7 +72,10 @@ export async function ctl(argv: string[]): Promise<number> {
       const a = await ask({ cmd: 'snapshot' });
       const st = a.status as Row;
       const servers = a.servers as Row[];
-      out(`socksalp ${st.version}: ${st.connections} connections (${st.halfOpen} half-open), up ${formatDuration(st.uptime as number)}`);
+      // Several workers (appliance/workers/): each one's share, and what was steered to the wrong one.
+      const workers = st.workers as Row[] | undefined;
+      const shares = workers ? `; ${workers.length} workers: ${workers.map((w) => w.connections).join(' + ')} connections, ${workers.reduce((t, w) => t + (w.misrouted as number), 0)} misrouted` : '';
+      out(`socksalp ${st.version}: ${st.connections} connections (${st.halfOpen} half-open), up ${formatDuration(st.uptime as number)}${shares}`);
       out(formatTable(
         ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'Check', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards', 'Conn/s', 'ReplyP50', 'ReplyP99', 'Failures'],
         servers.map((s) => [

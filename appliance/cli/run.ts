@@ -5,6 +5,7 @@ import { MonitorServer } from '../monitor/server';
 import { MetricsServer } from '../metrics/server';
 import { IpfixExporter } from '../export/exporter';
 import { parseVerb } from './usage';
+import { WorkerPool } from '../workers/pool';
 
 export const RUN_USAGE = `Usage: socksalp run [--config DIR]
 
@@ -14,6 +15,10 @@ control socket (and, with appliance.ini [monitor] listen, on the network monitor
 signed divert commands over TCP, see "socksalp divert --help"; with [metrics] listen, on
 GET /metrics in the Prometheus text format). With [export] ipfix, it sends an IPFIX flow
 record of every connection to that collector. Logs go to standard error.
+
+With [appliance] workers = N (or auto) above 1, N threads share the data path: each attaches
+its own queue of the TUN and of every TAP (multi-queue devices), and the devices steer each
+connection's datagrams by port to the worker that holds it.
 
 Signals: SIGHUP reloads the INI files (refused with the reasons if they are invalid; the
 running tables stay), SIGTERM or SIGINT stops ("stopped" is logged last; status 0).
@@ -63,9 +68,17 @@ export async function run(argv: string[]): Promise<number> {
     appliance.dispatcher.observe(exporter);
     appliance.exporter = exporter;
   }
+  // Let `stop` below find the other workers whatever happens next.
+  let failure: ((why: string) => void) | undefined;
+  const pool = config.appliance.workers > 1 ? new WorkerPool(appliance, (why) => failure?.(why)) : undefined;
   try {
+    if (pool) {
+      appliance.workers = pool;
+      await pool.start();
+    }
     appliance.start();
   } catch (e) {
+    pool?.stop(() => undefined);
     exporter?.stop();
     metrics?.close();
     monitor?.close();
@@ -85,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
       monitor?.close();
       control.close();
       // The appliance's stop ends every connection (their records), then the exporter sends them.
-      appliance.stop(() => {
+      const stopFirst = () => appliance.stop(() => {
         const stopped = () => {
           log('stopped');
           resolve(failed ? 1 : 0);
@@ -93,10 +106,20 @@ export async function run(argv: string[]): Promise<number> {
         if (exporter) exporter.stop(stopped);
         else stopped();
       });
+      if (pool) pool.stop(stopFirst);
+      else stopFirst();
+    };
+    failure = (why) => {
+      log(why);
+      failed = true;
+      process.exitCode = 1;
+      stop('a worker failed');
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => appliance.reload());
+    process.on('SIGHUP', () => {
+      if (appliance.reload().ok) pool?.relay({ cmd: 'reload' });
+    });
     // A bug that escapes every guard stops the appliance in order with one line and status 1
     // (systemd restarts it), rather than a stack on the console with the devices half-closed.
     const fatal = (e: unknown) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { IniFile } from './ini-file';
 import type { Problem } from './problem';
@@ -28,6 +29,9 @@ export interface ApplianceIni {
 
 const SECTIONS = ['appliance', 'intranet', 'selection', 'routes', 'monitor', 'diversion', 'metrics', CAPTURE_SECTION, EXPORT_SECTION];
 
+/** Workers at most: one queue each on every device. */
+const MAX_WORKERS = 64;
+
 export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'): ApplianceIni {
   for (const s of file.sections.values()) {
     if (!SECTIONS.includes(s.name)) {
@@ -47,7 +51,14 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
     maxConnections: a.int('max_connections', 1, 10_000_000, 200_000)!,
     controlSocket: a.raw('control_socket', false) ?? '/run/socksalp/control.sock',
     rpFilter: 'strict',
+    workers: 1,
   };
+  const w = a.raw('workers', false);
+  if (w === 'auto') appliance.workers = Math.min(MAX_WORKERS, availableParallelism());
+  else if (w !== undefined) {
+    if (/^[0-9]+$/.test(w) && Number(w) >= 1 && Number(w) <= MAX_WORKERS) appliance.workers = Number(w);
+    else a.problem('workers', `expected auto or a whole number from 1 to ${MAX_WORKERS}, got ${quote(w)}`);
+  }
   const rp = a.raw('rp_filter', false);
   if (rp === 'loose' || rp === 'strict') appliance.rpFilter = rp;
   else if (rp !== undefined) a.problem('rp_filter', `expected strict or loose, got ${quote(rp)}`);
@@ -121,7 +132,13 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
   d.done();
   const metrics = file.sections.has('metrics') ? readMetrics(section('metrics')) : undefined;
   const capture = readCapture(section(CAPTURE_SECTION));
-  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture, export: readExport(section(EXPORT_SECTION)) };
+  const exported = readExport(section(EXPORT_SECTION));
+  if (appliance.workers > 1) {
+    // Their figures and records are the first worker's alone so far: refused rather than partial.
+    const alone = [metrics && '[metrics]', exported && '[export]', capture && '[capture]'].filter(Boolean);
+    if (alone.length > 0) a.problem('workers', `${appliance.workers} workers cannot be combined with ${alone.join(', ')} yet (they would show the first worker's share only); use workers = 1 with them`);
+  }
+  return { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture, export: exported };
 }
 
 /** [monitor]: `listen` turns the channel on and needs `key_file`; a relative key_file is taken from the configuration directory. */

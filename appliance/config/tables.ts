@@ -27,6 +27,11 @@ export interface ApplianceSettings {
    * any segment.
    */
   rpFilter: 'strict' | 'loose';
+  /**
+   * Data-path workers (appliance/workers/): each a thread with its own queue of every device
+   * (IFF_MULTI_QUEUE) and its share of the connections. `auto` in the file: one per CPU.
+   */
+  workers: number;
 }
 
 export interface IntranetSettings {

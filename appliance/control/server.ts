@@ -5,6 +5,7 @@ import type { Appliance } from '../appliance';
 import { alps, connections, servers, status, SORT_KEYS } from './snapshot';
 import { divertCommand } from './divert';
 import { flows } from './flows';
+import { mergePages, sumFigures } from '../workers/merge';
 
 /** Longest request line accepted; a client sending more is disconnected. */
 const MAX_LINE = 64 * 1024;
@@ -32,7 +33,8 @@ export class ControlServer {
     } catch {
       // absent: nothing stale to remove
     }
-    this.server = createServer((s) => this.serve(s));
+    // Half-open: a client that shuts down its side after its requests still gets their answers.
+    this.server = createServer({ allowHalfOpen: true }, (s) => this.serve(s));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.path, () => resolve());
@@ -43,6 +45,7 @@ export class ControlServer {
   private serve(s: Socket): void {
     this.clients.add(s);
     let pending = '';
+    let answered: Promise<void> = Promise.resolve();
     s.setEncoding('utf8');
     s.on('data', (chunk: string) => {
       pending += chunk;
@@ -54,14 +57,20 @@ export class ControlServer {
       while ((nl = pending.indexOf('\n')) >= 0) {
         const line = pending.slice(0, nl).trim();
         pending = pending.slice(nl + 1);
-        if (line !== '') s.write(JSON.stringify(this.answer(line)) + '\n');
+        if (line === '') continue;
+        // Answers go in request order, also when one waits for the other workers.
+        const answer = this.answer(line);
+        answered = answered.then(() => answer).then((a) => {
+          if (!s.destroyed) s.write(JSON.stringify(a) + '\n');
+        });
       }
     });
+    s.on('end', () => void answered.then(() => s.end()));
     s.on('error', () => s.destroy());
     s.on('close', () => this.clients.delete(s));
   }
 
-  answer(line: string): object {
+  answer(line: string): object | Promise<object> {
     let req: Record<string, unknown>;
     try {
       req = JSON.parse(line) as Record<string, unknown>;
@@ -93,8 +102,62 @@ function inUse(path: string): Promise<boolean> {
   });
 }
 
-/** A control request's answer (the control socket's, and the monitor channel's read-only ones). */
-export function answerRequest(a: Appliance, req: Record<string, unknown>, by?: string): object {
+/**
+ * A control request's answer (the control socket's, and the monitor channel's). With several
+ * workers (appliance/workers/) the figures are summed over them, `conns` pages through all of
+ * them (a promise), and what changes the tables is applied in the others too.
+ */
+export function answerRequest(a: Appliance, req: Record<string, unknown>, by?: string): object | Promise<object> {
+  const pool = a.workers;
+  if (pool === undefined) return answerOwn(a, req, by);
+  if (req.cmd === 'conns') {
+    const own = answerOwn(a, req, by) as { ok: boolean; error?: string };
+    if (!own.ok) return own;
+    const offset = Math.max(0, Number(req.offset ?? 0) | 0);
+    const limit = Math.min(10_000, Math.max(1, Number(req.limit ?? 100) | 0));
+    const filter = String(req.filter ?? '');
+    const sort = String(req.sort ?? '');
+    const first = connections(a, 0, Math.min(10_000, offset + limit), filter, sort);
+    return pool.rows(filter, sort, offset + limit).then((others) => ({ ok: true, ...mergePages([first, ...others], offset, limit, sort) }));
+  }
+  const answer = answerOwn(a, req, by) as Record<string, unknown>;
+  const others = pool.reports();
+  const changes = req.cmd === 'reload' || (req.cmd === 'divert' && (req.op === 'add' || req.op === 'remove'));
+  if (changes && answer.ok) pool.relay(req);
+  if (!answer.ok) return answer;
+  switch (req.cmd) {
+    case 'status':
+      return { ...answer, status: withWorkers(a, sumFigures(answer.status, others.map((r) => r.status))) };
+    case 'servers':
+      return { ...answer, servers: sumFigures(answer.servers, others.map((r) => r.servers)) };
+    case 'alps':
+      return { ...answer, alps: sumFigures(answer.alps, others.map((r) => r.alps)) };
+    case 'snapshot':
+      return {
+        ...answer,
+        status: withWorkers(a, sumFigures(answer.status, others.map((r) => r.status))),
+        servers: sumFigures(answer.servers, others.map((r) => r.servers)),
+        alps: sumFigures(answer.alps, others.map((r) => r.alps)),
+      };
+    default:
+      return answer;
+  }
+}
+
+/** The status with each worker's own share: connections, misrouted segments, its event loop. */
+function withWorkers(a: Appliance, summed: unknown): object {
+  const own = status(a);
+  const d = own.dispatcher;
+  const rows = [{ worker: 0, connections: own.connections, spliced: d.spliced, misrouted: d.misrouted, runtime: own.runtime }];
+  a.workers!.reports().forEach((r, i) => {
+    const s = r.status as unknown as typeof own;
+    rows.push({ worker: i + 1, connections: s.connections, spliced: s.dispatcher.spliced, misrouted: s.dispatcher.misrouted, runtime: s.runtime });
+  });
+  return { ...(summed as object), workers: rows };
+}
+
+/** This worker's own answer. */
+function answerOwn(a: Appliance, req: Record<string, unknown>, by?: string): object {
   switch (req.cmd) {
     case 'status':
       return { ok: true, status: status(a) };

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as libc from './libc';
-import { openTunTap, type DeviceKind } from './tuntap';
+import { isMultiQueue, openTunTap, type DeviceKind } from './tuntap';
+import { steerByPort } from './steering';
 import { VNET_HDR, type PacketPool } from './packet-pool';
 import { ETH_HEADER } from '../wire/ethernet';
 
@@ -53,10 +54,30 @@ export class Device implements PacketDevice {
   /** Whether this process made the interface (it did not exist at open): then it re-creates it. */
   private readonly created: boolean;
 
-  constructor(readonly name: string, readonly kind: DeviceKind, private readonly pool: PacketPool) {
+  /**
+   * `queues`: how this descriptor attaches. With `workers` > 1 each worker attaches one queue of
+   * a multi-queue device, and the first (`steer`) sets the device's steering by port
+   * (steering.ts); with one worker a device made multi-queue is attached as its one queue.
+   */
+  constructor(readonly name: string, readonly kind: DeviceKind, private readonly pool: PacketPool,
+    private readonly queues: { workers: number; steer: boolean } = { workers: 1, steer: false }) {
     this.created = !interfaceExists(name);
-    this.fd = openTunTap(name, kind);
+    this.fd = this.attach();
     this.l2 = kind === 'tap' ? ETH_HEADER : 0;
+  }
+
+  private attach(): number {
+    const multi = this.queues.workers > 1 || isMultiQueue(this.name);
+    const fd = openTunTap(this.name, this.kind, multi);
+    if (this.queues.workers > 1 && this.queues.steer) {
+      try {
+        steerByPort(fd, this.kind === 'tap');
+      } catch (e) {
+        libc.close(fd);
+        throw new Error(`${this.name}: steer the ${this.queues.workers} workers' queues: ${(e as Error).message}`);
+      }
+    }
+    return fd;
   }
 
   reopen(): boolean {
@@ -66,7 +87,7 @@ export class Device implements PacketDevice {
     const exists = interfaceExists(this.name);
     if ((!this.created && !exists) || (exists && !interfaceUp(this.name))) return false;
     try {
-      this.fd = openTunTap(this.name, this.kind);
+      this.fd = this.attach();
     } catch {
       return false;
     }

@@ -28,6 +28,7 @@ export const EINTR = 4;
 export const EIO = 5;
 export const EBADF = 9;
 export const EBUSY = 16;
+export const EINVAL = 22;
 export const ENODEV = 19;
 export const POLLIN = 0x001;
 export const POLLOUT = 0x004;

@@ -68,6 +68,8 @@ function flowStats() {
     serverDiverted: 0, serverDivertSkipped: 0,
     /** Segments of a connection across families that their slot could not hold with the longer header. */
     reframeDropped: 0,
+    /** Segments steered to this worker for a connection another worker owns (workers > 1: appliance/workers/). */
+    misrouted: 0,
   };
 }
 

@@ -8,6 +8,7 @@ import { Census } from './census';
 import { ClientLeg } from './client-leg';
 import { SegmentGuard } from './guard';
 import { HealthChecker } from '../health/checker';
+import { steeredQueue } from '../device/steering';
 import { FlowContext, type Health, type Sink, type Stages } from './context';
 import { SocksResponder } from './socks-responder';
 import { ServerLeg } from './server-leg';
@@ -45,6 +46,14 @@ export class Dispatcher {
   private readonly ending: Ending;
   private readonly sweep: Census;
   private readonly transitions: (Transition | undefined)[];
+
+  /**
+   * With several workers (appliance/workers/), which share of the connections this one owns:
+   * the client ports and allocated server-leg ports that the devices' steering program
+   * (device/steering.ts) delivers to it. A follower runs no health checks
+   * (the first worker's verdicts reach it).
+   */
+  private shard = { index: 0, count: 1, follower: false };
 
   /** The transitions and the packet they run on (transitions.ts). */
   private readonly tx: Transitions;
@@ -180,6 +189,14 @@ export class Dispatcher {
       c = undefined;
     }
     if (c === undefined) {
+      if (this.shard.count > 1 && steeredQueue(tcp.srcPort, this.shard.count) !== this.shard.index) {
+        // Another worker's client: only a datagram the steering could not read a port of (a
+        // reassembled one, IPv6 behind extension headers) comes here. Not accepted, so that
+        // the connection is not split between two workers.
+        this.cx.stats.misrouted++;
+        this.cx.sink.pool.give(slot);
+        return;
+      }
       if ((flags & (SYN | ACK | RST)) === SYN) this.client.accept(ip, tcp, o); // step 705
       else if ((flags & RST) === 0) this.client.resetUnknown(ip, tcp); // RFC 9293 3.10.7.1
       this.cx.sink.pool.give(slot);
@@ -218,7 +235,8 @@ export class Dispatcher {
         this.cx.sink.pool.give(slot);
         return;
       }
-      this.cx.stats.unknownServerSegments++;
+      if (this.shard.count > 1 && steeredQueue(tcp.dstPort, this.shard.count) !== this.shard.index) this.cx.stats.misrouted++;
+      else this.cx.stats.unknownServerSegments++;
       if ((tcp.flags & RST) === 0 && tcp.srcPort === srv.port) this.leg.resetUnknown(server, ip, tcp);
       this.cx.sink.pool.give(slot);
       return;
@@ -274,7 +292,13 @@ export class Dispatcher {
     }
     this.sweep.step(now, this.cx.stages.settings.idleTimeout, this.expireIdle);
     this.cx.flows.tick(now);
-    this.checker.tick(now);
+    if (!this.shard.follower) this.checker.tick(now);
+  }
+
+  /** Worker `index` of `count` (appliance/workers/): its share of client and server-leg ports (steeredQueue). */
+  setShard(index: number, count: number): void {
+    this.shard = { index, count, follower: index > 0 };
+    this.table.partition(index, count);
   }
 
   // ---------------------------------------------------------------- endings

@@ -1,4 +1,5 @@
 import { releaseAddress } from '../addr/address';
+import { steeredQueue } from '../device/steering';
 import { clientKey, ConnState, Connection, serverKey } from './connection';
 
 /**
@@ -13,6 +14,9 @@ export class ConnectionTable {
   private readonly nextPort: number[];
   private readonly portsInUse: Uint8Array[];
   halfOpen = 0;
+  /** Allocated ports are those the devices steer to this worker (Dispatcher.setShard). */
+  private workers = 1;
+  private worker = 0;
   readonly stats = { created: 0, removed: 0, refusedFull: 0, refusedHalfOpen: 0, expiredIdle: 0, expiredHalfOpen: 0 };
 
   constructor(servers: number, private maxConnections: number, private maxHalfOpen: number) {
@@ -20,6 +24,12 @@ export class ConnectionTable {
     // still hold from before are unlikely to come back first.
     this.nextPort = Array.from({ length: servers }, () => 1024 + Math.floor(Math.random() * 64512));
     this.portsInUse = Array.from({ length: servers }, () => new Uint8Array(65536));
+  }
+
+  /** From now on, ports towards the servers are taken among those steered to worker `index` of `count`. */
+  partition(index: number, count: number): void {
+    this.workers = count;
+    this.worker = index;
   }
 
   get size(): number {
@@ -76,7 +86,7 @@ export class ConnectionTable {
     const used = this.portsInUse[server];
     let p = this.nextPort[server];
     for (let n = 0; n < 64512; n++) {
-      if (used[p] === 0) {
+      if (used[p] === 0 && (this.workers === 1 || steeredQueue(p, this.workers) === this.worker)) {
         used[p] = 1;
         this.nextPort[server] = p === 65535 ? 1024 : p + 1;
         return p;

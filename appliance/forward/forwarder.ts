@@ -50,7 +50,8 @@ export class Forwarder implements Sink {
   readonly drops: Drops['byReason'];
   /** What the parts lose (drops, internal errors), counted and logged once; `drops` is its table. */
   private readonly lost: Drops;
-  private readonly neighbours: Neighbours;
+  /** ARP and ND (workers read and adopt its table: appliance/workers/). */
+  readonly neighbours: Neighbours;
   private readonly output: Output;
   private readonly router: Router;
   private readonly icmp: Icmp;

@@ -40,6 +40,12 @@ export class Neighbours {
   /** Per server, its packets out at the last tick: whether it is in use. */
   private readonly lastOut: number[];
   now = 0;
+  /**
+   * A worker other than the first (appliance/workers/): ARP and ND answers reach the first
+   * worker only (no port to steer them by, device/steering.ts), so this one asks nothing and
+   * takes the first worker's table (`adopt`).
+   */
+  follower = false;
 
   constructor(
     private readonly pool: PacketPool,
@@ -137,8 +143,25 @@ export class Neighbours {
     if (servers !== undefined) for (let i = 0; i < servers.length; i++) this.serverMac[servers[i]] = mac;
   }
 
+  /** The MACs in use, by address number: what the other workers adopt. */
+  table(): [number, Uint8Array][] {
+    return [...this.macs];
+  }
+
+  /** A follower takes the first worker's table: new and changed MACs, and the servers they resolve. */
+  adopt(entries: readonly [number, Uint8Array][]): void {
+    for (const [ip, mac] of entries) {
+      const known = this.macs.get(ip);
+      if (known !== undefined && sameMac(known, mac)) continue;
+      const servers = this.segments.flatMap((seg) => seg.hosts.get(ip) ?? []);
+      this.use(ip, Uint8Array.from(mac), servers.length > 0 ? servers : undefined);
+      for (const server of servers) this.health.resolved[server] = true;
+    }
+  }
+
   /** Each tick: asks for the servers' MACs, then the gateways' of `hops` (either family), when due. */
   resolve(hops: readonly Hop[]): void {
+    if (this.follower) return;
     this.reach.tick(this.now, this.used, this.macOf, this.away);
     for (let i = 0; i < this.servers.length; i++) {
       const s = this.servers[i];
@@ -195,6 +218,7 @@ export class Neighbours {
    * appliance needs but `resolve`'s hops do not name.
    */
   solicit(segIndex: number, target: number): void {
+    if (this.follower) return;
     const due = this.askNext.get(target) ?? 0;
     if (this.now < due) return;
     this.askNext.set(target, this.now + (this.macs.has(target) ? REFRESH : RETRY));

@@ -34,7 +34,9 @@ export function networkPlan(c: Config): Step[] {
     // nodad: the host's address is configured, not autoconfigured; it is usable at once.
     if (address6 !== undefined) steps.push({ argv: ['ip', '-6', 'addr', 'replace', formatPrefixAny(address6), 'dev', nic, 'nodad'], nic: intranetNic });
   }
-  steps.push({ argv: ['ip', 'tuntap', 'add', 'mode', 'tun', 'name', tun], unless: ['ip', 'link', 'show', tun] });
+  // Several workers attach a queue each (appliance/workers/): the devices must be made multi-queue.
+  const mq = c.appliance.workers > 1 ? ['multi_queue'] : [];
+  steps.push({ argv: ['ip', 'tuntap', 'add', 'mode', 'tun', 'name', tun, ...mq], unless: ['ip', 'link', 'show', tun] });
   steps.push({ argv: ['ip', 'link', 'set', tun, 'up'] });
   for (const vip of vips) {
     const v6 = isV6(vip);
@@ -57,7 +59,7 @@ export function networkPlan(c: Config): Step[] {
     taps.push(s.tap);
     steps.push(
       { argv: ['ip', 'link', 'add', br, 'type', 'bridge'], unless: ['ip', 'link', 'show', br] },
-      { argv: ['ip', 'tuntap', 'add', 'mode', 'tap', 'name', s.tap], unless: ['ip', 'link', 'show', s.tap] },
+      { argv: ['ip', 'tuntap', 'add', 'mode', 'tap', 'name', s.tap, ...mq], unless: ['ip', 'link', 'show', s.tap] },
       { argv: ['ip', 'link', 'set', s.tap, 'master', br, 'up'] },
       { argv: ['ip', 'link', 'set', s.nic, 'master', br, 'up'], nic: { name: s.nic, where: `servers.ini [${s.name}] nic` } },
       { argv: ['ip', 'link', 'set', br, 'up'] },

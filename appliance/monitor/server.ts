@@ -89,16 +89,17 @@ export class MonitorServer {
     const v = this.auth.check(line, sender);
     if (!v.ok) return this.refused(s, sender, v);
     const req = v.request;
-    let answer: Record<string, unknown>;
     const cmd = req.cmd ?? 'divert';
-    if (typeof cmd !== 'string' || !MONITOR_COMMANDS.includes(cmd)) {
-      answer = { ok: false, error: `the monitor channel takes ${MONITOR_COMMANDS.join(', ')}, not ${JSON.stringify(req.cmd)}` };
-    } else {
-      answer = answerRequest(this.appliance, { ...req, cmd }, `monitor ${sender}`) as Record<string, unknown>;
-    }
-    // An applied change is logged by divertCommand, with the sender; a refused one here.
-    if (!answer.ok) this.appliance.log(`monitor: ${sender} ${String(req.op ?? req.cmd ?? '(no op)')} not applied: ${String(answer.error)}`);
-    s.write(JSON.stringify(answer) + '\n');
+    const answer: object | Promise<object> = typeof cmd !== 'string' || !MONITOR_COMMANDS.includes(cmd)
+      ? { ok: false, error: `the monitor channel takes ${MONITOR_COMMANDS.join(', ')}, not ${JSON.stringify(req.cmd)}` }
+      : answerRequest(this.appliance, { ...req, cmd }, `monitor ${sender}`);
+    const sent = (a: Record<string, unknown>) => {
+      // An applied change is logged by divertCommand, with the sender; a refused one here.
+      if (!a.ok) this.appliance.log(`monitor: ${sender} ${String(req.op ?? req.cmd ?? '(no op)')} not applied: ${String(a.error)}`);
+      if (!s.destroyed) s.write(JSON.stringify(a) + '\n');
+    };
+    if (answer instanceof Promise) void answer.then((a) => sent(a as Record<string, unknown>));
+    else sent(answer as Record<string, unknown>);
     return true;
   }
 

@@ -79,12 +79,13 @@
 # has no route to it, sa and sf do not forward, salab-inet has no route back). The DNS server is
 # there in both sorts.
 #
-# Usage: lab.sh up [--vm] | down | status [--vm] | env | tun | stop-server NAME | start-server NAME
+# Usage: lab.sh up [--vm] | down | status [--vm] | env | tun | queues multi|single | stop-server NAME | start-server NAME
 #   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
 #   down    stop every lab process by pid, delete the namespaces and files (always safe)
 #   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
 #   env     print the lab's facts as KEY=VALUE lines, for tests and scripts
 #   tun     make the TUN alp0 again with its routes, as up does (after a test deleted it)
+#   queues multi|single  make alp0 and the TAPs again multi-queue (several workers) or single-queue
 #   stop-server / start-server   stop or restart one SOCKS server's process (failure tests)
 set -Eeuo pipefail
 
@@ -730,9 +731,9 @@ EOF
 }
 
 # The TUN in the appliance's namespace, up, with the routes into it: both VIPs and the lab's
-# internet of each family. Also `lab.sh tun`, for a test that deleted it.
+# internet of each family. Also `lab.sh tun`, for a test that deleted it. $1: multi_queue, or none.
 tun_up() {
-  ip -n "$NS_APP" tuntap add mode tun name alp0
+  ip -n "$NS_APP" tuntap add mode tun name alp0 ${1:-}
   ip -n "$NS_APP" link set alp0 up
   ip -n "$NS_APP" route add $VIP/32 dev alp0
   ip -n "$NS_APP" route add $VIP6/128 dev alp0
@@ -740,11 +741,29 @@ tun_up() {
   ip -n "$NS_APP" route add $INET6 dev alp0
 }
 
+# `lab.sh queues multi|single`: makes the TUN and the servers' TAPs again, multi-queue (for an
+# appliance with several workers, one queue each) or single-queue as `up` makes them; a
+# single-queue appliance of an older build cannot attach a multi-queue device, so the workers'
+# test puts them back. The bridges, addresses and routes are as `up` made them.
+queues() {
+  local mq=
+  [ "$1" = multi ] && mq=multi_queue
+  ip -n "$NS_APP" link del alp0 2>/dev/null || true
+  tun_up $mq
+  for s in "${SERVERS[@]}"; do
+    set -- $s
+    ip -n "$NS_APP" link del alp-$1 2>/dev/null || true
+    ip -n "$NS_APP" tuntap add mode tap name alp-$1 $mq
+    ip -n "$NS_APP" link set alp-$1 master br-$1
+    ip -n "$NS_APP" link set alp-$1 up
+  done
+}
+
 appliance=host
 case "${2:-}" in
   --vm) appliance=vm ;;
   "") ;;
-  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || { log "unknown option ${2}"; exit 2; } ;;
+  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || [ "$1" = queues ] || { log "unknown option ${2}"; exit 2; } ;;
 esac
 case "${1:-}" in
   up)
@@ -760,6 +779,7 @@ case "${1:-}" in
   start-server) start_server "${2:?server name}"; wait_server "$2" ;;
   status) status "$appliance" ;;
   tun) tun_up ;;
+  queues) queues "${2:?multi or single}" ;;
   env) env_facts ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
