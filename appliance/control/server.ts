@@ -148,10 +148,10 @@ export function answerRequest(a: Appliance, req: Record<string, unknown>, by?: s
 function withWorkers(a: Appliance, summed: unknown): object {
   const own = status(a);
   const d = own.dispatcher;
-  const rows = [{ worker: 0, connections: own.connections, spliced: d.spliced, misrouted: d.misrouted, runtime: own.runtime }];
+  const rows = [{ worker: 0, connections: own.connections, created: own.table.created, spliced: d.spliced, misrouted: d.misrouted, runtime: own.runtime }];
   a.workers!.reports().forEach((r, i) => {
     const s = r.status as unknown as typeof own;
-    rows.push({ worker: i + 1, connections: s.connections, spliced: s.dispatcher.spliced, misrouted: s.dispatcher.misrouted, runtime: s.runtime });
+    rows.push({ worker: i + 1, connections: s.connections, created: s.table.created, spliced: s.dispatcher.spliced, misrouted: s.dispatcher.misrouted, runtime: s.runtime });
   });
   return { ...(summed as object), workers: rows };
 }

@@ -83,8 +83,8 @@ export function steeringProgram(l2: number, portAt: number): Insn[] {
   const toV6 = p.length - 2;
   const toZero4 = p.length - 1;
   p.push(
-    [LD_ABS_H, 0, 0, 0, ip + 6], // flags and fragment offset: a later fragment has no ports
-    [AND64_K, 0, 0, 0, 0x1fff],
+    [LD_ABS_H, 0, 0, 0, ip + 6], // flags and fragment offset: every fragment to queue 0, the
+    [AND64_K, 0, 0, 0, 0x3fff], //   first too (MF), so that they are reassembled in one place
     [JNE_K, 0, 0, 0, 0], // -> ZERO
     [LD_ABS_B, 0, 0, 0, ip + 9], // protocol
     [JEQ_K, 0, 0, 1, 6], // TCP: over the UDP test

@@ -54,6 +54,8 @@ export class Dispatcher {
    * (the first worker's verdicts reach it).
    */
   private shard = { index: 0, count: 1, follower: false };
+  /** Sends the datagram in `slot` (`length` bytes of IP) to worker `owner` (workers/), which takes it as read from its TUN. */
+  handOver: ((slot: number, length: number, owner: number) => void) | undefined;
 
   /** The transitions and the packet they run on (transitions.ts). */
   private readonly tx: Transitions;
@@ -189,11 +191,13 @@ export class Dispatcher {
       c = undefined;
     }
     if (c === undefined) {
-      if (this.shard.count > 1 && steeredQueue(tcp.srcPort, this.shard.count) !== this.shard.index) {
+      const owner = this.shard.count > 1 ? steeredQueue(tcp.srcPort, this.shard.count) : 0;
+      if (owner !== this.shard.index) {
         // Another worker's client: only a datagram the steering could not read a port of (a
-        // reassembled one, IPv6 behind extension headers) comes here. Not accepted, so that
-        // the connection is not split between two workers.
+        // reassembled one, IPv6 behind extension headers) comes here. Handed over to the
+        // worker that holds (or will hold) the connection, so that it is never split.
         this.cx.stats.misrouted++;
+        this.handOver?.(slot, ip.totalLength, owner);
         this.cx.sink.pool.give(slot);
         return;
       }

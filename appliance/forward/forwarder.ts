@@ -182,6 +182,29 @@ export class Forwarder implements Sink {
     return this.ingress.readDevice(index);
   }
 
+  /**
+   * A datagram another worker's TUN queue received for a connection of this one (workers/):
+   * taken as if this worker had read it, and what it produced written.
+   */
+  inject(bytes: Uint8Array): void {
+    const p = this.pool;
+    const slot = bytes.length <= p.smallMaxIp ? p.take() : p.takeBig();
+    if (slot < 0) {
+      this.lost.drop(-1, 'pool-exhausted');
+      return;
+    }
+    p.vnetFlags[slot] = p.gsoType[slot] = 0;
+    p.buf.set(bytes, p.ipOffset(slot));
+    const ms = performance.now();
+    this.dispatcher.stamp((ms * 1000) | 0, ms / 1000);
+    try {
+      this.demux.fromIntranet(slot, bytes.length);
+    } catch (e) {
+      this.lost.internalError(e);
+    }
+    this.flush();
+  }
+
   toIntranet(slot: number, len: number): void {
     this.output.toIntranet(slot, len);
   }

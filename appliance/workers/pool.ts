@@ -37,6 +37,11 @@ export class WorkerPool {
 
   /** Starts workers 1 .. workers-1, each once the one before has attached its queues. */
   async start(): Promise<void> {
+    const pool = this.first.pool;
+    this.first.dispatcher.handOver = (slot, length, to) => {
+      const at = pool.ipOffset(slot);
+      this.deliver(to, Uint8Array.from(pool.buf.subarray(at, at + length))); // a copy: a view would take the whole pool along
+    };
     const count = this.first.config.appliance.workers;
     for (let index = 1; index < count; index++) await this.spawn(index);
     for (const m of this.members) this.send(m, { type: 'start' });
@@ -67,6 +72,9 @@ export class WorkerPool {
           case 'report':
             m.report = msg;
             return;
+          case 'datagram':
+            this.deliver(msg.to, msg.bytes);
+            return;
           case 'answer':
             this.waiting.get(msg.id)?.(msg.answer);
             this.waiting.delete(msg.id);
@@ -85,6 +93,12 @@ export class WorkerPool {
         else if (!m.stopped && !this.stopping) this.onFailure(`worker ${index} exited (${code})`);
       });
     });
+  }
+
+  /** A handed-over datagram to worker `to`: this one's, or another's by message. */
+  private deliver(to: number, bytes: Uint8Array): void {
+    if (to === 0) this.first.forwarder.inject(bytes);
+    else if (this.members[to - 1]) this.send(this.members[to - 1], { type: 'datagram', to, bytes });
   }
 
   private send(m: Member, msg: ToWorker): void {

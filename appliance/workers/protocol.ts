@@ -25,7 +25,14 @@ export interface Relay {
   req: Record<string, unknown>;
 }
 
-export type ToWorker = FollowState | Relay | { type: 'start' } | { type: 'stop' };
+/** A datagram from the TUN for worker `to`'s connection (Dispatcher.handOver), either way through the first worker. */
+export interface HandOver {
+  type: 'datagram';
+  to: number;
+  bytes: Uint8Array;
+}
+
+export type ToWorker = FollowState | Relay | HandOver | { type: 'start' } | { type: 'stop' };
 
 /** Other worker -> first: its figures, every REPORT_MS (summed into the control socket's answers). */
 export interface Report {
@@ -44,6 +51,7 @@ export interface Answer {
 export type FromWorker =
   | Report
   | Answer
+  | HandOver
   | { type: 'ready' }
   | { type: 'log'; message: string }
   | { type: 'failed'; message: string }

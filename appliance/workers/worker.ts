@@ -26,6 +26,11 @@ try {
   process.exit(1);
 }
 
+appliance.dispatcher.handOver = (slot, length, to) => {
+  const at = appliance.pool.ipOffset(slot);
+  post({ type: 'datagram', to, bytes: Uint8Array.from(appliance.pool.buf.subarray(at, at + length)) });
+};
+
 let reports: NodeJS.Timeout | undefined;
 const report = () => post({ type: 'report', status: status(appliance), servers: servers(appliance), alps: alps(appliance) });
 
@@ -42,6 +47,9 @@ port.on('message', (m: ToWorker) => {
       m.checkFailing.forEach((down, i) => { if (h.checkFailing[i] !== down) h.checkDown(i, down); });
       return;
     }
+    case 'datagram':
+      appliance.forwarder.inject(m.bytes);
+      return;
     case 'request':
       post({ type: 'answer', id: m.id, answer: answerRequest(appliance, m.req, 'the first worker') as never });
       return;

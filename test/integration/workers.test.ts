@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { steeredQueue } from '../../appliance/device/steering';
 import { applianceForSuite } from '../lab/appliance-process';
 import { curlSha256, inNs, REPO, useLab, webLog } from '../lab/lab';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const SOCKET = '/run/socksalp-test-workers/control.sock';
+const INJECT = join(REPO, 'test', 'lab', 'inject.py');
+/** The lab's client (c0 in its namespace). */
+const CLIENT = '198.18.0.2';
 
-interface WorkerRow { worker: number; connections: number; spliced: number; misrouted: number }
+interface WorkerRow { worker: number; connections: number; created: number; spliced: number; misrouted: number }
 interface Status {
   connections: number;
   dispatcher: { spliced: number; misrouted: number; unknownServerSegments: number; resetsSent: number };
@@ -75,6 +78,29 @@ describe('workers: two data-path workers on multi-queue devices', function () {
     const d = await curlSha256(lab.LAB_NS_CLIENT, ['--socks5', `${lab.LAB_VIP}:1080`, `http://${lab.LAB_WEB_ADDR}/big.bin`]);
     expect(d.sha256).to.equal(lab.LAB_BIG_SHA256);
     expect((await status()).dispatcher.misrouted).to.equal(0);
+  });
+
+  it('hands a fragmented SYN over to the worker whose client port it is (fragments all reach the first worker)', async function () {
+    const lab = s.lab;
+    let port = 40001;
+    while (steeredQueue(port, 2) !== 1) port++;
+    const before = await status();
+    // The SYN-ACK, seen on the client's link: the second worker accepted the connection.
+    const seen = new Promise<string>((resolve) => {
+      const p = spawn('ip', ['netns', 'exec', lab.LAB_NS_CLIENT, 'python3', INJECT, 'next', 'c0', lab.LAB_VIP, '1080', CLIENT, String(port), '--timeout', '5']);
+      let out = '';
+      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      p.on('exit', (code) => resolve(code === 0 ? out.trim() : `no SYN-ACK (${code})`));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = inNs(lab.LAB_NS_CLIENT, 'python3', [INJECT, 'send', CLIENT, String(port), lab.LAB_VIP, '1080', 'S', '1000', '--fragments']);
+    expect(sent.status, sent.stderr).to.equal(0);
+    expect(await seen, 'a SYN-ACK from the VIP to that port').to.match(/^\d+$/);
+    await new Promise((r) => setTimeout(r, 600));
+    const after = await status();
+    expect(after.workers[0].misrouted - before.workers[0].misrouted, 'handed over by the first worker').to.equal(1);
+    expect(after.workers[1].created - before.workers[1].created, 'accepted by the second').to.equal(1);
+    expect(after.workers[0].created - before.workers[0].created).to.equal(0);
   });
 
   it('lists the connections of both workers in ctl conns, and applies a reload in both', async function () {

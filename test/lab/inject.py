@@ -5,7 +5,8 @@
   inject.py random SRC SPORT DST DPORT FLAGS COUNT [--seed N]   COUNT segments, random SEQs
   (send and random take --rate PPS: segments a second at most, default 20000, so that a
   burst is not lost in the kernel's queues before it reaches what it attacks; and
-  --bad-checksum: each segment's TCP checksum off by one bit)
+  --bad-checksum: each segment's TCP checksum off by one bit; --fragments: each segment in two
+  IPv4 fragments, 8 bytes of TCP header in the first)
   inject.py udp SRC SPORT DST DPORT TEXT [--count N]            one UDP datagram from any source
                                                                 (N of them, at --rate)
   inject.py garp IFACE IP MAC                                   a gratuitous ARP (request and reply)
@@ -53,6 +54,17 @@ def udp_datagram(src: str, sport: int, dst: str, dport: int, payload: bytes) -> 
     csum = checksum(s + d + struct.pack('!BBH', 0, 17, len(udp)) + udp) or 0xffff
     udp = udp[:6] + struct.pack('!H', csum) + udp[8:]
     return struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0, s, d) + udp
+
+
+def fragments(datagram: bytes, ident: int) -> list:
+    # RFC 791: the first 8 bytes of the payload with More Fragments, the rest at offset 1 (8 bytes).
+    header, payload = bytearray(datagram[:20]), datagram[20:]
+    pieces = []
+    for flags_offset, part in ((0x2000, payload[:8]), (1, payload[8:])):
+        h = bytearray(header)
+        struct.pack_into('!HHH', h, 2, 20 + len(part), ident & 0xffff, flags_offset)
+        pieces.append(bytes(h) + part)
+    return pieces
 
 
 def sender() -> socket.socket:
@@ -168,7 +180,9 @@ def main(argv: list) -> None:
     bad = '--bad-checksum' in rest
     s = sender()
     for i, seq in enumerate(seqs):
-        s.sendto(segment(src, sport, dst, dport, flags, seq, ack, bad), (dst, 0))
+        datagram = segment(src, sport, dst, dport, flags, seq, ack, bad)
+        for piece in (fragments(datagram, 0x5a00 + i) if '--fragments' in rest else [datagram]):
+            s.sendto(piece, (dst, 0))
         if i % 50 == 49:
             time.sleep(50 / rate)
     print(len(seqs))

@@ -89,6 +89,13 @@
 #   stop-server / start-server   stop or restart one SOCKS server's process (failure tests)
 set -Eeuo pipefail
 
+# The lab's daemons must not inherit the caller's descriptors: a lock held around a test run
+# (flock) would stay held by nginx and the rest long after the run. 255 is bash's own script.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 RUN=${SOCKSALP_LAB_RUN:-/run/socksalp-lab}
 BIG_MB=${SOCKSALP_LAB_BIG_MB:-64}
 PREFIX=salab

@@ -94,11 +94,12 @@ describe('device: the steering program of multi-queue devices', function () {
     }
   });
 
-  it('sends what has no port to queue 0: ARP, ICMP, ICMPv6, later fragments, IPv6 extension headers', function () {
+  it('sends what has no port to queue 0: ARP, ICMP, ICMPv6, fragments (the first too), IPv6 extension headers', function () {
     expect(run(tap, ether(0x0806, new Uint8Array(28)))).to.equal(0);
     expect(run(tap, ether(0x0800, ipv4(1, 0x1234, 0x5678)))).to.equal(0);
     expect(run(tun, ipv6(58, 0x8000, 0))).to.equal(0);
     expect(run(tun, ipv4(6, 40000, 1080, { fragOffset: 185 }))).to.equal(0);
+    expect(run(tun, ipv4(6, 40002, 1080, { fragOffset: 0x2000 })), 'a first fragment (MF): with the others').to.equal(0);
     expect(run(tun, ipv6(44, 40000, 1080))).to.equal(0);
   });
 
