@@ -8,7 +8,7 @@ import { METRICS, metricsCost, metricsLine, scrapeEverySecond, type Load, type M
 import { buildBaseline } from './baseline';
 import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
 import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './syscalls';
-import { figures, packetsFigure, rssFigures, type FlowRun, type Measured, type PathRuns, type RssRuns } from './figures';
+import { figures, marginalRssLine, packetsFigure, rssFigures, type FlowRun, type Measured, type PathRuns, type RssRuns } from './figures';
 import { establishedFlows } from './flows';
 import { summary, type FigureResult } from './targets';
 
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
   if (process.argv.includes('--rss-only')) {
     try {
       const r = await idleRss(lab, idleCounts);
-      process.stdout.write([...r.held.map(heldLine), ...targetLines(rssFigures(r.rss))].join('\n') + '\n');
+      process.stdout.write([...r.held.map(heldLine), ...[marginalRssLine(r.rss)].filter((l) => l !== undefined), ...targetLines(rssFigures(r.rss))].join('\n') + '\n');
     } finally {
       labDown();
     }
@@ -489,6 +489,7 @@ async function main(): Promise<void> {
     `appliance v6 / appliance (means):  bulk ${(results.appliance6.bulkMBps / mean.appliance.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / mean.appliance.cps).toFixed(2)}, echo ${(results.appliance6.rrPerSecond / mean.appliance.rrPerSecond).toFixed(2)}`,
     `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads`,
     ...idle.held.map(heldLine),
+    ...[marginalRssLine(idle.rss)].filter((l) => l !== undefined),
     ...(held ? [`dashboard refresh (snapshot + one page) with ${held.table} connections: ${dashboardMs.age.toFixed(1)} ms oldest first (the default), ${dashboardMs.bytes.toFixed(1)} ms sorted by bytes`] : []),
     `appliance CPU with no traffic: ${cpu.idle.toFixed(1)} ms/s alone, ${cpu.withDashboard.toFixed(1)} ms/s with a dashboard attached; the dashboard itself ${cpu.dashboard.toFixed(1)} ms/s`,
     `the defences' cost, with / without them (one run each, noisy): bulk ${(a.bulkMBps / results.noDefences.bulkMBps).toFixed(2)}, ` +

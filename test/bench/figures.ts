@@ -140,3 +140,19 @@ function rssFigure(r: RssRuns, relativeNoise: number | undefined): FigureResult 
       `(noise ±${j.noise.toFixed(0)} B${relativeNoise === undefined ? '' : ', relative noise of the count measured twice'}) target ${GOALS.rss.op} ${GOALS.rss.target} B ${verdictText(j)}`,
   };
 }
+
+/**
+ * Informative: RSS per connection between the smallest and the largest count, the growth's
+ * fixed part (the heap's first expansion, code, the handshake pools) taken out, which the
+ * figure at 20,000 carries over fewer connections.
+ */
+export function marginalRssLine(rss: RssRuns[]): string | undefined {
+  const measured = rss.filter((r) => r.runs.length > 0).sort((x, y) => x.count - y.count);
+  if (measured.length < 2) return undefined;
+  const [lo, hi] = [measured[0], measured[measured.length - 1]];
+  const growth = (r: RssRuns) => mean(r.runs.map((x) => x.growthBytes));
+  const table = (r: RssRuns) => mean(r.runs.map((x) => x.table));
+  const per = (growth(hi) - growth(lo)) / (table(hi) - table(lo));
+  return `info RSS per connection from ${lo.count} to ${hi.count} idle (the growth's fixed part taken out): ` +
+    `+${((growth(hi) - growth(lo)) / 2 ** 20).toFixed(1)} MB / ${(table(hi) - table(lo)).toFixed(0)} = ${per.toFixed(0)} B`;
+}

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { differenceOf, halfSpread, judge, ratioOf, summary, valueOf, type FigureResult } from '../../bench/targets';
-import { figures, type Measured, type PathRuns } from '../../bench/figures';
+import { figures, marginalRssLine, type Measured, type PathRuns } from '../../bench/figures';
 
 /** The arithmetic `npm run bench -- --check` judges issue 15's targets by (test/bench/targets.ts). */
 describe('bench targets: ratios, noise and the check', () => {
@@ -60,6 +60,9 @@ describe('bench targets: ratios, noise and the check', () => {
     expect(got[3].value).to.equal(312_500);
     // 100,000 measured once: the 20,000 runs' relative noise (50 / 550).
     expect(got[6].noise).to.be.closeTo(500 * (50 / 550), 1e-9);
+    // 100,000 less 20,000: (50,000,000 - 11,000,000) B over 80,000 connections.
+    expect(marginalRssLine(m.rss)).to.equal('info RSS per connection from 20000 to 100000 idle (the growth\'s fixed part taken out): +37.2 MB / 80000 = 488 B');
+    expect(marginalRssLine(m.rss.slice(0, 1))).to.equal(undefined);
     // A run that left a figure out (--quick: no 100,000) still prints its line, and does not fail the check for it.
     const quick = figures({ ...m, rss: m.rss.slice(0, 1), heap: undefined });
     expect(quick.map((f) => f.verdict)).to.deep.equal(['met', 'within noise', 'MISS', 'met', 'not measured', 'within noise', 'not measured', 'met']);
