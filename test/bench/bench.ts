@@ -21,7 +21,8 @@ import { summary, type FigureResult } from './targets';
  * time and stops by itself; the lab is torn down at the end.
  *
  * Options: --quick (smaller counts, for a smoke run), --big-mb N (the bulk file, default 256),
- * --idle N (connections held for the RSS figure, default 100000), --rss-only, --metrics-only
+ * --idle N[,M...] (counts of connections held for the RSS figures, 20000,100000 by default, 20000
+ * with --quick; the first measured twice for the noise of them all), --rss-only, --metrics-only
  * (the connections workload with a metrics scrape every second and without, alone),
  * --base COMMIT (the same workloads through the appliance as it was at COMMIT, built aside:
  * what the changes since cost), --watched-only (the appliance without and with everything that
@@ -37,8 +38,6 @@ import { summary, type FigureResult } from './targets';
  * and a summary; the appliance, direct and nftables paths are measured twice, interleaved
  * (direct, nftables, appliance, appliance, nftables, direct), for the run's own noise
  * (targets.ts). --check: exit status 1 when a figure misses its target by more than that noise.
- * --idle takes a list of counts (20000,100000 by default; 20000 with --quick), the first
- * measured twice for the noise of them all.
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
