@@ -8,6 +8,9 @@ import { METRICS, metricsCost, metricsLine, scrapeEverySecond, type Load, type M
 import { buildBaseline } from './baseline';
 import { cpuMsPerSecond, cpuTicks, CLK_TCK } from './cpu';
 import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './syscalls';
+import { figures, marginalRssLine, packetsFigure, rssFigures, type FlowRun, type Measured, type PathRuns, type RssRuns } from './figures';
+import { establishedFlows } from './flows';
+import { summary, type FigureResult } from './targets';
 
 /**
  * npm run bench: the same workloads, in one run, through
@@ -18,7 +21,8 @@ import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './sysc
  * time and stops by itself; the lab is torn down at the end.
  *
  * Options: --quick (smaller counts, for a smoke run), --big-mb N (the bulk file, default 256),
- * --idle N (connections held for the RSS figure, default 100000), --rss-only, --metrics-only
+ * --idle N[,M...] (counts of connections held for the RSS figures, 20000,100000 by default, 20000
+ * with --quick; the first measured twice for the noise of them all), --rss-only, --metrics-only
  * (the connections workload with a metrics scrape every second and without, alone),
  * --base COMMIT (the same workloads through the appliance as it was at COMMIT, built aside:
  * what the changes since cost), --watched-only (the appliance without and with everything that
@@ -26,13 +30,24 @@ import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './sysc
  * --rounds N times, 2 by default, best of them), --syscalls-only (the system calls per connection
  * of the connections workload, and the appliance's event-loop delay, utilization and GC over it),
  * --table-only [--count N] [--family 4|6|mixed] [--per-address K] (heap per connection of the
- * Connection table alone, 1,000,000 synthetic spliced connections by default: table-heap.ts; no lab).
+ * Connection table alone, 1,000,000 synthetic spliced connections by default: table-heap.ts; no lab),
+ * --flows-only [--flows N] (the established-flow packets/s per appliance core alone, N flows, 400
+ * by default: flows.ts), --check.
+ *
+ * The full run ends with a line per figure of issue 15's target table ("figure ...": figures.ts)
+ * and a summary; the appliance, direct and nftables paths are measured twice, interleaved
+ * (direct, nftables, appliance, appliance, nftables, direct), for the run's own noise
+ * (targets.ts). --check: exit status 1 when a figure misses its target by more than that noise.
  */
 
 const SOCKET = '/run/socksalp-bench/control.sock';
 /** Connections of the workload counted for the system calls per connection. */
 const SYSCALL_CONNECTIONS = 1000;
 const quick = process.argv.includes('--quick');
+const check = process.argv.includes('--check');
+/** The established-flow workload: flows at once, seconds per run, runs. */
+const FLOWS = { ...(quick ? { flows: 200, seconds: 2 } : { flows: 400, seconds: 5 }), runs: 2 };
+if (argValue('--flows') !== undefined) FLOWS.flows = Number(argValue('--flows'));
 const bigMb = Number(argValue('--big-mb') ?? (quick ? 64 : 256));
 const LOAD = join(REPO, 'dist', 'test', 'lab', 'socks-load.js');
 const RR = join(REPO, 'dist', 'test', 'bench', 'echo-rr.js');
@@ -152,7 +167,16 @@ table ip socksalp_bench {
  */
 const dashboardMs = { age: 0, bytes: 0 };
 
-async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ rss: number; open: number; table: number; seconds: number }> {
+interface Held {
+  /** RSS, MB: once ready, and with the connections held. */
+  idle: number;
+  rss: number;
+  open: number;
+  table: number;
+  seconds: number;
+}
+
+async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<Held> {
   const LAB = join(REPO, 'test', 'lab', 'lab.sh');
   const HOLD_SERVER = join(REPO, 'dist', 'test', 'bench', 'hold-server.js');
   const HOLD_CLIENT = join(REPO, 'dist', 'test', 'bench', 'hold-client.js');
@@ -174,6 +198,7 @@ async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ r
   try {
     await new Promise((r) => setTimeout(r, 500)); // the hold-servers start listening
     await app.ready();
+    const idle = rssMb(app.pid);
     const per = Math.ceil(count / sources.length);
     const started = Date.now();
     const clients = sources.map((from) => new Promise<{ open: number }>((resolve, reject) => {
@@ -196,7 +221,7 @@ async function rssWithIdleConnections(lab: LabFacts, count: number): Promise<{ r
     }
     const status = (await app.ask({ cmd: 'status' })).status as { connections: number };
     if (process.argv.includes('--verbose')) process.stderr.write(JSON.stringify(status, null, 1) + '\n');
-    return { rss: rssMb(app.pid), open: opened.reduce((s, o) => s + o.open, 0), table: status.connections, seconds };
+    return { idle, rss: rssMb(app.pid), open: opened.reduce((s, o) => s + o.open, 0), table: status.connections, seconds };
   } finally {
     // Clients first, with RSTs, while the appliance still carries them to the servers.
     const exited = spawned.map((p) => (p.exitCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', r))));
@@ -214,13 +239,57 @@ function rssMb(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) / 1024;
 }
 
+/** Heap per connection of the table alone (table-heap.ts, in a process of its own: it needs --expose-gc). */
+function tableHeap(pass: string[], inherit: boolean): { count: number; bytes: number } | undefined {
+  const r = spawnSync(process.execPath, ['--expose-gc', join(REPO, 'dist', 'test', 'bench', 'table-heap.js'), ...pass],
+    { encoding: 'utf8', stdio: ['ignore', inherit ? 'inherit' : 'pipe', 'inherit'], maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`table-heap.js exited with ${r.status ?? r.signal}`);
+  if (inherit) return undefined;
+  process.stderr.write(r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('{')).map((l) => `bench: ${l}\n`).join(''));
+  // Its last line: {"bench":"table-heap", "count": N, "perConnection": {"heap": bytes, ...}, ...}.
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as { bench: string; count: number; perConnection: { heap: number } };
+  if (last.bench !== 'table-heap') throw new Error(`table-heap.js: no report line in ${r.stdout.slice(-300)}`);
+  return { count: last.count, bytes: last.perConnection.heap };
+}
+
+/** The RSS workload at each count, the first twice (its spread is the noise of them all). */
+async function idleRss(lab: LabFacts, counts: number[]): Promise<{ rss: RssRuns[]; held: Held[] }> {
+  const rss: RssRuns[] = counts.map((count) => ({ count, runs: [] }));
+  const held: Held[] = [];
+  for (const [k, r] of rss.entries()) {
+    for (let i = 0; i < (k === 0 ? 2 : 1); i++) {
+      process.stderr.write(`bench: (a) with ${r.count} idle connections\n`);
+      const h = await rssWithIdleConnections(lab, r.count);
+      held.push(h);
+      r.runs.push({ table: h.table, growthBytes: (h.rss - h.idle) * 2 ** 20 });
+    }
+  }
+  return { rss, held };
+}
+
+function heldLine(h: Held): string {
+  return `appliance RSS: ${h.idle.toFixed(0)} MB ready, ${h.rss.toFixed(0)} MB with ${h.table} connections in the table (${h.open} held open, opened in ${h.seconds.toFixed(0)} s)`;
+}
+
+const pathRuns = (fs: Figures[]): PathRuns => ({ cps: fs.map((f) => f.cps), p99: fs.map((f) => f.p99), rr: fs.map((f) => f.rrPerSecond), bulk: fs.map((f) => f.bulkMBps) });
+
+/** The target figures' lines and the summary; with --check, the exit status. */
+function targetLines(figs: FigureResult[]): string[] {
+  const s = summary(figs);
+  const lines = [...figs.map((f) => f.line), s.line];
+  if (check) {
+    lines.push(s.failed.length ? `check: FAIL, beyond noise: ${s.failed.join('; ')}` : 'check: pass (no figure misses its target by more than its noise)');
+    process.exitCode = s.failed.length ? 1 : 0;
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
+  const tablePass = ['--count', '--family', '--per-address'].flatMap((k) => (argValue(k) === undefined ? [] : [k, argValue(k)!]));
+  if (quick && argValue('--count') === undefined) tablePass.push('--count', '100000');
   if (process.argv.includes('--table-only')) {
-    // The table alone, no lab: before labDown/useLab, in a process of its own (it needs --expose-gc).
-    const pass = ['--count', '--family', '--per-address'].flatMap((k) => (argValue(k) === undefined ? [] : [k, argValue(k)!]));
-    if (quick && argValue('--count') === undefined) pass.push('--count', '100000');
-    const r = spawnSync(process.execPath, ['--expose-gc', join(REPO, 'dist', 'test', 'bench', 'table-heap.js'), ...pass], { stdio: 'inherit' });
-    process.exitCode = r.status ?? 1;
+    // The table alone, no lab: before labDown/useLab.
+    tableHeap(tablePass, true);
     return;
   }
   process.env.SOCKSALP_LAB_BIG_MB = String(bigMb);
@@ -230,11 +299,20 @@ async function main(): Promise<void> {
   const vip = `${lab.LAB_VIP}:1080`;
   const results: Record<string, Figures> = {};
   let rss = { idle: 0, after: 0 };
-  const idleCount = Number(argValue('--idle') ?? (quick ? 20_000 : 100_000));
+  const idleCounts = (argValue('--idle') ?? (quick ? '20000' : '20000,100000')).split(',').map(Number);
   if (process.argv.includes('--rss-only')) {
     try {
-      const r = await rssWithIdleConnections(lab, idleCount);
-      process.stdout.write(`appliance RSS: ${r.rss.toFixed(0)} MB with ${r.table} connections in the table (${r.open} held open, opened in ${r.seconds.toFixed(0)} s)\n`);
+      const r = await idleRss(lab, idleCounts);
+      process.stdout.write([...r.held.map(heldLine), ...[marginalRssLine(r.rss)].filter((l) => l !== undefined), ...targetLines(rssFigures(r.rss))].join('\n') + '\n');
+    } finally {
+      labDown();
+    }
+    return;
+  }
+  if (process.argv.includes('--flows-only')) {
+    try {
+      const flows = await establishedFlows(lab, SOCKET, FLOWS.flows, FLOWS.seconds, FLOWS.runs);
+      process.stdout.write(targetLines([packetsFigure(flows)]).join('\n') + '\n');
     } finally {
       labDown();
     }
@@ -284,52 +362,68 @@ async function main(): Promise<void> {
     }
     return;
   }
-  let held = { rss: 0, open: 0, table: 0, seconds: 0 };
   const cpu = { idle: 0, withDashboard: 0, dashboard: 0 };
   let metrics: MetricsCost | undefined;
   let counted: SyscallFigures | undefined;
+  const runs: Record<'appliance' | 'direct' | 'nftables', Figures[]> = { appliance: [], direct: [], nftables: [] };
+  let flows: FlowRun[] = [];
+  let heap: Measured['heap'];
+  let idle: { rss: RssRuns[]; held: Held[] } = { rss: [], held: [] };
   try {
-    process.stderr.write('bench: (b) direct to Dante\n');
-    results.direct = measure(lab, lab.LAB_SERVER_SA_SOCKS);
+    // The three compared paths twice, in the order direct, nftables, appliance, appliance,
+    // nftables, direct: drift in the machine's load falls on all of them alike.
+    const paths: Record<keyof typeof runs, (round: number) => Promise<Figures>> = {
+      direct: async () => measure(lab, lab.LAB_SERVER_SA_SOCKS),
+      nftables: async () => {
+        nftDnat(lab, true);
+        try {
+          return measure(lab, vip);
+        } finally {
+          nftDnat(lab, false);
+        }
+      },
+      appliance: async (round) => {
+        const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
+        const app = new ApplianceProcess(conf, SOCKET);
+        try {
+          await app.ready();
+          if (round > 0) return measure(lab, vip, app.pid);
+          rss.idle = rssMb(app.pid);
+          const f = measure(lab, vip, app.pid);
+          rss.after = rssMb(app.pid);
+          // The same with a live dashboard attached (in its own tmux server, 120x40); first what it
+          // costs, in CPU time, the appliance and itself, with no traffic to blur the figure.
+          cpu.idle = await cpuMsPerSecond(app.pid, 10);
+          const tmux = ['-L', 'socksalp-bench'];
+          execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '40', `${process.execPath} ${join(REPO, 'dist', 'appliance', 'cli', 'index.js')} dash --socket ${SOCKET}`]);
+          try {
+            const dashPid = Number(execFileSync('tmux', [...tmux, 'list-panes', '-t', 'dash', '-F', '#{pane_pid}'], { encoding: 'utf8' }).trim());
+            const [withDash, dashItself] = await Promise.all([cpuMsPerSecond(app.pid, 10), cpuMsPerSecond(dashPid, 10)]);
+            cpu.withDashboard = withDash;
+            cpu.dashboard = dashItself;
+            process.stderr.write('bench: (a) with a dashboard attached\n');
+            results.withDashboard = measure(lab, vip, app.pid);
+          } finally {
+            spawnSync('tmux', [...tmux, 'kill-server']);
+          }
+          return f;
+        } finally {
+          await app.stop();
+          ApplianceProcess.cleanup(conf);
+        }
+      },
+    };
+    const label = { direct: '(b) direct to Dante', nftables: '(c) kernel nftables DNAT + masquerade', appliance: '(a) the appliance' };
+    for (const [round, order] of [['direct', 'nftables', 'appliance'], ['appliance', 'nftables', 'direct']].entries()) {
+      for (const name of order as (keyof typeof runs)[]) {
+        process.stderr.write(`bench: ${label[name]}, run ${round + 1}\n`);
+        runs[name].push(await paths[name](round));
+      }
+    }
+    [results.appliance, results.direct, results.nftables] = [runs.appliance[0], runs.direct[0], runs.nftables[0]];
 
     process.stderr.write('bench: (b6) direct to Dante over IPv6 (sf)\n');
     results.direct6 = measure(lab, lab.LAB_SERVER_SF_SOCKS);
-
-    process.stderr.write('bench: (c) kernel nftables DNAT + masquerade\n');
-    nftDnat(lab, true);
-    try {
-      results.nftables = measure(lab, vip);
-    } finally {
-      nftDnat(lab, false);
-    }
-
-    process.stderr.write('bench: (a) the appliance\n');
-    const conf = configCopy({ 'appliance.ini': { control_socket: SOCKET } });
-    const app = new ApplianceProcess(conf, SOCKET);
-    try {
-      await app.ready();
-      rss.idle = rssMb(app.pid);
-      results.appliance = measure(lab, vip, app.pid);
-      rss.after = rssMb(app.pid);
-      // The same with a live dashboard attached (in its own tmux server, 120x40); first what it
-      // costs, in CPU time, the appliance and itself, with no traffic to blur the figure.
-      cpu.idle = await cpuMsPerSecond(app.pid, 10);
-      const tmux = ['-L', 'socksalp-bench'];
-      execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'dash', '-x', '120', '-y', '40', `${process.execPath} ${join(REPO, 'dist', 'appliance', 'cli', 'index.js')} dash --socket ${SOCKET}`]);
-      try {
-        const dashPid = Number(execFileSync('tmux', [...tmux, 'list-panes', '-t', 'dash', '-F', '#{pane_pid}'], { encoding: 'utf8' }).trim());
-        const [withDash, dashItself] = await Promise.all([cpuMsPerSecond(app.pid, 10), cpuMsPerSecond(dashPid, 10)]);
-        cpu.withDashboard = withDash;
-        cpu.dashboard = dashItself;
-        process.stderr.write('bench: (a) with a dashboard attached\n');
-        results.withDashboard = measure(lab, vip, app.pid);
-      } finally {
-        spawnSync('tmux', [...tmux, 'kill-server']);
-      }
-    } finally {
-      await app.stop();
-      ApplianceProcess.cleanup(conf);
-    }
     // Dual stack: an IPv6 client through the IPv6 VIP, carried by sf over IPv6.
     process.stderr.write('bench: (a6) the appliance over IPv6: the IPv6 VIP, sf\'s IPv6 segment\n');
     const dual = dualStackCopy(lab, ['sf'], { 'appliance.ini': { control_socket: SOCKET } });
@@ -362,34 +456,40 @@ async function main(): Promise<void> {
     metrics = await metricsCost(lab, SOCKET, (pid) => connectionLoad(lab, vip, pid));
     process.stderr.write('bench: (a) system calls per connection\n');
     counted = await syscalls();
-    process.stderr.write(`bench: (a) with ${idleCount} idle connections\n`);
-    held = await rssWithIdleConnections(lab, idleCount);
+    process.stderr.write(`bench: (a) established flows: ${FLOWS.flows} flows, ${FLOWS.seconds} s, ${FLOWS.runs} runs\n`);
+    flows = await establishedFlows(lab, SOCKET, FLOWS.flows, FLOWS.seconds, FLOWS.runs);
+    process.stderr.write('bench: the table alone (table-heap.js)\n');
+    heap = tableHeap(tablePass, false);
+    idle = await idleRss(lab, idleCounts);
   } finally {
     base?.remove();
     labDown();
   }
 
   const a = results.appliance;
+  const mean = { appliance: meanOf(runs.appliance), direct: meanOf(runs.direct), nftables: meanOf(runs.nftables) };
+  const measured: Measured = { appliance: pathRuns(runs.appliance), direct: pathRuns(runs.direct), nftables: pathRuns(runs.nftables), flows, heap, rss: idle.rss };
+  const held = idle.held[idle.held.length - 1];
   const out = [
     header(),
-    row('appliance', a),
+    ...runs.appliance.map((f, k) => row(`appliance ${k + 1}`, f)),
     row('  +dashboard', results.withDashboard),
     row('  -defences', results.noDefences),
     row('  +watched', results.watched),
     ...(base ? [row(`  base ${base.name}`, results.base)] : []),
-    row('direct', results.direct),
-    row('nftables', results.nftables),
+    ...runs.direct.map((f, k) => row(`direct ${k + 1}`, f)),
+    ...runs.nftables.map((f, k) => row(`nftables ${k + 1}`, f)),
     row('appliance v6', results.appliance6),
     row('direct v6', results.direct6),
     '',
-    `appliance / nftables:  bulk ${(a.bulkMBps / results.nftables.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.nftables.cps).toFixed(2)}, echo ${(a.rrPerSecond / results.nftables.rrPerSecond).toFixed(2)}`,
-    `appliance / direct:    bulk ${(a.bulkMBps / results.direct.bulkMBps).toFixed(2)}, conn/s ${(a.cps / results.direct.cps).toFixed(2)}, p99 ${(a.p99 - results.direct.p99).toFixed(2)} ms above, echo ${(a.rrPerSecond / results.direct.rrPerSecond).toFixed(2)}`,
-    `appliance v6 / direct v6:  bulk ${(results.appliance6.bulkMBps / results.direct6.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / results.direct6.cps).toFixed(2)}, ` +
+    `appliance / nftables (means of the two runs):  bulk ${(mean.appliance.bulkMBps / mean.nftables.bulkMBps).toFixed(2)}, conn/s ${(mean.appliance.cps / mean.nftables.cps).toFixed(2)}, echo ${(mean.appliance.rrPerSecond / mean.nftables.rrPerSecond).toFixed(2)}`,
+    `appliance v6 / direct v6 (one run each):  bulk ${(results.appliance6.bulkMBps / results.direct6.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / results.direct6.cps).toFixed(2)}, ` +
       `p99 ${(results.appliance6.p99 - results.direct6.p99).toFixed(2)} ms above, echo ${(results.appliance6.rrPerSecond / results.direct6.rrPerSecond).toFixed(2)}`,
-    `appliance v6 / appliance:  bulk ${(results.appliance6.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / a.cps).toFixed(2)}, echo ${(results.appliance6.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
-    `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads; ` +
-      `${held.rss.toFixed(0)} MB with ${held.table} connections in the table (${held.open} held open, opened in ${held.seconds.toFixed(0)} s)`,
-    `dashboard refresh (snapshot + one page) with that table: ${dashboardMs.age.toFixed(1)} ms oldest first (the default), ${dashboardMs.bytes.toFixed(1)} ms sorted by bytes`,
+    `appliance v6 / appliance (means):  bulk ${(results.appliance6.bulkMBps / mean.appliance.bulkMBps).toFixed(2)}, conn/s ${(results.appliance6.cps / mean.appliance.cps).toFixed(2)}, echo ${(results.appliance6.rrPerSecond / mean.appliance.rrPerSecond).toFixed(2)}`,
+    `appliance RSS: ${rss.idle.toFixed(0)} MB idle, ${rss.after.toFixed(0)} MB after the loads`,
+    ...idle.held.map(heldLine),
+    ...[marginalRssLine(idle.rss)].filter((l) => l !== undefined),
+    ...(held ? [`dashboard refresh (snapshot + one page) with ${held.table} connections: ${dashboardMs.age.toFixed(1)} ms oldest first (the default), ${dashboardMs.bytes.toFixed(1)} ms sorted by bytes`] : []),
     `appliance CPU with no traffic: ${cpu.idle.toFixed(1)} ms/s alone, ${cpu.withDashboard.toFixed(1)} ms/s with a dashboard attached; the dashboard itself ${cpu.dashboard.toFixed(1)} ms/s`,
     `the defences' cost, with / without them (one run each, noisy): bulk ${(a.bulkMBps / results.noDefences.bulkMBps).toFixed(2)}, ` +
       `conn/s ${(a.cps / results.noDefences.cps).toFixed(2)}, p99 ${(a.p99 - results.noDefences.p99).toFixed(2)} ms, echo ${(a.rrPerSecond / results.noDefences.rrPerSecond).toFixed(2)}`,
@@ -398,9 +498,17 @@ async function main(): Promise<void> {
     watchedLine(results),
     ...(base ? [baseLine(results, base.name)] : []),
     metricsLine(metrics!),
-    syscallsLine(counted!),
+    `info ${syscallsLine(counted!).replace('\n', '\ninfo ')}`,
+    '',
+    ...targetLines(figures(measured)),
   ];
   process.stdout.write(out.join('\n') + '\n');
+}
+
+/** The mean of a path's runs, figure by figure. */
+function meanOf(fs: Figures[]): Figures {
+  const m = (k: keyof Figures) => fs.reduce((s, f) => s + f[k], 0) / fs.length;
+  return { bulkMBps: m('bulkMBps'), cps: m('cps'), p50: m('p50'), p99: m('p99'), rrPerSecond: m('rrPerSecond'), failed: fs.reduce((s, f) => s + f.failed, 0), cpuMsPerK: m('cpuMsPerK') };
 }
 
 /** The better of two runs of one path, figure by figure. */
