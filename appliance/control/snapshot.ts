@@ -74,6 +74,7 @@ export function status(a: Appliance) {
     reassembly: { completed: r.completed, pending: r.pending, duplicates: r.duplicates, drops: { ...r.drops } },
     reassembly6: { completed: r6.completed, pending: r6.pending, duplicates: r6.duplicates, atomic: r6.atomic, drops: { ...r6.drops } },
     internalErrors: a.forwarder.internalErrors,
+    finsMerged: a.forwarder.finsMerged,
     monitor: a.monitor?.stats() ?? null,
     capture: a.forwarder.capture?.status() ?? null,
     export: a.exporter?.status() ?? null,

@@ -1,5 +1,5 @@
 import type { TcpView } from '../wire/tcp';
-import { ACK, FIN, PSH, RST, seqLater } from '../wire/tcp';
+import { ACK, FIN, PSH, RST, seqLater, SYN } from '../wire/tcp';
 import type { Connection } from './connection';
 import type { ClientLeg } from './client-leg';
 import type { FlowContext } from './context';
@@ -39,13 +39,21 @@ export class ServerReply {
    */
   take(c: Connection, tcp: TcpView): number {
     const h = c.hs!;
+    let fresh = false;
     if (tcp.flags & ACK) {
       this.leg.noteAck(c, tcp.ack);
       // What the server has of the client's bytes sent after the request, in the client's terms:
       // the appliance's own segments to the client acknowledge that much (and never less).
       const acked = (tcp.ack - c.upShift) >>> 0;
-      if (((acked - h.clientNext) | 0) > 0) h.clientNext = acked;
+      fresh = ((acked - h.clientNext) | 0) > 0;
+      if (fresh) h.clientNext = acked;
     }
+    // Before the reply, the server's bare ACK of everything its leg was sent (the replay, and
+    // any early bytes forwarded since) that acknowledges nothing the appliance has not already
+    // acknowledged to the client tells the client nothing: taken here, one datagram fewer per
+    // connection. It cannot be a duplicate ACK (RFC 5681 2: nothing is outstanding), and its
+    // window reaches the client with the reply.
+    if (!h.replied && !fresh && tcp.payloadLength === 0 && (tcp.flags & (RST | FIN | SYN)) === 0 && ((tcp.ack - c.upNext) | 0) >= 0) return 0;
     if (h.replied) {
       // The server sent its reply again (the client's ACK of ours had not reached it): the
       // client may have missed ours too.

@@ -218,6 +218,11 @@ export class Forwarder implements Sink {
     return this.output.flush();
   }
 
+  /** Bare FINs that joined the data segment before them in the TUN's queue (fin-merge.ts). */
+  get finsMerged(): number {
+    return this.output.fins.merged;
+  }
+
   /** The servers' neighbour reachability (its counters, for the status). */
   get reachability() {
     return this.neighbours.reach;

@@ -52,6 +52,10 @@ export class OutputQueue implements QueueEntries {
     return true;
   }
 
+  /** The newest entry's slot and length (the queue is not empty): what a datagram behind it may join (fin-merge.ts). */
+  get lastSlot(): number { return this.slots[this.at(this.count - 1)]; }
+  get lastLen(): number { return this.lens[this.at(this.count - 1)]; }
+
   alpAt(i: number): number { return this.alps[this.at(i)]; }
   priorityAt(i: number): number { return this.prios[this.at(i)]; }
   discardEligibleAt(i: number): boolean { return (this.flags[this.at(i)] & DISCARD_ELIGIBLE) !== 0; }

@@ -4,6 +4,7 @@ import { emitEthernet, ETHERTYPE_IPV6, ETH_HEADER } from '../wire/ethernet';
 import type { Drops } from './drops';
 import type { ServerEgress } from './egress';
 import type { Neighbours } from './neighbours';
+import { FinMerge } from './fin-merge';
 import { OutputQueue } from './output-queue';
 import type { Segment } from './segments';
 
@@ -15,6 +16,8 @@ import type { Segment } from './segments';
 export class Output {
   /** Room for every slot of the pool: the intranet's side has no congestion control. */
   private readonly tunQueue: OutputQueue;
+  /** A bare FIN joins the data segment before it in the TUN's queue (fin-merge.ts); `merged` for the status. */
+  readonly fins: FinMerge;
   /** The device `flush` is draining a server queue into, for `writeTap`. */
   private drainDevice: PacketDevice | undefined;
   // Handed to `drain` at each flush: bound once, so flushing makes no closures.
@@ -31,9 +34,15 @@ export class Output {
     private readonly drops: Drops,
   ) {
     this.tunQueue = new OutputQueue(pool.smallSlots + pool.bigSlots, pool);
+    this.fins = new FinMerge(pool);
   }
 
   toIntranet(slot: number, len: number): void {
+    const q = this.tunQueue;
+    if (q.length > 0 && this.fins.into(q.lastSlot, q.lastLen, slot, len)) {
+      this.pool.give(slot);
+      return;
+    }
     if (!this.tunQueue.push(slot, len, 0, 0, false, true)) this.drops.dropOut(slot, 'queue-full', 0, len, false);
   }
 

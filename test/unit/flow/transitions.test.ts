@@ -375,6 +375,20 @@ describe('flow/transitions: a SOCKS4a client carried by a SOCKS5-only server', f
     expect(views(out)).to.deep.equal([toClient(isn + 1, C_ISN + 33, 'ACK|PSH', REPLY4, 500)]);
   });
 
+  // Batching (issue 15): the client already has the ACK of its request from the appliance.
+  it('before the reply, the server\'s bare ACK of all it was sent is taken when the client has had that ACK; one that acknowledges forwarded early bytes passes', function () {
+    const t = setup(ONLY5);
+    const { isn, port } = spliceVia5(t, REQ_4A);
+    expect(views(t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 28, flags: ACK })), 'the ACK of the CONNECT').to.deep.equal([]);
+    t.client({ seq: C_ISN + 28, ack: isn + 1, flags: ACK | PSH }, text('GET /'));
+    expect(views(t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 30, flags: ACK })), 'part of the early bytes: news to the client').to.deep.equal([toClient(isn + 1, C_ISN + 30, 'ACK', '', 500)]);
+    expect(views(t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 30, flags: ACK })), 'a duplicate ACK while bytes are outstanding').to.deep.equal([toClient(isn + 1, C_ISN + 30, 'ACK', '', 500)]);
+    expect(views(t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 33, flags: ACK })), 'the rest of them').to.deep.equal([toClient(isn + 1, C_ISN + 33, 'ACK', '', 500)]);
+    expect(views(t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 33, flags: ACK, window: 400 })), 'nothing new: only a window').to.deep.equal([]);
+    const out = t.server(0, port, { seq: S_ISN + 3, ack: C_ISN + 33, flags: ACK | PSH }, REPLY5);
+    expect(views(out), 'the reply carries the ACK and the window').to.deep.equal([toClient(isn + 1, C_ISN + 33, 'ACK|PSH', REPLY4, 500)]);
+  });
+
   it('no server speaks a dialect that carries a name (SOCKS4 only): 00 5b at once, then the Refused linger', function () {
     const t = setup(ONLY4);
     const isn = open(t);
