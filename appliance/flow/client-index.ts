@@ -1,5 +1,5 @@
 import { V6_BASE } from '../addr/interner';
-import { COLUMNS as C } from './columns';
+import { address, COLUMNS as C, FLAG_CLIENT6 } from './columns';
 
 /** Slots at first; doubled whenever the entries would pass half of them. */
 const FIRST_SLOTS = 2048;
@@ -29,7 +29,7 @@ export class ClientIndex {
       const e = slots[s];
       if (e === EMPTY) return -1;
       const n = e - 1;
-      if (C.clientPort[n] === port && C.clientIp[n] === ip) return n;
+      if (C.clientPort[n] === port && address(C.clientIp, n, FLAG_CLIENT6) === ip) return n;
     }
   }
 
@@ -44,7 +44,7 @@ export class ClientIndex {
   delete(n: number): void {
     const slots = this.slots;
     const mask = this.mask;
-    let s = hashClient(C.clientIp[n], C.clientPort[n]) & mask;
+    let s = hashClient(address(C.clientIp, n, FLAG_CLIENT6), C.clientPort[n]) & mask;
     while (slots[s] !== n + 1) {
       if (slots[s] === EMPTY) return;
       s = (s + 1) & mask;
@@ -52,7 +52,7 @@ export class ClientIndex {
     let hole = s;
     for (let j = (s + 1) & mask; slots[j] !== EMPTY; j = (j + 1) & mask) {
       const m = slots[j] - 1;
-      const home = hashClient(C.clientIp[m], C.clientPort[m]) & mask;
+      const home = hashClient(address(C.clientIp, m, FLAG_CLIENT6), C.clientPort[m]) & mask;
       // Move j into the hole unless its home lies cyclically in (hole, j].
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         slots[hole] = slots[j];
@@ -65,7 +65,7 @@ export class ClientIndex {
 
   private place(n: number): void {
     const mask = this.mask;
-    let s = hashClient(C.clientIp[n], C.clientPort[n]) & mask;
+    let s = hashClient(address(C.clientIp, n, FLAG_CLIENT6), C.clientPort[n]) & mask;
     while (this.slots[s] !== EMPTY) s = (s + 1) & mask;
     this.slots[s] = n + 1;
   }

@@ -1,3 +1,4 @@
+import { V6_BASE } from '../addr/interner';
 import type { Connection } from './connection';
 
 /** Rows made at first: an idle appliance commits no memory for max_connections. */
@@ -8,8 +9,9 @@ const FIRST_CAPACITY = 1024;
  * Connection, indexed by the connection number, each of the narrowest type that holds what the
  * connection path writes there, so that a tracked connection costs bytes where a JS object
  * spent an 8-byte slot per field and a 16-byte box per double. Sequence counts are int32 (the
- * numbers modulo 2^32 the splice compares as differences); addresses (IPv6 ones are interned
- * numbers above 2^32), byte counts and times (seconds) are doubles; -1 sentinels stay exact.
+ * numbers modulo 2^32 the splice compares as differences); an address is 32 bits, an IPv6 one
+ * as its interner index with a flag (FLAG_CLIENT6, FLAG_VIP6); byte counts and times
+ * (seconds) are doubles; -1 sentinels stay exact.
  *
  * The rows are grown by doubling up to the table's max_connections (growth copies every
  * column); numbers given back are reused first (a free list threaded through `newer`). The
@@ -45,6 +47,9 @@ export class ConnectionColumns {
   clientPort = new Uint16Array(0);
   allocPort = new Uint16Array(0);
   // ---- 4 bytes
+  /** Address numbers less V6_BASE when the row's flag says IPv6 (`address` below). */
+  clientIp = new Uint32Array(0);
+  vip = new Uint32Array(0);
   clientIsn = new Uint32Array(0);
   packetsIn = new Uint32Array(0);
   packetsOut = new Uint32Array(0);
@@ -74,8 +79,6 @@ export class ConnectionColumns {
   older = new Int32Array(0);
   newer = new Int32Array(0);
   // ---- 8 bytes
-  clientIp = new Float64Array(0);
-  vip = new Float64Array(0);
   created = new Float64Array(0);
   lastSeen = new Float64Array(0);
   closeAt = new Float64Array(0);
@@ -133,6 +136,19 @@ export class ConnectionColumns {
 export const FLAG_DISCARD_ELIGIBLE = 1;
 export const FLAG_FIN_FROM_CLIENT = 2;
 export const FLAG_FIN_FROM_SERVER = 4;
+/** The client's address, the VIP's, is IPv6: its column holds the interner index. */
+export const FLAG_CLIENT6 = 8;
+export const FLAG_VIP6 = 16;
 
 /** The process's store. */
 export const COLUMNS = new ConnectionColumns();
+
+/** The address number of row `n` in `col` (COLUMNS.clientIp or .vip), IPv6 when `flag` is set. */
+export function address(col: Uint32Array, n: number, flag: number): number {
+  return (COLUMNS.flags[n] & flag) !== 0 ? V6_BASE + col[n] : col[n];
+}
+
+/** What an address column holds for address number `a` (its flag says which family). */
+export function stored(a: number): number {
+  return a >= V6_BASE ? a - V6_BASE : a;
+}

@@ -1,5 +1,6 @@
 import { EndReason } from '../stats/end-reason';
-import { COLUMNS as C, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER } from './columns';
+import { V6_BASE } from '../addr/interner';
+import { address, COLUMNS as C, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_VIP6, stored } from './columns';
 import { TEXTS } from './texts';
 
 /**
@@ -126,10 +127,10 @@ export class Connection {
     this.id = n;
     C.handles[n] = this;
     C.state[n] = ConnState.SynReceived;
-    C.flags[n] = 0;
-    C.clientIp[n] = clientIp;
+    C.flags[n] = (clientIp >= V6_BASE ? FLAG_CLIENT6 : 0) | (vip >= V6_BASE ? FLAG_VIP6 : 0);
+    C.clientIp[n] = stored(clientIp);
     C.clientPort[n] = clientPort;
-    C.vip[n] = vip;
+    C.vip[n] = stored(vip);
     C.alp[n] = -1;
     C.priority[n] = 0;
     C.version[n] = 0;
@@ -177,7 +178,7 @@ export class Connection {
 
   /** Cx_Source_IP_Address and Cx_Source_Port as one number. */
   get key(): number {
-    return clientKey(C.clientIp[this.id], C.clientPort[this.id]);
+    return clientKey(this.clientIp, C.clientPort[this.id]);
   }
 
   get halfOpen(): boolean {
@@ -191,13 +192,13 @@ export class Connection {
     C.state[this.id] = v;
   }
   get clientIp(): number {
-    return C.clientIp[this.id];
+    return address(C.clientIp, this.id, FLAG_CLIENT6);
   }
   get clientPort(): number {
     return C.clientPort[this.id];
   }
   get vip(): number {
-    return C.vip[this.id];
+    return address(C.vip, this.id, FLAG_VIP6);
   }
   /** Cx_ALP (an AlpRegistry id, stable across reloads) and the priority it had when classified. */
   get alp(): number {

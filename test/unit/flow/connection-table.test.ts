@@ -62,6 +62,13 @@ describe('flow/columns and the table\'s indexes: the Socks ALP Connection table 
       index.insert(v4.id);
       index.insert(v6.id);
       expect([index.find(7, 40000), index.find(V6_BASE + 7, 40000), index.find(7, 40001)]).to.deep.equal([v4.id, v6.id, -1]);
+      // The columns hold 32 bits and a flag: each reads back as the number it was made with.
+      expect([v4.clientIp, v6.clientIp, v6.vip]).to.deep.equal([7, V6_BASE + 7, VIP]);
+      const both6 = row(V6_BASE + 2 ** 21, 1);
+      const mixed = new Connection(7, 1, V6_BASE + 3, 0);
+      made.push(mixed);
+      expect(mixed.vip).to.equal(V6_BASE + 3);
+      expect(both6.clientIp).to.equal(V6_BASE + 2 ** 21);
     });
 
     it('grows past half of its slots and still finds every client', () => {
@@ -79,11 +86,11 @@ describe('flow/columns and the table\'s indexes: the Socks ALP Connection table 
       const cols = new ConnectionColumns(4);
       const ns = [0, 1, 2, 3].map(() => cols.allocate(6));
       for (const n of ns) cols.delta[n] = -1000 - n;
-      cols.clientIp[3] = V6_BASE + 99;
+      cols.bytesIn[3] = 2 ** 40 + 1;
       expect(cols.allocate(6)).to.equal(4);
       expect(cols.capacity, 'doubled, but no further than the limit').to.equal(6);
       expect([...cols.delta.subarray(0, 4)]).to.deep.equal([-1000, -1001, -1002, -1003]);
-      expect(cols.clientIp[3]).to.equal(V6_BASE + 99);
+      expect(cols.bytesIn[3]).to.equal(2 ** 40 + 1);
       expect(cols.handles).to.have.length(6);
       cols.free(2);
       cols.free(0);
