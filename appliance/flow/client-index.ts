@@ -1,5 +1,7 @@
 import { V6_BASE } from '../addr/interner';
-import { address, COLUMNS as C, FLAG_CLIENT6 } from './columns';
+import { address, COLUMNS, FLAG_CLIENT6 } from './columns';
+
+const C = COLUMNS;
 
 /** Slots at first; doubled whenever the entries would pass half of them. */
 const FIRST_SLOTS = 2048;

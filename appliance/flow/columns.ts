@@ -140,12 +140,13 @@ export const FLAG_FIN_FROM_SERVER = 4;
 export const FLAG_CLIENT6 = 8;
 export const FLAG_VIP6 = 16;
 
-/** The process's store. */
-export const COLUMNS = new ConnectionColumns();
+/** The process's store; the modules that read it per packet keep it in a constant of their own (one load, which the optimiser folds). */
+const store = new ConnectionColumns();
+export const COLUMNS = store;
 
 /** The address number of row `n` in `col` (COLUMNS.clientIp or .vip), IPv6 when `flag` is set. */
 export function address(col: Uint32Array, n: number, flag: number): number {
-  return (COLUMNS.flags[n] & flag) !== 0 ? V6_BASE + col[n] : col[n];
+  return (store.flags[n] & flag) !== 0 ? V6_BASE + col[n] : col[n];
 }
 
 /** What an address column holds for address number `a` (its flag says which family). */

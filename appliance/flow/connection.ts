@@ -1,7 +1,9 @@
 import { EndReason } from '../stats/end-reason';
 import { V6_BASE } from '../addr/interner';
-import { address, COLUMNS as C, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_VIP6, stored } from './columns';
+import { address, COLUMNS, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_VIP6, stored } from './columns';
 import { TEXTS } from './texts';
+
+const C = COLUMNS;
 
 /**
  * Where a connection is in its life. The order matters: the states before Spliced are the

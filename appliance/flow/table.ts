@@ -1,8 +1,10 @@
 import { releaseAddress } from '../addr/address';
 import { ConnState, Connection } from './connection';
-import { COLUMNS as C } from './columns';
+import { COLUMNS } from './columns';
 import { ClientIndex } from './client-index';
 import { HEALTH_CHECK, ServerPorts } from './server-ports';
+
+const C = COLUMNS;
 
 /**
  * A walk over the table, oldest first, that may be spread over time (the census's sweep, the
