@@ -178,11 +178,6 @@ export class Connection {
     C.flagsOut[n] = 0;
   }
 
-  /** Cx_Source_IP_Address and Cx_Source_Port as one number. */
-  get key(): number {
-    return clientKey(this.clientIp, C.clientPort[this.id]);
-  }
-
   get halfOpen(): boolean {
     return this.state < ConnState.Spliced;
   }
