@@ -20,13 +20,15 @@ const EMPTY = 0;
 export class Ipv6Interner {
   /** The addresses, 16 bytes each at index * 16. */
   bytes: Uint8Array;
-  /** Per index: references held (0: free), and the sum of the address's eight 16-bit words (checksums). */
+  /**
+   * Per index: references held (0: free), and the sum of the address's eight 16-bit words
+   * (checksums); a free index's sum is the next free index instead (-1: none), from `freeHead`.
+   */
   private refs: Int32Array;
   private sums: Int32Array;
   /** Hash slots: index + 1, or EMPTY. */
   private slots: Int32Array;
-  private free: Int32Array;
-  private freeCount: number;
+  private freeHead = -1;
   private used = 0;
 
   constructor(capacity = 256) {
@@ -34,9 +36,7 @@ export class Ipv6Interner {
     this.refs = new Int32Array(capacity);
     this.sums = new Int32Array(capacity);
     this.slots = new Int32Array(capacity * 2);
-    this.free = new Int32Array(capacity);
-    for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
-    this.freeCount = capacity;
+    this.chainFree(0, capacity);
   }
 
   /** Addresses held now. */
@@ -61,8 +61,9 @@ export class Ipv6Interner {
       this.refs[found - V6_BASE]++;
       return found;
     }
-    if (this.freeCount === 0) this.grow();
-    const i = this.free[--this.freeCount];
+    if (this.freeHead < 0) this.grow();
+    const i = this.freeHead;
+    this.freeHead = this.sums[i];
     const b = this.bytes;
     let sum = 0;
     for (let k = 0; k < 16; k += 2) {
@@ -87,7 +88,8 @@ export class Ipv6Interner {
     const i = a - V6_BASE;
     if (--this.refs[i] > 0) return;
     this.unplace(i);
-    this.free[this.freeCount++] = i;
+    this.sums[i] = this.freeHead;
+    this.freeHead = i;
     this.used--;
   }
 
@@ -106,6 +108,14 @@ export class Ipv6Interner {
     const o = (a - V6_BASE) * 16;
     const b = this.bytes;
     for (let k = 0; k < 16; k++) buf[at + k] = b[o + k];
+  }
+
+  /** Indices [from, to) onto the free list, the lowest first out. */
+  private chainFree(from: number, to: number): void {
+    for (let i = to - 1; i >= from; i--) {
+      this.sums[i] = this.freeHead;
+      this.freeHead = i;
+    }
   }
 
   private place(i: number): void {
@@ -145,8 +155,7 @@ export class Ipv6Interner {
     this.bytes = bytes;
     this.refs = refs;
     this.sums = sums;
-    this.free = new Int32Array(cap);
-    for (let i = cap - 1; i >= old; i--) this.free[this.freeCount++] = i;
+    this.chainFree(old, cap);
     this.slots = new Int32Array(cap * 2);
     for (let i = 0; i < old; i++) if (refs[i] > 0) this.place(i);
   }

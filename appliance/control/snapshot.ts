@@ -218,7 +218,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
     minLength: c.maxLength === 0 ? 0 : c.minLength,
     maxLength: c.maxLength,
   });
-  const table = a.dispatcher.table.byClient;
+  const table = a.dispatcher.table;
   const f = filter.toLowerCase();
   const matches = (c: Connection) => {
     if (f === '') return true;
@@ -229,27 +229,32 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
   const keep = offset + limit;
   const best: Connection[] = [];
   let matched = 0;
-  for (const c of table.values()) {
-    if (!matches(c)) continue;
-    matched++;
-    if (!cmp) {
-      if (best.length < keep) best.push(c);
-      else if (f === '') {
-        matched = table.size; // nothing more to learn: every entry matches
-        break;
+  const pass = table.pass();
+  try {
+    for (let c = table.next(pass); c !== undefined; c = table.next(pass)) {
+      if (!matches(c)) continue;
+      matched++;
+      if (!cmp) {
+        if (best.length < keep) best.push(c);
+        else if (f === '') {
+          matched = table.size; // nothing more to learn: every entry matches
+          break;
+        }
+        continue;
       }
-      continue;
+      if (best.length === keep && cmp(c, best[keep - 1], now) >= 0) continue;
+      let lo = 0;
+      let hi = best.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cmp(best[mid], c, now) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      best.splice(lo, 0, c);
+      if (best.length > keep) best.pop();
     }
-    if (best.length === keep && cmp(c, best[keep - 1], now) >= 0) continue;
-    let lo = 0;
-    let hi = best.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cmp(best[mid], c, now) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    best.splice(lo, 0, c);
-    if (best.length > keep) best.pop();
+  } finally {
+    table.endPass(pass);
   }
   return { total: table.size, matched, rows: best.slice(offset, keep).map(row) };
 }

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { ConnState, type Connection } from '../flow/connection';
+import type { ConnectionTable, Pass } from '../flow/table';
 import type { ConnectionObserver } from '../stats/observer';
 import type { ExportSettings } from '../config/export-ini';
 import { formatIpv4 } from '../config/address';
@@ -25,7 +26,7 @@ export interface ExportSource {
   readonly started: number;
   readonly config: { appliance: { socksPort: number }; servers: RecordContext['servers'] };
   readonly alps: { names: readonly string[] };
-  readonly dispatcher: { table: { byClient: Map<number, Connection> } };
+  readonly dispatcher: { table: ConnectionTable };
   now(): number;
 }
 
@@ -62,7 +63,7 @@ export class IpfixExporter implements ConnectionObserver {
   private sequence = 0;
   private readonly reported = new WeakMap<Connection, Reported>();
   private readonly ctx: RecordContext;
-  private interimPass: Iterator<Connection> | undefined;
+  private interimPass: Pass | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly logged = new Set<string>();
   private closing: (() => void) | undefined;
@@ -108,7 +109,7 @@ export class IpfixExporter implements ConnectionObserver {
   stop(done?: () => void): void {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
-    this.interimPass = undefined;
+    this.endInterim();
     this.flush();
     const close = () => {
       this.closing = undefined;
@@ -153,8 +154,13 @@ export class IpfixExporter implements ConnectionObserver {
   /** An interim record for every connection open longer than `interim`, in turns the buffers allow. */
   private startInterim(): void {
     if (this.interimPass) return; // the last pass is still going: the table is large, the socket slow
-    this.interimPass = this.source.dispatcher.table.byClient.values();
+    this.interimPass = this.source.dispatcher.table.pass();
     this.continueInterim();
+  }
+
+  private endInterim(): void {
+    if (this.interimPass) this.source.dispatcher.table.endPass(this.interimPass);
+    this.interimPass = undefined;
   }
 
   private continueInterim(): void {
@@ -163,12 +169,11 @@ export class IpfixExporter implements ConnectionObserver {
     const oldest = this.source.now() - this.settings.interim;
     // A record may need a message of its own: go on only while a buffer is there for it.
     while (this.free.length > 0) {
-      const next = pass.next();
-      if (next.done) {
-        this.interimPass = undefined;
+      const c = this.source.dispatcher.table.next(pass);
+      if (c === undefined) {
+        this.endInterim();
         return;
       }
-      const c = next.value;
       // A closed or refused connection lingers only to take retransmissions: its last record is near.
       if (c.created > oldest || c.state >= ConnState.Refused) continue;
       let r = this.reported.get(c);

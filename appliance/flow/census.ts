@@ -1,4 +1,5 @@
 import { ConnState, type Connection } from './connection';
+import type { ConnectionTable, Pass } from './table';
 
 /** What the operators' views count over the table, by server and by ALP id. */
 export interface Counts {
@@ -14,8 +15,8 @@ function empty(servers: number, alps: number): Counts {
 /**
  * Step 714's idle timer and the operators' census, spread out: each tick looks at an eighth of
  * the table (at least 1,000 entries), so a table of 100,000 is swept every second without a
- * pause the packets would feel. The iterator survives between ticks; a Map's iterator skips
- * deleted entries and sees new ones. What it counts on the way (active connections per server
+ * pause the packets would feel. The walk survives between ticks (table.ts Pass): it skips
+ * removed entries and sees new ones. What it counts on the way (active connections per server
  * and ALP, packets per ALP) is published once per pass: at most a second old, and never a
  * scan of the table on a request.
  */
@@ -23,12 +24,12 @@ export class Census {
   /** The last complete pass. */
   counts: Counts;
   private counting: Counts;
-  private sweep: Iterator<Connection>;
+  private readonly sweep: Pass;
 
-  constructor(private readonly table: Map<number, Connection>, private readonly servers: number, alps: number) {
+  constructor(private readonly table: ConnectionTable, private readonly servers: number, alps: number) {
     this.counts = empty(servers, alps);
     this.counting = empty(servers, alps);
-    this.sweep = table.values();
+    this.sweep = table.pass();
   }
 
   /** A reload named new ALPs: their counts start at 0. */
@@ -44,14 +45,13 @@ export class Census {
     const counting = this.counting;
     let budget = Math.max(1000, this.table.size >> 3);
     while (budget-- > 0) {
-      const next = this.sweep.next();
-      if (next.done) {
-        this.sweep = this.table.values();
+      const c = this.table.next(this.sweep);
+      if (c === undefined) {
+        this.table.rewind(this.sweep);
         this.counts = counting;
         this.counting = empty(this.servers, counting.activeByAlp.length);
         return;
       }
-      const c = next.value;
       const spliced = c.state === ConnState.Spliced;
       if (c.alp >= 0 && c.alp < counting.packetsByAlp.length) {
         counting.packetsByAlp[c.alp] += c.packetsIn + c.packetsOut;

@@ -72,7 +72,7 @@ export class Dispatcher {
   ) {
     const s = stages.settings;
     this.table = new ConnectionTable(servers.length, s.maxConnections, s.maxHalfOpen);
-    this.sweep = new Census(this.table.byClient, servers.length, stages.alps.size);
+    this.sweep = new Census(this.table, servers.length, stages.alps.size);
     const flows = new FlowStats(servers.length, stages.alps.size, 0, () => this.sweep.counts, serverBytes);
     this.cx = new FlowContext(sink, health, stages, this.table, mss, flows);
     this.cx.observers.push(flows);

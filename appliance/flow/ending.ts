@@ -50,7 +50,7 @@ export class Ending {
   moveDiverted(): number {
     const table = this.cx.stages.diversions;
     let n = 0;
-    for (const c of this.cx.table.byClient.values()) {
+    for (const c of this.cx.table.connections()) {
       if (c.server < 0 || c.state === ConnState.Refused || c.state === ConnState.Closed) continue;
       // Without holding it: an IPv6 destination nothing holds is refused, and rightly not moved:
       // an address an entry ever named stays held (parseEndpoint), so no entry diverted it.
@@ -80,7 +80,7 @@ export class Ending {
 
   /** The appliance stops: every connection still in the table ends now, for the observers' records. */
   endAll(): void {
-    for (const c of [...this.cx.table.byClient.values()]) this.end(c, EndReason.Shutdown);
+    for (const c of this.cx.table.connections()) this.end(c, EndReason.Shutdown);
   }
 
   /**
@@ -93,7 +93,7 @@ export class Ending {
     }
     this.cx.watched.delete(c);
     c.hs = null;
-    if (this.cx.table.byClient.get(c.key) !== c) return;
+    if (!this.cx.table.holds(c)) return;
     for (const o of this.cx.observers) o.ended(c);
     this.cx.table.remove(c);
   }

@@ -1,39 +1,51 @@
 import { releaseAddress } from '../addr/address';
-import { steeredQueue } from '../device/steering';
-import { clientKey, ConnState, Connection, serverKey } from './connection';
+import { ConnState, Connection } from './connection';
+import { COLUMNS } from './columns';
+import { ClientIndex } from './client-index';
+import { HEALTH_CHECK, ServerPorts } from './server-ports';
+
+const C = COLUMNS;
+
+/**
+ * A walk over the table, oldest first, that may be spread over time (the census's sweep, the
+ * interim flow export): it skips connections removed on the way and reaches those added at the
+ * end, as a Map's iterator does. `last`: the connection number visited last, -1 before the first.
+ */
+export class Pass {
+  last = -1;
+}
 
 /**
  * The Socks ALP Connection table: connections by (Cx_Source_IP_Address, Cx_Source_Port), the
  * patent's key, and by (server, allocated port) for the reverse direction. Half-open entries
  * (handshake not yet spliced) are counted apart and capped, so a SYN flood cannot fill it.
+ *
+ * The connections' fields are columns (columns.ts) indexed by connection number; the two
+ * indexes hold numbers (client-index.ts, server-ports.ts); the table keeps its connections in
+ * a list through the columns, oldest first, which its walks follow.
  */
 export class ConnectionTable {
-  readonly byClient = new Map<number, Connection>();
-  private readonly byServer = new Map<number, Connection>();
-  /** Per server, the next port to try and which ports are in use. */
-  private readonly nextPort: number[];
-  private readonly portsInUse: Uint8Array[];
+  private readonly byClient = new ClientIndex();
+  private readonly byServer: ServerPorts;
+  /** The list's ends: connection numbers, -1 when empty. */
+  private oldest = -1;
+  private newest = -1;
+  private count = 0;
+  private readonly passes: Pass[] = [];
   halfOpen = 0;
-  /** Allocated ports are those the devices steer to this worker (Dispatcher.setShard). */
-  private workers = 1;
-  private worker = 0;
   readonly stats = { created: 0, removed: 0, refusedFull: 0, refusedHalfOpen: 0, expiredIdle: 0, expiredHalfOpen: 0 };
 
   constructor(servers: number, private maxConnections: number, private maxHalfOpen: number) {
-    // A random start per server: after a restart, the ports of the connections the servers may
-    // still hold from before are unlikely to come back first.
-    this.nextPort = Array.from({ length: servers }, () => 1024 + Math.floor(Math.random() * 64512));
-    this.portsInUse = Array.from({ length: servers }, () => new Uint8Array(65536));
+    this.byServer = new ServerPorts(servers);
   }
 
   /** From now on, ports towards the servers are taken among those steered to worker `index` of `count`. */
   partition(index: number, count: number): void {
-    this.workers = count;
-    this.worker = index;
+    this.byServer.partition(index, count);
   }
 
   get size(): number {
-    return this.byClient.size;
+    return this.count;
   }
 
   setLimits(maxConnections: number, maxHalfOpen: number): void {
@@ -42,16 +54,23 @@ export class ConnectionTable {
   }
 
   lookupClient(ip: number, port: number): Connection | undefined {
-    return this.byClient.get(clientKey(ip, port));
+    const n = this.byClient.find(ip, port);
+    return n < 0 ? undefined : C.handles[n]!;
   }
 
   lookupServer(server: number, port: number): Connection | undefined {
-    return this.byServer.get(serverKey(server, port));
+    const n = this.byServer.connection(server, port);
+    return n < 0 ? undefined : C.handles[n]!;
+  }
+
+  /** Whether `c` is in the table now (a handle kept after its removal is not). */
+  holds(c: Connection): boolean {
+    return c.id >= 0 && this.byClient.find(c.clientIp, c.clientPort) === c.id;
   }
 
   /** A new half-open entry, or undefined when a limit forbids it (counted). */
   create(ip: number, port: number, vip: number, now: number): Connection | undefined {
-    if (this.byClient.size >= this.maxConnections) {
+    if (this.count >= this.maxConnections) {
       this.stats.refusedFull++;
       return undefined;
     }
@@ -59,8 +78,15 @@ export class ConnectionTable {
       this.stats.refusedHalfOpen++;
       return undefined;
     }
-    const c = new Connection(clientKey(ip, port), ip, port, vip, now);
-    this.byClient.set(c.key, c);
+    const c = new Connection(ip, port, vip, now, this.maxConnections);
+    const n = c.id;
+    this.byClient.insert(n);
+    C.older[n] = this.newest;
+    C.newer[n] = -1;
+    if (this.newest >= 0) C.newer[this.newest] = n;
+    else this.oldest = n;
+    this.newest = n;
+    this.count++;
     this.halfOpen++;
     this.stats.created++;
     return c;
@@ -73,37 +99,25 @@ export class ConnectionTable {
    */
   bindServer(c: Connection, server: number): boolean {
     this.unbindServer(c);
-    const p = this.takePort(server);
+    const p = this.byServer.take(server, c.id);
     if (p < 0) return false;
     c.server = server;
     c.allocPort = p;
-    this.byServer.set(serverKey(server, p), c);
     return true;
   }
 
   /** A port towards `server` for the appliance's own use (a health check), or -1; `releasePort` gives it back. */
   takePort(server: number): number {
-    const used = this.portsInUse[server];
-    let p = this.nextPort[server];
-    for (let n = 0; n < 64512; n++) {
-      if (used[p] === 0 && (this.workers === 1 || steeredQueue(p, this.workers) === this.worker)) {
-        used[p] = 1;
-        this.nextPort[server] = p === 65535 ? 1024 : p + 1;
-        return p;
-      }
-      p = p === 65535 ? 1024 : p + 1;
-    }
-    return -1;
+    return this.byServer.take(server, HEALTH_CHECK);
   }
 
   releasePort(server: number, port: number): void {
-    this.portsInUse[server][port] = 0;
+    this.byServer.release(server, port);
   }
 
   private unbindServer(c: Connection): void {
     if (c.server < 0) return;
-    this.releasePort(c.server, c.allocPort);
-    this.byServer.delete(serverKey(c.server, c.allocPort));
+    this.byServer.release(c.server, c.allocPort);
     c.server = -1;
     c.allocPort = 0;
   }
@@ -116,12 +130,54 @@ export class ConnectionTable {
     else if (!wasHalf && c.halfOpen) this.halfOpen++; // failed over after the request went out
   }
 
+  /** Takes `c` out of the table and retires its handle (connection.ts): read what is needed of it before. */
   remove(c: Connection): void {
-    if (this.byClient.get(c.key) !== c) return;
-    this.byClient.delete(c.key);
+    if (!this.holds(c)) return;
+    const n = c.id;
+    this.byClient.delete(n);
     releaseAddress(c.clientIp);
     if (c.halfOpen) this.halfOpen--;
     this.unbindServer(c);
+    const older = C.older[n];
+    const newer = C.newer[n];
+    for (const p of this.passes) if (p.last === n) p.last = older;
+    if (older >= 0) C.newer[older] = newer;
+    else this.oldest = newer;
+    if (newer >= 0) C.older[newer] = older;
+    else this.newest = older;
+    this.count--;
     this.stats.removed++;
+    c.retire();
+  }
+
+  /** A walk from the oldest connection (see Pass); `endPass` when it is given up before its end. */
+  pass(): Pass {
+    const p = new Pass();
+    this.passes.push(p);
+    return p;
+  }
+
+  /** The walk's next connection, or undefined at the end (`rewind` starts it again). */
+  next(p: Pass): Connection | undefined {
+    const n = p.last < 0 ? this.oldest : C.newer[p.last];
+    if (n < 0) return undefined;
+    p.last = n;
+    return C.handles[n]!;
+  }
+
+  rewind(p: Pass): void {
+    p.last = -1;
+  }
+
+  endPass(p: Pass): void {
+    const i = this.passes.indexOf(p);
+    if (i >= 0) this.passes.splice(i, 1);
+  }
+
+  /** The connections now, oldest first, as an array of their own: for a loop that ends some. */
+  connections(): Connection[] {
+    const all: Connection[] = [];
+    for (let n = this.oldest; n >= 0; n = C.newer[n]) all.push(C.handles[n]!);
+    return all;
   }
 }

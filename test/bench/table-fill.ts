@@ -1,5 +1,5 @@
-import { ADDRESSES6, V6_BASE } from '../../appliance/addr/interner';
-import { clientKey, ConnState, Connection } from '../../appliance/flow/connection';
+import { ADDRESSES6 } from '../../appliance/addr/interner';
+import { ConnState, type Connection } from '../../appliance/flow/connection';
 import { clientDialect, D4 } from '../../appliance/flow/dialect';
 import { describeDestination, parseSocks, SocksParse } from '../../appliance/flow/socks';
 import { ConnectionTable } from '../../appliance/flow/table';
@@ -13,7 +13,7 @@ import { ACK, PSH, SYN } from '../../appliance/wire/tcp';
  * socks-responder.ts, server-leg.ts connect/onConnecting/splice, server-reply.ts, the splice's
  * first data each way, then transitions.ts settled: the Handshake dropped), with the values'
  * kinds as the real path gives them (uint32 ISNs, int32 sequence counts, seconds as doubles),
- * since V8's field representations, and so the size, follow them.
+ * as the columns' types (flow/columns.ts) must hold them.
  */
 
 export type Family = 4 | 6 | 'mixed';
@@ -75,9 +75,6 @@ class Random {
   }
 }
 
-/** Where each connection's life-cycle steps go: the table (its half-open count), or the bare object. */
-type SetState = (c: Connection, s: ConnState) => void;
-
 export class SyntheticFill {
   private readonly rnd = new Random();
   private readonly socks = Buffer.from([4, 1, 0, 80, 203, 0, 113, 0, 0]); // SOCKS4 CONNECT 203.0.113.x:80, empty user id
@@ -99,33 +96,11 @@ export class SyntheticFill {
 
   /** `n` spliced connections in `table`, over its servers in turn. */
   fillTable(table: ConnectionTable, n: number, servers: number): void {
-    const setState: SetState = (c, s) => table.setState(c, s);
     for (let i = 0; i < n; i++) {
       const { ip, port } = this.client(i, true);
       const c = table.create(ip, port, this.vip(i), performance.now() / 1000);
       if (c === undefined) throw new Error(`the table refused connection ${i}`);
-      this.establish(c, i, setState, () => {
-        if (!table.bindServer(c, i % servers)) throw new Error(`no port left towards server ${i % servers}`);
-      });
-    }
-  }
-
-  /**
-   * `n` spliced Connection objects alone, into `into` (preallocated by the caller): what the
-   * objects cost without the table's Maps. IPv6 clients get the numbers the interner would
-   * give, without its entries.
-   */
-  fillObjects(into: Connection[], n: number, servers: number): void {
-    const setState: SetState = (c, s) => (c.state = s);
-    for (let i = 0; i < n; i++) {
-      const v6 = isV6Client(this.family, i);
-      const { ip, port } = v6 ? { ip: V6_BASE + Math.floor(ordinal(this.family, i) / this.perAddress), port: 1024 + (ordinal(this.family, i) % this.perAddress) } : client4(this.family, i);
-      const c = new Connection(clientKey(ip, port), ip, port, this.vip(i), performance.now() / 1000);
-      this.establish(c, i, setState, () => {
-        c.server = i % servers;
-        c.allocPort = 1024 + Math.floor(i / servers);
-      });
-      into[i] = c;
+      this.establish(c, i, table, servers);
     }
   }
 
@@ -142,7 +117,7 @@ export class SyntheticFill {
   private readonly dst6 = Float64Array.of(ADDRESSES6.intern(Uint8Array.of(...V6_PREFIX, 0, 0, 0, 0, 0, 0, 0, 0xfe), 0)); // 2001:db8:18::fe
 
   /** The life of a SOCKS4 CONNECT + GET up to the handshake's state being dropped. */
-  private establish(c: Connection, i: number, setState: SetState, bind: () => void): void {
+  private establish(c: Connection, i: number, table: ConnectionTable, servers: number): void {
     const v6 = isV6Client(this.family, i);
     const ipHeader = v6 ? 40 : 20;
     let us = this.rnd.next() | 0; // FlowContext.us: a wrapping int32 microsecond clock
@@ -171,23 +146,23 @@ export class SyntheticFill {
     c.priority = 2;
     c.discardEligible = false;
     // server-leg.ts connect: a port towards the server, the SYN.
-    bind();
+    if (!table.bindServer(c, i % servers)) throw new Error(`no port left towards server ${i % servers}`);
     c.leg = D4;
     c.upShift = 0;
-    setState(c, ConnState.Connecting);
+    table.setState(c, ConnState.Connecting);
     // onConnecting: the server's SYN-ACK; both ends scale by 7, so no rescaling.
     this.datagramOut(c, ipHeader + 40, SYN | ACK);
     h.serverNext = (this.rnd.next() + 1) >>> 0;
     c.handshakeUs = c.rttServerUs = 200 + (this.rnd.next() & 1023);
     c.windowShiftToServer = c.windowShiftToClient = 0;
     c.clientScale = c.serverScale = 7;
-    setState(c, ConnState.Replaying);
+    table.setState(c, ConnState.Replaying);
     // replay and splice: the request went out.
     h.replayedTo = 9;
     c.delta = (h.ourNext - h.serverNext) | 0;
     c.upNext = (c.clientIsn + 1 + h.replayedTo) | 0;
     c.downNext = h.serverNext | 0;
-    setState(c, ConnState.Spliced);
+    table.setState(c, ConnState.Spliced);
     // server-reply.ts take: the 8-byte SOCKS4 reply, translated and sent to the client.
     this.datagramOut(c, ipHeader + 32 + 8, ACK | PSH);
     c.replyUs = c.handshakeUs + 300;

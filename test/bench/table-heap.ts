@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { ADDRESSES6 } from '../../appliance/addr/interner';
-import type { Connection } from '../../appliance/flow/connection';
+import { COLUMNS } from '../../appliance/flow/columns';
 import { ConnectionTable } from '../../appliance/flow/table';
+import { TEXTS } from '../../appliance/flow/texts';
 import { objectSize, type ObjectSize } from './object-size';
 import { serversFor, SyntheticFill, type Family } from './table-fill';
 
@@ -11,9 +12,10 @@ const USAGE = `usage: node --expose-gc dist/test/bench/table-heap.js [--count N]
 
 Heap per tracked connection with the Socks ALP Connection table alone (no sockets, no lab):
 N synthetic spliced connections (default 1000000) put in the real ConnectionTable, each
-process's memory read after a full GC before and after. Three runs, each in a fresh process:
-the table; the same Connection objects alone (no Maps, no interner); one Connection's size
-from a heap snapshot (1000 of them). Prints a line per figure, then one JSON line.
+process's memory read after a full GC before and after: the JS heap (the handles) and the
+typed arrays (the columns, the two indexes, the interner) together. Two runs, each in a
+fresh process: the table; one Connection handle's size from a heap snapshot (1000 of them).
+Prints a line per figure, then one JSON line.
 
   --family 4|6|mixed  the clients' family (default 4); mixed alternates them
   --per-address K     connections per IPv6 client address (default 1: every connection its
@@ -38,10 +40,14 @@ interface Run {
   before: Memory;
   after: Memory;
   fillNs: number;
-  /** Typed-array bytes: the table's per-server port maps, the IPv6 interner (after - before). */
+  /** Typed-array bytes (after - before): the columns (their rows: capacity), the client index, the per-server port maps, the IPv6 interner. */
+  columns: number;
+  capacity: number;
+  clientIndex: number;
   portMaps: number;
   interner: number;
   internerEntries: number;
+  texts: number;
   heapStatistics: Record<string, number>;
   size?: ObjectSize;
 }
@@ -105,42 +111,39 @@ function typedBytes(o: object): number {
   return n;
 }
 
+/**
+ * A first fill of up to 1,000 connections, taken out again, so that the fill's code is compiled
+ * (V8's code and feedback are on the heap) before the heap is read: only the connections count.
+ */
+function warmUp(o: Options, servers: number, count: number): void {
+  const table = new ConnectionTable(servers, count, 1);
+  new SyntheticFill(o.family, o.perAddress).fillTable(table, Math.min(count, 1000), servers);
+  for (const c of table.connections()) table.remove(c);
+}
+
 /** One measurement, in this process (a child of the parent run). */
 async function runPhase(phase: string, o: Options): Promise<Run> {
   const fill = new SyntheticFill(o.family, o.perAddress);
   const count = phase === 'snapshot' ? SNAPSHOT_COUNT : o.count;
   const servers = serversFor(count);
+  warmUp(o, servers, count);
   const interner0 = typedBytes(ADDRESSES6);
-  let held: unknown;
-  let portMaps = 0;
-  let fillNs = 0;
-  let before: Memory;
-  if (phase === 'table') {
-    before = memory();
-    const table = new ConnectionTable(servers, count, 1);
-    const t0 = process.hrtime.bigint();
-    fill.fillTable(table, count, servers);
-    fillNs = Number(process.hrtime.bigint() - t0) / count;
-    if (table.size !== count || table.halfOpen !== 0) throw new Error(`the table holds ${table.size} (${table.halfOpen} half-open), not ${count}`);
-    portMaps = typedBytes(table);
-    held = table;
-  } else {
-    // The holder first, so that what is measured is the objects alone.
-    const into = new Array<Connection>(count).fill(undefined as unknown as Connection);
-    before = memory();
-    const t0 = process.hrtime.bigint();
-    fill.fillObjects(into, count, servers);
-    fillNs = Number(process.hrtime.bigint() - t0) / count;
-    held = into;
-  }
+  const columns0 = COLUMNS.bytes;
+  const before = memory();
+  const table = new ConnectionTable(servers, count, 1);
+  const t0 = process.hrtime.bigint();
+  fill.fillTable(table, count, servers);
+  const fillNs = Number(process.hrtime.bigint() - t0) / count;
+  if (table.size !== count || table.halfOpen !== 0) throw new Error(`the table holds ${table.size} (${table.halfOpen} half-open), not ${count}`);
   const after = memory();
+  // The table's fields: its client index and its port maps, each an object of typed arrays.
+  const [clientIndex, portMaps] = ['byClient', 'byServer'].map((k) => typedBytes((table as unknown as Record<string, object>)[k]));
   const h = getHeapStatistics() as unknown as Record<string, number>;
   const heapStatistics = Object.fromEntries(['total_heap_size', 'used_heap_size', 'total_physical_size', 'malloced_memory', 'external_memory'].map((k) => [k, h[k]]));
   const size = phase === 'snapshot' ? await objectSize('Connection') : undefined;
-  if (held === undefined) throw new Error('nothing measured');
   return {
-    phase, count, servers, before, after, fillNs, portMaps, heapStatistics, size,
-    interner: typedBytes(ADDRESSES6) - interner0, internerEntries: ADDRESSES6.size,
+    phase, count, servers, before, after, fillNs, columns: COLUMNS.bytes - columns0, capacity: COLUMNS.capacity, clientIndex, portMaps, heapStatistics, size,
+    interner: typedBytes(ADDRESSES6) - interner0, internerEntries: ADDRESSES6.size, texts: TEXTS.size,
   };
 }
 
@@ -156,50 +159,49 @@ const delta = (r: Run, k: keyof Memory) => r.after[k] - r.before[k];
 const per = (bytes: number, n: number) => Math.round((bytes / n) * 10) / 10;
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-function report(o: Options, table: Run, objects: Run, one: Run): void {
+function report(o: Options, table: Run, one: Run): void {
   const n = o.count;
   const family = o.family === 'mixed' ? 'mixed IPv4/IPv6' : `IPv${o.family}`;
+  const s = one.size!;
   const c = {
     heapUsed: per(delta(table, 'heapUsed'), n),
     arrayBuffers: per(delta(table, 'arrayBuffers'), n),
     heap: per(delta(table, 'heapUsed') + delta(table, 'arrayBuffers'), n),
     rss: per(delta(table, 'rss'), n),
-    objects: per(delta(objects, 'heapUsed'), n),
-    maps: per(delta(table, 'heapUsed') - delta(objects, 'heapUsed'), n),
+    columns: per(table.columns, n),
+    clientIndex: per(table.clientIndex, n),
     portMaps: per(table.portMaps, n),
     interner: per(table.interner, n),
+    /** One handle (heap snapshot) and its slot in the columns' array of handles. */
+    handle: Math.round((s.total + 8) * 10) / 10,
   };
-  const s = one.size!;
-  const boxed = Object.entries(s.boxed).filter(([, k]) => k === s.instances).map(([f]) => f);
-  const partly = Object.entries(s.boxed).filter(([, k]) => k < s.instances).map(([f, k]) => `${f} ${Math.round((k / s.instances) * 100)} %`);
   const lines = [
     `table heap, ${n} ${family} spliced connections (handshake dropped), ${table.servers} servers (64512 ports each), ` +
       `${new Date().toISOString().slice(0, 10)}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`,
     `the table:     heapUsed +${mb(delta(table, 'heapUsed'))} = ${c.heapUsed} B/connection; arrayBuffers +${mb(delta(table, 'arrayBuffers'))} = ${c.arrayBuffers} B; ` +
       `together ${c.heap} B/connection (target <= ${TARGET} B: ${(c.heap / TARGET).toFixed(2)} x); rss +${mb(delta(table, 'rss'))} = ${c.rss} B/connection; fill ${table.fillNs.toFixed(0)} ns/connection`,
-    `objects alone: heapUsed +${mb(delta(objects, 'heapUsed'))} = ${c.objects} B/connection (the same Connections in an array, no Maps, no interner; fill ${objects.fillNs.toFixed(0)} ns)`,
-    `the two Maps:  ${c.maps} B/connection (table - objects: byClient and byServer entries, their keys)`,
-    `port maps:     ${table.servers} x Uint8Array(65536) = ${mb(table.portMaps)} = ${c.portMaps} B/connection`,
+    `columns:       ${table.capacity} rows, ${mb(table.columns)} = ${c.columns} B/connection (typed arrays, flow/columns.ts)`,
+    `client index:  ${mb(table.clientIndex)} = ${c.clientIndex} B/connection (open addressing, load <= 1/2)`,
+    `port maps:     ${table.servers} x Int32Array(65536) = ${mb(table.portMaps)} = ${c.portMaps} B/connection`,
     `interner:      ${table.internerEntries} IPv6 addresses, +${mb(table.interner)} = ${c.interner} B/connection (typed arrays, capacity doubled as it grows)`,
-    `one Connection (heap snapshot of ${s.instances}): object ${s.self} B + heap numbers ${s.heapNumbers} B + strings ${s.strings.toFixed(1)} B` +
-      (s.other ? ` + other ${s.other.toFixed(1)} B` : '') + ` = ${s.total.toFixed(1)} B; boxed in every one: ${boxed.join(', ') || 'none'}` +
-      (partly.length ? `; in some: ${partly.join(', ')}` : ''),
+    `one handle (heap snapshot of ${s.instances}): object ${s.self} B + heap numbers ${s.heapNumbers} B + strings ${s.strings.toFixed(1)} B` +
+      (s.other ? ` + other ${s.other.toFixed(1)} B` : '') + `, + 8 B of the array of handles = ${c.handle} B; ${table.texts} distinct destination texts`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   process.stdout.write(JSON.stringify({
     bench: 'table-heap', date: new Date().toISOString(), nproc: cpus().length, node: process.version,
-    count: n, family: o.family, perAddress: o.perAddress, servers: table.servers, target: TARGET, perConnection: c, object: s, table, objects,
+    count: n, family: o.family, perAddress: o.perAddress, servers: table.servers, target: TARGET, perConnection: c, object: s, table,
   }) + '\n');
 }
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if (o.phase !== undefined) {
-    if (!['table', 'objects', 'snapshot'].includes(o.phase)) fail(`unknown phase ${o.phase}`);
+    if (!['table', 'snapshot'].includes(o.phase)) fail(`unknown phase ${o.phase}`);
     process.stdout.write(JSON.stringify(await runPhase(o.phase, o)) + '\n');
     return;
   }
-  report(o, child('table', o), child('objects', o), child('snapshot', o));
+  report(o, child('table', o), child('snapshot', o));
 }
 
 // Output piped into a reader that stops early (head): nothing more to say.

@@ -3,6 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IpfixExporter, MESSAGE_MAX, type ExportSource } from '../../../appliance/export/exporter';
 import { Connection } from '../../../appliance/flow/connection';
+import { ConnectionTable } from '../../../appliance/flow/table';
 import { EndReason } from '../../../appliance/stats/end-reason';
 import { ip } from '../wire/packets';
 import { ipv4, text, uint } from '../../lab/ipfix-decode';
@@ -15,14 +16,15 @@ function source(): ExportSource & { clock: number } {
     started: 1_700_000_000_000,
     config: { appliance: { socksPort: 1080 }, servers: [{ name: 'sa', address: ip('198.19.1.2'), port: 1080, local: { address: ip('198.19.1.1'), length: 24 } }] },
     alps: { names: ['http'] },
-    dispatcher: { table: { byClient: new Map<number, Connection>() } },
+    dispatcher: { table: new ConnectionTable(1, 10, 10) },
     now: () => s.clock,
   };
   return s;
 }
 
-function connection(port: number, created: number, destination = 'web.socksalp.test:80'): Connection {
-  const c = new Connection(port, ip('198.18.0.2'), port, ip('198.18.0.100'), created);
+/** A connection as the exporter sees it; in `table` when given (the interim records walk it). */
+function connection(port: number, created: number, destination = 'web.socksalp.test:80', table?: ConnectionTable): Connection {
+  const c = table ? table.create(ip('198.18.0.2'), port, ip('198.18.0.100'), created)! : new Connection(ip('198.18.0.2'), port, ip('198.18.0.100'), created);
   Object.assign(c, { server: 0, allocPort: 50000 + (port % 1000), alp: 0, destination, bytesIn: 1000, packetsIn: 10, bytesOut: 5000, packetsOut: 8, lastSeen: created + 1 });
   return c;
 }
@@ -105,9 +107,8 @@ describe('export/exporter: IPFIX messages over UDP', function () {
     const col = new Collector();
     sockets.push(col.socket);
     const { e, src } = await exporter(await col.listen(), 1);
-    const old = connection(42000, 10); // open 90 s
-    const young = connection(42001, 99.5); // open 0.5 s: not yet
-    src.dispatcher.table.byClient.set(old.key, old).set(young.key, young);
+    const old = connection(42000, 10, undefined, src.dispatcher.table); // open 90 s
+    connection(42001, 99.5, undefined, src.dispatcher.table); // open 0.5 s: not yet
     await sleep(1300); // the interim timer, then the flush timer
     e.flush();
     const interim = (await col.next(2)).flatMap((m) => m.records);
@@ -115,8 +116,8 @@ describe('export/exporter: IPFIX messages over UDP', function () {
     expect(uint(interim[0].get('0/136')), 'active timeout').to.equal(2);
     expect([uint(interim[0].get('0/1')), uint(interim[0].get('29305/1'))]).to.deep.equal([1000, 5000]);
     Object.assign(old, { bytesIn: 1500, packetsIn: 14, bytesOut: 9000, packetsOut: 12, endReason: EndReason.ClientReset });
-    src.dispatcher.table.byClient.delete(old.key);
-    e.ended(old);
+    e.ended(old); // as the dispatcher tells it, before the table lets it go
+    src.dispatcher.table.remove(old);
     e.flush();
     const last = (await col.next(col.messages.length + 1)).at(-1)!.records[0];
     expect([uint(last.get('0/1')), uint(last.get('0/2')), uint(last.get('29305/1')), uint(last.get('29305/2'))]).to.deep.equal([500, 4, 4000, 4]);

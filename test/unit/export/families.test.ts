@@ -3,6 +3,7 @@ import { parseAddress } from '../../../appliance/addr/address';
 import { IpfixExporter, type ExportSource } from '../../../appliance/export/exporter';
 import { flowRecordLength, flowTemplateBits, type RecordContext } from '../../../appliance/export/flow-record';
 import { Connection } from '../../../appliance/flow/connection';
+import { ConnectionTable } from '../../../appliance/flow/table';
 import { EndReason } from '../../../appliance/stats/end-reason';
 import { ipv4, ipv6, text, uint } from '../../lab/ipfix-decode';
 import { Collector, LOOPBACK } from './collector';
@@ -51,7 +52,7 @@ function source(): ExportSource {
     started: 1_700_000_000_000,
     config: { appliance: { socksPort: 1080 }, servers: SERVERS },
     alps: { names: ['http'] },
-    dispatcher: { table: { byClient: new Map<number, Connection>() } },
+    dispatcher: { table: new ConnectionTable(SERVERS.length, 10, 10) },
     now: () => 100,
   };
 }
@@ -66,7 +67,7 @@ const CASES = [
 
 function connection(k: number): Connection {
   const x = CASES[k];
-  const c = new Connection(k, addr(x.client), 41000 + k, addr(x.vip), 90);
+  const c = new Connection(addr(x.client), 41000 + k, addr(x.vip), 90);
   Object.assign(c, {
     server: x.server, allocPort: 50000 + k, alp: 0, destination: `[2001:db8:80::${k}]:8080`, bytesIn: 100 + k, packetsIn: 3, bytesOut: 7000 + k,
     packetsOut: 6, lastSeen: 91, flagsIn: 0x1b, flagsOut: 0x1a, minLength: 60, maxLength: 1280, endReason: EndReason.Fin,

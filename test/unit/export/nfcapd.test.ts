@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAddress } from '../../../appliance/addr/address';
 import { IpfixExporter } from '../../../appliance/export/exporter';
 import { Connection } from '../../../appliance/flow/connection';
+import { ConnectionTable } from '../../../appliance/flow/table';
 import { EndReason } from '../../../appliance/stats/end-reason';
 import { LOOPBACK } from './collector';
 
@@ -62,12 +63,12 @@ describe('export: the IPv4 and IPv6 Templates read by nfcapd and nfdump', functi
     expect(output, 'nfcapd started').to.match(/Startup/);
     const source = {
       started: 1_700_000_000_000, config: { appliance: { socksPort: 1080 }, servers: SERVERS }, alps: { names: ['http'] },
-      dispatcher: { table: { byClient: new Map<number, Connection>() } }, now: () => 100,
+      dispatcher: { table: new ConnectionTable(SERVERS.length, 10, 10) }, now: () => 100,
     };
     const e = new IpfixExporter({ address: addr(LOOPBACK), port, interim: 60, templateRefresh: 60, observationDomain: 5 }, source, () => undefined);
     await e.start();
     CASES.forEach(([client, vip, server], k) => {
-      const c = new Connection(k, addr(client), 41000 + k, addr(vip), 90);
+      const c = new Connection(addr(client), 41000 + k, addr(vip), 90);
       Object.assign(c, { server, allocPort: 50000 + k, alp: 0, destination: 'web.socksalp.test:80', bytesIn: 100 + k, packetsIn: 3, bytesOut: 7000 + k, packetsOut: 6, lastSeen: 91, endReason: EndReason.Fin });
       e.ended(c);
     });

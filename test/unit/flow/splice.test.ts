@@ -11,7 +11,7 @@ const LOCAL = ip('198.19.1.1');
 const SERVER = ip('198.19.1.2');
 
 function spliced(): Connection {
-  const c = new Connection(0, CLIENT, 40000, VIP, 0);
+  const c = new Connection(CLIENT, 40000, VIP, 0);
   c.server = 0;
   c.allocPort = 1024;
   c.clientIsn = 1000;

@@ -14,7 +14,7 @@ const DELTA = 0x10000000 - SERVER_ISN;
 
 /** A spliced connection where both directions stand at the first data byte. */
 function spliced(): Connection {
-  const c = new Connection(0, CLIENT, 40000, VIP, 0);
+  const c = new Connection(CLIENT, 40000, VIP, 0);
   c.server = 0;
   c.allocPort = 1024;
   c.clientIsn = 1000;

@@ -53,13 +53,13 @@ describe('stats/histogram and window: the per-server figures', function () {
 
   it('counts ended connections by server, ALP and reason, and keeps them when a reload adds ALPs', function () {
     const f = new FlowStats(2, 1, 0, () => ({ activeByServer: [0, 0], activeByAlp: [0] }), () => 0);
-    const c = new Connection(1, 1, 1, 1, 0);
+    const c = new Connection(1, 1, 1, 0);
     c.server = 1;
     c.alp = 0;
     c.endReason = EndReason.Fin;
     f.ended(c);
     f.ended(c);
-    const refused = new Connection(2, 1, 2, 1, 0);
+    const refused = new Connection(1, 2, 1, 0);
     refused.endReason = EndReason.Refused;
     f.ended(refused);
     f.growAlps(3);

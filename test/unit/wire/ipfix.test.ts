@@ -76,7 +76,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
   });
 
   it('writes one connection as a data record: both legs, counts, times, flags, the appliance\'s elements', function () {
-    const c = new Connection(0, ip('198.18.0.2'), 40000, ip('198.18.0.100'), 1.5);
+    const c = new Connection(ip('198.18.0.2'), 40000, ip('198.18.0.100'), 1.5);
     Object.assign(c, {
       lastSeen: 3.25, server: 0, allocPort: 50001, alp: 1, priority: 7, destination: 'web.socksalp.test:80', diverted: '',
       bytesIn: 1000, packetsIn: 10, bytesOut: 70000, packetsOut: 50, flagsIn: 0x1b, flagsOut: 0x1a, minLength: 40, maxLength: 1500,
@@ -121,7 +121,7 @@ describe('wire/ipfix: the encoder (RFC 7011)', function () {
   });
 
   it('writes deltas after an earlier record of the connection, and zeros for a connection that never had a server', function () {
-    const c = new Connection(0, ip('198.18.0.2'), 40001, ip('198.18.0.100'), 0);
+    const c = new Connection(ip('198.18.0.2'), 40001, ip('198.18.0.100'), 0);
     Object.assign(c, { bytesIn: 500, packetsIn: 5, bytesOut: 900, packetsOut: 4 });
     const ctx: RecordContext = { started: 0, socksPort: 1080, servers: [], alpNames: [] };
     const r = newReported();
