@@ -32,7 +32,8 @@ import { summary, type FigureResult } from './targets';
  * --table-only [--count N] [--family 4|6|mixed] [--per-address K] (heap per connection of the
  * Connection table alone, 1,000,000 synthetic spliced connections by default: table-heap.ts; no lab),
  * --flows-only [--flows N] (the established-flow packets/s per appliance core alone, N flows, 400
- * by default: flows.ts), --check.
+ * by default: flows.ts), --workers-only [--count N] [--rounds N] (one data-path worker against two,
+ * ABBA: workers.ts), --check.
  *
  * The full run ends with a line per figure of issue 15's target table ("figure ...": figures.ts)
  * and a summary; the appliance, direct and nftables paths are measured twice, interleaved
@@ -293,6 +294,12 @@ async function main(): Promise<void> {
     return;
   }
   process.env.SOCKSALP_LAB_BIG_MB = String(bigMb);
+  if (process.argv.includes('--workers-only')) {
+    const pass = ['--count', '--rounds'].flatMap((k) => (argValue(k) === undefined ? [] : [k, argValue(k)!]));
+    const r = spawnSync(process.execPath, [join(REPO, 'dist', 'test', 'bench', 'workers.js'), ...pass], { stdio: 'inherit' });
+    process.exitCode = r.status ?? 1;
+    return;
+  }
   labDown();
   spawnSync('bash', [join(REPO, 'test', 'lab', 'lab.sh'), 'down']);
   const lab = useLab();

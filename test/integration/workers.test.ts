@@ -117,6 +117,7 @@ describe('workers: two data-path workers on multi-queue devices', function () {
     expect(rows, JSON.stringify(answer)).to.have.length(8);
     const owners = rows.map((r) => steeredQueue(Number(r.client.split(':').pop()), 2));
     expect(owners, 'client ports steered to either worker: both workers listed').to.include.members([0, 1]);
+    await new Promise((r) => setTimeout(r, 600)); // the other worker's report (every 250 ms)
     const st = await status();
     expect(st.workers[0].connections + st.workers[1].connections).to.be.at.least(8);
     const list = spawnSync(process.execPath, [join(REPO, 'dist', 'appliance', 'cli', 'index.js'), 'ctl', '--socket', SOCKET, 'list'], { encoding: 'utf8' });
