@@ -1,4 +1,5 @@
 import { createServer, type Socket } from 'node:net';
+import { acceptSocks5 } from './socks5-accept';
 
 /**
  * A SOCKS5 server that accepts every request and then echoes what it gets, going nowhere: the
@@ -14,25 +15,10 @@ const [host, port] = (i > 0 ? process.argv[i + 1] : '0.0.0.0:1090').split(':');
 const sockets = new Set<Socket>();
 const server = createServer({ noDelay: true }, (s) => {
   sockets.add(s);
-  let stage = 0;
-  let pending = Buffer.alloc(0);
-  const handshake = (b: Buffer) => {
-    pending = Buffer.concat([pending, b]);
-    if (stage === 0 && pending.length >= 2 && pending.length >= 2 + pending[1]) {
-      pending = pending.subarray(2 + pending[1]);
-      s.write(Buffer.from([5, 0]));
-      stage = 1;
-    }
-    // An IPv4 CONNECT request is 10 bytes; what follows it is the flow's first data.
-    if (stage === 1 && pending.length >= 10) {
-      s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
-      stage = 2;
-      s.off('data', handshake);
-      s.on('data', (d: Buffer) => s.write(d));
-      if (pending.length > 10) s.write(pending.subarray(10));
-    }
-  };
-  s.on('data', handshake);
+  acceptSocks5(s, (rest) => {
+    s.on('data', (d: Buffer) => s.write(d));
+    if (rest.length > 0) s.write(rest);
+  });
   s.on('error', () => s.destroy());
   s.on('close', () => sockets.delete(s));
 });

@@ -1,4 +1,5 @@
 import { createServer, type Socket } from 'node:net';
+import { acceptSocks5 } from './socks5-accept';
 
 /**
  * A SOCKS5 server that accepts every request and holds the connection open without going
@@ -14,25 +15,15 @@ let held = 0;
 const sockets = new Set<Socket>();
 const server = createServer((s) => {
   sockets.add(s);
-  let stage = 0;
-  let pending = Buffer.alloc(0);
-  s.on('data', (b: Buffer) => {
-    pending = Buffer.concat([pending, b]);
-    if (stage === 0 && pending.length >= 2 && pending.length >= 2 + pending[1]) {
-      pending = pending.subarray(2 + pending[1]);
-      s.write(Buffer.from([5, 0]));
-      stage = 1;
-    }
-    if (stage === 1 && pending.length >= 10) {
-      s.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
-      stage = 2;
-      held++;
-    }
+  let holding = false;
+  acceptSocks5(s, () => {
+    holding = true;
+    held++;
   });
   s.on('error', () => s.destroy());
   s.on('close', () => {
     sockets.delete(s);
-    if (stage === 2) held--;
+    if (holding) held--;
   });
 });
 server.maxConnections = 1_000_000;
