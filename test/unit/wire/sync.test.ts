@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { emitSyncHeader, parseSyncHeader, serverListHash, signSync, SyncHeaderView, verifySync, SYNC_HEADER, SYNC_MAC, SYNC_MAX_DATAGRAM } from '../../../appliance/wire/sync';
 import {
-  emitSyncEntry, emitSyncHeader, parseSyncEntry, parseSyncHeader, serverListHash, signSync, SyncEntryView, SyncHeaderView,
-  SyncKind, syncEntryLength, verifySync, type ChangedRepr, type SplicedRepr, SYNC_HEADER, SYNC_MAC,
-} from '../../../appliance/wire/sync';
+  emitSyncEntry, parseSyncEntry, SyncEntryView, SyncKind, syncEntryLength, type ChangedRepr, type SplicedRepr,
+} from '../../../appliance/wire/sync-entry';
 
 const V4 = (a: number, b: number, c: number, d: number): Uint8Array => Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d);
 const V6 = Uint8Array.from(Buffer.from('20010db8001800000000000000000002', 'hex'));
@@ -61,6 +61,14 @@ describe('wire/sync', function () {
       '03' + '19' + '01bb' + '20010db8001800000000000000000002' + '06000000' +
       '00000001' + '00000002' + '00000003' + '00000004' + '0000000000001388');
     expect(parseSyncEntry(new SyncEntryView().wrap(b, 10, n))).to.deep.equal(ch);
+  });
+
+  it('fits the largest SPLICED entry in one datagram, its texts cut at their bounds', function () {
+    const big = { ...SPLICED, alp: 'a'.repeat(300), destination: 'd'.repeat(600), diverted: 'v'.repeat(600) };
+    const b = Buffer.alloc(SYNC_MAX_DATAGRAM);
+    const n = emitSyncEntry(big, b, SYNC_HEADER);
+    expect(n).to.equal(syncEntryLength(big)).and.to.equal(SYNC_MAX_DATAGRAM - SYNC_HEADER - SYNC_MAC);
+    expect(parseSyncEntry(new SyncEntryView().wrap(b, SYNC_HEADER, n))).to.deep.include({ alp: 'a'.repeat(255), destination: 'd'.repeat(500), diverted: 'v'.repeat(500) });
   });
 
   it('refuses entries that run past the datagram or are of no known kind', function () {
