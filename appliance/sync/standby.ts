@@ -1,0 +1,131 @@
+import { SyncHeaderView, SYNC_HEADER, SYNC_MAC, SYNC_MAX_DATAGRAM, SYNC_VERSION, verifySync } from '../wire/sync';
+import { parseSyncEntry, SyncEntryView, SyncKind, type SplicedRepr, type SyncEndpoint, type SyncEntryRepr } from '../wire/sync-entry';
+import { Replay, ReplayWindows } from './replay-window';
+
+/** A connection the standby holds: its SPLICED entry, with what CHANGED entries brought since; closeAtMs 0 while no close timer runs. */
+export interface HeldConnection extends SplicedRepr {
+  closeAtMs: number;
+  /** The sender it came from. */
+  sender: number;
+}
+
+export interface StandbyOptions {
+  key: Buffer;
+  /** serverListHash of this appliance's servers.ini: a peer with another list is refused ('servers'). */
+  serverHash: number;
+  /** Connections held at most (ha.ini max_entries). */
+  maxEntries: number;
+}
+
+/**
+ * Issue 16's receiving side: each datagram's MAC (HMAC-SHA256-128, compared in constant
+ * time), magic and version, the servers' list, the whole batch parsed, then the replay window
+ * (RFC 4303 3.4.3: after the integrity check, so that a forgery cannot move it), and only then
+ * the entries applied, in order. SPLICED entries are held keyed by the client's address and
+ * port, at most maxEntries; ENDED removes one, CHANGED updates one. Nothing is served from
+ * here: on promotion `takeAll` hands the entries to the Connection table.
+ */
+export class SyncStandby {
+  readonly refused = { mac: 0, replay: 0, malformed: 0, staleEpoch: 0, full: 0, servers: 0 };
+  readonly stats = { datagrams: 0, spliced: 0, ended: 0, changed: 0, unknown: 0 };
+  readonly windows = new ReplayWindows();
+  private readonly held = new Map<string, HeldConnection>();
+  private readonly header = new SyncHeaderView();
+  private readonly entry = new SyncEntryView();
+
+  constructor(private readonly options: StandbyOptions) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** One datagram's bytes (transport.ts); false when refused (counted by reason). */
+  receive(buf: Buffer, len = buf.length): boolean {
+    if (len < SYNC_HEADER + SYNC_MAC || len > SYNC_MAX_DATAGRAM) return this.refuse('malformed');
+    if (!verifySync(this.options.key, buf, 0, len)) return this.refuse('mac');
+    const h = this.header.wrap(buf, 0, len);
+    if (!h.valid || h.version !== SYNC_VERSION) return this.refuse('malformed');
+    if (h.serverHash !== this.options.serverHash) return this.refuse('servers');
+    const entries = this.parse(buf, len - SYNC_MAC, h.count);
+    if (entries === undefined) return this.refuse('malformed');
+    const sender = h.sender;
+    const verdict = this.windows.check(sender, h.epoch, h.seq);
+    if (verdict === Replay.StaleEpoch) return this.refuse('staleEpoch');
+    if (verdict !== Replay.Accepted) return this.refuse('replay');
+    this.stats.datagrams++;
+    for (const e of entries) this.apply(e, sender);
+    return true;
+  }
+
+  /** The connection of a client, if held. */
+  get(client: SyncEndpoint): HeldConnection | undefined {
+    return this.held.get(keyOf(client));
+  }
+
+  /** Promotion: every connection held, oldest SPLICED first; the standby holds none after. */
+  takeAll(): HeldConnection[] {
+    const all = [...this.held.values()];
+    this.held.clear();
+    return all;
+  }
+
+  /** `count` entries exactly filling [SYNC_HEADER, end), or undefined. */
+  private parse(buf: Buffer, end: number, count: number): SyncEntryRepr[] | undefined {
+    const out: SyncEntryRepr[] = [];
+    let at = SYNC_HEADER;
+    for (let i = 0; i < count; i++) {
+      const v = this.entry.wrap(buf, at, end - at);
+      const e = at < end ? parseSyncEntry(v) : undefined;
+      if (e === undefined) return undefined;
+      out.push(e);
+      at += v.length;
+    }
+    return at === end ? out : undefined;
+  }
+
+  private apply(e: SyncEntryRepr, sender: number): void {
+    const k = keyOf(e.client);
+    if (e.kind === SyncKind.Spliced) {
+      this.stats.spliced++;
+      if (!this.held.has(k) && this.held.size >= this.options.maxEntries) {
+        this.refused.full++;
+        return;
+      }
+      // A client port used again: the newer connection replaces the older, and goes last in the order.
+      this.held.delete(k);
+      this.held.set(k, { ...e, closeAtMs: 0, sender });
+      return;
+    }
+    const c = this.held.get(k);
+    if (e.kind === SyncKind.Ended) {
+      this.stats.ended++;
+      if (c === undefined) this.stats.unknown++;
+      else this.held.delete(k);
+      return;
+    }
+    this.stats.changed++;
+    if (c === undefined) {
+      // Its SPLICED entry was lost or refused: the standby cannot splice it anyway.
+      this.stats.unknown++;
+      return;
+    }
+    c.state = e.state;
+    c.finFromClient = e.finFromClient;
+    c.finFromServer = e.finFromServer;
+    c.upNext = e.upNext;
+    c.downNext = e.downNext;
+    c.winToClient = e.winToClient;
+    c.winToServer = e.winToServer;
+    c.closeAtMs = e.closeAtMs;
+    c.diverted = e.diverted;
+  }
+
+  private refuse(why: keyof SyncStandby['refused']): false {
+    this.refused[why]++;
+    return false;
+  }
+}
+
+function keyOf(e: SyncEndpoint): string {
+  return `${Buffer.from(e.address.buffer, e.address.byteOffset, 16).toString('hex')}/${e.port}`;
+}
