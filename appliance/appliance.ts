@@ -71,6 +71,8 @@ export class Appliance {
   monitor: { stats(): object } | undefined;
   /** The IPFIX exporter when [export] ipfix is set (set by `run`; export/exporter.ts). */
   exporter: { status(): object } | undefined;
+  /** The HA pair's connection-state sync when ha.ini is set (set by `run`; sync/pair.ts). */
+  sync: import('./sync/pair').SyncPair | undefined;
   /** The other workers, in the first one when [appliance] workers > 1 (set by `run`; workers/pool.ts). */
   workers: import('./workers/pool').WorkerPool | undefined;
 
@@ -181,6 +183,7 @@ function structuralChange(a: Config, b: Config): string | undefined {
   if (a.intranet.tun !== b.intranet.tun || a.intranet.mtu !== b.intranet.mtu) return 'the TUN device';
   if (a.appliance.controlSocket !== b.appliance.controlSocket) return 'control_socket';
   if (a.appliance.workers !== b.appliance.workers) return 'workers';
+  if (JSON.stringify(a.ha ?? null) !== JSON.stringify(b.ha ?? null)) return 'ha.ini';
   if (a.monitor?.address !== b.monitor?.address || a.monitor?.port !== b.monitor?.port) return '[monitor] listen';
   if (a.metrics?.address !== b.metrics?.address || a.metrics?.port !== b.metrics?.port) return '[metrics] listen';
   if (JSON.stringify(a.export) !== JSON.stringify(b.export)) return '[export]';

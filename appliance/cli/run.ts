@@ -6,6 +6,8 @@ import { MetricsServer } from '../metrics/server';
 import { IpfixExporter } from '../export/exporter';
 import { parseVerb } from './usage';
 import { WorkerPool } from '../workers/pool';
+import { SyncPair } from '../sync/pair';
+import { formatSyncEndpoint } from '../config/ha-ini';
 
 export const RUN_USAGE = `Usage: socksalp run [--config DIR]
 
@@ -68,6 +70,21 @@ export async function run(argv: string[]): Promise<number> {
     appliance.dispatcher.observe(exporter);
     appliance.exporter = exporter;
   }
+  // The HA pair's sync (issue 16): a listen address that cannot be had stops the start.
+  const sync = config.ha && new SyncPair(appliance, config.ha);
+  if (sync) {
+    try {
+      await sync.start();
+    } catch (e) {
+      exporter?.stop();
+      metrics?.close();
+      monitor?.close();
+      control.close();
+      appliance.stop();
+      throw new Error(`ha.ini [sync] listen ${formatSyncEndpoint(config.ha!.listen)}: ${(e as Error).message}`);
+    }
+    appliance.sync = sync;
+  }
   // Let `stop` below find the other workers whatever happens next.
   let failure: ((why: string) => void) | undefined;
   const pool = config.appliance.workers > 1 ? new WorkerPool(appliance, (why) => failure?.(why)) : undefined;
@@ -79,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     appliance.start();
   } catch (e) {
     pool?.stop(() => undefined);
+    void sync?.close();
     exporter?.stop();
     metrics?.close();
     monitor?.close();
@@ -100,8 +118,10 @@ export async function run(argv: string[]): Promise<number> {
       // The appliance's stop ends every connection (their records), then the exporter sends them.
       const stopFirst = () => appliance.stop(() => {
         const stopped = () => {
-          log('stopped');
-          resolve(failed ? 1 : 0);
+          void (sync ? sync.close() : Promise.resolve()).then(() => {
+            log('stopped');
+            resolve(failed ? 1 : 0);
+          });
         };
         if (exporter) exporter.stop(stopped);
         else stopped();

@@ -99,6 +99,11 @@ export function loadHa(dir: string): HaSettings | undefined {
   return { listen: listen!, peers, key: key!, intervalMs, maxEntries, sender };
 }
 
+/** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */
+export function formatSyncEndpoint(e: SyncEndpointSetting): string {
+  return e.v6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
 /** `ADDRESS:PORT`, `[IPv6]:PORT`; undefined (reported) otherwise. */
 function endpoint(r: SectionReader, key: string, text: string): SyncEndpointSetting | undefined {
   const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text);

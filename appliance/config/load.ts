@@ -10,6 +10,7 @@ import { readAlpIni } from './alp-ini';
 import { readServersIni } from './servers-ini';
 import { readDivertedIni } from './diverted-ini';
 import { checkRoutes } from './routes-ini';
+import { HA_FILE, loadHa, type HaSettings } from './ha-ini';
 import type { Config } from './tables';
 
 const CONFIG_FILES = ['appliance.ini', 'alp.ini', 'servers.ini'] as const;
@@ -35,6 +36,14 @@ export function loadConfig(dir: string): Config {
   const divertedPresent = exists(divertedPath);
   const divertedFile = divertedPresent ? readIniFile(divertedPath, problems) : undefined;
   const diverted = divertedFile ? readDivertedIni(divertedFile, problems, divertedPath) : { path: divertedPath, present: false, entries: [] };
+  // Optional: absent, a single appliance (issue 16's HA pair otherwise).
+  let ha: HaSettings | undefined;
+  try {
+    ha = loadHa(abs);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    problems.push(...e.problems);
+  }
   if (!applianceFile || !alpFile || !serversFile || !applianceIni || !alps || !servers || (divertedPresent && !divertedFile)) throw new ConfigError(problems);
   const { appliance, intranet, capacityForPriority, routes, monitor, diversion, metrics, capture, export: exportSettings } = applianceIni;
 
@@ -120,8 +129,12 @@ export function loadConfig(dir: string): Config {
     problems.push({ ...at(applianceFile, 'intranet', 'mtu'), message: `IPv6 routes need an mtu of at least ${IPV6_MIN_MTU} (RFC 8200 5), got ${intranet.mtu}` });
   }
 
+  if (ha && appliance.workers > 1) {
+    problems.push({ ...at(applianceFile, 'appliance', 'workers'), message: `${appliance.workers} workers cannot be combined with ${HA_FILE}'s sync yet (each worker holds its own connections); use workers = 1 with it` });
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
-  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted, monitor, diversion, metrics, capture, export: exportSettings };
+  return { dir: abs, loadedAt: new Date(), appliance, intranet, capacityForPriority, routes, alps, servers, diverted, monitor, diversion, metrics, capture, export: exportSettings, ha };
 }
 
 /** False only when nothing is there: any other failure is left for readIniFile to report. */

@@ -1,4 +1,5 @@
 import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
+import { formatSyncEndpoint } from './ha-ini';
 import { formatPrefixAny } from '../addr/prefix';
 import { formatIpv4, formatMac } from './address';
 import type { Config } from './tables';
@@ -49,6 +50,7 @@ export function summarizeConfig(c: Config): string {
     `  routes     ${routes}`,
     `  diverted   ${divertedCount(c)}`,
     ...(c.monitor ? [`  monitor    listen ${formatIpv4(c.monitor.address)}:${c.monitor.port}, key_file ${printable(c.monitor.key.file, Infinity)} (key: ${c.monitor.key.bytes.length} bytes), max_skew ${c.monitor.maxSkew}s, rate ${c.monitor.rate}/s`] : []),
+    ...(c.ha ? [`  sync       listen ${formatSyncEndpoint(c.ha.listen)}, peers ${c.ha.peers.map(formatSyncEndpoint).join(', ')}, key_file ${printable(c.ha.key.file, Infinity)} (key: ${c.ha.key.bytes.length} bytes), interval ${c.ha.intervalMs} ms, holds at most ${c.ha.maxEntries}`] : []),
     ...(c.metrics ? [`  metrics    listen ${formatIpv4(c.metrics.address)}:${c.metrics.port} (GET /metrics)`] : []),
     ...(c.capture ? [`  capture    drops ${printable(c.capture.drops, Infinity)} (max_bytes ${c.capture.maxBytes}, snaplen ${c.capture.snaplen})`] : []),
     ...(c.export ? [`  export     ipfix ${formatIpv4(c.export.address)}:${c.export.port} (UDP), interim ${c.export.interim}s, template_refresh ${c.export.templateRefresh}s, observation_domain ${c.export.observationDomain}`] : []),
@@ -92,3 +94,4 @@ function credentialLines(c: Config): string[] {
     ...own.map((s) => `  ${s.name.padEnd(width)}  ${describeCredentials(s.credentials!)}`),
   ];
 }
+

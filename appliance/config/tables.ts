@@ -162,6 +162,8 @@ export interface Config {
   export?: ExportSettings;
   /** diverted.ini; loadConfig always sets it (absent here only in a Config built by hand). */
   diverted?: DivertedTable;
+  /** ha.ini [sync]: the HA pair's connection-state sync; absent for a single appliance. */
+  ha?: import('./ha-ini').HaSettings;
 }
 
 /**

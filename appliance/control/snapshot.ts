@@ -78,6 +78,7 @@ export function status(a: Appliance) {
     monitor: a.monitor?.stats() ?? null,
     capture: a.forwarder.capture?.status() ?? null,
     export: a.exporter?.status() ?? null,
+    sync: a.sync?.status() ?? null,
     diversion: diversionStatus(a),
     poolFree: a.pool.available,
     memory: process.memoryUsage(),

@@ -110,6 +110,12 @@ export class Dispatcher {
     return this.cx.flows;
   }
 
+  /** `s` hears of every connection once settled, and of its end (issue 16's sync, sync/pair.ts). */
+  sync(s: { spliced(c: Connection): void } & ConnectionObserver): void {
+    this.cx.sync = s;
+    this.cx.observers.push(s);
+  }
+
   /** `o` hears of every connection's end from now on (the flow export). */
   observe(o: ConnectionObserver): void {
     this.cx.observers.push(o);

@@ -172,5 +172,6 @@ export class Transitions {
     c.downNext = seqLater(c.downNext, h.serverNext) | 0;
     c.hs = null;
     this.cx.watched.delete(c);
+    this.cx.sync?.spliced(c);
   }
 }

@@ -62,6 +62,11 @@ export class SyncStandby {
     return this.held.get(keyOf(client));
   }
 
+  /** Every connection held, oldest SPLICED first, left held. */
+  connections(): IterableIterator<HeldConnection> {
+    return this.held.values();
+  }
+
   /** Promotion: every connection held, oldest SPLICED first; the standby holds none after. */
   takeAll(): HeldConnection[] {
     const all = [...this.held.values()];
