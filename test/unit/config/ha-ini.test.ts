@@ -1,11 +1,13 @@
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { loadHa, type HaSettings } from '../../../appliance/config/ha-ini';
 import { ConfigError, formatProblem } from '../../../appliance/config/problem';
 import { REPO } from '../../lab/lab';
-import { tempDirs } from '../conf-dir';
+import { confCopies, tempDirs } from '../conf-dir';
+import { loadConfig } from '../../../appliance/config/load';
+import { editIni } from '../../lab/appliance-process';
 
 /** ha.ini (config/ha-ini.ts): issue 16's [sync]. */
 
@@ -88,5 +90,31 @@ describe('config/ha-ini: ha.ini', function () {
     const short = problems(dir(GOOD, 0o600, 'short'));
     expect(short[0]).to.match(/key_file: the key in ".*ha\.key" is 5 bytes long; it must be at least 16 bytes$/);
     expect([...loose, ...short].join('\n')).to.not.include(KEY).and.to.not.include('short"');
+  });
+});
+
+describe('config/load: ha.ini in a configuration', function () {
+  const copy = confCopies();
+  const files = () => ({ 'ha.ini': GOOD, 'ha.key': Buffer.from(KEY + '\n') });
+
+  it('is loaded with the rest, its problems among the others', function () {
+    const d = copy(files());
+    chmodSync(join(d, 'ha.key'), 0o600);
+    expect(loadConfig(d).ha?.listen).to.deep.equal({ host: '198.18.0.1', port: 7500, v6: false });
+    writeFileSync(join(d, 'ha.ini'), GOOD + 'interval_ms = 0\n');
+    expect(() => loadConfig(d)).to.throw(ConfigError).that.satisfies((e: ConfigError) =>
+      e.problems.map(formatProblem).some((m) => m.startsWith('ha.ini:5: [sync] interval_ms')));
+  });
+
+  it('is refused with several workers, in appliance.ini [appliance] workers', function () {
+    const d = copy(files());
+    chmodSync(join(d, 'ha.key'), 0o600);
+    editIni(join(d, 'appliance.ini'), { workers: '2' });
+    try {
+      loadConfig(d);
+      expect.fail('loaded');
+    } catch (e) {
+      expect((e as ConfigError).problems.map(formatProblem).join('\n')).to.match(/appliance\.ini:\d+: \[appliance\] workers: 2 workers cannot be combined with ha\.ini's sync yet/);
+    }
   });
 });
