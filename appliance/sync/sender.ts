@@ -1,14 +1,8 @@
 import { V6_BASE } from '../addr/interner';
 import { writeAddress } from '../addr/address';
 import { writeU32 } from '../wire/ipv4';
-import {
-  ALP_NAME_MAX, C_CLOSE_AT, C_DOWN_NEXT, C_STATE, C_TEXTS, C_UP_NEXT, C_WIN_TO_CLIENT, C_WIN_TO_SERVER, E_CLIENT, E_CLIENT_PORT, E_FLAGS,
-  ENDED_LENGTH, S_ALLOC_PORT, S_CLIENT_ISN, S_CLIENT_SCALE, S_CREATED, S_DELTA, S_DIALECT, S_DOWN_NEXT, S_LEG, S_PRIORITY, S_SERVER,
-  S_SERVER_MAC, S_SERVER_SCALE, S_SHIFT_TO_CLIENT, S_SHIFT_TO_SERVER, S_STATE, S_TEXTS, S_UP_NEXT, S_UP_SHIFT, S_VERSION, S_VIP,
-  S_VIP_PORT, S_WIN_TO_CLIENT, S_WIN_TO_SERVER, SYNC_CLIENT6, SYNC_DISCARD_ELIGIBLE, SYNC_FIN_FROM_CLIENT, SYNC_FIN_FROM_SERVER,
-  SYNC_VIP6, SyncKind, TEXT_MAX, textLength, writeText,
-} from '../wire/sync-entry';
-import { signSync, SYNC_HEADER, SYNC_MAC, SYNC_MAGIC, SYNC_MAX_DATAGRAM, SYNC_VERSION, SyncHeaderView, writeU64 } from '../wire/sync';
+import { emitSyncEntry, SyncKind, syncEntryLength, type ChangedRepr, type EndedRepr, type SplicedRepr, type SyncEndpoint, type SyncEntryRepr } from '../wire/sync-entry';
+import { signSync, SYNC_HEADER, SYNC_MAC, SYNC_MAGIC, SYNC_MAX_DATAGRAM, SYNC_VERSION, SyncHeaderView } from '../wire/sync';
 
 /** What the sync reads of a connection: flow/connection.ts's Connection has every field (times on its clock, seconds). */
 export interface SyncedConnection {
@@ -89,6 +83,17 @@ export class SyncSender {
   private epoch: number;
   private seq = 0;
   private readonly header = new SyncHeaderView();
+  /** One entry of each kind, filled in place for each connection: nothing allocated per entry. */
+  private readonly splicedEntry: SplicedRepr = {
+    kind: SyncKind.Spliced, client: newEndpoint(), vip: newEndpoint(), allocPort: 0, server: 0, serverMac: new Uint8Array(6), state: 0, version: 0,
+    dialect: 0, leg: 0, priority: 0, discardEligible: false, finFromClient: false, finFromServer: false, clientScale: 0, serverScale: 0,
+    windowShiftToClient: 0, windowShiftToServer: 0, clientIsn: 0, delta: 0, upShift: 0, upNext: 0, downNext: 0, winToClient: 0, winToServer: 0,
+    createdMs: 0, alp: '', destination: '', diverted: '',
+  };
+  private readonly changedEntry: ChangedRepr = {
+    kind: SyncKind.Changed, client: newEndpoint(), state: 0, finFromClient: false, finFromServer: false, upNext: 0, downNext: 0, winToClient: 0, winToServer: 0, closeAtMs: 0, diverted: '',
+  };
+  private readonly endedEntry: EndedRepr = { kind: SyncKind.Ended, client: newEndpoint() };
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly intervalMs: number;
@@ -120,38 +125,36 @@ export class SyncSender {
 
   /** A connection just spliced (transitions.ts's move to Spliced): everything its next segment needs. */
   spliced(c: SyncedConnection): boolean {
-    const alp = c.alp >= 0 ? this.cx.alpName(c.alp) : '';
-    const need = S_TEXTS + 1 + textLength(alp, ALP_NAME_MAX) + 2 + textLength(c.destination, TEXT_MAX) + 2 + textLength(c.diverted, TEXT_MAX);
-    const at = this.reserve(need);
-    if (at < 0) return false;
-    const b = this.ring[this.open];
-    this.key(b, at, SyncKind.Spliced, c, (c.vip >= V6_BASE ? SYNC_VIP6 : 0) | (c.discardEligible ? SYNC_DISCARD_ELIGIBLE : 0));
-    address16(c.vip, b, at + S_VIP);
-    b.writeUInt16BE(this.cx.vipPort, at + S_VIP_PORT);
-    b.writeUInt16BE(c.allocPort, at + S_ALLOC_PORT);
-    b.set(this.cx.serverMac(c.server), at + S_SERVER_MAC);
-    b[at + S_SERVER] = c.server;
-    b[at + S_STATE] = c.state;
-    b[at + S_VERSION] = c.version;
-    b[at + S_DIALECT] = c.dialect;
-    b[at + S_LEG] = c.leg;
-    b[at + S_PRIORITY] = c.priority;
-    b[at + S_CLIENT_SCALE] = c.clientScale;
-    b[at + S_SERVER_SCALE] = c.serverScale;
-    b[at + S_SHIFT_TO_CLIENT] = c.windowShiftToClient;
-    b[at + S_SHIFT_TO_SERVER] = c.windowShiftToServer;
-    writeU32(b, at + S_CLIENT_ISN, c.clientIsn);
-    writeU32(b, at + S_DELTA, c.delta);
-    writeU32(b, at + S_UP_SHIFT, c.upShift);
-    writeU32(b, at + S_UP_NEXT, c.upNext);
-    writeU32(b, at + S_DOWN_NEXT, c.downNext);
-    writeU32(b, at + S_WIN_TO_CLIENT, c.winToClient);
-    writeU32(b, at + S_WIN_TO_SERVER, c.winToServer);
-    writeU64(b, at + S_CREATED, Math.round(this.cx.wallMs(c.created)));
-    let end = writeText(b, at + S_TEXTS, alp, 1);
-    end = writeText(b, end, c.destination, 2);
-    this.commit(writeText(b, end, c.diverted, 2));
-    return true;
+    const r = this.splicedEntry;
+    endpoint(r.client, c.clientIp, c.clientPort);
+    endpoint(r.vip, c.vip, this.cx.vipPort);
+    r.allocPort = c.allocPort;
+    r.server = c.server;
+    r.serverMac = this.cx.serverMac(c.server);
+    r.state = c.state;
+    r.version = c.version;
+    r.dialect = c.dialect;
+    r.leg = c.leg;
+    r.priority = c.priority;
+    r.discardEligible = c.discardEligible;
+    r.finFromClient = c.finFromClient;
+    r.finFromServer = c.finFromServer;
+    r.clientScale = c.clientScale;
+    r.serverScale = c.serverScale;
+    r.windowShiftToClient = c.windowShiftToClient;
+    r.windowShiftToServer = c.windowShiftToServer;
+    r.clientIsn = c.clientIsn;
+    r.delta = c.delta;
+    r.upShift = c.upShift;
+    r.upNext = c.upNext;
+    r.downNext = c.downNext;
+    r.winToClient = c.winToClient;
+    r.winToServer = c.winToServer;
+    r.createdMs = Math.round(this.cx.wallMs(c.created));
+    r.alp = c.alp >= 0 ? this.cx.alpName(c.alp) : '';
+    r.destination = c.destination;
+    r.diverted = c.diverted;
+    return this.put(r);
   }
 
   /**
@@ -160,31 +163,31 @@ export class SyncSender {
    * enough for the splice's window checks (guard.ts) after a failover.
    */
   changed(c: SyncedConnection): boolean {
-    const at = this.reserve(C_TEXTS + 2 + textLength(c.diverted, TEXT_MAX));
-    if (at < 0) return false;
-    const b = this.ring[this.open];
-    this.key(b, at, SyncKind.Changed, c, 0);
-    b[at + C_STATE] = c.state;
-    b.fill(0, at + C_STATE + 1, at + C_UP_NEXT);
-    writeU32(b, at + C_UP_NEXT, c.upNext);
-    writeU32(b, at + C_DOWN_NEXT, c.downNext);
-    writeU32(b, at + C_WIN_TO_CLIENT, c.winToClient);
-    writeU32(b, at + C_WIN_TO_SERVER, c.winToServer);
-    writeU64(b, at + C_CLOSE_AT, c.closeAt > 0 ? Math.round(this.cx.wallMs(c.closeAt)) : 0);
-    this.commit(writeText(b, at + C_TEXTS, c.diverted, 2));
-    return true;
+    const r = this.changedEntry;
+    endpoint(r.client, c.clientIp, c.clientPort);
+    r.state = c.state;
+    r.finFromClient = c.finFromClient;
+    r.finFromServer = c.finFromServer;
+    r.upNext = c.upNext;
+    r.downNext = c.downNext;
+    r.winToClient = c.winToClient;
+    r.winToServer = c.winToServer;
+    r.closeAtMs = c.closeAt > 0 ? Math.round(this.cx.wallMs(c.closeAt)) : 0;
+    r.diverted = c.diverted;
+    return this.put(r);
   }
 
   /** A connection left the table (ending.ts's one way out). */
   ended(clientIp: number, clientPort: number): boolean {
-    const at = this.reserve(ENDED_LENGTH);
+    endpoint(this.endedEntry.client, clientIp, clientPort);
+    return this.put(this.endedEntry);
+  }
+
+  /** `r` written into the open datagram (wire/sync-entry.ts's emit); false (counted) when the ring is full. */
+  private put(r: SyncEntryRepr): boolean {
+    const at = this.reserve(syncEntryLength(r));
     if (at < 0) return false;
-    const b = this.ring[this.open];
-    b[at] = SyncKind.Ended;
-    b[at + E_FLAGS] = clientIp >= V6_BASE ? SYNC_CLIENT6 : 0;
-    b.writeUInt16BE(clientPort, at + E_CLIENT_PORT);
-    address16(clientIp, b, at + E_CLIENT);
-    this.commit(at + ENDED_LENGTH);
+    this.commit(at + emitSyncEntry(r, this.ring[this.open], at));
     return true;
   }
 
@@ -200,13 +203,6 @@ export class SyncSender {
       this.first = (this.first + 1) % this.ring.length;
       this.sealed--;
     }
-  }
-
-  private key(b: Buffer, at: number, kind: SyncKind, c: SyncedConnection, flags: number): void {
-    b[at] = kind;
-    b[at + E_FLAGS] = flags | (c.clientIp >= V6_BASE ? SYNC_CLIENT6 : 0) | (c.finFromClient ? SYNC_FIN_FROM_CLIENT : 0) | (c.finFromServer ? SYNC_FIN_FROM_SERVER : 0);
-    b.writeUInt16BE(c.clientPort, at + E_CLIENT_PORT);
-    address16(c.clientIp, b, at + E_CLIENT);
   }
 
   /** Where an entry of at most `need` bytes goes in the open datagram, after sealing it if full; -1 (counted) when the ring is full. */
@@ -260,14 +256,20 @@ function emitHeader(h: SyncHeaderView, count: number, sender: number, epoch: num
   h.serverHash = serverHash;
 }
 
-/** The 16 bytes of an address number: an IPv4 one as IPv4-mapped (RFC 4291 2.5.5.2). */
-function address16(a: number, b: Buffer, at: number): void {
-  if (a >= V6_BASE) {
-    writeAddress(a, b, at);
+/** `e` set to an address number and port: 16 bytes, an IPv4 address as IPv4-mapped (RFC 4291 2.5.5.2). */
+function endpoint(e: SyncEndpoint, a: number, port: number): void {
+  e.port = port;
+  e.v6 = a >= V6_BASE;
+  if (e.v6) {
+    writeAddress(a, e.address, 0);
     return;
   }
-  b.fill(0, at, at + 10);
-  b[at + 10] = 0xff;
-  b[at + 11] = 0xff;
-  writeU32(b, at + 12, a);
+  e.address.fill(0, 0, 10);
+  e.address[10] = 0xff;
+  e.address[11] = 0xff;
+  writeU32(e.address, 12, a);
+}
+
+function newEndpoint(): SyncEndpoint {
+  return { address: new Uint8Array(16), port: 0, v6: false };
 }
