@@ -4,7 +4,7 @@ import { parseVerb } from './usage';
 
 export const CHECK_USAGE = `Usage: socksalp check [--config DIR] [--quiet]
 
-Validates appliance.ini, alp.ini, servers.ini and (when present) diverted.ini in DIR
+Validates appliance.ini, alp.ini, servers.ini and (when present) diverted.ini and ha.ini in DIR
 (default: conf).
 Prints every problem as "file:line: [section] key: what was expected" and exits 1,
 or prints a summary of the tables and exits 0.
