@@ -57,8 +57,22 @@ export interface SyncSenderOptions {
   intervalMs?: number;
   /** Datagrams queued before entries are dropped. */
   queue?: number;
-  /** A restarted sender's numbers must never repeat: ms since 1970 / 1000 by default (replay-window.ts). */
+  /** A restarted sender's numbers must never repeat: `startEpoch()` by default (replay-window.ts). */
   epoch?: number;
+}
+
+/** Epochs count quarter seconds from 2026-01-01 UTC: 32 bits last 34 years. */
+const EPOCH_ORIGIN_MS = Date.UTC(2026, 0, 1);
+const EPOCH_MS = 250;
+
+/**
+ * The epoch a sender starts in: a restart takes longer than a quarter second (the process,
+ * the configuration, the devices), so it always starts a higher one, and the peer's window
+ * takes it at once. In whole seconds, a restart within the second reused the epoch and its
+ * first datagrams were refused as replays.
+ */
+export function startEpoch(now = Date.now()): number {
+  return Math.floor((now - EPOCH_ORIGIN_MS) / EPOCH_MS) >>> 0;
 }
 
 const ROOM = SYNC_MAX_DATAGRAM - SYNC_MAC;
@@ -108,7 +122,7 @@ export class SyncSender {
     this.ring = Array.from({ length: n }, () => Buffer.alloc(SYNC_MAX_DATAGRAM));
     this.lengths = new Uint16Array(n).fill(SYNC_HEADER);
     this.counts = new Uint16Array(n);
-    this.epoch = options.epoch ?? Math.floor(Date.now() / 1000);
+    this.epoch = options.epoch ?? startEpoch();
     this.intervalMs = options.intervalMs ?? 20;
   }
 

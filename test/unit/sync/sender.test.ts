@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseSyncHeader, SyncHeaderView, SYNC_HEADER, SYNC_MAC, SYNC_MAX_DATAGRAM, verifySync } from '../../../appliance/wire/sync';
 import { parseSyncEntry, SyncEntryView, SyncKind, type SyncEntryRepr } from '../../../appliance/wire/sync-entry';
+import { startEpoch } from '../../../appliance/sync/sender';
 import { CLIENT6, connection, KEY, sender, SERVER_HASH, VIP6 } from './fixtures';
 
 /** The entries of one datagram, read back with the wire format's own parser. */
@@ -89,5 +90,12 @@ describe('sync/sender', function () {
     s.ended(1, 2);
     s.flush();
     expect(sent.map((d) => { const h = new SyncHeaderView().wrap(d, 0, d.length); return [h.epoch, h.seq]; })).to.deep.equal([[1000, 0xffffffff], [1001, 0]]);
+  });
+
+  it('starts in a higher epoch when restarted a moment later, for 34 years', function () {
+    const t = Date.UTC(2026, 11, 2, 12);
+    expect(startEpoch(t + 300)).to.be.greaterThan(startEpoch(t));
+    expect(startEpoch(t + 1000) - startEpoch(t)).to.equal(4);
+    expect(startEpoch(Date.UTC(2060, 0, 1))).to.be.below(2 ** 32).and.to.be.greaterThan(startEpoch(t));
   });
 });
