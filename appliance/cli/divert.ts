@@ -1,6 +1,6 @@
 import { readSecretFile } from '../config/credentials';
 import { printDivertAnswer } from './divert-answer';
-import { MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
+import { KEY_MAX, KEY_MIN } from '../config/key-file';
 import { monitorRequest, parseHostPort } from '../monitor/client';
 import { parseVerb, UsageError } from './usage';
 
@@ -22,7 +22,7 @@ Commands:
 
 Options:
   -m, --monitor ADDRESS:PORT   the appliance's [monitor] listen address
-  -k, --key-file FILE          the key: first line of FILE, at least ${MONITOR_KEY_MIN} bytes; FILE must
+  -k, --key-file FILE          the key: first line of FILE, at least ${KEY_MIN} bytes; FILE must
                                be a regular file owned by root or you, mode 600 (like an ssh key)
       --mode drain|move        drain (default): established connections stay where they are;
                                move: UDP flows follow at once, TCP connections that go
@@ -51,7 +51,7 @@ export async function divert(argv: string[]): Promise<number> {
   if (args.values['key-file'] === undefined) throw new UsageError('--key-file FILE is required', DIVERT_USAGE);
   const at = parseHostPort(String(args.values.monitor));
   if (!at) throw new UsageError(`--monitor: expected ADDRESS:PORT, got ${JSON.stringify(args.values.monitor)}`, DIVERT_USAGE);
-  const key = readSecretFile(String(args.values['key-file']), 'key', MONITOR_KEY_MIN, MONITOR_KEY_MAX);
+  const key = readSecretFile(String(args.values['key-file']), 'key', KEY_MIN, KEY_MAX);
   if (typeof key === 'string') throw new Error(key);
   let a: Row;
   try {

@@ -70,25 +70,17 @@ export async function run(argv: string[]): Promise<number> {
     appliance.dispatcher.observe(exporter);
     appliance.exporter = exporter;
   }
-  // The HA pair's sync (issue 16): a listen address that cannot be had stops the start.
+  // The HA pair's sync (issue 16), and the other workers; whatever fails here stops the start.
   const sync = config.ha && new SyncPair(appliance, config.ha);
-  if (sync) {
-    try {
-      await sync.start();
-    } catch (e) {
-      exporter?.stop();
-      metrics?.close();
-      monitor?.close();
-      control.close();
-      appliance.stop();
-      throw new Error(`ha.ini [sync] listen ${formatSyncEndpoint(config.ha!.listen)}: ${(e as Error).message}`);
-    }
-    appliance.sync = sync;
-  }
-  // Let `stop` below find the other workers whatever happens next.
   let failure: ((why: string) => void) | undefined;
   const pool = config.appliance.workers > 1 ? new WorkerPool(appliance, (why) => failure?.(why)) : undefined;
   try {
+    if (sync) {
+      await sync.start().catch((e: Error) => {
+        throw new Error(`ha.ini [sync] listen ${formatSyncEndpoint(sync.listen)}: ${e.message}`);
+      });
+      appliance.sync = sync;
+    }
     if (pool) {
       appliance.workers = pool;
       await pool.start();

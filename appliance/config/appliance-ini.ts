@@ -10,7 +10,7 @@ import { parsePrefixAny } from '../addr/prefix';
 import type { ApplianceSettings, CapacityRule, DiversionSettings, IntranetSettings, MonitorSettings, Route } from './tables';
 import { readRoutes } from './routes-ini';
 import { readSecretFile } from './credentials';
-import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from '../monitor/key';
+import { KeyBytes, KEY_MAX, KEY_MIN } from './key-file';
 import { readMetrics, type MetricsSettings } from './metrics-ini';
 import { CAPTURE_SECTION, readCapture, type CaptureSettings } from './capture-ini';
 import { EXPORT_SECTION, readExport, type ExportSettings } from './export-ini';
@@ -157,14 +157,14 @@ function readMonitor(m: SectionReader, dir: string): MonitorSettings | undefined
   if (at === undefined) {
     m.problem('listen', `expected ADDRESS:PORT like 198.18.0.1:2130, got ${quote(listen)}`);
   }
-  let key: MonitorKeyBytes | undefined;
+  let key: KeyBytes | undefined;
   if (keyText === undefined) {
     m.problem(m.has('key_file') ? 'key_file' : 'listen', m.has('key_file') ? 'value is empty' : 'the monitor channel needs key_file, the file holding its key');
   } else {
     const path = isAbsolute(keyText) ? keyText : resolve(dir, keyText);
-    const got = readSecretFile(path, 'key', MONITOR_KEY_MIN, MONITOR_KEY_MAX);
+    const got = readSecretFile(path, 'key', KEY_MIN, KEY_MAX);
     if (typeof got === 'string') m.problem('key_file', got);
-    else key = new MonitorKeyBytes(got, path);
+    else key = new KeyBytes(got, path, 'MonitorKey');
   }
   if (at === undefined || key === undefined) return undefined;
   return { ...at, key, maxSkew, rate };

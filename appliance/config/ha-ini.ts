@@ -1,19 +1,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { inspect } from 'node:util';
 import { readSecretFile } from './credentials';
+import { KeyBytes, KEY_MAX, KEY_MIN } from './key-file';
 import { SectionReader } from './fields';
 import { readIniFile } from './ini-file';
 import { ConfigError, type Problem } from './problem';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './address';
+import { parseIpv4 } from './address';
+import { formatHostPort, parseHostPort } from '../monitor/client';
 import { quote } from '../text/printable';
 
 export const HA_FILE = 'ha.ini';
 const SYNC_SECTION = 'sync';
-/** The sync key: the first line of key_file, 16 to 1024 bytes, as the monitor's (monitor/key.ts). */
-export const SYNC_KEY_MIN = 16;
-export const SYNC_KEY_MAX = 1024;
 
 /** An address (text as the socket takes it) and a port. */
 export interface SyncEndpointSetting {
@@ -22,24 +20,11 @@ export interface SyncEndpointSetting {
   v6: boolean;
 }
 
-/** The sync channel's HMAC key, redacted wherever it gets printed (JSON, util.inspect): the file and the length, never the bytes. */
-export class SyncKeyBytes {
-  constructor(readonly bytes: Buffer, readonly file: string) {}
-
-  toJSON(): Record<string, unknown> {
-    return { file: this.file, key: `(${this.bytes.length} bytes)` };
-  }
-
-  [inspect.custom](): string {
-    return `SyncKey { file ${this.file}, ${this.bytes.length} bytes }`;
-  }
-}
-
 /** ha.ini [sync] (issue 16, connection-state sync between an HA pair). */
 export interface HaSettings {
   listen: SyncEndpointSetting;
   peers: SyncEndpointSetting[];
-  key: SyncKeyBytes;
+  key: KeyBytes;
   /** ms between flushes of the sender (sync/sender.ts). */
   intervalMs: number;
   /** Connections the standby holds at most (sync/standby.ts). */
@@ -87,12 +72,12 @@ export function loadHa(dir: string): HaSettings | undefined {
     else if (peers.some((q) => q.host === p.host && q.port === p.port)) r.problem('peers', `peer ${quote(t)} is listed twice`);
     else peers.push(p);
   }
-  let key: SyncKeyBytes | undefined;
+  let key: KeyBytes | undefined;
   if (keyText !== undefined) {
     const full = isAbsolute(keyText) ? keyText : resolve(dir, keyText);
-    const got = readSecretFile(full, 'key', SYNC_KEY_MIN, SYNC_KEY_MAX);
+    const got = readSecretFile(full, 'key', KEY_MIN, KEY_MAX);
     if (typeof got === 'string') r.problem('key_file', got);
-    else key = new SyncKeyBytes(got, full);
+    else key = new KeyBytes(got, full, 'SyncKey');
   }
   if (problems.length) throw new ConfigError(problems);
   const sender = createHash('sha256').update(`${listen!.host} ${listen!.port}`).digest().readUInt32BE(0);
@@ -101,25 +86,16 @@ export function loadHa(dir: string): HaSettings | undefined {
 
 /** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */
 export function formatSyncEndpoint(e: SyncEndpointSetting): string {
-  return e.v6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  return formatHostPort(e.host, e.port);
 }
 
-/** `ADDRESS:PORT`, `[IPv6]:PORT`; undefined (reported) otherwise. */
+/** `ADDRESS:PORT`, `[IPv6]:PORT` (monitor/client.ts's HOST:PORT, an address literal only: the socket binds it); undefined (reported) otherwise. */
 function endpoint(r: SectionReader, key: string, text: string): SyncEndpointSetting | undefined {
-  const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text);
-  const v4 = v6 ? null : /^([0-9.]+):(\d{1,5})$/.exec(text);
-  const port = Number((v6 ?? v4)?.[2] ?? 0);
-  let host: string | undefined;
-  if (v6) {
-    const b = parseIpv6(v6[1]);
-    if (b !== undefined) host = formatIpv6(b);
-  } else if (v4) {
-    const a = parseIpv4(v4[1]);
-    if (a !== undefined) host = formatIpv4(a);
-  }
-  if (host === undefined || port < 1 || port > 65535) {
+  const p = parseHostPort(text);
+  const v6 = p !== undefined && p.host.includes(':');
+  if (p === undefined || (!v6 && parseIpv4(p.host) === undefined)) {
     r.problem(key, `expected ADDRESS:PORT like 198.18.0.1:7500 (an IPv6 address in brackets, [2001:db8::1]:7500), got ${quote(text)}`);
     return undefined;
   }
-  return { host, port, v6: v6 !== null };
+  return { host: p.host, port: p.port, v6 };
 }

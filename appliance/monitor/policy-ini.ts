@@ -5,7 +5,7 @@ import { SectionReader } from '../config/fields';
 import { ConfigError, type Problem } from '../config/problem';
 import { quote } from '../text/printable';
 import { parseHostPort } from './client';
-import { MonitorKeyBytes, MONITOR_KEY_MAX, MONITOR_KEY_MIN } from './key';
+import { KeyBytes, KEY_MAX, KEY_MIN } from '../config/key-file';
 import type { Policy } from './policy';
 
 /** One appliance the monitor watches: `[appliance NAME]`. */
@@ -13,7 +13,7 @@ export interface WatchedAppliance {
   name: string;
   host: string;
   port: number;
-  key: MonitorKeyBytes;
+  key: KeyBytes;
 }
 
 export interface MonitorConfig {
@@ -53,12 +53,12 @@ export function loadMonitorConfig(path: string): MonitorConfig {
     r.done();
     const hp = at === undefined ? undefined : parseHostPort(at);
     if (at !== undefined && !hp) r.problem('monitor', `expected the appliance's [monitor] listen, ADDRESS:PORT like 198.18.0.1:2130 (an IPv6 address in brackets, [2001:db8::1]:2130), got ${quote(at)}`);
-    let key: MonitorKeyBytes | undefined;
+    let key: KeyBytes | undefined;
     if (keyFile !== undefined) {
       const full = isAbsolute(keyFile) ? keyFile : resolve(dirname(path), keyFile);
-      const got = readSecretFile(full, 'key', MONITOR_KEY_MIN, MONITOR_KEY_MAX);
+      const got = readSecretFile(full, 'key', KEY_MIN, KEY_MAX);
       if (typeof got === 'string') r.problem('key_file', got);
-      else key = new MonitorKeyBytes(got, full);
+      else key = new KeyBytes(got, full, 'MonitorKey');
     }
     if (hp && key) appliances.push({ name: m[1], host: hp.host, port: hp.port, key });
   }

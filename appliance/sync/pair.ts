@@ -1,6 +1,7 @@
 import { formatAddressPort } from '../addr/address';
 import type { Appliance } from '../appliance';
 import { formatSyncEndpoint, type HaSettings } from '../config/ha-ini';
+import type { ServerRecord } from '../config/tables';
 import type { Connection } from '../flow/connection';
 import { EndReason } from '../stats/end-reason';
 import { serverListHash } from '../wire/sync';
@@ -9,6 +10,11 @@ import { SyncStandby } from './standby';
 import { SyncTransport } from './transport';
 
 const NO_MAC = new Uint8Array(6);
+
+/** The hash of servers.ini's list that every datagram carries (wire/sync.ts): each server as "name address:port", in order. */
+export function serversHash(servers: readonly ServerRecord[]): number {
+  return serverListHash(servers.map((s) => `${s.name} ${formatAddressPort(s.address, s.port)}`));
+}
 
 /**
  * Issue 16's connection-state sync of an HA pair, from ha.ini [sync]: this appliance's
@@ -23,7 +29,7 @@ export class SyncPair {
 
   constructor(private readonly appliance: Appliance, private readonly ha: HaSettings) {
     const config = appliance.config;
-    const serverHash = serverListHash(config.servers.map((s) => `${s.name} ${formatAddressPort(s.address, s.port)}`));
+    const serverHash = serversHash(config.servers);
     this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries });
     this.transport = new SyncTransport(ha.listen, ha.peers, (d) => this.standby.receive(d), appliance.log);
     const neighbours = appliance.forwarder.neighbours;
@@ -42,6 +48,10 @@ export class SyncPair {
       },
       { intervalMs: ha.intervalMs },
     );
+  }
+
+  get listen(): HaSettings['listen'] {
+    return this.ha.listen;
   }
 
   /** Binds ha.ini's listen (rejects with the bind's error) and starts the sender's timer. */

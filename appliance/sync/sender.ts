@@ -2,7 +2,7 @@ import { V6_BASE } from '../addr/interner';
 import { writeAddress } from '../addr/address';
 import { writeU32 } from '../wire/ipv4';
 import { emitSyncEntry, SyncKind, syncEntryLength, type ChangedRepr, type EndedRepr, type SplicedRepr, type SyncEndpoint, type SyncEntryRepr } from '../wire/sync-entry';
-import { signSync, SYNC_HEADER, SYNC_MAC, SYNC_MAGIC, SYNC_MAX_DATAGRAM, SYNC_VERSION, SyncHeaderView } from '../wire/sync';
+import { emitSyncHeader, signSync, SYNC_HEADER, SYNC_MAC, SYNC_MAX_DATAGRAM, SYNC_VERSION, SyncHeaderView, type SyncHeaderRepr } from '../wire/sync';
 
 /** What the sync reads of a connection: flow/connection.ts's Connection has every field (times on its clock, seconds). */
 export interface SyncedConnection {
@@ -97,6 +97,8 @@ export class SyncSender {
   private epoch: number;
   private seq = 0;
   private readonly header = new SyncHeaderView();
+  /** The header's fields, filled in place for each datagram. */
+  private readonly headerFields: SyncHeaderRepr = { version: SYNC_VERSION, count: 0, sender: 0, epoch: 0, seq: 0, timeMs: 0, serverHash: 0 };
   /** One entry of each kind, filled in place for each connection: nothing allocated per entry. */
   private readonly splicedEntry: SplicedRepr = {
     kind: SyncKind.Spliced, client: newEndpoint(), vip: newEndpoint(), allocPort: 0, server: 0, serverMac: new Uint8Array(6), state: 0, version: 0,
@@ -243,8 +245,14 @@ export class SyncSender {
   private transmit(i: number): void {
     const b = this.ring[i];
     const len = this.lengths[i];
-    const h = this.header.wrap(b, 0, len);
-    emitHeader(h, this.counts[i], this.cx.sender, this.epoch, this.seq, this.cx.serverHash);
+    const f = this.headerFields;
+    f.count = this.counts[i];
+    f.sender = this.cx.sender;
+    f.epoch = this.epoch;
+    f.seq = this.seq;
+    f.timeMs = Date.now();
+    f.serverHash = this.cx.serverHash;
+    emitSyncHeader(f, this.header.wrap(b, 0, len));
     if (this.seq === 0xffffffff) {
       // RFC 4303 3.3.3: numbers never cycle; a new epoch instead (replay-window.ts).
       this.epoch++;
@@ -257,17 +265,6 @@ export class SyncSender {
     this.lengths[i] = SYNC_HEADER;
     this.counts[i] = 0;
   }
-}
-
-function emitHeader(h: SyncHeaderView, count: number, sender: number, epoch: number, seq: number, serverHash: number): void {
-  h.magic = SYNC_MAGIC;
-  h.version = SYNC_VERSION;
-  h.count = count;
-  h.sender = sender;
-  h.epoch = epoch;
-  h.seq = seq;
-  h.timeMs = Date.now();
-  h.serverHash = serverHash;
 }
 
 /** `e` set to an address number and port: 16 bytes, an IPv4 address as IPv4-mapped (RFC 4291 2.5.5.2). */

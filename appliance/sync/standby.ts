@@ -23,7 +23,7 @@ export interface StandbyOptions {
  * (RFC 4303 3.4.3: after the integrity check, so that a forgery cannot move it), and only then
  * the entries applied, in order. SPLICED entries are held keyed by the client's address and
  * port, at most maxEntries; ENDED removes one, CHANGED updates one. Nothing is served from
- * here: on promotion `takeAll` hands the entries to the Connection table.
+ * here: promotion (not yet built) is to hand `connections()` to the Connection table.
  */
 export class SyncStandby {
   readonly refused = { mac: 0, replay: 0, malformed: 0, staleEpoch: 0, full: 0, servers: 0 };
@@ -57,21 +57,9 @@ export class SyncStandby {
     return true;
   }
 
-  /** The connection of a client, if held. */
-  get(client: SyncEndpoint): HeldConnection | undefined {
-    return this.held.get(keyOf(client));
-  }
-
   /** Every connection held, oldest SPLICED first, left held. */
   connections(): IterableIterator<HeldConnection> {
     return this.held.values();
-  }
-
-  /** Promotion: every connection held, oldest SPLICED first; the standby holds none after. */
-  takeAll(): HeldConnection[] {
-    const all = [...this.held.values()];
-    this.held.clear();
-    return all;
   }
 
   /** `count` entries exactly filling [SYNC_HEADER, end), or undefined. */

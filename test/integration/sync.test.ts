@@ -2,10 +2,9 @@ import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatAddressPort } from '../../appliance/addr/address';
 import { loadConfig } from '../../appliance/config/load';
 import { SyncSender } from '../../appliance/sync/sender';
-import { serverListHash } from '../../appliance/wire/sync';
+import { serversHash } from '../../appliance/sync/pair';
 import { applianceForSuite } from '../lab/appliance-process';
 import { curlSha256, inNs, REPO } from '../lab/lab';
 
@@ -66,7 +65,7 @@ describe('sync: the HA pair\'s connection-state sync (ha.ini), seen from the pee
     let out = Buffer.alloc(0);
     const sender = new SyncSender({
       sender: 7, key: Buffer.from(key), vipPort: 1080, serverMac: () => new Uint8Array(6), alpName: () => '', wallMs: (t) => t * 1000,
-      serverHash: serverListHash(config.servers.map((x) => `${x.name} ${formatAddressPort(x.address, x.port)}`)),
+      serverHash: serversHash(config.servers),
       send: (d, n) => (out = Buffer.from(d.subarray(0, n))),
     }, { epoch: 1 });
     sender.ended(0x0a000001, 4242);

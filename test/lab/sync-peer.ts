@@ -1,8 +1,7 @@
 import { createSocket } from 'node:dgram';
-import { formatAddressPort } from '../../appliance/addr/address';
 import { loadConfig } from '../../appliance/config/load';
 import { SyncStandby } from '../../appliance/sync/standby';
-import { serverListHash } from '../../appliance/wire/sync';
+import { serversHash } from '../../appliance/sync/pair';
 
 /**
  * The other appliance of an HA pair, as far as the sync goes (issue 16): a standby with the
@@ -22,7 +21,7 @@ if (!config.ha) throw new Error('the configuration has no ha.ini');
 const [host, port] = arg('--listen').split(':');
 const standby = new SyncStandby({
   key: config.ha.key.bytes,
-  serverHash: serverListHash(config.servers.map((s) => `${s.name} ${formatAddressPort(s.address, s.port)}`)),
+  serverHash: serversHash(config.servers),
   maxEntries: 1000,
 });
 const socket = createSocket('udp4');

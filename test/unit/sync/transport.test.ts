@@ -23,7 +23,7 @@ describe('sync/transport', function () {
       s.flush();
       await done;
       expect(standby.size).to.equal(1);
-      expect(standby.takeAll()[0].client.port).to.equal(40001);
+      expect([...standby.connections()][0].client.port).to.equal(40001);
       expect([b.stats.received, logged]).to.deep.equal([1, []]);
     } finally {
       await a.close();
