@@ -94,4 +94,3 @@ function credentialLines(c: Config): string[] {
     ...own.map((s) => `  ${s.name.padEnd(width)}  ${describeCredentials(s.credentials!)}`),
   ];
 }
-
