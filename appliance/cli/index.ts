@@ -7,6 +7,7 @@ import { net, NET_USAGE } from './net';
 import { divert, DIVERT_USAGE } from './divert';
 import { monitor, MONITOR_USAGE } from './monitor';
 import { replay, REPLAY_USAGE } from './replay';
+import { keepalived, KEEPALIVED_USAGE } from './keepalived';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -22,6 +23,7 @@ Commands:
   divert  change a running appliance's diverted-address table over its monitor channel
   monitor the network monitor: watch appliances' servers, divert from overloaded ones
   net     set up the host's kernel for the appliance (the VM image; idempotent)
+  keepalived  print keepalived.conf for this appliance of an HA pair (ha.ini [vrrp])
   replay  what a configuration would do with the connections of a capture (pcap), offline
 
 "socksalp <command> --help" describes each command.
@@ -38,6 +40,7 @@ const verbs: Record<string, Verb> = {
   divert: { run: divert, usage: DIVERT_USAGE },
   monitor: { run: monitor, usage: MONITOR_USAGE },
   replay: { run: replay, usage: REPLAY_USAGE },
+  keepalived: { run: keepalived, usage: KEEPALIVED_USAGE },
 };
 
 async function main(argv: string[]): Promise<number> {

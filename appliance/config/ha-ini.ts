@@ -7,11 +7,14 @@ import { SectionReader } from './fields';
 import { readIniFile } from './ini-file';
 import { ConfigError, type Problem } from './problem';
 import { parseIpv4 } from './address';
+import { parseAddress } from '../addr/address';
 import { formatHostPort, parseHostPort } from '../monitor/client';
 import { quote } from '../text/printable';
+import { readVrrp, type VrrpSettings } from './vrrp-ini';
 
 export const HA_FILE = 'ha.ini';
 const SYNC_SECTION = 'sync';
+const VRRP_SECTION = 'vrrp';
 
 /** An address (text as the socket takes it) and a port. */
 export interface SyncEndpointSetting {
@@ -31,6 +34,8 @@ export interface HaSettings {
   maxEntries: number;
   /** This appliance's sender id: 32 bits of SHA-256 of its listen address, which no peer shares. */
   sender: number;
+  /** [vrrp], when present: the keepalived configuration `socksalp keepalived` writes. */
+  vrrp?: VrrpSettings;
 }
 
 /**
@@ -38,7 +43,8 @@ export interface HaSettings {
  * [sync]: listen = ADDRESS:PORT (required), peers = ADDRESS:PORT[, ...] (required), key_file
  * (required; relative to DIR; owner-only as a password file, config/credentials.ts),
  * interval_ms (1 to 1000, default 20), max_entries (1 to 10000000, default 1000000). An IPv6
- * address is written in brackets, [2001:db8::1]:7500. Every problem is thrown as one ConfigError.
+ * address is written in brackets, [2001:db8::1]:7500. [vrrp] is optional (config/vrrp-ini.ts).
+ * Every problem is thrown as one ConfigError.
  */
 export function loadHa(dir: string): HaSettings | undefined {
   const path = join(dir, HA_FILE);
@@ -47,7 +53,7 @@ export function loadHa(dir: string): HaSettings | undefined {
   const file = readIniFile(path, problems);
   if (!file) throw new ConfigError(problems);
   for (const s of file.sections.values()) {
-    if (s.name !== SYNC_SECTION) problems.push({ file: file.name, line: s.line, section: s.name, message: 'unknown section (expected [sync])' });
+    if (s.name !== SYNC_SECTION && s.name !== VRRP_SECTION) problems.push({ file: file.name, line: s.line, section: s.name, message: 'unknown section (expected [sync] or [vrrp])' });
   }
   const section = file.sections.get(SYNC_SECTION);
   if (section === undefined) {
@@ -79,9 +85,15 @@ export function loadHa(dir: string): HaSettings | undefined {
     if (typeof got === 'string') r.problem('key_file', got);
     else key = new KeyBytes(got, full, 'SyncKey');
   }
+  const vrrpSection = file.sections.get(VRRP_SECTION);
+  const vrrp = vrrpSection === undefined ? undefined : readVrrp(new SectionReader(file, vrrpSection, problems));
+  // The sync socket binds on both appliances: on the backup a shared address is absent.
+  if (listen !== undefined && vrrp?.addresses.some((p) => p.address === parseAddress(listen.host))) {
+    r.problem('listen', `${quote(formatSyncEndpoint(listen))} is a shared address of [vrrp] address: the sync listens on this appliance's own`);
+  }
   if (problems.length) throw new ConfigError(problems);
   const sender = createHash('sha256').update(`${listen!.host} ${listen!.port}`).digest().readUInt32BE(0);
-  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, sender };
+  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, sender, vrrp };
 }
 
 /** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */

@@ -1,5 +1,6 @@
 import { formatAddress, formatAddressPort, isV6 } from '../addr/address';
 import { formatSyncEndpoint } from './ha-ini';
+import type { VrrpSettings } from './vrrp-ini';
 import { formatPrefixAny } from '../addr/prefix';
 import { formatIpv4, formatMac } from './address';
 import type { Config } from './tables';
@@ -51,6 +52,7 @@ export function summarizeConfig(c: Config): string {
     `  diverted   ${divertedCount(c)}`,
     ...(c.monitor ? [`  monitor    listen ${formatIpv4(c.monitor.address)}:${c.monitor.port}, key_file ${printable(c.monitor.key.file, Infinity)} (key: ${c.monitor.key.bytes.length} bytes), max_skew ${c.monitor.maxSkew}s, rate ${c.monitor.rate}/s`] : []),
     ...(c.ha ? [`  sync       listen ${formatSyncEndpoint(c.ha.listen)}, peers ${c.ha.peers.map(formatSyncEndpoint).join(', ')}, key_file ${printable(c.ha.key.file, Infinity)} (key: ${c.ha.key.bytes.length} bytes), interval ${c.ha.intervalMs} ms, holds at most ${c.ha.maxEntries}`] : []),
+    ...(c.ha?.vrrp ? [`  vrrp       ${vrrpLine(c.ha.vrrp)}`] : []),
     ...(c.metrics ? [`  metrics    listen ${formatIpv4(c.metrics.address)}:${c.metrics.port} (GET /metrics)`] : []),
     ...(c.capture ? [`  capture    drops ${printable(c.capture.drops, Infinity)} (max_bytes ${c.capture.maxBytes}, snaplen ${c.capture.snaplen})`] : []),
     ...(c.export ? [`  export     ipfix ${formatIpv4(c.export.address)}:${c.export.port} (UDP), interim ${c.export.interim}s, template_refresh ${c.export.templateRefresh}s, observation_domain ${c.export.observationDomain}`] : []),
@@ -63,6 +65,12 @@ export function summarizeConfig(c: Config): string {
     ...credentialLines(c),
     ...divertedLines(c),
   ].join('\n');
+}
+
+/** ha.ini [vrrp] in one line: what `socksalp keepalived` writes into keepalived.conf. */
+function vrrpLine(v: VrrpSettings): string {
+  const to = v.unicastPeers.length ? `unicast to ${v.unicastPeers.map(formatAddress).join(', ')}` : 'multicast';
+  return `${v.addresses.map(formatPrefixAny).join(', ')} on ${v.interface}, router_id ${v.routerId}, priority ${v.priority}, advert_int ${v.advertInt}s, ${to}${v.preempt ? '' : ', nopreempt'}`;
 }
 
 function divertedCount(c: Config): string {

@@ -35,6 +35,7 @@ NEEDED=(
   strace:strace
   perf:linux-perf
   ndisc6:ndisc6
+  keepalived:keepalived
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
@@ -60,11 +61,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Debian services the lab's packages bring, kept off: the lab runs its own nsd in salab-inet
-# (lab.sh), and of prometheus only promtool is wanted (the metrics test checks the appliance's
-# text with it). Debian enables nsd (listening on every address's port 53) and prometheus (a
-# server on port 9090 scraping localhost); policy-rc.d keeps them from starting at install, and
-# here they are also kept from starting at boot and stopped if something started them anyway.
-# Idempotent: nothing is done once a service is disabled and stopped.
+# and its own keepalived in each appliance namespace (lab.sh ha), and of prometheus only
+# promtool is wanted (the metrics test checks the appliance's text with it). Debian enables nsd
+# (listening on every address's port 53), keepalived (when /etc/keepalived/keepalived.conf
+# exists) and prometheus (a server on port 9090 scraping localhost); policy-rc.d keeps them
+# from starting at install, and here they are also kept from starting at boot and stopped if
+# something started them anyway. Idempotent: nothing is done once a service is disabled and
+# stopped.
 keep_off() {
   local name=$1 daemon=$2 pidfile=$3 why=$4
   [ "$(id -u)" = 0 ] || return 0
@@ -90,6 +93,7 @@ keep_off() {
   fi
 }
 keep_off nsd /usr/sbin/nsd /run/nsd/nsd.pid 'the lab runs its own'
+keep_off keepalived /usr/sbin/keepalived /run/keepalived.pid 'the lab runs its own, in its namespaces'
 keep_off prometheus /usr/bin/prometheus /run/prometheus/prometheus.pid 'the lab needs only promtool'
 
 # Debian's nfdump starts an nfcapd only for each /etc/nfdump/*.conf, and ships none: nothing to

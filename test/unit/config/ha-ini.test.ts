@@ -73,7 +73,7 @@ describe('config/ha-ini: ha.ini', function () {
       [GOOD + 'interval_ms = 0\n', 'ha.ini:5: [sync] interval_ms: expected a whole number from 1 to 1000, got "0"'],
       [GOOD + 'max_entries = lots\n', 'ha.ini:5: [sync] max_entries: expected a whole number from 1 to 10000000, got "lots"'],
       [GOOD + 'port = 7500\n', 'ha.ini:5: [sync] port: unknown key (expected one of: interval_ms, key_file, listen, max_entries, peers)'],
-      [GOOD + '[vrrp]\n', 'ha.ini:5: [vrrp]: unknown section (expected [sync])'],
+      [GOOD + '[bgp]\n', 'ha.ini:5: [bgp]: unknown section (expected [sync] or [vrrp])'],
       ['; nothing\n', 'ha.ini: no [sync] section: remove ha.ini for a single appliance, or add [sync] with listen, peers and key_file'],
     ];
     for (const [text, expected] of cases) {
