@@ -80,6 +80,7 @@
 # there in both sorts.
 #
 # Usage: lab.sh up [--vm] | down | status [--vm] | env | tun | queues multi|single | stop-server NAME | start-server NAME
+#        lab.sh ha up | down | keepalived-start a|b | keepalived-stop a|b
 #   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
 #   down    stop every lab process by pid, delete the namespaces and files (always safe)
 #   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
@@ -87,6 +88,9 @@
 #   tun     make the TUN alp0 again with its routes, as up does (after a test deleted it)
 #   queues multi|single  make alp0 and the TAPs again multi-queue (several workers) or single-queue
 #   stop-server / start-server   stop or restart one SOCKS server's process (failure tests)
+#   ha up|down  the HA pair's topology on top of the host sort (below, "The HA sort"); down puts
+#               the normal lab back. ha keepalived-start|stop a|b: keepalived in A's or B's
+#               namespace, by pid. env gives LAB_HA_* while it is up
 set -Eeuo pipefail
 
 # The lab's daemons must not inherit the caller's descriptors: a lock held around a test run
@@ -402,14 +406,29 @@ make_files() {
   printf 'hello from the socksalp lab\n' >"$RUN/www/hello.txt"
 }
 
-# A bridge in the appliance's namespace joining a segment's veth and a TAP.
+# A bridge in an appliance's namespace (NS, the appliance's by default) joining a segment's veth
+# and a TAP.
 segment_bridge() {
-  local br=$1 tap=$2 veth=$3 dev
-  ip -n "$NS_APP" link add "$br" type bridge
-  ip -n "$NS_APP" tuntap add mode tap name "$tap"
-  ip -n "$NS_APP" link set "$tap" master "$br"
-  ip -n "$NS_APP" link set "$veth" master "$br"
-  for dev in "$br" "$tap" "$veth"; do ip -n "$NS_APP" link set "$dev" up; done
+  local br=$1 tap=$2 veth=$3 ns=${4:-$NS_APP} dev
+  ip -n "$ns" link add "$br" type bridge
+  ip -n "$ns" tuntap add mode tap name "$tap"
+  ip -n "$ns" link set "$tap" master "$br"
+  ip -n "$ns" link set "$veth" master "$br"
+  for dev in "$br" "$tap" "$veth"; do ip -n "$ns" link set "$dev" up; done
+}
+
+# The client's routes into the lab, through the appliance's host (198.18.0.1, or keepalived's
+# shared address of that number in the HA sort): replaced, so that they follow the intranet's
+# addresses from c0 to br-lan and back. $1 host: also the internet, as the host sort routes it.
+client_routes() {
+  ip -n "$NS_CLIENT" route replace $VIP/32 via 198.18.0.1
+  ip -n "$NS_CLIENT" route replace 198.19.0.0/16 via 198.18.0.1
+  ip -n "$NS_CLIENT" route replace $VIP6/128 via $APP6
+  ip -n "$NS_CLIENT" route replace $SEGMENTS6 via $APP6
+  if [ "${1:-}" = host ]; then
+    ip -n "$NS_CLIENT" route replace 203.0.113.0/24 via 198.18.0.1
+    ip -n "$NS_CLIENT" route replace $INET6 via $APP6
+  fi
 }
 
 build() {
@@ -429,10 +448,7 @@ build() {
   ip -n "$NS_CLIENT" addr add 198.18.0.2/24 dev c0
   ip -n "$NS_CLIENT" addr add $CLIENT6/64 dev c0
   ip -n "$NS_CLIENT" link set c0 up
-  ip -n "$NS_CLIENT" route add $VIP/32 via 198.18.0.1
-  ip -n "$NS_CLIENT" route add 198.19.0.0/16 via 198.18.0.1
-  ip -n "$NS_CLIENT" route add $VIP6/128 via $APP6
-  ip -n "$NS_CLIENT" route add $SEGMENTS6 via $APP6
+  client_routes "$appliance"
   if [ "$appliance" = vm ]; then
     segment_bridge br-intra vm-intra intra0
   else
@@ -440,12 +456,10 @@ build() {
     ip -n "$NS_APP" addr add $APP6/64 dev intra0
     ip -n "$NS_APP" link set intra0 up
     ip netns exec "$NS_APP" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-    tun_up
-    # The internet through the appliance: the client sends it to the appliance's host, whose
-    # kernel puts it into the TUN (tun_up); the appliance's [routes] carry it on to the router
-    # sa (IPv4) or sf (IPv6).
-    ip -n "$NS_CLIENT" route add 203.0.113.0/24 via 198.18.0.1
-    ip -n "$NS_CLIENT" route add $INET6 via $APP6
+    # The internet through the appliance: the client sends it to the appliance's host
+    # (client_routes), whose kernel puts it into the TUN (tun_up); the appliance's [routes]
+    # carry it on to the router sa (IPv4) or sf (IPv6).
+    tun_up "$NS_APP"
     # Replies from the internet come back asymmetrically: sa sends them to the kernel's leg
     # 198.19.1.254, so 203.0.113.x arrives on br-sa while the route back to it points into alp0.
     # Strict reverse-path filtering (1, which a new namespace inherits from the host's "all" and
@@ -628,6 +642,12 @@ stop_pid() {
 
 down() {
   local f ns pid
+  # The HA sort's processes first (lab.sh ha: their pid files are under $HA).
+  for f in "$HA"/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null || true)
+    [ -n "$pid" ] && stop_pid "$pid"
+  done
   if [ -d "$RUN" ]; then
     for f in "$RUN"/*.pid; do
       [ -e "$f" ] || continue
@@ -635,7 +655,7 @@ down() {
       [ -n "$pid" ] && stop_pid "$pid"
     done
   fi
-  for ns in $(all_ns); do
+  for ns in $(all_ns) $NS_APP2; do
     ip netns list | grep -qw "^$ns" || continue
     # What still runs inside a lab namespace was started there by the lab or its tests.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
@@ -737,15 +757,16 @@ EOF
   echo "LAB_SERVERS=$(for s in "${SERVERS[@]}"; do set -- $s; printf '%s,' "$1"; done | sed 's/,$//')"
 }
 
-# The TUN in the appliance's namespace, up, with the routes into it: both VIPs and the lab's
-# internet of each family. Also `lab.sh tun`, for a test that deleted it. $1: multi_queue, or none.
+# The TUN in an appliance's namespace $1, up, with the routes into it: both VIPs and the lab's
+# internet of each family. Also `lab.sh tun`, for a test that deleted it. $2: multi_queue, or none.
 tun_up() {
-  ip -n "$NS_APP" tuntap add mode tun name alp0 ${1:-}
-  ip -n "$NS_APP" link set alp0 up
-  ip -n "$NS_APP" route add $VIP/32 dev alp0
-  ip -n "$NS_APP" route add $VIP6/128 dev alp0
-  ip -n "$NS_APP" route add 203.0.113.0/24 dev alp0
-  ip -n "$NS_APP" route add $INET6 dev alp0
+  local ns=$1
+  ip -n "$ns" tuntap add mode tun name alp0 ${2:-}
+  ip -n "$ns" link set alp0 up
+  ip -n "$ns" route add $VIP/32 dev alp0
+  ip -n "$ns" route add $VIP6/128 dev alp0
+  ip -n "$ns" route add 203.0.113.0/24 dev alp0
+  ip -n "$ns" route add $INET6 dev alp0
 }
 
 # `lab.sh queues multi|single`: makes the TUN and the servers' TAPs again, multi-queue (for an
@@ -756,7 +777,7 @@ queues() {
   local mq=
   [ "$1" = multi ] && mq=multi_queue
   ip -n "$NS_APP" link del alp0 2>/dev/null || true
-  tun_up $mq
+  tun_up "$NS_APP" $mq
   for s in "${SERVERS[@]}"; do
     set -- $s
     ip -n "$NS_APP" link del alp-$1 2>/dev/null || true
@@ -766,14 +787,218 @@ queues() {
   done
 }
 
+# --- The HA sort (issue 16): `lab.sh ha up|down|keepalived-start a|b|keepalived-stop a|b`, on
+# top of the host sort's lab. A second appliance host, salab-app2 (B; salab-app is A), shares
+# the intranet and the server segments with A:
+#   salab-client   bridge br-lan carries the client's addresses (taken from c0, now its port)
+#                  and joins c0 (to A's intra0) and lan-b (to B's intra0): one L2, without
+#                  multicast snooping (VRRP's 224.0.0.18 and ff02::12 reach every port)
+#   salab-app  A   intra0 198.18.0.3/24 and 2001:db8:18::3/64 instead of .1 and ::1
+#   salab-app2 B   intra0 198.18.0.4/24 and 2001:db8:18::4/64; its own TUN alp0 with the same
+#                  routes as A's; per server of conf/ (sa..sd), a bridge br-sX without an
+#                  address holding B's TAP alp-sX and veth pa-sX, whose peer pb-sX is a port of
+#                  A's br-sX: each segment is one L2 holding both appliances' TAPs. A's kernel
+#                  keeps 198.19.N.254 (the way back from the internet through sa); B has none.
+#                  Forwards, rp_filter loose, as A
+# 198.18.0.1 and 2001:db8:18::1, the client's next hop, become keepalived's shared addresses
+# (VRRPv3, router id 18): keepalived in each appliance namespace moves them, A at priority 150,
+# B at 100. Each appliance has its configuration directory, a copy of conf/ with its own
+# control socket and ha.ini ([sync] between .3 and .4 port 7500, one key made at `ha up`,
+# [vrrp]), and keepalived.conf written there by `socksalp keepalived` (this clone's dist/).
+# `ha down` (and `down`) stops the keepalived instances by pid and puts the normal lab back as
+# `up` made it.
+NS_APP2=$PREFIX-app2
+HA=$RUN/ha
+HA_NIC=intra0
+HA_BRIDGE=br-lan
+HA_ROUTER_ID=18
+HA_SYNC_PORT=7500
+# name namespace IPv4 IPv6 priority (the appliances of the pair)
+HA_APPLIANCES=("a $NS_APP 198.18.0.3 2001:db8:18::3 150" "b $NS_APP2 198.18.0.4 2001:db8:18::4 100")
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+
+ha_entry() {
+  local e
+  for e in "${HA_APPLIANCES[@]}"; do [ "${e%% *}" = "$1" ] && { echo "$e"; return 0; }; done
+  log "no HA appliance named ${1:-} (a or b)"
+  return 1
+}
+
+# An appliance's control socket, in a directory of its own: a test's ApplianceProcess removes
+# the socket's directory when it stops the appliance.
+ha_socket() { echo "$HA/$1-control/control.sock"; }
+
+ha_is_up() { [ -f "$HA/up" ] && ip netns list | grep -qw "^$NS_APP2"; }
+
+# $HA/NAME: a copy of conf/'s appliance.ini, alp.ini and servers.ini with the appliance's own
+# control socket, its ha.ini and keepalived.conf. NAME ADDR PRIORITY PEER
+ha_conf() {
+  local name=$1 addr=$2 prio=$3 peer=$4 dir=$HA/$1 f
+  mkdir -p "$dir"
+  for f in appliance.ini alp.ini servers.ini; do cp "$REPO/conf/$f" "$dir/$f"; done
+  sed -i "s|^control_socket = .*|control_socket = $(ha_socket "$name")|" "$dir/appliance.ini"
+  install -m 600 "$HA/ha.key" "$dir/ha.key"
+  printf '%s\n' '[sync]' "listen = $addr:$HA_SYNC_PORT" "peers = $peer:$HA_SYNC_PORT" 'key_file = ha.key' '' \
+    '[vrrp]' "interface = $HA_NIC" "router_id = $HA_ROUTER_ID" "priority = $prio" "address = 198.18.0.1/24, $APP6/64" >"$dir/ha.ini"
+  node "$REPO/dist/appliance/cli/index.js" keepalived --config "$dir" >"$dir/keepalived.conf"
+}
+
+ha_build() {
+  local s
+  mkdir -p "$HA"
+  ip netns add "$NS_APP2"
+  ip netns exec "$NS_APP2" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+  ip -n "$NS_APP2" link set lo up
+
+  # The intranet as one L2: the client's addresses move from c0 to br-lan, c0 becomes its port.
+  ip -n "$NS_CLIENT" link add "$HA_BRIDGE" type bridge mcast_snooping 0
+  ip -n "$NS_CLIENT" addr flush dev c0 scope global
+  ip -n "$NS_CLIENT" link set c0 master "$HA_BRIDGE"
+  ip link add lan-b netns "$NS_CLIENT" type veth peer name "$HA_NIC" netns "$NS_APP2"
+  ip -n "$NS_CLIENT" link set lan-b master "$HA_BRIDGE"
+  ip -n "$NS_CLIENT" addr add 198.18.0.2/24 dev "$HA_BRIDGE"
+  ip -n "$NS_CLIENT" addr add $CLIENT6/64 dev "$HA_BRIDGE"
+  ip -n "$NS_CLIENT" link set lan-b up
+  ip -n "$NS_CLIENT" link set "$HA_BRIDGE" up
+  client_routes host
+
+  # A's own addresses instead of the next hop's, which keepalived now holds.
+  ip -n "$NS_APP" addr flush dev "$HA_NIC" scope global
+  ip -n "$NS_APP" addr add 198.18.0.3/24 dev "$HA_NIC"
+  ip -n "$NS_APP" addr add 2001:db8:18::3/64 dev "$HA_NIC"
+  ip -n "$NS_APP2" addr add 198.18.0.4/24 dev "$HA_NIC"
+  ip -n "$NS_APP2" addr add 2001:db8:18::4/64 dev "$HA_NIC"
+  ip -n "$NS_APP2" link set "$HA_NIC" up
+
+  # B's host as A's: forwarding, loose reverse-path filter (build's reasons), the TUN.
+  ip netns exec "$NS_APP2" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.rp_filter=2
+  tun_up "$NS_APP2"
+  # Each segment of conf/'s servers reaches B's TAP through a veth from A's bridge.
+  for s in $VM_SERVERS; do
+    ip link add pb-$s netns "$NS_APP" type veth peer name pa-$s netns "$NS_APP2"
+    ip -n "$NS_APP" link set pb-$s master br-$s
+    ip -n "$NS_APP" link set pb-$s up
+    segment_bridge br-$s alp-$s pa-$s "$NS_APP2"
+  done
+
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$HA/ha.key")
+  ha_conf a 198.18.0.3 150 198.18.0.4
+  ha_conf b 198.18.0.4 100 198.18.0.3
+  wait_addresses
+  touch "$HA/up"
+}
+
+# keepalived for appliance a or b in its namespace, in the foreground as a lab child: its pid
+# files and log under $HA, only the VRRP process (no checkers, no BFD).
+ha_keepalived_start() {
+  local entry pid
+  entry=$(ha_entry "$1")
+  set -- $entry
+  pid=$(cat "$HA/keepalived-$1.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && alive "$pid"; then log "keepalived $1 already runs (pid $pid)"; return 0; fi
+  spawn "$2" "ha/keepalived-$1" keepalived --dont-fork --log-console --log-detail --vrrp \
+    -f "$HA/$1/keepalived.conf" -p "$HA/$1/keepalived.pid" -r "$HA/$1/vrrp.pid"
+}
+
+ha_keepalived_stop() {
+  local entry f
+  entry=$(ha_entry "$1")
+  set -- $entry
+  f=$HA/keepalived-$1.pid
+  if [ -f "$f" ]; then stop_pid "$(cat "$f")"; fi
+  rm -f "$f"
+}
+
+ha_up() {
+  if [ "$(cat "$RUN/appliance" 2>/dev/null)" != host ] || ! status host 2>/dev/null; then
+    log "the lab is not up for an appliance on the host: lab.sh up first"
+    return 1
+  fi
+  if ha_is_up; then log "ha already up"; return 0; fi
+  ha_down
+  trap 'log "ha setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || ha_down' ERR
+  ha_build
+  trap - ERR
+  log "ha up: appliances A in $NS_APP (198.18.0.3) and B in $NS_APP2 (198.18.0.4), sharing 198.18.0.1 and $APP6 on $HA_NIC once keepalived runs (lab.sh ha keepalived-start a|b)"
+}
+
+# Stops keepalived and whatever else runs in B's namespace, deletes it (and its veths: lan-b in
+# the client, pb-sX in A) and puts the normal lab back: 198.18.0.1 and $APP6 on A's intra0,
+# the client's addresses and routes on c0. Safe at any point, and when no HA part is there.
+ha_down() {
+  local f pid
+  for f in "$HA"/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [ -n "$pid" ]; then stop_pid "$pid"; fi
+  done
+  if ip netns list | grep -qw "^$NS_APP2"; then
+    for pid in $(ip netns pids "$NS_APP2" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$NS_APP2"
+  fi
+  if ip netns list | grep -qw "^$NS_CLIENT" && ip -n "$NS_CLIENT" link show "$HA_BRIDGE" >/dev/null 2>&1; then
+    ip -n "$NS_CLIENT" link del "$HA_BRIDGE"
+    ip -n "$NS_CLIENT" addr replace 198.18.0.2/24 dev c0
+    ip -n "$NS_CLIENT" addr replace $CLIENT6/64 dev c0
+    client_routes host
+  fi
+  if ip netns list | grep -qw "^$NS_APP" && ip -n "$NS_APP" addr show dev "$HA_NIC" 2>/dev/null | grep -q ' 198\.18\.0\.3/'; then
+    ip -n "$NS_APP" addr flush dev "$HA_NIC" scope global
+    ip -n "$NS_APP" addr add 198.18.0.1/24 dev "$HA_NIC"
+    ip -n "$NS_APP" addr add $APP6/64 dev "$HA_NIC"
+  fi
+  rm -rf "$HA"
+}
+
+# The HA sort's facts, when it is up: after env_facts' in `lab.sh env`.
+ha_env() {
+  ha_is_up || return 0
+  local e up
+  echo "LAB_HA=up"
+  echo "LAB_HA_NIC=$HA_NIC"
+  echo "LAB_HA_BRIDGE=$HA_BRIDGE"
+  echo "LAB_HA_ROUTER_ID=$HA_ROUTER_ID"
+  echo "LAB_HA_SHARED=198.18.0.1"
+  echo "LAB_HA_SHARED6=$APP6"
+  echo "LAB_HA_KEY_FILE=$HA/ha.key"
+  for e in "${HA_APPLIANCES[@]}"; do
+    set -- $e
+    up=${1^^}
+    echo "LAB_HA_${up}_NS=$2"
+    echo "LAB_HA_${up}_ADDRESS=$3"
+    echo "LAB_HA_${up}_ADDRESS6=$4"
+    echo "LAB_HA_${up}_PRIORITY=$5"
+    echo "LAB_HA_${up}_CONF=$HA/$1"
+    echo "LAB_HA_${up}_SOCKET=$(ha_socket "$1")"
+    echo "LAB_HA_${up}_SYNC=$3:$HA_SYNC_PORT"
+    echo "LAB_HA_${up}_KEEPALIVED_CONF=$HA/$1/keepalived.conf"
+    echo "LAB_HA_${up}_KEEPALIVED_LOG=$HA/keepalived-$1.log"
+  done
+}
+
+ha() {
+  case "${1:-}" in
+    up) ha_up ;;
+    down) ha_down ;;
+    keepalived-start)
+      ha_is_up || { log "the HA sort is not up: lab.sh ha up first"; return 1; }
+      ha_keepalived_start "${2:?a or b}"
+      ;;
+    keepalived-stop) ha_keepalived_stop "${2:?a or b}" ;;
+    *) log "usage: lab.sh ha up | down | keepalived-start a|b | keepalived-stop a|b"; return 2 ;;
+  esac
+}
+
 appliance=host
 case "${2:-}" in
   --vm) appliance=vm ;;
   "") ;;
-  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || [ "$1" = queues ] || { log "unknown option ${2}"; exit 2; } ;;
+  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || [ "$1" = queues ] || [ "$1" = ha ] || { log "unknown option ${2}"; exit 2; } ;;
 esac
 case "${1:-}" in
   up)
+    # up gives the normal lab: what a run left of the HA sort (it ended without ha down) goes first.
+    ha_down
     if status "$appliance" 2>/dev/null; then log "already up"; exit 0; fi
     down
     trap 'log "setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || down' ERR
@@ -785,8 +1010,9 @@ case "${1:-}" in
   stop-server) stop_server "${2:?server name}" ;;
   start-server) start_server "${2:?server name}"; wait_server "$2" ;;
   status) status "$appliance" ;;
-  tun) tun_up ;;
+  tun) tun_up "$NS_APP" ;;
   queues) queues "${2:?multi or single}" ;;
-  env) env_facts ;;
+  env) env_facts; ha_env ;;
+  ha) shift; ha "$@" ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApplianceProcess } from '../lab/appliance-process';
+import { curlSha256, labFacts, REPO, useLab, type LabFacts } from '../lab/lab';
+
+const SCRIPT = join(REPO, 'test', 'lab', 'lab.sh');
+const lab = (...args: string[]) => execFileSync('bash', [SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** The global addresses on a namespace's intra0, as `ip -br addr` lists them. */
+function addresses(ns: string): string[] {
+  return execFileSync('ip', ['-n', ns, '-br', 'addr', 'show', 'dev', 'intra0'], { encoding: 'utf8' }).trim().split(/\s+/).slice(2).filter((a) => !a.startsWith('fe80:'));
+}
+
+/**
+ * What `ha down` must put back as `up` made it: the client's addresses, routes and links, and
+ * A's intra0, routes and devices. Not the carrier and link-local addresses of A's TUN and TAPs,
+ * which any appliance's run changes.
+ */
+function normalLab(): string {
+  const ip = (ns: string, ...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+  const client = 'salab-client';
+  const app = 'salab-app';
+  return [
+    ip(client, '-br', 'addr'), ip(client, 'route'), ip(client, '-6', 'route'), ip(client, '-br', 'link'),
+    ip(app, '-br', 'addr', 'show', 'dev', 'intra0'), ip(app, 'route'),
+    ip(app, '-6', 'route').split('\n').filter((l) => !/^fe80::\/64 dev alp/.test(l)).join('\n'),
+    ip(app, '-o', 'link').split('\n').map((l) => l.split(':')[1] ?? '').join(' '),
+  ].join('\n');
+}
+
+async function until(what: string, ok: () => boolean, ms: number): Promise<number> {
+  const start = Date.now();
+  while (!ok()) {
+    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - start;
+}
+
+/**
+ * Issue 16's HA pair in the lab (lab.sh ha): two real appliances, A in salab-app and B in
+ * salab-app2, each with its keepalived (its keepalived.conf from `socksalp keepalived`). The
+ * shared next hop 198.18.0.1 lands on A (priority 150), a download from the client through the
+ * VIP is whole, and when A's keepalived stops, the address moves to B and a download is whole
+ * again, through B. `ha down` then gives the normal lab back, as the suites after this one need it.
+ */
+describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', function () {
+  this.timeout(120_000);
+  let facts: LabFacts;
+  let normal = '';
+  const apps: ApplianceProcess[] = [];
+  let a: ApplianceProcess;
+  let b: ApplianceProcess;
+
+  before(async function () {
+    useLab();
+    normal = normalLab();
+    lab('ha', 'up');
+    facts = labFacts();
+    expect(facts.LAB_HA).to.equal('up');
+    a = new ApplianceProcess(facts.LAB_HA_A_CONF, facts.LAB_HA_A_SOCKET, {}, facts.LAB_HA_A_NS);
+    apps.push(a);
+    b = new ApplianceProcess(facts.LAB_HA_B_CONF, facts.LAB_HA_B_SOCKET, {}, facts.LAB_HA_B_NS);
+    apps.push(b);
+    await Promise.all([a.ready(), b.ready()]);
+    lab('ha', 'keepalived-start', 'a');
+    lab('ha', 'keepalived-start', 'b');
+  });
+
+  /** keepalived first (its notify scripts talk to the appliances), then each appliance still running, checked as it ends. */
+  async function stopAll(): Promise<void> {
+    const problems: string[] = [];
+    for (const name of ['a', 'b']) {
+      try { lab('ha', 'keepalived-stop', name); } catch (e) { problems.push(String(e)); }
+    }
+    for (const app of apps.splice(0)) {
+      try { await app.finish(); } catch (e) { problems.push((e as Error).message); }
+    }
+    if (problems.length) throw new Error(problems.join('\n'));
+  }
+
+  after(async function () {
+    try {
+      await stopAll();
+    } finally {
+      lab('ha', 'down');
+    }
+  });
+
+  const download = async () => curlSha256(facts.LAB_NS_CLIENT, ['--socks5', `${facts.LAB_VIP}:1080`, `http://${facts.LAB_WEB_ADDR}/big.bin`]);
+  const keepalivedLogs = () => ['A', 'B'].map((x) => `--- keepalived ${x}:\n${readFileSync(facts[`LAB_HA_${x}_KEEPALIVED_LOG`], 'utf8')}`).join('\n');
+
+  it('puts the shared addresses on A, the higher priority, and carries a download through A', async function () {
+    const shared = [`${facts.LAB_HA_SHARED}/24`, `${facts.LAB_HA_SHARED6}/64`];
+    // Three advertisement intervals and the skew (RFC 5798 6.4.2), then A's first adverts.
+    await until('198.18.0.1 and 2001:db8:18::1 on A', () => shared.every((s) => addresses(facts.LAB_HA_A_NS).includes(s)), 10_000)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${keepalivedLogs()}`); });
+    expect(addresses(facts.LAB_HA_B_NS)).to.deep.equal([`${facts.LAB_HA_B_ADDRESS}/24`, `${facts.LAB_HA_B_ADDRESS6}/64`]);
+    const d = await download();
+    expect(d.sha256, d.stderr).to.equal(facts.LAB_BIG_SHA256);
+  });
+
+  it('moves them to B within a few seconds once A\'s keepalived stops, and B carries the next download', async function () {
+    lab('ha', 'keepalived-stop', 'a');
+    const ms = await until('198.18.0.1 on B', () => addresses(facts.LAB_HA_B_NS).includes(`${facts.LAB_HA_SHARED}/24`), 5_000)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${keepalivedLogs()}`); });
+    console.log(`      198.18.0.1 on B ${ms} ms after A's keepalived stopped`);
+    expect(addresses(facts.LAB_HA_A_NS)).to.deep.equal([`${facts.LAB_HA_A_ADDRESS}/24`, `${facts.LAB_HA_A_ADDRESS6}/64`]);
+    const d = await download();
+    expect(d.sha256, d.stderr).to.equal(facts.LAB_BIG_SHA256);
+  });
+
+  it('ha down gives the normal lab back, and ha down again changes nothing', async function () {
+    await stopAll();
+    lab('ha', 'down');
+    expect(normalLab()).to.equal(normal);
+    expect(labFacts().LAB_HA).to.equal(undefined);
+    lab('ha', 'down');
+    expect(normalLab()).to.equal(normal);
+  });
+});
