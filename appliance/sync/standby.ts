@@ -23,7 +23,7 @@ export interface StandbyOptions {
  * (RFC 4303 3.4.3: after the integrity check, so that a forgery cannot move it), and only then
  * the entries applied, in order. SPLICED entries are held keyed by the client's address and
  * port, at most maxEntries; ENDED removes one, CHANGED updates one. Nothing is served from
- * here: promotion (not yet built) is to hand `connections()` to the Connection table.
+ * here: on becoming master, sync/promotion.ts takes `connections()` into the Connection table.
  */
 export class SyncStandby {
   readonly refused = { mac: 0, replay: 0, malformed: 0, staleEpoch: 0, full: 0, servers: 0 };
@@ -60,6 +60,11 @@ export class SyncStandby {
   /** Every connection held, oldest SPLICED first, left held. */
   connections(): IterableIterator<HeldConnection> {
     return this.held.values();
+  }
+
+  /** Lets go of every connection held (they were taken over: sync/promotion.ts). */
+  clear(): void {
+    this.held.clear();
   }
 
   /** `count` entries exactly filling [SYNC_HEADER, end), or undefined. */
