@@ -14,6 +14,9 @@ const NO_MAC = new Uint8Array(6);
 /** How long a master stopped by SIGTERM waits for keepalived to make it backup (its peer master) before it stops anyway. */
 const HANDOVER_MS = 5000;
 
+/** Connections a resync sends per sender interval: about 40 datagrams of the ring's 64. */
+const RESYNC_SHARE = 400;
+
 /** The last promotion, for `ctl status`. */
 interface Promotion {
   at: string;
@@ -50,6 +53,9 @@ export class SyncPair {
   /** Whether `ctl role` ever set the role: keepalived manages it, and a stop hands over first. */
   private managed = false;
   private promotion: Promotion | undefined;
+  private resyncing = false;
+  private closed = false;
+  readonly stats = { resyncs: 0 };
   /** ms since 1970 to the tables' clock (seconds since the process began). */
   private readonly origin = Date.now() - performance.now();
 
@@ -57,7 +63,7 @@ export class SyncPair {
     const config = appliance.config;
     this.role = ha.role;
     const serverHash = serversHash(config.servers);
-    this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries });
+    this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries, onPeerStart: () => this.resync() });
     this.transport = new SyncTransport(ha.listen, ha.peers, (d) => this.standby.receive(d), appliance.log);
     const neighbours = appliance.forwarder.neighbours;
     this.sender = new SyncSender(
@@ -124,6 +130,32 @@ export class SyncPair {
     this.appliance.log(`backup: serving stopped; ${n} connection(s) left to the peer`);
   }
 
+  /**
+   * A peer (re)started: it holds none of this one's connections, so a master sends it every
+   * spliced one again, as IPVS's sync daemon and conntrackd's resync do, a share per sender
+   * interval so that the ring never overflows.
+   */
+  private resync(): void {
+    if (this.role !== 'master' || this.resyncing) return;
+    const table = this.appliance.dispatcher.table;
+    const pass = table.pass();
+    this.resyncing = true;
+    const step = (): void => {
+      let c: Connection | undefined;
+      for (let n = 0; n < RESYNC_SHARE && (c = table.next(pass)) !== undefined; n++) {
+        if (c.hs === null && c.server >= 0) this.sender.spliced(c);
+      }
+      if (c !== undefined && this.role === 'master' && !this.closed) {
+        setTimeout(step, this.ha.intervalMs).unref();
+        return;
+      }
+      table.endPass(pass);
+      this.resyncing = false;
+      this.stats.resyncs++;
+    };
+    step();
+  }
+
   /** `ctl health` (keepalived's track_script): whether this appliance serves its role. */
   health(): { ok: boolean; role: HaRole; why: string } {
     if (this.leaving) return { ok: false, role: this.role, why: 'stopping' };
@@ -167,6 +199,7 @@ export class SyncPair {
 
   /** Sends what is queued (the connections' ends, at a stop) and closes the socket. */
   close(): Promise<void> {
+    this.closed = true;
     this.sender.stop();
     return this.transport.close();
   }
@@ -179,6 +212,8 @@ export class SyncPair {
       promotion: this.promotion,
       listen: formatSyncEndpoint(this.ha.listen),
       peers: this.ha.peers.map(formatSyncEndpoint),
+      peersHeard: [...this.standby.peers.values()].map((p) => ({ lastMs: Date.now() - p.lastMs })),
+      resyncs: this.stats.resyncs,
       sent: { ...this.sender.stats },
       transport: { ...this.transport.stats },
       held: this.standby.size,
