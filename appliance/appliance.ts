@@ -116,7 +116,13 @@ export class Appliance {
     return performance.now() / 1000;
   }
 
+  /** Whether the loop runs: false before `start`, after `stop`, and while an HA backup (`pause`). */
+  get serving(): boolean {
+    return this.timer !== undefined;
+  }
+
   start(): void {
+    if (this.timer !== undefined) return;
     this.runtime.start();
     this.forwarder.tick(this.now());
     this.timer = setInterval(() => this.forwarder.tick(this.now()), TICK_MS);
@@ -127,6 +133,19 @@ export class Appliance {
       `running: ${c.intranet.tun} for ${c.intranet.vips.length} VIP(s), ${c.servers.length} server(s) on ` +
         this.forwarder.segments.map((s) => s.tap).join(', ') + `; SOCKS port ${c.appliance.socksPort}; readiness by ${this.loop.mechanism}`,
     );
+  }
+
+  /**
+   * An HA master made backup (sync/pair.ts): the loop and the timer stop, the devices stay
+   * open (what arrives waits in their queues, or is dropped there), and the table lets go of
+   * its connections without a word on either leg: the new master serves them. `start` resumes.
+   */
+  pause(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.runtime.stop();
+    this.loop.stop();
+    this.dispatcher.endAll();
   }
 
   /**

@@ -30,6 +30,10 @@ Commands:
                        are reset on both sides so that the client reconnects
   divert remove ORIGINAL [--mode drain|move]
   divert save          write the table in force back to diverted.ini, keeping its comments
+  role master|backup   an HA pair's role (keepalived's notify scripts): master takes over the
+                       connections the peer synced and serves them; backup stops serving
+  health               exit 0 while the appliance serves its role, 1 otherwise, with one line
+                       (keepalived's track_script)
 
 Options:
   -c, --config DIR     configuration whose control_socket to use (default: conf)
@@ -59,7 +63,8 @@ export async function ctl(argv: string[]): Promise<number> {
   if (!args) return 0;
   const [command, ...extra] = args.positionals;
   if (command === undefined) throw new UsageError('which command?', CTL_USAGE);
-  if (command !== 'divert' && extra.length) throw new UsageError(`unexpected "${extra.join(' ')}"`, CTL_USAGE);
+  if (command === 'role' && (extra.length !== 1 || (extra[0] !== 'master' && extra[0] !== 'backup'))) throw new UsageError('role takes master or backup', CTL_USAGE);
+  if (command !== 'divert' && command !== 'role' && extra.length) throw new UsageError(`unexpected "${extra.join(' ')}"`, CTL_USAGE);
   const path = controlPath(args.values);
   const ask = async (req: object): Promise<Row> => {
     const a = await controlRequest(path, req);
@@ -88,6 +93,19 @@ export async function ctl(argv: string[]): Promise<number> {
         '',
       ));
       return 0;
+    }
+    case 'role': {
+      const a = await ask({ cmd: 'role', role: extra[0] });
+      const p = a.promotion as Row | undefined;
+      const took = p ? `: ${p.adopted} connection(s) taken over in ${p.ms} ms` : '';
+      out(a.changed ? `now ${a.role}${took}` : `already ${a.role}`);
+      return 0;
+    }
+    case 'health': {
+      // keepalived runs this every second: a control socket that does not answer is a failure too.
+      const h = (await controlRequest(path, { cmd: 'health' }, 900)).health as Row;
+      out(`${h.ok ? 'ok' : 'failing'}: ${h.role}, ${h.why}`);
+      return h.ok ? 0 : 1;
     }
     case 'conns': {
       const a = await ask({

@@ -85,7 +85,8 @@ export async function run(argv: string[]): Promise<number> {
       appliance.workers = pool;
       await pool.start();
     }
-    appliance.start();
+    // With ha.ini, the sync started it if it is master; a backup waits for `ctl role master`.
+    if (!sync) appliance.start();
   } catch (e) {
     pool?.stop(() => undefined);
     void sync?.close();
@@ -101,9 +102,13 @@ export async function run(argv: string[]): Promise<number> {
     let stopping = false;
     let failed = false;
     const stop = (why: string) => {
-      if (stopping) return; // the first stop is under way, and bounded (a second at most)
+      if (stopping) return; // the first stop is under way, and bounded (a second at most; an HA master adds its handover)
       stopping = true;
       log(`${why}: stopping`);
+      // An HA master first gives its addresses to the peer (its control socket still answers keepalived's notify).
+      void (sync && !failed ? sync.handover() : Promise.resolve()).then(() => stopNow());
+    };
+    const stopNow = () => {
       metrics?.close();
       monitor?.close();
       control.close();

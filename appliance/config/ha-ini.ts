@@ -36,15 +36,21 @@ export interface HaSettings {
   sender: number;
   /** [vrrp], when present: the keepalived configuration `socksalp keepalived` writes. */
   vrrp?: VrrpSettings;
+  /** The role at start: a backup holds its peers' connections and serves nothing until `ctl role master` (keepalived's notify). */
+  role: HaRole;
 }
+
+export type HaRole = 'master' | 'backup';
+export const HA_ROLES: readonly HaRole[] = ['master', 'backup'];
 
 /**
  * Reads DIR/ha.ini, or returns undefined when there is none (a single appliance). Keys of
  * [sync]: listen = ADDRESS:PORT (required), peers = ADDRESS:PORT[, ...] (required), key_file
  * (required; relative to DIR; owner-only as a password file, config/credentials.ts),
- * interval_ms (1 to 1000, default 20), max_entries (1 to 10000000, default 1000000). An IPv6
- * address is written in brackets, [2001:db8::1]:7500. [vrrp] is optional (config/vrrp-ini.ts).
- * Every problem is thrown as one ConfigError.
+ * interval_ms (1 to 1000, default 20), max_entries (1 to 10000000, default 1000000), role
+ * (master or backup, the role at start; default backup). An IPv6 address is written in
+ * brackets, [2001:db8::1]:7500. [vrrp] is optional (config/vrrp-ini.ts). Every problem is
+ * thrown as one ConfigError.
  */
 export function loadHa(dir: string): HaSettings | undefined {
   const path = join(dir, HA_FILE);
@@ -66,7 +72,10 @@ export function loadHa(dir: string): HaSettings | undefined {
   const keyText = r.raw('key_file', true);
   const intervalMs = r.int('interval_ms', 1, 1000, 20)!;
   const maxEntries = r.int('max_entries', 1, 10_000_000, 1_000_000)!;
+  const roleText = r.raw('role', false) ?? 'backup';
   r.done();
+  const role = HA_ROLES.find((x) => x === roleText.toLowerCase());
+  if (role === undefined) r.problem('role', `expected master or backup (the role at start; keepalived's notify scripts change it), got ${quote(roleText)}`);
 
   const listen = listenText === undefined ? undefined : endpoint(r, 'listen', listenText);
   const peers: SyncEndpointSetting[] = [];
@@ -93,7 +102,7 @@ export function loadHa(dir: string): HaSettings | undefined {
   }
   if (problems.length) throw new ConfigError(problems);
   const sender = createHash('sha256').update(`${listen!.host} ${listen!.port}`).digest().readUInt32BE(0);
-  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, sender, vrrp };
+  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, sender, role: role!, vrrp };
 }
 
 /** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */

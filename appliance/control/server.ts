@@ -183,7 +183,19 @@ function answerOwn(a: Appliance, req: Record<string, unknown>, by?: string): obj
       return { ok: true, reload: a.reload() };
     case 'divert':
       return divertCommand(a, req, by);
+    case 'role': {
+      // Issue 16: keepalived's notify scripts.
+      if (a.sync === undefined) return { ok: false, error: 'not one of an HA pair: this appliance has no ha.ini' };
+      if (req.role !== 'master' && req.role !== 'backup') return { ok: false, error: 'role is master or backup' };
+      const r = a.sync.setRole(req.role) as { error?: string };
+      return r.error === undefined ? { ok: true, ...r } : { ok: false, ...r };
+    }
+    case 'health': {
+      // keepalived's track_script: a single appliance is healthy while it serves.
+      if (a.sync !== undefined) return { ok: true, health: a.sync.health() };
+      return { ok: true, health: a.serving ? { ok: true, role: 'single', why: 'serving' } : { ok: false, role: 'single', why: 'not serving' } };
+    }
     default:
-      return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, flows, reload, divert` };
+      return { ok: false, error: `unknown cmd ${JSON.stringify(req.cmd)}; known: status, servers, alps, snapshot, conns, flows, reload, divert, role, health` };
   }
 }

@@ -74,10 +74,12 @@ export class IoLoop {
     this.running = true;
     if (this.fdwatch) {
       const fw = this.fdwatch;
+      // Again after a stop (an HA appliance made backup, then master): each device watched anew.
       this.devices.forEach((d, i) => {
+        if (d.fd < 0) return;
         const h = fw.watch(d.fd, (status, events) => this.ready(i, status, events));
-        this.handles.push(h);
-        this.armed.push(UV_READABLE);
+        this.handles[i] = h;
+        this.armed[i] = UV_READABLE;
         fw.start(h, UV_READABLE);
       });
       this.drainAll();

@@ -139,6 +139,12 @@ export const FLAG_FIN_FROM_SERVER = 4;
 /** The client's address, the VIP's, is IPv6: its column holds the interner index. */
 export const FLAG_CLIENT6 = 8;
 export const FLAG_VIP6 = 16;
+/**
+ * Taken over from an HA peer (sync/promotion.ts): the next sequence number of that leg's
+ * sender is known only as of the peer's last sync, so its first segment re-anchors it (guard.ts).
+ */
+export const FLAG_PICKUP_CLIENT = 32;
+export const FLAG_PICKUP_SERVER = 64;
 
 /** The process's store; the modules that read it per packet keep it in a constant of their own (one load, which the optimiser folds). */
 const store = new ConnectionColumns();

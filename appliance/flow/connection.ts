@@ -1,6 +1,6 @@
 import { EndReason } from '../stats/end-reason';
 import { V6_BASE } from '../addr/interner';
-import { address, COLUMNS, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_VIP6, stored } from './columns';
+import { address, COLUMNS, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER, FLAG_VIP6, stored } from './columns';
 import { TEXTS } from './texts';
 
 const C = COLUMNS;
@@ -336,6 +336,10 @@ export class Connection {
   get created(): number {
     return C.created[this.id];
   }
+  /** Set again only for a connection taken over from an HA peer (sync/promotion.ts): its age is the peer's. */
+  set created(v: number) {
+    C.created[this.id] = v;
+  }
   get lastSeen(): number {
     return C.lastSeen[this.id];
   }
@@ -490,6 +494,15 @@ export class Connection {
   }
   set finFromServer(v: boolean) {
     this.flag(FLAG_FIN_FROM_SERVER, v);
+  }
+
+  /** FLAG_PICKUP_CLIENT and FLAG_PICKUP_SERVER (columns.ts): which legs still re-anchor on their next segment. */
+  get pickup(): number {
+    return C.flags[this.id] & (FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER);
+  }
+  set pickup(bits: number) {
+    const n = this.id;
+    C.flags[n] = (C.flags[n] & ~(FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER)) | bits;
   }
 
   /**

@@ -2,6 +2,7 @@ import { DEFENCES } from '../defences';
 import { RST, seqLater, type TcpView } from '../wire/tcp';
 import type { ClientLeg } from './client-leg';
 import { ConnState, type Connection } from './connection';
+import { FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER } from './columns';
 import { RECEIVE_WINDOW, type FlowContext } from './context';
 import type { ServerLeg } from './server-leg';
 
@@ -37,7 +38,7 @@ const enum Rst {
  * advertised to the sender, as the sender reads it; before one has passed, the appliance's own.
  */
 export class SegmentGuard {
-  readonly stats = { rstExact: 0, rstChallenged: 0, rstOutOfWindow: 0, synChallenged: 0, dataOutOfWindow: 0, challengeAcks: 0, challengeAcksLimited: 0 };
+  readonly stats = { rstExact: 0, rstChallenged: 0, rstOutOfWindow: 0, synChallenged: 0, dataOutOfWindow: 0, pickedUp: 0, challengeAcks: 0, challengeAcksLimited: 0 };
   private second = -1;
   private sentThisSecond = 0;
   /** When each connection's last challenge ACK went: few connections ever get one, so not a field of every one. */
@@ -97,11 +98,33 @@ export class SegmentGuard {
    * over the last window keeps a sender that used a window just withdrawn. False: drop it.
    */
   inWindowFromClient(c: Connection, tcp: TcpView): boolean {
+    if (c.pickup & FLAG_PICKUP_CLIENT) return this.pickUp(c, tcp, FLAG_PICKUP_CLIENT, (c.upNext - c.upShift) >>> 0);
     return this.acceptable(tcp, (c.upNext - c.upShift) >>> 0, c.winToClient >= 0 ? c.winToClient << c.clientScale : RECEIVE_WINDOW);
   }
 
   inWindowFromServer(c: Connection, tcp: TcpView): boolean {
+    if (c.pickup & FLAG_PICKUP_SERVER) return this.pickUp(c, tcp, FLAG_PICKUP_SERVER, c.downNext);
     return this.acceptable(tcp, c.downNext, c.winToServer >= 0 ? c.winToServer << c.serverScale : RECEIVE_WINDOW);
+  }
+
+  /**
+   * The first segment of a leg of a connection taken over from an HA peer (sync/promotion.ts):
+   * its sender has gone on since the peer's last sync (a download moves the server's sequence
+   * number by megabytes), so, as conntrackd's and IPVS's loose pickup, the segment is accepted
+   * if it starts at or after the synced number, within half the sequence space, or at most a
+   * largest window before it (a retransmission); it sets where that direction stands, and
+   * from its next segment on the leg is checked as any other. `synced`: in the sender's space.
+   */
+  private pickUp(c: Connection, tcp: TcpView, leg: number, synced: number): boolean {
+    if (DEFENCES && ((tcp.seq - synced) | 0) < -MAX_WINDOW) {
+      this.stats.dataOutOfWindow++;
+      return false;
+    }
+    this.stats.pickedUp++;
+    c.pickup &= ~leg;
+    if (leg === FLAG_PICKUP_CLIENT) c.upNext = (tcp.seq + c.upShift) | 0;
+    else c.downNext = tcp.seq | 0;
+    return true;
   }
 
   private acceptable(tcp: TcpView, next: number, window: number): boolean {

@@ -53,6 +53,14 @@ export class ServerPorts {
     return -1;
   }
 
+  /** Takes `port` towards `server` for connection `owner` (an HA peer's, sync/promotion.ts); false when it is not free. */
+  claim(server: number, port: number, owner: number): boolean {
+    const used = this.ports[server];
+    if (port < FIRST_PORT || used[port] !== FREE) return false;
+    used[port] = owner + 1;
+    return true;
+  }
+
   release(server: number, port: number): void {
     this.ports[server][port] = FREE;
   }

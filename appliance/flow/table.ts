@@ -106,6 +106,15 @@ export class ConnectionTable {
     return true;
   }
 
+  /** Gives the connection the port an HA peer allocated it towards `server` (sync/promotion.ts); false when that port is taken here. */
+  claimServer(c: Connection, server: number, port: number): boolean {
+    this.unbindServer(c);
+    if (!this.byServer.claim(server, port, c.id)) return false;
+    c.server = server;
+    c.allocPort = port;
+    return true;
+  }
+
   /** A port towards `server` for the appliance's own use (a health check), or -1; `releasePort` gives it back. */
   takePort(server: number): number {
     return this.byServer.take(server, HEALTH_CHECK);

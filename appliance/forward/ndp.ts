@@ -124,6 +124,13 @@ export class NeighbourDiscovery {
     this.send(segIndex, slot, this.peer);
   }
 
+  /** RFC 4861 7.2.6: the segment's own address advertised unsolicited to all nodes, override set. */
+  announce(segIndex: number): void {
+    if (this.segments[segIndex].local6 < 0) return;
+    const slot = this.pool.take();
+    if (slot >= 0) this.advertise(segIndex, slot, true);
+  }
+
   /**
    * RFC 4861 7.2.5: an answer to the appliance (solicited, to `local6`) gives the target's
    * MAC, changing a known one only with the override flag; 7.2.6: any other is no answer.

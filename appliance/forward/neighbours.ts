@@ -143,6 +143,32 @@ export class Neighbours {
     if (servers !== undefined) for (let i = 0; i < servers.length; i++) this.serverMac[servers[i]] = mac;
   }
 
+  /**
+   * Server `server` is at `mac` as an HA peer knew it (sync/promotion.ts): used while this
+   * appliance has learned none, so that a connection taken over is forwarded at once; the
+   * refresh and reachability.ts check it as any other.
+   */
+  seed(server: number, mac: Uint8Array): void {
+    if (this.serverMac[server] !== undefined || mac.every((b) => b === 0)) return;
+    const s = this.servers[server];
+    this.use(s.address, Uint8Array.from(mac), this.segments[this.serverSegment[server]].hosts.get(s.address));
+    this.health.resolved[server] = true;
+  }
+
+  /**
+   * This appliance now answers for the segments' own addresses (an HA takeover, sync/pair.ts):
+   * an ARP announcement (RFC 5227 3) of each IPv4 one and an unsolicited Neighbor
+   * Advertisement (RFC 4861 7.2.6) of each IPv6 one, so that the switches learn the port the
+   * segment's MAC is on now, and hosts that cached another MAC take this one.
+   */
+  announce(): void {
+    for (let i = 0; i < this.segments.length; i++) {
+      const seg = this.segments[i];
+      if (seg.local >= 0) this.arp.ask(i, seg.local, undefined);
+      if (seg.local6 >= 0) this.nd.announce(i);
+    }
+  }
+
   /** The MACs in use, by address number: what the other workers adopt. */
   table(): [number, Uint8Array][] {
     return [...this.macs];

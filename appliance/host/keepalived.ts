@@ -19,8 +19,8 @@ const GROUP = 'socksalp';
  * whole seconds), in one sync group so that the families move together. Each starts as
  * BACKUP (the election, RFC 5798 6.4.1, picks the master), follows `ctl health` (a socksalp
  * that stops serving goes to FAULT and gives mastership up) and tells the appliance its role
- * with `ctl role` on every transition. keepalived 2.2.7 takes a script's interval and timeout
- * in whole seconds only: 1 is the fastest.
+ * with `ctl role` on every transition, and backup when keepalived itself stops. keepalived
+ * 2.2.7 takes a script's interval and timeout in whole seconds only: 1 is the fastest.
  */
 export function keepalivedConf(v: VrrpSettings, cmd: KeepalivedCommand): string {
   for (const [what, path] of [['node', cmd.node], ['socksalp CLI', cmd.cli], ['control socket', cmd.socket]] as const) {
@@ -71,6 +71,8 @@ export function keepalivedConf(v: VrrpSettings, cmd: KeepalivedCommand): string 
       `    notify_master ${ctl('role master')}`,
       `    notify_backup ${ctl('role backup')}`,
       `    notify_fault ${ctl('role backup')}`,
+      // keepalived stopping lets the peer take the addresses: this one must not stay master.
+      `    notify_stop ${ctl('role backup')}`,
       '}',
     );
   }

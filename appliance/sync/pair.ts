@@ -1,15 +1,29 @@
 import { formatAddressPort } from '../addr/address';
 import type { Appliance } from '../appliance';
-import { formatSyncEndpoint, type HaSettings } from '../config/ha-ini';
+import { formatSyncEndpoint, type HaRole, type HaSettings } from '../config/ha-ini';
 import type { ServerRecord } from '../config/tables';
 import type { Connection } from '../flow/connection';
 import { EndReason } from '../stats/end-reason';
 import { serverListHash } from '../wire/sync';
+import { adoptHeld, promotionTarget, type PromotionSkips } from './promotion';
 import { SyncSender } from './sender';
 import { SyncStandby } from './standby';
 import { SyncTransport } from './transport';
 
 const NO_MAC = new Uint8Array(6);
+/** How long a master stopped by SIGTERM waits for keepalived to make it backup (its peer master) before it stops anyway. */
+const HANDOVER_MS = 5000;
+
+/** Connections a resync sends per sender interval: about 40 datagrams of the ring's 64. */
+const RESYNC_SHARE = 400;
+
+/** The last promotion, for `ctl status`. */
+interface Promotion {
+  at: string;
+  adopted: number;
+  skipped: PromotionSkips;
+  ms: number;
+}
 
 /** The hash of servers.ini's list that every datagram carries (wire/sync.ts): each server as "name address:port", in order. */
 export function serversHash(servers: readonly ServerRecord[]): number {
@@ -17,24 +31,41 @@ export function serversHash(servers: readonly ServerRecord[]): number {
 }
 
 /**
- * Issue 16's connection-state sync of an HA pair, from ha.ini [sync]: this appliance's
- * connections go to its peers as they are spliced and as they end (the sender, batched off the
- * packet path), and what the peers send is held (the standby). Both run on every appliance of
- * the pair: the one that has connections sends them, the other holds them.
+ * Issue 16's HA pair, from ha.ini [sync]: this appliance's connections go to its peers as they
+ * are spliced and as they end (the sender, batched off the packet path), and what the peers
+ * send is held (the standby). Both run on every appliance of the pair: the one that has
+ * connections sends them, the other holds them.
+ *
+ * The role: a backup's devices are open but nothing reads them (no ARP answered, no segment
+ * taken); keepalived's notify_master (`ctl role master`) makes it master: the held connections
+ * go into the table (promotion.ts), the loop starts, and the segments' addresses are announced
+ * from here. notify_backup or notify_fault (`ctl role backup`) makes a master backup again: it
+ * stops serving and forgets its connections, which the new master holds.
  */
 export class SyncPair {
   readonly sender: SyncSender;
   readonly standby: SyncStandby;
   private readonly transport: SyncTransport;
+  role: HaRole;
+  /** A stop under way: health fails, so that keepalived moves the addresses to the peer. */
+  private leaving = false;
+  private roleChanged: (() => void) | undefined;
+  /** Whether `ctl role` ever set the role: keepalived manages it, and a stop hands over first. */
+  private managed = false;
+  private promotion: Promotion | undefined;
+  private resyncing = false;
+  private closed = false;
+  readonly stats = { resyncs: 0 };
+  /** ms since 1970 to the tables' clock (seconds since the process began). */
+  private readonly origin = Date.now() - performance.now();
 
   constructor(private readonly appliance: Appliance, private readonly ha: HaSettings) {
     const config = appliance.config;
+    this.role = ha.role;
     const serverHash = serversHash(config.servers);
-    this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries });
+    this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries, onPeerStart: () => this.resync() });
     this.transport = new SyncTransport(ha.listen, ha.peers, (d) => this.standby.receive(d), appliance.log);
     const neighbours = appliance.forwarder.neighbours;
-    // Times on the tables' clock (seconds since the process began) as ms since 1970.
-    const origin = Date.now() - performance.now();
     this.sender = new SyncSender(
       {
         sender: ha.sender,
@@ -43,7 +74,7 @@ export class SyncPair {
         vipPort: config.appliance.socksPort,
         serverMac: (i) => neighbours.serverMac[i] ?? NO_MAC,
         alpName: (alp) => appliance.alps.names[alp] ?? '',
-        wallMs: (t) => origin + t * 1000,
+        wallMs: (t) => this.origin + t * 1000,
         send: (d, n) => this.transport.send(d, n),
       },
       { intervalMs: ha.intervalMs },
@@ -54,12 +85,106 @@ export class SyncPair {
     return this.ha.listen;
   }
 
-  /** Binds ha.ini's listen (rejects with the bind's error) and starts the sender's timer. */
+  /** Binds ha.ini's listen (rejects with the bind's error) and starts the sender's timer; a master starts serving. */
   async start(): Promise<void> {
     await this.transport.start();
     this.sender.start();
     this.appliance.dispatcher.sync(this);
-    this.appliance.log(`sync: listening on ${formatSyncEndpoint(this.ha.listen)}, sending to ${this.ha.peers.map(formatSyncEndpoint).join(', ')}`);
+    this.appliance.log(`sync: listening on ${formatSyncEndpoint(this.ha.listen)}, sending to ${this.ha.peers.map(formatSyncEndpoint).join(', ')}; role ${this.role}`);
+    if (this.role === 'master') this.appliance.start();
+    else this.appliance.log('backup: holding the peer\'s connections, serving nothing until `ctl role master`');
+  }
+
+  /** `ctl role ROLE` (keepalived's notify scripts): what changed, for the answer. */
+  setRole(role: HaRole): object {
+    this.managed = true;
+    if (role === this.role) return { role, changed: false };
+    if (role === 'master') {
+      if (this.leaving) return { role: this.role, changed: false, error: 'stopping: not taking over' };
+      this.promote();
+    } else this.demote();
+    this.roleChanged?.();
+    return { role, changed: true, promotion: role === 'master' ? this.promotion : undefined };
+  }
+
+  private promote(): void {
+    const t0 = performance.now();
+    const target = promotionTarget(this.appliance, (ms) => (ms - this.origin) / 1000);
+    const { adopted, skipped } = adoptHeld(target, this.standby.connections());
+    this.standby.clear();
+    this.role = 'master';
+    this.appliance.start();
+    this.appliance.forwarder.neighbours.announce();
+    // The peer, when it comes back, holds them from this one.
+    for (const c of adopted) this.sender.spliced(c);
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    this.promotion = { at: new Date().toISOString(), adopted: adopted.length, skipped, ms };
+    const left = Object.entries(skipped).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`);
+    this.appliance.log(`master: ${adopted.length} connection(s) taken over from the peer in ${ms} ms${left.length ? `; not taken: ${left.join(', ')}` : ''}`);
+  }
+
+  private demote(): void {
+    const n = this.appliance.dispatcher.table.size;
+    this.role = 'backup';
+    this.appliance.pause();
+    this.appliance.log(`backup: serving stopped; ${n} connection(s) left to the peer`);
+  }
+
+  /**
+   * A peer (re)started: it holds none of this one's connections, so a master sends it every
+   * spliced one again, as IPVS's sync daemon and conntrackd's resync do, a share per sender
+   * interval so that the ring never overflows.
+   */
+  private resync(): void {
+    if (this.role !== 'master' || this.resyncing) return;
+    const table = this.appliance.dispatcher.table;
+    const pass = table.pass();
+    this.resyncing = true;
+    const step = (): void => {
+      let c: Connection | undefined;
+      for (let n = 0; n < RESYNC_SHARE && (c = table.next(pass)) !== undefined; n++) {
+        if (c.hs === null && c.server >= 0) this.sender.spliced(c);
+      }
+      if (c !== undefined && this.role === 'master' && !this.closed) {
+        setTimeout(step, this.ha.intervalMs).unref();
+        return;
+      }
+      table.endPass(pass);
+      this.resyncing = false;
+      this.stats.resyncs++;
+    };
+    step();
+  }
+
+  /** `ctl health` (keepalived's track_script): whether this appliance serves its role. */
+  health(): { ok: boolean; role: HaRole; why: string } {
+    if (this.leaving) return { ok: false, role: this.role, why: 'stopping' };
+    if (this.role === 'master' && !this.appliance.serving) return { ok: false, role: this.role, why: 'master, but not serving' };
+    return { ok: true, role: this.role, why: this.role === 'master' ? 'serving' : 'holding the peer\'s connections' };
+  }
+
+  /**
+   * A stop of a master (SIGTERM): health fails at once, so that keepalived makes the peer
+   * master; resolves once keepalived made this one backup (it stops serving then), or after
+   * HANDOVER_MS. At once for a backup, and for a master whose role no `ctl role` ever set (no
+   * keepalived to hand over through).
+   */
+  handover(): Promise<void> {
+    this.leaving = true;
+    if (this.role !== 'master' || !this.managed) return Promise.resolve();
+    this.appliance.log('handing over: health fails now, so that keepalived gives the addresses to the peer');
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.roleChanged = undefined;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.appliance.log(`handover: still master after ${HANDOVER_MS} ms; stopping anyway`);
+        done();
+      }, HANDOVER_MS);
+      this.roleChanged = done;
+    });
   }
 
   /** The data path's hooks (flow/transitions.ts, the end observer): entries written, nothing awaited. */
@@ -74,6 +199,7 @@ export class SyncPair {
 
   /** Sends what is queued (the connections' ends, at a stop) and closes the socket. */
   close(): Promise<void> {
+    this.closed = true;
     this.sender.stop();
     return this.transport.close();
   }
@@ -81,8 +207,13 @@ export class SyncPair {
   /** For `ctl status` (never the key). */
   status(): object {
     return {
+      role: this.role,
+      health: this.health(),
+      promotion: this.promotion,
       listen: formatSyncEndpoint(this.ha.listen),
       peers: this.ha.peers.map(formatSyncEndpoint),
+      peersHeard: [...this.standby.peers.values()].map((p) => ({ lastMs: Date.now() - p.lastMs })),
+      resyncs: this.stats.resyncs,
       sent: { ...this.sender.stats },
       transport: { ...this.transport.stats },
       held: this.standby.size,

@@ -59,6 +59,8 @@ export interface SyncSenderOptions {
   queue?: number;
   /** A restarted sender's numbers must never repeat: `startEpoch()` by default (replay-window.ts). */
   epoch?: number;
+  /** The heartbeat's period, HEARTBEAT_MS by default. */
+  heartbeatMs?: number;
 }
 
 /** Epochs count quarter seconds from 2026-01-01 UTC: 32 bits last 34 years. */
@@ -76,6 +78,12 @@ export function startEpoch(now = Date.now()): number {
 }
 
 const ROOM = SYNC_MAX_DATAGRAM - SYNC_MAC;
+/**
+ * With nothing to send for this long, an empty datagram goes: the peer hears that this one
+ * lives (`ctl status`), and a restarted one is heard at once (a new epoch), so that its peer
+ * sends it every connection again (pair.ts).
+ */
+export const HEARTBEAT_MS = 1000;
 
 /**
  * Issue 16's sending side. The per-packet path calls `spliced`, `changed`, `ended`: each
@@ -96,6 +104,7 @@ export class SyncSender {
   private sealed = 0;
   private epoch: number;
   private seq = 0;
+  private lastSent = Date.now();
   private readonly header = new SyncHeaderView();
   /** The header's fields, filled in place for each datagram. */
   private readonly headerFields: SyncHeaderRepr = { version: SYNC_VERSION, count: 0, sender: 0, epoch: 0, seq: 0, timeMs: 0, serverHash: 0 };
@@ -113,6 +122,7 @@ export class SyncSender {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private readonly intervalMs: number;
+  private readonly heartbeatMs: number;
   /** Once a datagram fills: the sealed ones go, the open one waits for its interval to gather more. */
   private readonly flushSealed = (): void => {
     this.immediate = undefined;
@@ -126,6 +136,7 @@ export class SyncSender {
     this.counts = new Uint16Array(n);
     this.epoch = options.epoch ?? startEpoch();
     this.intervalMs = options.intervalMs ?? 20;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
   }
 
   start(): void {
@@ -207,10 +218,10 @@ export class SyncSender {
     return true;
   }
 
-  /** Sends every sealed datagram, then the open one if it holds entries. */
+  /** Sends every sealed datagram, then the open one if it holds entries (or, empty, as the heartbeat when due). */
   flush(): void {
     this.sendSealed();
-    if (this.counts[this.open] > 0) this.transmit(this.open);
+    if (this.counts[this.open] > 0 || Date.now() - this.lastSent >= this.heartbeatMs) this.transmit(this.open);
   }
 
   private sendSealed(): void {
@@ -250,7 +261,7 @@ export class SyncSender {
     f.sender = this.cx.sender;
     f.epoch = this.epoch;
     f.seq = this.seq;
-    f.timeMs = Date.now();
+    f.timeMs = this.lastSent = Date.now();
     f.serverHash = this.cx.serverHash;
     emitSyncHeader(f, this.header.wrap(b, 0, len));
     if (this.seq === 0xffffffff) {

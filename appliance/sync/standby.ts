@@ -15,6 +15,15 @@ export interface StandbyOptions {
   serverHash: number;
   /** Connections held at most (ha.ini max_entries). */
   maxEntries: number;
+  /** A peer heard for the first time, or again after a restart (a new epoch): it holds nothing of this one's yet. */
+  onPeerStart?: (sender: number) => void;
+}
+
+/** A peer as its datagrams show it. */
+export interface PeerHeard {
+  epoch: number;
+  /** When its last datagram came, ms since 1970 (Date.now). */
+  lastMs: number;
 }
 
 /**
@@ -23,13 +32,15 @@ export interface StandbyOptions {
  * (RFC 4303 3.4.3: after the integrity check, so that a forgery cannot move it), and only then
  * the entries applied, in order. SPLICED entries are held keyed by the client's address and
  * port, at most maxEntries; ENDED removes one, CHANGED updates one. Nothing is served from
- * here: promotion (not yet built) is to hand `connections()` to the Connection table.
+ * here: on becoming master, sync/promotion.ts takes `connections()` into the Connection table.
  */
 export class SyncStandby {
   readonly refused = { mac: 0, replay: 0, malformed: 0, staleEpoch: 0, full: 0, servers: 0 };
   readonly stats = { datagrams: 0, spliced: 0, ended: 0, changed: 0, unknown: 0 };
   readonly windows = new ReplayWindows();
   private readonly held = new Map<string, HeldConnection>();
+  /** By sender id. */
+  readonly peers = new Map<number, PeerHeard>();
   private readonly header = new SyncHeaderView();
   private readonly entry = new SyncEntryView();
 
@@ -53,6 +64,11 @@ export class SyncStandby {
     if (verdict === Replay.StaleEpoch) return this.refuse('staleEpoch');
     if (verdict !== Replay.Accepted) return this.refuse('replay');
     this.stats.datagrams++;
+    const peer = this.peers.get(sender);
+    if (peer === undefined || peer.epoch !== h.epoch) {
+      this.peers.set(sender, { epoch: h.epoch, lastMs: Date.now() });
+      this.options.onPeerStart?.(sender);
+    } else peer.lastMs = Date.now();
     for (const e of entries) this.apply(e, sender);
     return true;
   }
@@ -60,6 +76,11 @@ export class SyncStandby {
   /** Every connection held, oldest SPLICED first, left held. */
   connections(): IterableIterator<HeldConnection> {
     return this.held.values();
+  }
+
+  /** Lets go of every connection held (they were taken over: sync/promotion.ts). */
+  clear(): void {
+    this.held.clear();
   }
 
   /** `count` entries exactly filling [SYNC_HEADER, end), or undefined. */

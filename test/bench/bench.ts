@@ -11,6 +11,7 @@ import { syscallsLine, syscallsPerConnection, type SyscallFigures } from './sysc
 import { figures, marginalRssLine, packetsFigure, rssFigures, type FlowRun, type Measured, type PathRuns, type RssRuns } from './figures';
 import { establishedFlows } from './flows';
 import { summary, type FigureResult } from './targets';
+import { measureSynced } from './sync-cost';
 
 /**
  * npm run bench: the same workloads, in one run, through
@@ -33,7 +34,8 @@ import { summary, type FigureResult } from './targets';
  * Connection table alone, 1,000,000 synthetic spliced connections by default: table-heap.ts; no lab),
  * --flows-only [--flows N] (the established-flow packets/s per appliance core alone, N flows, 400
  * by default: flows.ts), --workers-only [--count N] [--rounds N] (one data-path worker against two,
- * ABBA: workers.ts), --check.
+ * ABBA: workers.ts), --sync-only [--rounds N] (the appliance as an HA master syncing to a
+ * standby against alone, ABBA: sync-cost.ts), --check.
  *
  * The full run ends with a line per figure of issue 15's target table ("figure ...": figures.ts)
  * and a summary; the appliance, direct and nftables paths are measured twice, interleaved
@@ -352,6 +354,27 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (process.argv.includes('--sync-only')) {
+    try {
+      // ABBA, best of each, as --watched-only.
+      const runs: Record<string, () => Promise<Figures>> = {
+        appliance: () => measureBase(lab, vip, join(REPO, 'dist', 'appliance', 'cli', 'index.js')),
+        synced: () => measureSynced(lab, SOCKET, (pid) => measure(lab, vip, pid)),
+      };
+      const rounds = Number(argValue('--rounds') ?? 2);
+      const sequence = Array.from({ length: rounds }, (_, k) => (k % 2 === 0 ? ['appliance', 'synced'] : ['synced', 'appliance'])).flat();
+      for (const name of sequence) {
+        process.stderr.write(`bench: ${name}\n`);
+        const f = await runs[name]();
+        results[name] = results[name] === undefined ? f : best(results[name], f);
+      }
+      process.stdout.write([header(), row('appliance', results.appliance), row('  +HA sync', results.synced), '', syncLine(results)].join('\n') + '\n');
+      if (check && results.synced.cps / results.appliance.cps < SYNC_TARGET) process.exitCode = 1;
+    } finally {
+      labDown();
+    }
+    return;
+  }
   const syscalls = () => syscallsPerConnection(SOCKET, SYSCALL_CONNECTIONS, (pid, n) => connectionLoad(lab, vip, pid, n));
   if (process.argv.includes('--syscalls-only')) {
     try {
@@ -455,6 +478,8 @@ async function main(): Promise<void> {
     }
     process.stderr.write('bench: (a) watched: metrics scraped every second, IPFIX export, the drop capture\n');
     results.watched = await measureWatched(lab, vip);
+    process.stderr.write('bench: (a) as an HA master, syncing to a standby\n');
+    results.synced = await measureSynced(lab, SOCKET, (pid) => measure(lab, vip, pid));
     if (base) {
       process.stderr.write(`bench: (a) as it was at ${base.name}\n`);
       results.base = await measureBase(lab, vip, base.cli);
@@ -483,6 +508,7 @@ async function main(): Promise<void> {
     row('  +dashboard', results.withDashboard),
     row('  -defences', results.noDefences),
     row('  +watched', results.watched),
+    row('  +HA sync', results.synced),
     ...(base ? [row(`  base ${base.name}`, results.base)] : []),
     ...runs.direct.map((f, k) => row(`direct ${k + 1}`, f)),
     ...runs.nftables.map((f, k) => row(`nftables ${k + 1}`, f)),
@@ -503,6 +529,7 @@ async function main(): Promise<void> {
     `under load, with a dashboard attached / without (one run each, noisy): bulk ${(results.withDashboard.bulkMBps / a.bulkMBps).toFixed(2)}, conn/s ${(results.withDashboard.cps / a.cps).toFixed(2)}, ` +
       `p99 ${(results.withDashboard.p99 - a.p99).toFixed(2)} ms, echo ${(results.withDashboard.rrPerSecond / a.rrPerSecond).toFixed(2)}`,
     watchedLine(results),
+    syncLine(results),
     ...(base ? [baseLine(results, base.name)] : []),
     metricsLine(metrics!),
     `info ${syscallsLine(counted!).replace('\n', '\ninfo ')}`,
@@ -542,6 +569,15 @@ function ratios(x: Figures, y: Figures): string {
 
 function watchedLine(r: Record<string, Figures>): string {
   return `watched (metrics scraped every second, IPFIX export, drop capture) / not: ${ratios(r.watched, r.appliance)}`;
+}
+
+/** Issue 16: the sync may cost at most 10 % of the connections per second. */
+const SYNC_TARGET = 0.9;
+
+function syncLine(r: Record<string, Figures>): string {
+  const cps = r.synced.cps / r.appliance.cps;
+  return `HA sync on / off (the master sending every splice and end to a standby): ${ratios(r.synced, r.appliance)}; ` +
+    `conn/s target >= ${SYNC_TARGET.toFixed(2)}: ${cps >= SYNC_TARGET ? 'met' : 'MISS'}`;
 }
 
 function baseLine(r: Record<string, Figures>, name: string): string {

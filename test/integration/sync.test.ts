@@ -27,7 +27,7 @@ describe('sync: the HA pair\'s connection-state sync (ha.ini), seen from the pee
   this.timeout(120_000);
   const s = applianceForSuite(SOCKET, {}, {}, (dir) => {
     writeFileSync(join(dir, 'ha.key'), `${KEY}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, 'ha.ini'), `[sync]\nlisten = ${LISTEN}\npeers = ${PEER}\nkey_file = ha.key\n`);
+    writeFileSync(join(dir, 'ha.ini'), `[sync]\nlisten = ${LISTEN}\npeers = ${PEER}\nkey_file = ha.key\nrole = master\n`);
   });
   let peer: ChildProcess | undefined;
   const lines: PeerLine[] = [];

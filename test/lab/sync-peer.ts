@@ -22,11 +22,13 @@ const [host, port] = arg('--listen').split(':');
 const standby = new SyncStandby({
   key: config.ha.key.bytes,
   serverHash: serversHash(config.servers),
-  maxEntries: 1000,
+  maxEntries: 1_000_000,
 });
+const quiet = process.argv.includes('--quiet');
 const socket = createSocket('udp4');
 socket.on('message', (m) => {
   standby.receive(m);
+  if (quiet) return;
   const clients = [...standby.connections()].map((h) => ({
     // IPv4 clients are IPv4-mapped in the entry (the lab's client is IPv4).
     client: `${h.client.v6 ? Buffer.from(h.client.address).toString('hex') : h.client.address.slice(12).join('.')}:${h.client.port}`,

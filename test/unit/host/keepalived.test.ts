@@ -33,6 +33,7 @@ function instance(name: string, address: string, extra: string[] = []): string[]
     `    notify_master ${SCRIPT} role master ${SOCK}`,
     `    notify_backup ${SCRIPT} role backup ${SOCK}`,
     `    notify_fault ${SCRIPT} role backup ${SOCK}`,
+    `    notify_stop ${SCRIPT} role backup ${SOCK}`,
     '}',
   ];
 }

@@ -105,4 +105,24 @@ describe('sync: sender to standby', function () {
     expect(b.stats).to.deep.include({ changed: 1, ended: 1, unknown: 2 });
     expect(b.size).to.equal(0);
   });
+
+  it('sends an empty datagram as the heartbeat when due, and tells of a peer heard first or restarted', function () {
+    const quiet = sender();
+    quiet.s.flush();
+    expect(quiet.sent, 'nothing due within the heartbeat period').to.have.lengthOf(0);
+    const started: number[] = [];
+    const b = new SyncStandby({ key: KEY, serverHash: SERVER_HASH, maxEntries: 10, onPeerStart: (p) => started.push(p) });
+    const first = sender({ heartbeatMs: 0 });
+    first.s.flush();
+    first.s.flush();
+    expect(first.sent).to.have.lengthOf(2);
+    for (const d of first.sent) expect(b.receive(d)).to.equal(true);
+    expect(started, 'once per epoch').to.deep.equal([0xa1]);
+    expect(b.size).to.equal(0);
+    const restarted = sender({ heartbeatMs: 0, epoch: 1001 });
+    restarted.s.flush();
+    expect(b.receive(restarted.sent[0])).to.equal(true);
+    expect(started).to.deep.equal([0xa1, 0xa1]);
+    expect(b.peers.get(0xa1)!.epoch).to.equal(1001);
+  });
 });

@@ -1,0 +1,123 @@
+import { ADDRESSES6 } from '../addr/interner';
+import { releaseAddress } from '../addr/address';
+import type { Appliance } from '../appliance';
+import { FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER } from '../flow/columns';
+import { ConnState, type Connection } from '../flow/connection';
+import type { ConnectionTable } from '../flow/table';
+import { readU32 } from '../wire/ipv4';
+import type { SyncEndpoint } from '../wire/sync-entry';
+import type { HeldConnection } from './standby';
+
+/** Why a held connection was not taken over (`ctl status` "sync" "promotion"). */
+export interface PromotionSkips {
+  /** Addressed to a VIP this appliance does not have. */
+  vip: number;
+  /** Its client's port, or its server-leg port, is in use here already. */
+  taken: number;
+  /** Closing when last synced: its ends are about to go anyway. */
+  closing: number;
+  /** The table is full. */
+  full: number;
+}
+
+/**
+ * Becoming master (issue 16): each connection the standby held goes into the Socks ALP
+ * Connection table as the peer spliced it, so that the next segment from either leg is spliced
+ * as before: the same server and allocated server-leg port (claimed here, as the server knows
+ * the connection by it), the sequence offsets and window shifts, the ALP by name, the server's
+ * MAC as the peer knew it. Both legs re-anchor their sequence numbers on their first segment
+ * (guard.ts's loose pickup), since the peer's sync is older than its last forwarded segment.
+ */
+export interface PromotionTarget {
+  table: ConnectionTable;
+  /** The intranet's VIPs (address numbers). */
+  vips: ReadonlySet<number>;
+  /** How many servers servers.ini names (the sync's server hash made sure they are the peer's). */
+  servers: number;
+  /** An ALP's id in this process (stages/alp-registry.ts), undefined when it has none. */
+  alpId(name: string): number | undefined;
+  /** The server's MAC as the peer knew it (forward/neighbours.ts seed). */
+  seedMac(server: number, mac: Uint8Array): void;
+  /** Now, and a peer's ms since 1970, on the tables' clock (seconds). */
+  now: number;
+  wallToTable(ms: number): number;
+}
+
+/** The appliance's table, VIPs, servers, ALPs and neighbours as a promotion reads them. */
+export function promotionTarget(a: Appliance, wallToTable: (ms: number) => number): PromotionTarget {
+  const neighbours = a.forwarder.neighbours;
+  return {
+    table: a.dispatcher.table,
+    vips: new Set(a.config.intranet.vips),
+    servers: a.config.servers.length,
+    alpId: (name) => a.alps.idOf(name),
+    seedMac: (server, mac) => neighbours.seed(server, mac),
+    now: a.now(),
+    wallToTable,
+  };
+}
+
+export function adoptHeld(t: PromotionTarget, held: Iterable<HeldConnection>): { adopted: Connection[]; skipped: PromotionSkips } {
+  const { table, vips, now } = t;
+  const adopted: Connection[] = [];
+  const skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0 };
+  for (const h of held) {
+    if (h.state !== ConnState.Spliced || h.finFromClient || h.finFromServer) {
+      skipped.closing++;
+      continue;
+    }
+    const vip = configured(h.vip);
+    if (vip < 0 || !vips.has(vip) || h.server >= t.servers) {
+      skipped.vip++;
+      continue;
+    }
+    const ip = h.client.v6 ? ADDRESSES6.intern(h.client.address, 0) : readU32(h.client.address, 12);
+    if (table.lookupClient(ip, h.client.port) !== undefined) {
+      releaseAddress(ip);
+      skipped.taken++;
+      continue;
+    }
+    const c = table.create(ip, h.client.port, vip, now);
+    if (c === undefined) {
+      releaseAddress(ip);
+      skipped.full++;
+      continue;
+    }
+    if (!table.claimServer(c, h.server, h.allocPort)) {
+      table.remove(c);
+      skipped.taken++;
+      continue;
+    }
+    table.setState(c, ConnState.Spliced);
+    c.hs = null;
+    c.created = t.wallToTable(h.createdMs);
+    c.alp = t.alpId(h.alp) ?? -1;
+    c.priority = h.priority;
+    c.discardEligible = h.discardEligible;
+    c.version = h.version;
+    c.dialect = h.dialect;
+    c.leg = h.leg;
+    c.clientIsn = h.clientIsn;
+    c.delta = h.delta;
+    c.upShift = h.upShift;
+    c.upNext = h.upNext;
+    c.downNext = h.downNext;
+    c.clientScale = h.clientScale;
+    c.serverScale = h.serverScale;
+    c.windowShiftToClient = h.windowShiftToClient;
+    c.windowShiftToServer = h.windowShiftToServer;
+    c.winToClient = h.winToClient;
+    c.winToServer = h.winToServer;
+    c.destination = h.destination;
+    c.diverted = h.diverted;
+    c.pickup = FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER;
+    t.seedMac(h.server, h.serverMac);
+    adopted.push(c);
+  }
+  return { adopted, skipped };
+}
+
+/** The address number of a configured address (a VIP: IPv6 ones are interned for good), or -1. */
+function configured(e: SyncEndpoint): number {
+  return e.v6 ? ADDRESSES6.lookup(e.address, 0) : readU32(e.address, 12);
+}
