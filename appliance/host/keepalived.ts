@@ -20,7 +20,10 @@ const GROUP = 'socksalp';
  * BACKUP (the election, RFC 5798 6.4.1, picks the master), follows `ctl health` (a socksalp
  * that stops serving goes to FAULT and gives mastership up) and tells the appliance its role
  * with `ctl role` on every transition, and backup when keepalived itself stops. keepalived
- * 2.2.7 takes a script's interval and timeout in whole seconds only: 1 is the fastest.
+ * 2.2.7 takes a script's interval and timeout in whole seconds only: every second, the
+ * fastest; a run (a node process, 0.25 s alone) may take 2 s on a loaded host, and one failed
+ * or slow run alone does not make a fault: a stopped appliance (its socket refuses at once)
+ * is seen in 2 s, a hung one in 3 to 4.
  */
 export function keepalivedConf(v: VrrpSettings, cmd: KeepalivedCommand): string {
   for (const [what, path] of [['node', cmd.node], ['socksalp CLI', cmd.cli], ['control socket', cmd.socket]] as const) {
@@ -41,8 +44,8 @@ export function keepalivedConf(v: VrrpSettings, cmd: KeepalivedCommand): string 
     `vrrp_script ${HEALTH_SCRIPT} {`,
     `    script ${ctl('health')}`,
     '    interval 1',
-    '    timeout 1',
-    '    fall 1',
+    '    timeout 2',
+    '    fall 2',
     '    rise 1',
     '}',
   ];

@@ -30,14 +30,31 @@ function normalLab(): string {
   ].join('\n');
 }
 
-async function until(what: string, ok: () => boolean, ms: number): Promise<number> {
+/** Polls `ok` every 50 ms (after `step`, when given) for `ms` at most; how long it took. */
+async function until(what: string, ok: () => boolean, ms: number, step?: () => Promise<void>): Promise<number> {
   const start = Date.now();
-  while (!ok()) {
+  for (;;) {
+    await step?.();
+    if (ok()) return Date.now() - start;
     if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return Date.now() - start;
 }
+
+interface Health { ok: boolean; role: string; why: string }
+const health = new Map<ApplianceProcess, Health>();
+const healthOf = (app: ApplianceProcess) => health.get(app);
+/** `ctl health`'s answer (keepalived's track_script asks the same), kept for healthOf. */
+async function poll(app: ApplianceProcess): Promise<void> {
+  try {
+    health.set(app, (await app.ask({ cmd: 'health' })).health as Health);
+  } catch {
+    health.delete(app); // not listening yet
+  }
+}
+const pollAll = async (...apps: ApplianceProcess[]) => {
+  for (const app of apps) await poll(app);
+};
 
 /**
  * Issue 16's HA pair in the lab (lab.sh ha): two real appliances, A in salab-app and B in
@@ -64,7 +81,9 @@ describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', func
     apps.push(a);
     b = new ApplianceProcess(facts.LAB_HA_B_CONF, facts.LAB_HA_B_SOCKET, {}, facts.LAB_HA_B_NS);
     apps.push(b);
-    await Promise.all([a.ready(), b.ready()]);
+    // Both start as backups (ha.ini's default role), which resolve no server: ready once healthy.
+    for (const app of apps) await until('the appliance healthy', () => app.exited !== null || healthOf(app)?.ok === true, 10_000, () => poll(app));
+    for (const app of apps) if (app.exited !== null) throw new Error(`the appliance exited (${app.exited}):\n${app.output}`);
     lab('ha', 'keepalived-start', 'a');
     lab('ha', 'keepalived-start', 'b');
   });
@@ -98,6 +117,9 @@ describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', func
     await until('198.18.0.1 and 2001:db8:18::1 on A', () => shared.every((s) => addresses(facts.LAB_HA_A_NS).includes(s)), 10_000)
       .catch((e: Error) => { throw new Error(`${e.message}\n${keepalivedLogs()}`); });
     expect(addresses(facts.LAB_HA_B_NS)).to.deep.equal([`${facts.LAB_HA_B_ADDRESS}/24`, `${facts.LAB_HA_B_ADDRESS6}/64`]);
+    // keepalived's notify_master made A master (`ctl role master`); B stayed backup.
+    await until('A master, B backup', () => healthOf(a)?.role === 'master' && healthOf(b)?.role === 'backup', 5_000, () => pollAll(a, b));
+    await a.ready();
     const d = await download();
     expect(d.sha256, d.stderr).to.equal(facts.LAB_BIG_SHA256);
   });
@@ -108,6 +130,9 @@ describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', func
       .catch((e: Error) => { throw new Error(`${e.message}\n${keepalivedLogs()}`); });
     console.log(`      198.18.0.1 on B ${ms} ms after A's keepalived stopped`);
     expect(addresses(facts.LAB_HA_A_NS)).to.deep.equal([`${facts.LAB_HA_A_ADDRESS}/24`, `${facts.LAB_HA_A_ADDRESS6}/64`]);
+    // B's notify_master, and A's notify_stop (a stopped keepalived leaves no master behind it).
+    await until('B master, A backup', () => healthOf(b)?.role === 'master' && healthOf(a)?.role === 'backup', 5_000, () => pollAll(a, b));
+    await b.ready();
     const d = await download();
     expect(d.sha256, d.stderr).to.equal(facts.LAB_BIG_SHA256);
   });

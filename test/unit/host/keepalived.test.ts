@@ -49,8 +49,8 @@ const HEAD = [
   'vrrp_script socksalp_health {',
   `    script ${SCRIPT} health ${SOCK}`,
   '    interval 1',
-  '    timeout 1',
-  '    fall 1',
+  '    timeout 2',
+  '    fall 2',
   '    rise 1',
   '}',
 ];
