@@ -397,6 +397,9 @@ describe('sync/promotion: a connection spliced on A, synced, then served by B', 
     // The client's ACK first, so that B knows the window the client opened, as A does.
     const up = e.up({ seq: f.upNext, ack: f.ackDown, flags: ACK, window: 65535 });
     expect(raws(b.feed('client', up))).to.deep.equal(raws(a.feed('client', up)));
+    // A bare ACK anchors the client's leg where it stands in the server leg's numbering, as A has it.
+    expect([cb.upNext, cb.pickup]).to.deep.equal([f.c.upNext, FLAG_PICKUP_SERVER]);
+    expect(cb.upNext).to.equal((f.upNext + UP_SHIFT) | 0);
     const down = e.down({ seq: f.downNext, ack: f.upNext + UP_SHIFT, flags: ACK | PSH }, bytes(1400, 2));
     expect(raws(b.feed(0, down))).to.deep.equal(raws(a.feed(0, down)));
     expect(cb.pickup).to.equal(0);
