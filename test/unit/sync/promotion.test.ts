@@ -16,7 +16,7 @@ import { formatAddress, parseAddress } from '../../../appliance/addr/address';
 import { formatIpv6 } from '../../../appliance/config/address';
 import { Ipv4View } from '../../../appliance/wire/ipv4';
 import { Ipv6Datagram } from '../../../appliance/wire/ip6-datagram';
-import { ACK, FIN, parseTcp, PSH, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
+import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
 import { SyncSender } from '../../../appliance/sync/sender';
 import { SyncStandby, type HeldConnection } from '../../../appliance/sync/standby';
 import { adoptHeld, type PromotionSkips } from '../../../appliance/sync/promotion';
@@ -417,6 +417,31 @@ describe('sync/promotion: a connection spliced on A, synced, then served by B', 
     const upFar = e.up({ seq: f.upNext + 256 * MIB, ack: f.ackDown, flags: ACK | PSH, window: 65535 }, bytes(10, 4));
     expect(b.feed('client', upFar)).to.deep.equal([]);
     expect(b.d.guard.stats.dataOutOfWindow).to.equal(2);
+  });
+
+  // RFC 5961 3.2 cannot be judged on a leg still to be picked up: the synced number is older than the sender's.
+  it('the server\'s RST as its first segment after the failover reaches the client as A would send it, and closes; one more than 2^30 behind is dropped', function () {
+    const { a, b, e, cb, downNext, upNext } = failover();
+    const synced = cb.downNext;
+    const stale = e.down({ seq: synced - MAX_WINDOW - 1, ack: upNext + UP_SHIFT, flags: RST | ACK });
+    expect(b.feed(0, stale)).to.deep.equal([]);
+    expect([b.d.guard.stats.rstOutOfWindow, cb.pickup, cb.state]).to.deep.equal([1, FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER, ConnState.Spliced]);
+    const rst = e.down({ seq: downNext, ack: upNext + UP_SHIFT, flags: RST | ACK });
+    const outA = a.feed(0, rst);
+    const outB = b.feed(0, rst);
+    expect(views(outB)).to.deep.equal([toClient(downNext + cb.delta, upNext, RST | ACK, '', 2000)]);
+    expect(raws(outB)).to.deep.equal(raws(outA));
+    expect([cb.state, cb.downNext, b.d.guard.stats.pickedUp]).to.deep.equal([ConnState.Closed, downNext, 1]);
+  });
+
+  it('the client\'s RST as its first segment after the failover reaches the server as A would send it, and closes', function () {
+    const { a, b, e, cb, upNext, ackDown } = failover();
+    const rst = e.up({ seq: upNext, ack: ackDown, flags: RST | ACK });
+    const outA = a.feed('client', rst);
+    const outB = b.feed('client', rst);
+    expect(views(outB)).to.deep.equal([toServer(ONLY5.servers[0], e.port, upNext + UP_SHIFT, ackDown - cb.delta, RST | ACK, '', 502)]);
+    expect(raws(outB)).to.deep.equal(raws(outA));
+    expect([cb.state, cb.pickup]).to.deep.equal([ConnState.Closed, FLAG_PICKUP_SERVER]);
   });
 });
 
