@@ -35,7 +35,7 @@ const CPORT = 40000;
 const C_ISN = 1000;
 const S_ISN = 0x5000;
 const MIB = 1 << 20;
-/** guard.ts's largest window (RFC 7323: 65535 << 14, about 2^30). */
+/** guard.ts's MAX_WINDOW: RFC 7323's largest window (65535 << 14), rounded up to 2^30. */
 const MAX_WINDOW = 2 ** 30;
 /** The peers' wall clocks: both tables' second 0 is this ms since 1970. */
 const ORIGIN_MS = 1_796_000_000_000;
@@ -230,13 +230,13 @@ const UP0 = REQ_END + GET.length;
 
 /**
  * Step 1: a SOCKS4 client through the SOCKS5-only server on A, up to the splice and some data
- * both ways (the settle syncs it). Step 2: 10 MiB more from the server and 200 kB more from the
+ * both ways (the settle syncs it). Step 2: 10 MiB more from the server and 201 kB more from the
  * client, that B never hears of. Returns where each direction then stands.
  */
-function downloadOnA(cfg = ONLY5) {
-  const m = master(cfg);
+function downloadOnA() {
+  const m = master(ONLY5);
   const { a } = m;
-  const sa = cfg.servers[0];
+  const sa = ONLY5.servers[0];
   const e = new Ends('198.18.0.2', '198.18.0.100', sa);
   let out = a.feed('client', e.up({ seq: C_ISN, flags: SYN, mss: 1460, wscale: 7, sackPermitted: true }));
   const isn = out[0].tcp.seq;
@@ -264,7 +264,7 @@ function downloadOnA(cfg = ONLY5) {
 
   // Step 2, unsynced: the client opens its window to 8 MiB (65535 << 7); the server's sequence
   // number moves on by 10 MiB, sampled one segment a MiB, each acknowledged; the client uploads
-  // 200 kB, sampled one segment every 100 kB.
+  // 201 kB, sampled one segment every 100 kB.
   let ackDown = isn + 9 + HEADER.length;
   for (let k = 0; k <= 10; k++) {
     out = a.feed('client', e.up({ seq: UP0, ack: ackDown, flags: ACK, window: 65535 }));
@@ -446,7 +446,7 @@ describe('sync/promotion: a connection spliced on A, synced, then served by B', 
 });
 
 describe('sync/promotion: what B does not take over', function () {
-  /** A's connection synced, without the download (the held entry is all these need). */
+  /** A's connection and the entry B holds of it. */
   function held() {
     const run = downloadOnA();
     const [h] = [...run.standby.connections()];
