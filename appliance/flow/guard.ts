@@ -52,6 +52,7 @@ export class SegmentGuard {
     // SYN-RECEIVED has RFC 9293's own rules (the table); after a refusal or a close anything passes.
     if (c.state < ConnState.Collecting || c.state > ConnState.Spliced) return false;
     if ((flags & RST) === 0 && c.state !== ConnState.Spliced) return false;
+    if (flags & RST && c.pickup & FLAG_PICKUP_CLIENT) return this.rstBeforePickUp(tcp, (c.upNext - c.upShift) >>> 0);
     const h = c.hs;
     const spliced = c.state === ConnState.Spliced;
     const next = spliced ? seqLater((c.upNext - c.upShift) >>> 0, h === null ? undefined : h.clientNext) : h!.clientNext;
@@ -74,6 +75,7 @@ export class SegmentGuard {
     // Before the server's SYN-ACK, SYN-SENT's rules hold (server-leg.ts onConnecting).
     if (c.state !== ConnState.Replaying && c.state !== ConnState.Spliced) return false;
     if ((flags & RST) === 0 && c.state !== ConnState.Spliced) return false;
+    if (flags & RST && c.pickup & FLAG_PICKUP_SERVER) return this.rstBeforePickUp(tcp, c.downNext);
     const h = c.hs;
     const spliced = c.state === ConnState.Spliced;
     const next = spliced ? seqLater(c.downNext, h === null ? undefined : h.serverNext) : h!.serverNext;
@@ -124,6 +126,19 @@ export class SegmentGuard {
     c.pickup &= ~leg;
     if (leg === FLAG_PICKUP_CLIENT) c.upNext = (tcp.seq + c.upShift) | 0;
     else c.downNext = tcp.seq | 0;
+    return true;
+  }
+
+  /**
+   * A RST as the first segment of a leg still to be picked up: its sender's number is past the
+   * synced one, so RFC 5961 3.2's exact match cannot be judged here (the genuine RST would be
+   * dropped, and its sender, closed, would answer every later segment with another). As the
+   * pickup does (and conntrackd's), it passes where a first segment would, to the splice, whose
+   * pickUp anchors on it; its receiver's own RFC 5961 check still judges it. True: dropped.
+   */
+  private rstBeforePickUp(tcp: TcpView, synced: number): boolean {
+    if (((tcp.seq - synced) | 0) >= -MAX_WINDOW) return false;
+    this.stats.rstOutOfWindow++;
     return true;
   }
 
