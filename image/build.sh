@@ -99,6 +99,8 @@ log "the appliance"
 app=$root/opt/socksalp
 mkdir -p "$app" "$root/etc/socksalp"
 cp -r dist package.json package-lock.json "$app/"
+# keepalived's health script for an HA pair (socksalp keepalived names it there).
+install -D -m 0755 appliance/host/keepalived-health.sh "$app/appliance/host/keepalived-health.sh"
 mkdir -p "$app/build/Release"
 [ -f build/Release/fdwatch.node ] && cp build/Release/fdwatch.node "$app/build/Release/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)

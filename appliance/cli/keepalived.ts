@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadOrReport } from './load-or-report';
 import { keepalivedConf } from '../host/keepalived';
@@ -7,10 +8,11 @@ export const KEEPALIVED_USAGE = `Usage: socksalp keepalived [--config DIR] [--so
 
 Prints keepalived.conf for this appliance of an HA pair, from ha.ini [vrrp] (the shared
 addresses of the intranet, the interface, router id, priority, advertisement interval):
-one VRRPv3 instance per address family, starting as BACKUP, a vrrp_script that runs
-"socksalp ctl health" every second (an appliance that stops serving gives up mastership)
-and notify scripts that run "socksalp ctl role master|backup". The scripts name this node
-and this socksalp by absolute path. Write it where keepalived reads it, e.g.
+one VRRPv3 instance per address family, starting as BACKUP, a vrrp_script that asks the
+appliance's health every second as "socksalp ctl health" does (keepalived-health.sh, with
+socat; an appliance that stops serving gives up mastership) and notify scripts that run
+"socksalp ctl role master|backup". The scripts name this node and this socksalp by
+absolute path. Write it where keepalived reads it, e.g.
   socksalp keepalived > /etc/keepalived/keepalived.conf
 
 Options:
@@ -34,6 +36,11 @@ export function keepalived(argv: string[]): number {
     return 1;
   }
   const socket = resolve((args.values.socket as string | undefined) ?? config.appliance.controlSocket);
-  process.stdout.write(keepalivedConf(config.ha.vrrp, { node: process.execPath, cli: join(__dirname, 'index.js'), socket }));
+  const health = join(__dirname, '..', '..', '..', 'appliance', 'host', 'keepalived-health.sh');
+  if (!existsSync(health)) {
+    process.stderr.write(`socksalp keepalived: the health script ${health} is missing: this socksalp is installed without its appliance/host/\n`);
+    return 1;
+  }
+  process.stdout.write(keepalivedConf(config.ha.vrrp, { node: process.execPath, cli: join(__dirname, 'index.js'), health, socket }));
   return 0;
 }

@@ -2,10 +2,12 @@ import { formatAddress, isV6 } from '../addr/address';
 import { formatPrefixAny } from '../addr/prefix';
 import type { VrrpSettings } from '../config/vrrp-ini';
 
-/** What the scripts keepalived runs are made of: the node binary, socksalp's CLI, the control socket. */
+/** What the scripts keepalived runs are made of: the node binary, socksalp's CLI, the health script, the control socket. */
 export interface KeepalivedCommand {
   node: string;
   cli: string;
+  /** keepalived-health.sh beside this file in the source tree (a shell and socat: it runs every second). */
+  health: string;
   socket: string;
 }
 
@@ -17,16 +19,16 @@ const GROUP = 'socksalp';
  * instance per address family of `address`, both VRRPv3 (RFC 5798: IPv6 has no other, and
  * for IPv4 it is what takes advert_int in hundredths; keepalived rounds a VRRPv2 interval to
  * whole seconds), in one sync group so that the families move together. Each starts as
- * BACKUP (the election, RFC 5798 6.4.1, picks the master), follows `ctl health` (a socksalp
- * that stops serving goes to FAULT and gives mastership up) and tells the appliance its role
- * with `ctl role` on every transition, and backup when keepalived itself stops. keepalived
- * 2.2.7 takes a script's interval and timeout in whole seconds only: every second, the
- * fastest; a run (a node process, 0.25 s alone) may take 2 s on a loaded host, and one failed
- * or slow run alone does not make a fault: a stopped appliance (its socket refuses at once)
- * is seen in 2 s, a hung one in 3 to 4.
+ * BACKUP (the election, RFC 5798 6.4.1, picks the master), follows the appliance's health
+ * (keepalived-health.sh asks what `ctl health` asks: a socksalp that stops serving goes to
+ * FAULT and gives mastership up) and tells the appliance its role with `ctl role` on every
+ * transition, and backup when keepalived itself stops. keepalived 2.2.7 takes a script's
+ * interval and timeout in whole seconds only: every second, the fastest; one failed or slow
+ * run alone does not make a fault, so a stopped appliance (its socket refuses at once) is seen
+ * in 1 to 2 s, a hung one (no answer within the script's second) in 2 to 3.
  */
 export function keepalivedConf(v: VrrpSettings, cmd: KeepalivedCommand): string {
-  for (const [what, path] of [['node', cmd.node], ['socksalp CLI', cmd.cli], ['control socket', cmd.socket]] as const) {
+  for (const [what, path] of [['node', cmd.node], ['socksalp CLI', cmd.cli], ['health script', cmd.health], ['control socket', cmd.socket]] as const) {
     // keepalived splits a script on white space and takes "#" and "!" for comments.
     if (!/^\/[A-Za-z0-9_./+@=:,-]*$/.test(path)) throw new Error(`the ${what}'s path ${JSON.stringify(path)} is not one keepalived can run: an absolute path of letters, digits and _ . / + @ = : , - only`);
   }
@@ -42,7 +44,7 @@ export function keepalivedConf(v: VrrpSettings, cmd: KeepalivedCommand): string 
     '}',
     '',
     `vrrp_script ${HEALTH_SCRIPT} {`,
-    `    script ${ctl('health')}`,
+    `    script "${cmd.health} ${cmd.socket}"`,
     '    interval 1',
     '    timeout 2',
     '    fall 2',

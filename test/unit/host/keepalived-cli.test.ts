@@ -24,11 +24,11 @@ describe('socksalp keepalived', function () {
     const d = conf(HA + VRRP);
     const r = socksalp('keepalived', '--config', d, '--socket', '/run/socksalp-lab/ha/a.sock');
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.include(`    script "${process.execPath} ${CLI} ctl health --socket /run/socksalp-lab/ha/a.sock"\n`);
+    expect(r.stdout).to.include(`    script "${join(REPO, 'appliance', 'host', 'keepalived-health.sh')} /run/socksalp-lab/ha/a.sock"\n`);
     expect(r.stdout).to.include(`    notify_master "${process.execPath} ${CLI} ctl role master --socket /run/socksalp-lab/ha/a.sock"\n`);
     expect(r.stdout.match(/^vrrp_instance /gm)).to.have.lengthOf(2);
     const own = socksalp('keepalived', '--config', d);
-    expect(own.stdout).to.include(' ctl health --socket /run/socksalp/control.sock"');
+    expect(own.stdout).to.include('keepalived-health.sh /run/socksalp/control.sock"');
   });
 
   it('says what is missing without ha.ini or [vrrp], and answers --help', function () {

@@ -6,7 +6,7 @@ import { parsePrefixAny } from '../../../appliance/addr/prefix';
 
 /** host/keepalived.ts: ha.ini [vrrp] in, keepalived.conf out, to the byte. */
 
-const CMD = { node: '/usr/bin/node', cli: '/opt/socksalp/dist/appliance/cli/index.js', socket: '/run/socksalp/control.sock' };
+const CMD = { node: '/usr/bin/node', cli: '/opt/socksalp/dist/appliance/cli/index.js', health: '/opt/socksalp/appliance/host/keepalived-health.sh', socket: '/run/socksalp/control.sock' };
 const both: VrrpSettings = {
   interface: 'intra0', routerId: 18, priority: 150, advertInt: 0.5,
   addresses: ['198.18.0.1/24', '2001:db8:18::1/64'].map((t) => parsePrefixAny(t)!), unicastPeers: [], preempt: true,
@@ -47,7 +47,7 @@ const HEAD = [
   '}',
   '',
   'vrrp_script socksalp_health {',
-  `    script ${SCRIPT} health ${SOCK}`,
+  '    script "/opt/socksalp/appliance/host/keepalived-health.sh /run/socksalp/control.sock"',
   '    interval 1',
   '    timeout 2',
   '    fall 2',
