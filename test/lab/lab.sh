@@ -839,7 +839,7 @@ ha_conf() {
   sed -i "s|^control_socket = .*|control_socket = $(ha_socket "$name")|" "$dir/appliance.ini"
   install -m 600 "$HA/ha.key" "$dir/ha.key"
   printf '%s\n' '[sync]' "listen = $addr:$HA_SYNC_PORT" "peers = $peer:$HA_SYNC_PORT" 'key_file = ha.key' '' \
-    '[vrrp]' "interface = $HA_NIC" "router_id = $HA_ROUTER_ID" "priority = $prio" "address = 198.18.0.1/24, $APP6/64" >"$dir/ha.ini"
+    '[vrrp]' "interface = $HA_NIC" "router_id = $HA_ROUTER_ID" "priority = $prio" "address = 198.18.0.1/24, $APP6/64" 'preempt = no' >"$dir/ha.ini"
   node "$REPO/dist/appliance/cli/index.js" keepalived --config "$dir" >"$dir/keepalived.conf"
 }
 
