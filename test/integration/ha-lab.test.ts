@@ -1,17 +1,8 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ApplianceProcess } from '../lab/appliance-process';
-import { curlSha256, labFacts, REPO, useLab, type LabFacts } from '../lab/lab';
-
-const SCRIPT = join(REPO, 'test', 'lab', 'lab.sh');
-const lab = (...args: string[]) => execFileSync('bash', [SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-/** The global addresses on a namespace's intra0, as `ip -br addr` lists them. */
-function addresses(ns: string): string[] {
-  return execFileSync('ip', ['-n', ns, '-br', 'addr', 'show', 'dev', 'intra0'], { encoding: 'utf8' }).trim().split(/\s+/).slice(2).filter((a) => !a.startsWith('fe80:'));
-}
+import type { ApplianceProcess } from '../lab/appliance-process';
+import { curlSha256, labFacts, useLab, type LabFacts } from '../lab/lab';
+import { haLab, healthOf, intraAddresses, keepalivedLogs as haKeepalivedLogs, pairMember, until, type Health } from '../lab/ha';
 
 /**
  * What `ha down` must put back as `up` made it: the client's addresses, routes and links, and
@@ -30,27 +21,13 @@ function normalLab(): string {
   ].join('\n');
 }
 
-/** Polls `ok` every 50 ms (after `step`, when given) for `ms` at most; how long it took. */
-async function until(what: string, ok: () => boolean, ms: number, step?: () => Promise<void>): Promise<number> {
-  const start = Date.now();
-  for (;;) {
-    await step?.();
-    if (ok()) return Date.now() - start;
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Health { ok: boolean; role: string; why: string }
 const health = new Map<ApplianceProcess, Health>();
-const healthOf = (app: ApplianceProcess) => health.get(app);
-/** `ctl health`'s answer (keepalived's track_script asks the same), kept for healthOf. */
+const healthOfKept = (app: ApplianceProcess) => health.get(app);
+/** `ctl health`'s answer (keepalived's track_script asks the same), kept for healthOfKept. */
 async function poll(app: ApplianceProcess): Promise<void> {
-  try {
-    health.set(app, (await app.ask({ cmd: 'health' })).health as Health);
-  } catch {
-    health.delete(app); // not listening yet
-  }
+  const h = await healthOf(app);
+  if (h === undefined) health.delete(app); // not listening yet
+  else health.set(app, h);
 }
 const pollAll = async (...apps: ApplianceProcess[]) => {
   for (const app of apps) await poll(app);
@@ -74,25 +51,25 @@ describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', func
   before(async function () {
     useLab();
     normal = normalLab();
-    lab('ha', 'up');
+    haLab('up');
     facts = labFacts();
     expect(facts.LAB_HA).to.equal('up');
-    a = new ApplianceProcess(facts.LAB_HA_A_CONF, facts.LAB_HA_A_SOCKET, {}, facts.LAB_HA_A_NS);
+    a = pairMember(facts, 'a');
     apps.push(a);
-    b = new ApplianceProcess(facts.LAB_HA_B_CONF, facts.LAB_HA_B_SOCKET, {}, facts.LAB_HA_B_NS);
+    b = pairMember(facts, 'b');
     apps.push(b);
     // Both start as backups (ha.ini's default role), which resolve no server: ready once healthy.
-    for (const app of apps) await until('the appliance healthy', () => app.exited !== null || healthOf(app)?.ok === true, 10_000, () => poll(app));
+    for (const app of apps) await until('the appliance healthy', () => app.exited !== null || healthOfKept(app)?.ok === true, 10_000, () => poll(app));
     for (const app of apps) if (app.exited !== null) throw new Error(`the appliance exited (${app.exited}):\n${app.output}`);
-    lab('ha', 'keepalived-start', 'a');
-    lab('ha', 'keepalived-start', 'b');
+    haLab('keepalived-start', 'a');
+    haLab('keepalived-start', 'b');
   });
 
   /** keepalived first (its notify scripts talk to the appliances), then each appliance still running, checked as it ends. */
   async function stopAll(): Promise<void> {
     const problems: string[] = [];
     for (const name of ['a', 'b']) {
-      try { lab('ha', 'keepalived-stop', name); } catch (e) { problems.push(String(e)); }
+      try { haLab('keepalived-stop', name); } catch (e) { problems.push(String(e)); }
     }
     for (const app of apps.splice(0)) {
       try { await app.finish(); } catch (e) { problems.push((e as Error).message); }
@@ -104,34 +81,34 @@ describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', func
     try {
       await stopAll();
     } finally {
-      lab('ha', 'down');
+      haLab('down');
     }
   });
 
   const download = async () => curlSha256(facts.LAB_NS_CLIENT, ['--socks5', `${facts.LAB_VIP}:1080`, `http://${facts.LAB_WEB_ADDR}/big.bin`]);
-  const keepalivedLogs = () => ['A', 'B'].map((x) => `--- keepalived ${x}:\n${readFileSync(facts[`LAB_HA_${x}_KEEPALIVED_LOG`], 'utf8')}`).join('\n');
+  const keepalivedLogs = () => haKeepalivedLogs(facts);
 
   it('puts the shared addresses on A, the higher priority, and carries a download through A', async function () {
     const shared = [`${facts.LAB_HA_SHARED}/24`, `${facts.LAB_HA_SHARED6}/64`];
     // Three advertisement intervals and the skew (RFC 5798 6.4.2), then A's first adverts.
-    await until('198.18.0.1 and 2001:db8:18::1 on A', () => shared.every((s) => addresses(facts.LAB_HA_A_NS).includes(s)), 10_000)
+    await until('198.18.0.1 and 2001:db8:18::1 on A', () => shared.every((s) => intraAddresses(facts.LAB_HA_A_NS).includes(s)), 10_000)
       .catch((e: Error) => { throw new Error(`${e.message}\n${keepalivedLogs()}`); });
-    expect(addresses(facts.LAB_HA_B_NS)).to.deep.equal([`${facts.LAB_HA_B_ADDRESS}/24`, `${facts.LAB_HA_B_ADDRESS6}/64`]);
+    expect(intraAddresses(facts.LAB_HA_B_NS)).to.deep.equal([`${facts.LAB_HA_B_ADDRESS}/24`, `${facts.LAB_HA_B_ADDRESS6}/64`]);
     // keepalived's notify_master made A master (`ctl role master`); B stayed backup.
-    await until('A master, B backup', () => healthOf(a)?.role === 'master' && healthOf(b)?.role === 'backup', 5_000, () => pollAll(a, b));
+    await until('A master, B backup', () => healthOfKept(a)?.role === 'master' && healthOfKept(b)?.role === 'backup', 5_000, () => pollAll(a, b));
     await a.ready();
     const d = await download();
     expect(d.sha256, d.stderr).to.equal(facts.LAB_BIG_SHA256);
   });
 
   it('moves them to B within a few seconds once A\'s keepalived stops, and B carries the next download', async function () {
-    lab('ha', 'keepalived-stop', 'a');
-    const ms = await until('198.18.0.1 on B', () => addresses(facts.LAB_HA_B_NS).includes(`${facts.LAB_HA_SHARED}/24`), 5_000)
+    haLab('keepalived-stop', 'a');
+    const ms = await until('198.18.0.1 on B', () => intraAddresses(facts.LAB_HA_B_NS).includes(`${facts.LAB_HA_SHARED}/24`), 5_000)
       .catch((e: Error) => { throw new Error(`${e.message}\n${keepalivedLogs()}`); });
     console.log(`      198.18.0.1 on B ${ms} ms after A's keepalived stopped`);
-    expect(addresses(facts.LAB_HA_A_NS)).to.deep.equal([`${facts.LAB_HA_A_ADDRESS}/24`, `${facts.LAB_HA_A_ADDRESS6}/64`]);
+    expect(intraAddresses(facts.LAB_HA_A_NS)).to.deep.equal([`${facts.LAB_HA_A_ADDRESS}/24`, `${facts.LAB_HA_A_ADDRESS6}/64`]);
     // B's notify_master, and A's notify_stop (a stopped keepalived leaves no master behind it).
-    await until('B master, A backup', () => healthOf(b)?.role === 'master' && healthOf(a)?.role === 'backup', 5_000, () => pollAll(a, b));
+    await until('B master, A backup', () => healthOfKept(b)?.role === 'master' && healthOfKept(a)?.role === 'backup', 5_000, () => pollAll(a, b));
     await b.ready();
     const d = await download();
     expect(d.sha256, d.stderr).to.equal(facts.LAB_BIG_SHA256);
@@ -139,10 +116,10 @@ describe('ha-lab: the HA pair\'s topology, keepalived moving the next hop', func
 
   it('ha down gives the normal lab back, and ha down again changes nothing', async function () {
     await stopAll();
-    lab('ha', 'down');
+    haLab('down');
     expect(normalLab()).to.equal(normal);
     expect(labFacts().LAB_HA).to.equal(undefined);
-    lab('ha', 'down');
+    haLab('down');
     expect(normalLab()).to.equal(normal);
   });
 });
