@@ -94,8 +94,8 @@ export class FlowContext {
   us = 0;
   /** Who hears of each connection's end (the aggregates first, then the flow export). */
   readonly observers: ConnectionObserver[] = [];
-  /** The HA pair's sync when ha.ini is set (sync/pair.ts): hears of each connection once it is spliced and settled. */
-  sync: { spliced(c: Connection): void } | undefined = undefined;
+  /** The HA pair's sync when ha.ini is set (sync/pair.ts): hears of each connection once it is spliced and settled, and of its closes. */
+  sync: { spliced(c: Connection): void; changed(c: Connection): void } | undefined = undefined;
 
   constructor(
     readonly sink: Sink,

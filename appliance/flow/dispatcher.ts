@@ -111,7 +111,7 @@ export class Dispatcher {
   }
 
   /** `s` hears of every connection once settled, and of its end (issue 16's sync, sync/pair.ts). */
-  sync(s: { spliced(c: Connection): void } & ConnectionObserver): void {
+  sync(s: { spliced(c: Connection): void; changed(c: Connection): void } & ConnectionObserver): void {
     this.cx.sync = s;
     this.cx.observers.push(s);
   }

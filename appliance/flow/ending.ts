@@ -17,6 +17,7 @@ export class Ending {
   /** Step 714: FIN from both sides, or a RST, closes the entry after a short linger. */
   trackClose(c: Connection, flags: number, fromClient: boolean): void {
     if ((flags & (FIN | RST)) === 0) return;
+    const before = (c.finFromClient ? 1 : 0) | (c.finFromServer ? 2 : 0);
     if (flags & RST) {
       this.cx.stats.reset++;
       c.finFromClient = c.finFromServer = true;
@@ -29,6 +30,8 @@ export class Ending {
       c.closeAt = this.cx.now + LINGER;
       this.cx.watched.add(c);
     }
+    // Issue 16: a half close, and a close's timer, go to the HA peer (once the splice was sent).
+    if (c.hs === null && before !== ((c.finFromClient ? 1 : 0) | (c.finFromServer ? 2 : 0))) this.cx.sync?.changed(c);
   }
 
   /** Ends a connection the client has moved on from, telling a server leg still open. */

@@ -187,9 +187,13 @@ export class SyncPair {
     });
   }
 
-  /** The data path's hooks (flow/transitions.ts, the end observer): entries written, nothing awaited. */
+  /** The data path's hooks (flow/transitions.ts, ending.ts, the end observer): entries written, nothing awaited. */
   spliced(c: Connection): void {
     this.sender.spliced(c);
+  }
+
+  changed(c: Connection): void {
+    this.sender.changed(c);
   }
 
   ended(c: Connection): void {

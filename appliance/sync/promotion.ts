@@ -14,7 +14,7 @@ export interface PromotionSkips {
   vip: number;
   /** Its client's port, or its server-leg port, is in use here already. */
   taken: number;
-  /** Closing when last synced: its ends are about to go anyway. */
+  /** Closed (both FINs) when last synced: its ends are about to go anyway. */
   closing: number;
   /** The table is full. */
   full: number;
@@ -62,7 +62,8 @@ export function adoptHeld(t: PromotionTarget, held: Iterable<HeldConnection>): {
   const adopted: Connection[] = [];
   const skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0 };
   for (const h of held) {
-    if (h.state !== ConnState.Spliced || h.finFromClient || h.finFromServer) {
+    // Half closed, it still carries the other way; closed, its ends are about to go anyway.
+    if (h.state !== ConnState.Spliced) {
       skipped.closing++;
       continue;
     }
@@ -108,6 +109,8 @@ export function adoptHeld(t: PromotionTarget, held: Iterable<HeldConnection>): {
     c.windowShiftToServer = h.windowShiftToServer;
     c.winToClient = h.winToClient;
     c.winToServer = h.winToServer;
+    c.finFromClient = h.finFromClient;
+    c.finFromServer = h.finFromServer;
     c.destination = h.destination;
     c.diverted = h.diverted;
     c.pickup = FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER;

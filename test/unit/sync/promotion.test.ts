@@ -193,7 +193,7 @@ function master(cfg: Config) {
     send: (b, n) => sent.push(Buffer.from(b.subarray(0, n))),
   }, { epoch: 1000 });
   const atSplice: Snapshot[] = [];
-  a.d.sync({ spliced: (c) => { atSplice.push(snapshot(c)); sender.spliced(c); }, ended: (c) => sender.ended(c.clientIp, c.clientPort) });
+  a.d.sync({ spliced: (c) => { atSplice.push(snapshot(c)); sender.spliced(c); }, changed: (c) => sender.changed(c), ended: (c) => sender.ended(c.clientIp, c.clientPort) });
   const standby = new SyncStandby({ key: KEY, serverHash, maxEntries: 100 });
   /** What the sender queued, sent and received by the standby. */
   const deliver = () => {
@@ -488,12 +488,24 @@ describe('sync/promotion: what B does not take over', function () {
     expect(b.d.table.lookupServer(0, run.e.port)).to.equal(undefined);
   });
 
-  it('a connection closing when last synced (the server\'s FIN, in a CHANGED entry): skipped as closing', function () {
+  it('a connection half closed when last synced (the server\'s FIN, in a CHANGED entry): taken over, half closed', function () {
     const { run } = held();
     const { a, e, c } = run;
     a.feed(0, e.down({ seq: run.downNext, ack: run.upNext + UP_SHIFT, flags: ACK | FIN }));
     expect(c.finFromServer).to.equal(true);
-    run.sender.changed(c);
+    run.deliver();
+    const { b, adopt } = backup(ONLY5);
+    const { adopted, skipped } = adopt(run.standby.connections());
+    expect([adopted.length, skipped, b.d.table.size]).to.deep.equal([1, NO_SKIPS, 1]);
+    expect([adopted[0].finFromServer, adopted[0].finFromClient]).to.deep.equal([true, false]);
+  });
+
+  it('a connection closed when last synced (both FINs, in CHANGED entries): skipped as closing', function () {
+    const { run } = held();
+    const { a, e, c } = run;
+    a.feed(0, e.down({ seq: run.downNext, ack: run.upNext + UP_SHIFT, flags: ACK | FIN }));
+    a.feed('client', e.up({ seq: run.upNext, ack: run.ackDown + 1, flags: ACK | FIN }));
+    expect([c.finFromServer, c.finFromClient]).to.deep.equal([true, true]);
     run.deliver();
     const { b, adopt } = backup(ONLY5);
     const { adopted, skipped } = adopt(run.standby.connections());
