@@ -32,6 +32,8 @@ export interface HaSettings {
   intervalMs: number;
   /** Connections the standby holds at most (sync/standby.ts). */
   maxEntries: number;
+  /** Seconds between a master's passes sending every connection again (sync/pair.ts); a standby forgets one not sent for five of them. */
+  refreshS: number;
   /** This appliance's sender id: 32 bits of SHA-256 of its listen address, which no peer shares. */
   sender: number;
   /** [vrrp], when present: the keepalived configuration `socksalp keepalived` writes. */
@@ -47,7 +49,8 @@ export const HA_ROLES: readonly HaRole[] = ['master', 'backup'];
  * Reads DIR/ha.ini, or returns undefined when there is none (a single appliance). Keys of
  * [sync]: listen = ADDRESS:PORT (required), peers = ADDRESS:PORT[, ...] (required), key_file
  * (required; relative to DIR; owner-only as a password file, config/credentials.ts),
- * interval_ms (1 to 1000, default 20), max_entries (1 to 10000000, default 1000000), role
+ * interval_ms (1 to 1000, default 20), max_entries (1 to 10000000, default 1000000), refresh_s
+ * (30 to 3600, default 60), role
  * (master or backup, the role at start; default backup). An IPv6 address is written in
  * brackets, [2001:db8::1]:7500. [vrrp] is optional (config/vrrp-ini.ts). Every problem is
  * thrown as one ConfigError.
@@ -72,6 +75,7 @@ export function loadHa(dir: string): HaSettings | undefined {
   const keyText = r.raw('key_file', true);
   const intervalMs = r.int('interval_ms', 1, 1000, 20)!;
   const maxEntries = r.int('max_entries', 1, 10_000_000, 1_000_000)!;
+  const refreshS = r.int('refresh_s', 30, 3600, 60)!;
   const roleText = r.raw('role', false) ?? 'backup';
   r.done();
   const role = HA_ROLES.find((x) => x === roleText.toLowerCase());
@@ -102,7 +106,7 @@ export function loadHa(dir: string): HaSettings | undefined {
   }
   if (problems.length) throw new ConfigError(problems);
   const sender = createHash('sha256').update(`${listen!.host} ${listen!.port}`).digest().readUInt32BE(0);
-  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, sender, role: role!, vrrp };
+  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, refreshS, sender, role: role!, vrrp };
 }
 
 /** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */

@@ -16,6 +16,8 @@ const HANDOVER_MS = 5000;
 
 /** Connections a resync sends per sender interval: about 40 datagrams of the ring's 64. */
 const RESYNC_SHARE = 400;
+/** A standby forgets a connection its sender has not sent again for this many refresh periods (ha.ini refresh_s). */
+const REFRESHES_HELD = 5;
 
 /** The last promotion, for `ctl status`. */
 interface Promotion {
@@ -55,6 +57,7 @@ export class SyncPair {
   private promotion: Promotion | undefined;
   private resyncing = false;
   private closed = false;
+  private refresh: NodeJS.Timeout | undefined;
   readonly stats = { resyncs: 0 };
   /** ms since 1970 to the tables' clock (seconds since the process began). */
   private readonly origin = Date.now() - performance.now();
@@ -63,7 +66,7 @@ export class SyncPair {
     const config = appliance.config;
     this.role = ha.role;
     const serverHash = serversHash(config.servers);
-    this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries, onPeerStart: () => this.resync() });
+    this.standby = new SyncStandby({ key: ha.key.bytes, serverHash, maxEntries: ha.maxEntries, onPeerStart: () => this.resync(), expireMs: REFRESHES_HELD * ha.refreshS * 1000 });
     this.transport = new SyncTransport(ha.listen, ha.peers, (d) => this.standby.receive(d), appliance.log);
     const neighbours = appliance.forwarder.neighbours;
     this.sender = new SyncSender(
@@ -89,6 +92,9 @@ export class SyncPair {
   async start(): Promise<void> {
     await this.transport.start();
     this.sender.start();
+    // IPVS's sync_refresh_period: every connection again now and then, so that the peer holds
+    // fresher sequence numbers, and forgets what an ENDED lost on the way would have removed.
+    this.refresh = setInterval(() => this.resync(), this.ha.refreshS * 1000).unref();
     this.appliance.dispatcher.sync(this);
     this.appliance.log(`sync: listening on ${formatSyncEndpoint(this.ha.listen)}, sending to ${this.ha.peers.map(formatSyncEndpoint).join(', ')}; role ${this.role}`);
     if (this.role === 'master') this.appliance.start();
@@ -131,9 +137,9 @@ export class SyncPair {
   }
 
   /**
-   * A peer (re)started: it holds none of this one's connections, so a master sends it every
-   * spliced one again, as IPVS's sync daemon and conntrackd's resync do, a share per sender
-   * interval so that the ring never overflows.
+   * Every spliced connection to the peers again, a share per sender interval so that the ring
+   * never overflows: when a peer (re)started and holds none of this one's (as IPVS's sync
+   * daemon and conntrackd's resync do), and every refresh_s.
    */
   private resync(): void {
     if (this.role !== 'master' || this.resyncing) return;
@@ -204,6 +210,7 @@ export class SyncPair {
   /** Sends what is queued (the connections' ends, at a stop) and closes the socket. */
   close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.refresh);
     this.sender.stop();
     return this.transport.close();
   }

@@ -7,6 +7,8 @@ export interface HeldConnection extends SplicedRepr {
   closeAtMs: number;
   /** The sender it came from. */
   sender: number;
+  /** When its SPLICED entry last came (Date.now): the sender's refresh sends it again, an ENDED lost is forgotten after expireMs. */
+  heardMs: number;
 }
 
 export interface StandbyOptions {
@@ -15,6 +17,8 @@ export interface StandbyOptions {
   serverHash: number;
   /** Connections held at most (ha.ini max_entries). */
   maxEntries: number;
+  /** A connection whose SPLICED entry has not come again for this long is forgotten (its ENDED was lost); never when absent. */
+  expireMs?: number;
   /** A peer heard for the first time, or again after a restart (a new epoch): it holds nothing of this one's yet. */
   onPeerStart?: (sender: number) => void;
 }
@@ -36,7 +40,7 @@ export interface PeerHeard {
  */
 export class SyncStandby {
   readonly refused = { mac: 0, replay: 0, malformed: 0, staleEpoch: 0, full: 0, servers: 0 };
-  readonly stats = { datagrams: 0, spliced: 0, ended: 0, changed: 0, unknown: 0 };
+  readonly stats = { datagrams: 0, spliced: 0, ended: 0, changed: 0, unknown: 0, expired: 0 };
   readonly windows = new ReplayWindows();
   private readonly held = new Map<string, HeldConnection>();
   /** By sender id. */
@@ -70,6 +74,7 @@ export class SyncStandby {
       this.options.onPeerStart?.(sender);
     } else peer.lastMs = Date.now();
     for (const e of entries) this.apply(e, sender);
+    this.expire();
     return true;
   }
 
@@ -107,7 +112,7 @@ export class SyncStandby {
       }
       // A client port used again: the newer connection replaces the older, and goes last in the order.
       this.held.delete(k);
-      this.held.set(k, { ...e, closeAtMs: 0, sender });
+      this.held.set(k, { ...e, closeAtMs: 0, sender, heardMs: Date.now() });
       return;
     }
     const c = this.held.get(k);
@@ -132,6 +137,21 @@ export class SyncStandby {
     c.winToServer = e.winToServer;
     c.closeAtMs = e.closeAtMs;
     c.diverted = e.diverted;
+  }
+
+  /**
+   * Forgets what the senders no longer send: the map is in the order SPLICED entries last came
+   * (each one goes last again), so the walk stops at the first one heard recently enough.
+   */
+  private expire(): void {
+    const ms = this.options.expireMs;
+    if (ms === undefined) return;
+    const before = Date.now() - ms;
+    for (const [k, c] of this.held) {
+      if (c.heardMs >= before) return;
+      this.held.delete(k);
+      this.stats.expired++;
+    }
   }
 
   private refuse(why: keyof SyncStandby['refused']): false {

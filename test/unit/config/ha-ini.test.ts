@@ -45,7 +45,7 @@ describe('config/ha-ini: ha.ini', function () {
     expect(h.peers).to.deep.equal([{ host: '198.18.0.3', port: 7500, v6: false }]);
     expect(h.key.bytes.toString()).to.equal(KEY);
     expect(h.key.file).to.equal(join(d, 'ha.key'));
-    expect([h.intervalMs, h.maxEntries, h.role]).to.deep.equal([20, 1_000_000, 'backup']);
+    expect([h.intervalMs, h.maxEntries, h.refreshS, h.role]).to.deep.equal([20, 1_000_000, 60, 'backup']);
     expect(JSON.stringify(h)).to.not.include(KEY);
     expect(inspect(h, { depth: 5 })).to.not.include(KEY);
     expect(JSON.stringify(h)).to.include(`(${KEY.length} bytes)`);
@@ -73,7 +73,8 @@ describe('config/ha-ini: ha.ini', function () {
       [GOOD.replace('key_file = ha.key', 'key_file = missing.key'), 'ha.ini:4: [sync] key_file: key file'],
       [GOOD + 'interval_ms = 0\n', 'ha.ini:5: [sync] interval_ms: expected a whole number from 1 to 1000, got "0"'],
       [GOOD + 'max_entries = lots\n', 'ha.ini:5: [sync] max_entries: expected a whole number from 1 to 10000000, got "lots"'],
-      [GOOD + 'port = 7500\n', 'ha.ini:5: [sync] port: unknown key (expected one of: interval_ms, key_file, listen, max_entries, peers, role)'],
+      [GOOD + 'port = 7500\n', 'ha.ini:5: [sync] port: unknown key (expected one of: interval_ms, key_file, listen, max_entries, peers, refresh_s, role)'],
+      [GOOD + 'refresh_s = 5\n', 'ha.ini:5: [sync] refresh_s: expected a whole number from 30 to 3600, got "5"'],
       [GOOD + 'role = primary\n', 'ha.ini:5: [sync] role: expected master or backup (the role at start; keepalived\'s notify scripts change it), got "primary"'],
       [GOOD + '[bgp]\n', 'ha.ini:5: [bgp]: unknown section (expected [sync] or [vrrp])'],
       ['; nothing\n', 'ha.ini: no [sync] section: remove ha.ini for a single appliance, or add [sync] with listen, peers and key_file'],

@@ -30,7 +30,7 @@ describe('sync: sender to standby', function () {
       closeAtMs: 1_796_000_030_000, diverted: '203.0.113.82:21', delta: -300, clientIsn: 0x80000001, createdMs: 1_796_000_012_500, sender: 0xa1,
     });
     expect(all[1].client.address).to.deep.equal(Uint8Array.from(Buffer.from('20010db8001800000000000000000002', 'hex')));
-    expect(b.stats).to.deep.equal({ datagrams: 2, spliced: 3, ended: 1, changed: 1, unknown: 0 });
+    expect(b.stats).to.deep.equal({ datagrams: 2, spliced: 3, ended: 1, changed: 1, unknown: 0, expired: 0 });
   });
 
   it('refuses a tampered byte as mac, a replayed datagram as replay, and counts the lost ones', function () {
@@ -124,5 +124,20 @@ describe('sync: sender to standby', function () {
     expect(b.receive(restarted.sent[0])).to.equal(true);
     expect(started).to.deep.equal([0xa1, 0xa1]);
     expect(b.peers.get(0xa1)!.epoch).to.equal(1001);
+  });
+
+  it('forgets a connection whose SPLICED entry has not come again within expireMs, oldest first', function () {
+    const { s, sent } = sender();
+    s.spliced(connection(40001));
+    s.flush();
+    s.spliced(connection(40002));
+    s.flush();
+    const b = new SyncStandby({ key: KEY, serverHash: SERVER_HASH, maxEntries: 10, expireMs: 1 });
+    expect(b.receive(sent[0])).to.equal(true);
+    // The next datagram comes at least 2 ms later: the first connection was not sent again.
+    for (const until = Date.now() + 3; Date.now() < until;);
+    expect(b.receive(sent[1])).to.equal(true);
+    expect([...b.connections()].map((c) => c.client.port)).to.deep.equal([40002]);
+    expect(b.stats.expired).to.equal(1);
   });
 });
