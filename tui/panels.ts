@@ -46,8 +46,10 @@ export function statusLine(m: DashboardModel, width: number): string {
   if (!st) return truncate(`socksalp dashboard: ${m.error ? `NOT CONNECTED: ${m.error} (${m.socket})` : `connecting to ${m.socket}...`}`, width);
   const reload = st.lastReload ? `reload ${st.lastReload.ok ? 'ok' : 'REFUSED'} ${st.lastReload.at.slice(11, 19)}` : 'no reload yet';
   const state = m.error ? `NOT CONNECTED: ${m.error}; retrying, data from ${m.lastOk?.toISOString().slice(11, 19)}` : `up ${formatDuration(st.uptime)}`;
+  // Issue 16: an appliance of an HA pair says which it is, and what it holds of its peer's.
+  const ha = st.sync ? `  HA ${st.sync.role}${st.sync.health.ok ? '' : ` (${st.sync.health.why})`}, ${st.sync.held} held` : '';
   return truncate(
-    `socksalp ${st.version}  ${state}  conf ${st.configDir} loaded ${st.configLoaded.slice(11, 19)}  ${reload}  socket ${st.controlSocket}`,
+    `socksalp ${st.version}  ${state}${ha}  conf ${st.configDir} loaded ${st.configLoaded.slice(11, 19)}  ${reload}  socket ${st.controlSocket}`,
     width,
   );
 }

@@ -216,7 +216,7 @@ export class SyncPair {
   }
 
   /** For `ctl status` (never the key). */
-  status(): object {
+  status() {
     return {
       role: this.role,
       health: this.health(),

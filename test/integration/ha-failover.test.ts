@@ -1,9 +1,10 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplianceProcess } from '../lab/appliance-process';
-import { labFacts, useLab, webLog, type LabFacts } from '../lab/lab';
+import { labFacts, REPO, useLab, webLog, type LabFacts } from '../lab/lab';
 import { HaClient, haLab, healthOf, keepalivedLogs, roleIs, startMember, type ClientResult } from '../lab/ha';
 
 /** The download through each failover: 200 MB, read at 20 MB/s, so that it is under way for ten seconds. */
@@ -138,6 +139,12 @@ describe('ha-failover: established connections through a failover of the HA pair
     expect(st.sync.promotion.adopted, 'connections B took over').to.be.at.least(INTERACTIVE + 1);
     // A failover, not a reconnection: the silence is the failover's, seconds at most.
     expect(r.download.longestGapMs).to.be.within(1, 10_000);
+    // What operators see of it: the dashboard's status line and ctl list's head.
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(REPO, 'dist', 'appliance', 'cli', 'index.js'), ...args, '--socket', facts.LAB_HA_B_SOCKET], { encoding: 'utf8' });
+    const dash = cli('dash', '--once');
+    expect(dash.status, dash.stderr).to.equal(0);
+    expect(dash.stdout).to.match(/ HA master, 0 held /);
+    expect(cli('ctl', 'list').stdout.split('\n')[0]).to.match(/; HA master, 0 of the peer's held$/);
   });
 
   it('changes nothing when the standby is killed', async function () {

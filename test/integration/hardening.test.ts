@@ -166,11 +166,13 @@ describe('hardening: spoofing from a server segment (rp_filter)', function () {
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('198.18.0.2', 9999))
-s.settimeout(3)
+s.settimeout(20)
 print('listening', flush=True)
 try:
     while True:
         data, peer = s.recvfrom(100)
+        if data == b'end':
+            break
         print(peer[0], data.decode(), flush=True)
 except socket.timeout:
     pass
@@ -193,6 +195,10 @@ except socket.timeout:
         inject(sa, 'udp', src, 7, '198.18.0.2', 9999, `from-sa-${what}`);
       }
       inject(lab.LAB_SERVER_SB_NS, 'udp', lab.LAB_WEB_ADDR, 7, '198.18.0.2', 9999, 'from-sb-routed-elsewhere');
+      // The listener stops at "end", sent from the client's own namespace once what the appliance
+      // passes has had time to arrive: however long the injections took on a loaded host.
+      await sleep(500);
+      inNs(lab.LAB_NS_CLIENT, 'python3', ['-c', "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'end', ('198.18.0.2', 9999))"]);
       await done;
     } finally {
       for (const [name, n] of hosts) inNs(lab[`LAB_SERVER_${name.toUpperCase()}_NS`], 'ip', ['route', 'del', '198.18.0.2/32', 'via', `198.19.${n}.1`]);

@@ -851,7 +851,9 @@ ha_build() {
   ip -n "$NS_APP2" link set lo up
 
   # The intranet as one L2: the client's addresses move from c0 to br-lan, c0 becomes its port.
-  ip -n "$NS_CLIENT" link add "$HA_BRIDGE" type bridge mcast_snooping 0
+  # The bridge takes c0's MAC: the client's addresses keep their MAC as they move onto it and
+  # back, so no neighbour (A's kernel) is left with one that no longer answers.
+  ip -n "$NS_CLIENT" link add "$HA_BRIDGE" address "$(ip netns exec "$NS_CLIENT" cat /sys/class/net/c0/address)" type bridge mcast_snooping 0
   ip -n "$NS_CLIENT" addr flush dev c0 scope global
   ip -n "$NS_CLIENT" link set c0 master "$HA_BRIDGE"
   ip link add lan-b netns "$NS_CLIENT" type veth peer name "$HA_NIC" netns "$NS_APP2"
@@ -947,6 +949,8 @@ ha_down() {
     ip -n "$NS_APP" addr add 198.18.0.1/24 dev "$HA_NIC"
     ip -n "$NS_APP" addr add $APP6/64 dev "$HA_NIC"
   fi
+  # The client may still have 198.18.0.1 at B's MAC (B was master last): asked again at once.
+  if ip netns list | grep -qw "^$NS_CLIENT"; then ip -n "$NS_CLIENT" neigh flush dev c0; fi
   rm -rf "$HA"
 }
 
