@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import { HealthStub } from '../flow/health-stub';
+import { Capture, checkedDecode, type Decoded, type Dest, Feeder } from '../flow/harness';
 import { CLIENT, flowConfig, server, VIP } from '../flow/servers';
-import { a6, pseudo6, refChecksum, tcp6 } from '../wire/packets6';
+import { a6, tcp6 } from '../wire/packets6';
 import { ip, segment, tcpRepr } from '../wire/packets';
 import { KEY, MACS } from './fixtures';
-import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
+import { Dispatcher } from '../../../appliance/flow/dispatcher';
 import { ConnState, type Connection } from '../../../appliance/flow/connection';
 import { FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER } from '../../../appliance/flow/columns';
 import type { Config, ServerRecord } from '../../../appliance/config/tables';
@@ -13,10 +12,7 @@ import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { ADDRESSES6 } from '../../../appliance/addr/interner';
 import { formatAddress, parseAddress } from '../../../appliance/addr/address';
-import { formatIpv6 } from '../../../appliance/config/address';
-import { Ipv4View } from '../../../appliance/wire/ipv4';
-import { Ipv6Datagram } from '../../../appliance/wire/ip6-datagram';
-import { ACK, FIN, parseTcp, PSH, RST, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
+import { ACK, FIN, PSH, RST, SYN, type TcpRepr } from '../../../appliance/wire/tcp';
 import { SyncSender } from '../../../appliance/sync/sender';
 import { SyncStandby, type HeldConnection } from '../../../appliance/sync/standby';
 import { adoptHeld, type PromotionSkips } from '../../../appliance/sync/promotion';
@@ -60,74 +56,20 @@ const bytes = (n: number, fill: number) => Buffer.alloc(n, fill);
 
 // ------------------------------------------------------------------ an appliance without devices
 
-interface Out { to: string; raw: Buffer; v6: boolean; src: string; dst: string; tcp: TcpRepr; payload: Buffer; own: boolean }
-
-/** The datagram as it leaves, both checksums checked by the reference sum (packets6.ts), not the library's. */
-function decode(b: Buffer, to: string, own: boolean): Out {
-  const v6 = b[0] >> 4 === 6;
-  const hl = v6 ? 40 : 20;
-  const seg = b.subarray(hl);
-  let pseudo: Buffer;
-  if (v6) {
-    expect(b.readUInt16BE(4), 'payload length').to.equal(seg.length);
-    pseudo = pseudo6(b.subarray(8, 24), b.subarray(24, 40), 6, seg.length);
-  } else {
-    expect(refChecksum(b.subarray(0, 20)), 'IPv4 header checksum').to.equal(0);
-    expect(b.readUInt16BE(2), 'total length').to.equal(b.length);
-    pseudo = Buffer.concat([b.subarray(12, 20), Buffer.from([0, 6, seg.length >> 8, seg.length & 255])]);
-  }
-  expect(refChecksum(pseudo, seg), 'TCP checksum').to.equal(0);
-  const t = new TcpView().wrap(b, hl, seg.length);
-  const addr = (at: number) => (v6 ? formatIpv6(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`);
-  return { to, raw: b, v6, src: addr(v6 ? 8 : 12), dst: addr(v6 ? 24 : 16), tcp: parseTcp(t, new TcpOptions()), payload: b.subarray(t.payloadOffset), own };
-}
-
-class Capture extends HealthStub implements Sink {
-  readonly pool = new PacketPool(256, 1500);
-  out: Out[] = [];
-  constructor(private readonly servers: ServerRecord[]) {
-    super();
-  }
-  private decode(slot: number, len: number, to: string, own: boolean): void {
-    const at = this.pool.ipOffset(slot);
-    this.out.push(decode(Buffer.from(this.pool.buf.subarray(at, at + len)), to, own));
-    this.pool.give(slot);
-  }
-  toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client', true); }
-  toServer(s: number, slot: number, len: number, _alp: number, _prio: number, _de: boolean, own: boolean): void { this.decode(slot, len, this.servers[s].name, own); }
-  take(): Out[] { const o = this.out; this.out = []; return o; }
-}
+interface Out extends Decoded { to: string; own: boolean }
 
 /** A Dispatcher of `cfg` with a capturing sink, its clock at 1 s; `feed` takes a datagram of either family. */
 function appliance(cfg: Config) {
-  const cap = new Capture(cfg.servers);
+  const cap = new Capture<Out>((b, to, own) => ({ ...checkedDecode(b), to: to === 'client' ? to : cfg.servers[to].name, own }));
   const alps = new AlpRegistry();
   const d = new Dispatcher(cap, cap, buildStages(cfg, alps), cfg.servers, 1460);
   d.tick(1);
   const free = cap.pool.available;
-  const v4 = { ip: new Ipv4View(), tcp: new TcpView(), o: new TcpOptions() };
-  const v6 = { ip: new Ipv6Datagram(), tcp: new TcpView(), o: new TcpOptions() };
-  const feed = (from: 'client' | number, b: Buffer): Out[] => {
-    const slot = cap.pool.take();
-    const at = cap.pool.ipOffset(slot);
-    cap.pool.buf.set(b, at);
-    if (b[0] >> 4 === 6) {
-      const x = v6.ip.wrap(cap.pool.buf, at, b.length);
-      x.readHeaders(x.headers);
-      x.bind();
-      const t = v6.tcp.wrap(cap.pool.buf, x.upperOffset, x.upperLength);
-      expect(t.readOptions(v6.o)).to.equal(true);
-      if (from === 'client') d.fromClient(slot, x, t, v6.o, b.length);
-      else d.fromServer(from, slot, x, t, v6.o, b.length);
-    } else {
-      const x = v4.ip.wrap(cap.pool.buf, at, b.length);
-      const t = v4.tcp.wrap(cap.pool.buf, x.payloadOffset, x.payloadLength);
-      expect(t.readOptions(v4.o)).to.equal(true);
-      if (from === 'client') d.fromClient(slot, x, t, v4.o, b.length);
-      else d.fromServer(from, slot, x, t, v4.o, b.length);
-    }
+  const feeder = new Feeder(d, cap);
+  const feed = (from: Dest, b: Buffer): Out[] => {
+    const out = feeder.feed(from, b);
     expect(cap.pool.available, 'pool slots after the segment').to.equal(free);
-    return cap.take();
+    return out;
   };
   return { cfg, cap, alps, d, feed };
 }
@@ -159,7 +101,7 @@ const raws = (out: Out[]) => out.map((o) => o.raw.toString('hex'));
 /**
  * The same, less an IPv4 header's identification and checksum: an IPv4 header the appliance
  * writes itself (family.ts, from an IPv6 datagram) numbers its datagrams per appliance (RFC
- * 6864 4.1: any value for an atomic datagram). The checksum was checked whole by decode.
+ * 6864 4.1: any value for an atomic datagram). The checksum was checked whole by checkedDecode.
  */
 const reframed = (out: Out[]) => out.map((o) => {
   const b = Buffer.from(o.raw);
