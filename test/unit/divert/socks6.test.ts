@@ -1,15 +1,12 @@
 import { expect } from 'chai';
-import { HealthStub } from '../flow/health-stub';
-import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
+import { Capture, type Dest, Feeder } from '../flow/harness';
+import { Dispatcher } from '../../../appliance/flow/dispatcher';
 import type { ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { parseAddress } from '../../../appliance/addr/address';
 import { ADDRESSES6 } from '../../../appliance/addr/interner';
-import { Ipv4View } from '../../../appliance/wire/ipv4';
-import { Ipv6Datagram } from '../../../appliance/wire/ip6-datagram';
-import { ACK, PSH, SYN, TcpOptions, TcpView } from '../../../appliance/wire/tcp';
+import { ACK, PSH, SYN, TcpView } from '../../../appliance/wire/tcp';
 import { ip, segment, tcpRepr } from '../wire/packets';
 import { a6, tcp6 } from '../wire/packets6';
 import { flowConfig, server } from '../flow/servers';
@@ -35,26 +32,18 @@ const SA = server('sa', 1);
 const S4 = server('s4', 4, { versions: ['4'] });
 const S6 = server('s6', 6, { address: parseAddress('2001:db8:19:6::2')!, local: { address: parseAddress('2001:db8:19:6::1')!, length: 64 }, versions: ['5'] });
 
-interface Sent { to: 'client' | number; flags: number; seq: number; ack: number; srcPort: number; payload: string }
+interface Sent { to: Dest; flags: number; seq: number; ack: number; srcPort: number; payload: string }
 
-class Capture extends HealthStub implements Sink {
-  readonly pool = new PacketPool(128, 1500);
-  out: Sent[] = [];
-  private decode(slot: number, len: number, to: 'client' | number): void {
-    const at = this.pool.ipOffset(slot);
-    const hl = this.pool.buf[at] >> 4 === 6 ? 40 : 20;
-    const t = new TcpView().wrap(this.pool.buf, at + hl, len - hl);
-    this.out.push({ to, flags: t.flags, seq: t.seq, ack: t.ack, srcPort: t.srcPort, payload: Buffer.from(this.pool.buf.subarray(t.payloadOffset, at + len)).toString('hex') });
-    this.pool.give(slot);
-  }
-  toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client'); }
-  toServer(s: number, slot: number, len: number): void { this.decode(slot, len, s); }
-  take(): Sent[] { const o = this.out; this.out = []; return o; }
+/** What these tests read of a segment the appliance sent (dual-stack.test.ts checks the checksums). */
+function sent(b: Buffer, to: Dest): Sent {
+  const hl = b[0] >> 4 === 6 ? 40 : 20;
+  const t = new TcpView().wrap(b, hl, b.length - hl);
+  return { to, flags: t.flags, seq: t.seq, ack: t.ack, srcPort: t.srcPort, payload: b.subarray(t.payloadOffset).toString('hex') };
 }
 
 function harness(servers: ServerRecord[], ...entries: string[]) {
   const config = flowConfig(servers, { intranet: { tun: 'alp0', vips: [ip(VIP4), parseAddress(VIP6)!], mtu: 1500 } });
-  const cap = new Capture();
+  const cap = new Capture(sent, 128);
   const d = new Dispatcher(cap, cap, buildStages(config, new AlpRegistry()), config.servers, 1460);
   d.tick(1);
   for (const e of entries) {
@@ -62,29 +51,8 @@ function harness(servers: ServerRecord[], ...entries: string[]) {
     const r = d.diversions.add(o, t);
     if (!r.ok) throw new Error(r.message);
   }
-  const v4 = { ip: new Ipv4View(), tcp: new TcpView(), o: new TcpOptions() };
-  const v6 = { ip: new Ipv6Datagram(), tcp: new TcpView(), o: new TcpOptions() };
-  const feed = (from: 'client' | number, b: Buffer): Sent[] => {
-    const slot = cap.pool.take();
-    const at = cap.pool.ipOffset(slot);
-    cap.pool.buf.set(b, at);
-    if (b[0] >> 4 === 6) {
-      const x = v6.ip.wrap(cap.pool.buf, at, b.length);
-      x.readHeaders(x.headers);
-      x.bind();
-      const t = v6.tcp.wrap(cap.pool.buf, x.upperOffset, x.upperLength);
-      t.readOptions(v6.o);
-      if (from === 'client') d.fromClient(slot, x, t, v6.o, b.length);
-      else d.fromServer(from, slot, x, t, v6.o, b.length);
-    } else {
-      const x = v4.ip.wrap(cap.pool.buf, at, b.length);
-      const t = v4.tcp.wrap(cap.pool.buf, x.payloadOffset, x.payloadLength);
-      t.readOptions(v4.o);
-      if (from === 'client') d.fromClient(slot, x, t, v4.o, b.length);
-      else d.fromServer(from, slot, x, t, v4.o, b.length);
-    }
-    return cap.take();
-  };
+  const feeder = new Feeder(d, cap);
+  const feed = (from: Dest, b: Buffer) => feeder.feed(from, b);
   const seg = (src: string, dst: string, t: object, payload?: Buffer) => {
     const r = tcpRepr({ window: 500, ...t });
     return src.includes(':') ? tcp6(a6(src), a6(dst), r, payload) : segment(ip(src), ip(dst), r, payload);

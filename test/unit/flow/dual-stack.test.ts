@@ -1,18 +1,14 @@
 import { expect } from 'chai';
-import { HealthStub } from './health-stub';
-import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
+import { Capture, checkedDecode, type Dest, Feeder } from './harness';
+import { Dispatcher } from '../../../appliance/flow/dispatcher';
 import type { ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
 import { AlpRegistry } from '../../../appliance/stages/alp-registry';
 import { parseAddress, formatAddress } from '../../../appliance/addr/address';
-import { formatIpv6 } from '../../../appliance/config/address';
 import { ADDRESSES6 } from '../../../appliance/addr/interner';
-import { Ipv4View } from '../../../appliance/wire/ipv4';
-import { Ipv6Datagram } from '../../../appliance/wire/ip6-datagram';
-import { ACK, parseTcp, PSH, SYN, TcpOptions, TcpView, type TcpRepr } from '../../../appliance/wire/tcp';
+import { ACK, PSH, SYN, type TcpRepr } from '../../../appliance/wire/tcp';
 import { segment, tcpRepr, ip } from '../wire/packets';
-import { a6, refChecksum, pseudo6, tcp6 } from '../wire/packets6';
+import { a6, tcp6 } from '../wire/packets6';
 import { flowConfig, server } from './servers';
 
 const CLIENT6 = '2001:db8:18::2';
@@ -28,73 +24,13 @@ function servers(): ServerRecord[] {
   ];
 }
 
-interface Out { to: 'client' | number; v6: boolean; src: string; dst: string; hopLimit: number; tcp: TcpRepr; payload: Buffer }
-
-/** A reference pseudo-header checksum over the datagram as it leaves, for either family. */
-function checkedDecode(b: Buffer, to: 'client' | number): Out {
-  const v6 = b[0] >> 4 === 6;
-  const hl = v6 ? 40 : 20;
-  const seg = b.subarray(hl);
-  let pseudo: Buffer;
-  if (v6) {
-    expect(b.readUInt16BE(4), 'payload length').to.equal(seg.length);
-    pseudo = pseudo6(b.subarray(8, 24), b.subarray(24, 40), 6, seg.length);
-  } else {
-    expect(new Ipv4View().wrap(b, 0, b.length).check(), 'IPv4 header').to.equal(0);
-    expect(b.readUInt16BE(2), 'total length').to.equal(b.length);
-    pseudo = Buffer.concat([b.subarray(12, 20), Buffer.from([0, 6, seg.length >> 8, seg.length & 255])]);
-  }
-  expect(refChecksum(pseudo, seg), 'TCP checksum').to.equal(0);
-  const t = new TcpView().wrap(b, hl, seg.length);
-  const addr = (at: number, n: number) => (n === 16 ? formatIpv6(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`);
-  return {
-    to, v6, src: addr(v6 ? 8 : 12, v6 ? 16 : 4), dst: addr(v6 ? 24 : 16, v6 ? 16 : 4), hopLimit: b[v6 ? 7 : 8],
-    tcp: parseTcp(t, new TcpOptions()), payload: Buffer.from(b.subarray(t.payloadOffset)),
-  };
-}
-
-class Capture extends HealthStub implements Sink {
-  readonly pool = new PacketPool(256, 1500);
-  out: Out[] = [];
-  private decode(slot: number, len: number, to: 'client' | number): void {
-    const b = Buffer.from(this.pool.buf.subarray(this.pool.ipOffset(slot), this.pool.ipOffset(slot) + len));
-    this.out.push(checkedDecode(b, to));
-    this.pool.give(slot);
-  }
-  toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client'); }
-  toServer(s: number, slot: number, len: number): void { this.decode(slot, len, s); }
-  take(): Out[] { const o = this.out; this.out = []; return o; }
-}
-
 function setup(only: number) {
   const config = flowConfig([servers()[only]], { intranet: { tun: 'alp0', vips: [ip(VIP4), parseAddress(VIP6)!], mtu: 1500 } });
-  const cap = new Capture();
+  const cap = new Capture((b, to) => ({ ...checkedDecode(b), to }));
   const d = new Dispatcher(cap, cap, buildStages(config, new AlpRegistry()), config.servers, 1460);
   d.tick(1);
-  const v4 = { ip: new Ipv4View(), tcp: new TcpView(), o: new TcpOptions() };
-  const v6 = { ip: new Ipv6Datagram(), tcp: new TcpView(), o: new TcpOptions() };
-  const feed = (from: 'client' | number, b: Buffer) => {
-    const slot = cap.pool.take();
-    cap.pool.buf.set(b, cap.pool.ipOffset(slot));
-    const at = cap.pool.ipOffset(slot);
-    if (b[0] >> 4 === 6) {
-      const x = v6.ip.wrap(cap.pool.buf, at, b.length);
-      expect(x.check()).to.equal(0);
-      x.readHeaders(x.headers);
-      x.bind();
-      const t = v6.tcp.wrap(cap.pool.buf, x.upperOffset, x.upperLength);
-      t.readOptions(v6.o);
-      if (from === 'client') d.fromClient(slot, x, t, v6.o, b.length);
-      else d.fromServer(from, slot, x, t, v6.o, b.length);
-    } else {
-      const x = v4.ip.wrap(cap.pool.buf, at, b.length);
-      const t = v4.tcp.wrap(cap.pool.buf, x.payloadOffset, x.payloadLength);
-      t.readOptions(v4.o);
-      if (from === 'client') d.fromClient(slot, x, t, v4.o, b.length);
-      else d.fromServer(from, slot, x, t, v4.o, b.length);
-    }
-    return cap.take();
-  };
+  const feeder = new Feeder(d, cap);
+  const feed = (from: Dest, b: Buffer) => feeder.feed(from, b);
   return { d, feed, config };
 }
 
