@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { HealthStub } from './health-stub';
-import { PacketPool } from '../../../appliance/device/packet-pool';
-import { Dispatcher, type Sink } from '../../../appliance/flow/dispatcher';
+import { Capture, type Dest, Feeder } from './harness';
+import { Dispatcher } from '../../../appliance/flow/dispatcher';
 import { ConnState } from '../../../appliance/flow/connection';
 import type { Config, ServerRecord } from '../../../appliance/config/tables';
 import { buildStages } from '../../../appliance/appliance';
@@ -42,29 +41,17 @@ const ONLY4 = flowConfig([server('sa', 1, { versions: ['4'] })]);
 
 interface Out { to: string; ip: Ipv4View; tcp: TcpRepr; sack: number[]; payload: Buffer; own: boolean }
 
-/** Captures what the dispatcher sends, decoded (checksums verified), instead of writing it to devices. */
-class Capture extends HealthStub implements Sink {
-  readonly pool = new PacketPool(256, 1500);
-  out: Out[] = [];
-  constructor(private readonly servers: ServerRecord[]) {
-    super();
-  }
-  private decode(slot: number, len: number, to: string, own: boolean): void {
-    const b = Buffer.from(this.pool.buf.subarray(this.pool.ipOffset(slot), this.pool.ipOffset(slot) + len));
-    const v = new Ipv4View().wrap(b, 0, len);
-    expect(v.check(), 'IP header checksum').to.equal(0);
-    const t = new TcpView().wrap(b, IPV4_MIN_HEADER, len - IPV4_MIN_HEADER);
-    expect(t.checksumValid(v.src, v.dst), 'TCP checksum').to.equal(true);
-    const o = new TcpOptions();
-    const tcp = parseTcp(t, o);
-    const sack: number[] = [];
-    for (let k = 0; k < o.sackBlocks * 2; k++) sack.push(b.readUInt32BE(o.sackOffset + 4 * k));
-    this.out.push({ to, ip: v, tcp, sack, payload: b.subarray(t.payloadOffset), own });
-    this.pool.give(slot);
-  }
-  toIntranet(slot: number, len: number): void { this.decode(slot, len, 'client', true); }
-  toServer(s: number, slot: number, len: number, _alp: number, _prio: number, _de: boolean, own: boolean): void { this.decode(slot, len, this.servers[s].name, own); }
-  take(): Out[] { const o = this.out; this.out = []; return o; }
+/** A datagram the dispatcher sent to `to` ('client' or a server's name), decoded, both checksums verified by the library. */
+function decoded(b: Buffer, to: string, own: boolean): Out {
+  const v = new Ipv4View().wrap(b, 0, b.length);
+  expect(v.check(), 'IP header checksum').to.equal(0);
+  const t = new TcpView().wrap(b, IPV4_MIN_HEADER, b.length - IPV4_MIN_HEADER);
+  expect(t.checksumValid(v.src, v.dst), 'TCP checksum').to.equal(true);
+  const o = new TcpOptions();
+  const tcp = parseTcp(t, o);
+  const sack: number[] = [];
+  for (let k = 0; k < o.sackBlocks * 2; k++) sack.push(b.readUInt32BE(o.sackOffset + 4 * k));
+  return { to, ip: v, tcp, sack, payload: b.subarray(t.payloadOffset), own };
 }
 
 // ------------------------------------------------------------------ segments in and out
@@ -112,26 +99,17 @@ function sackOption(edges: number[]): number[] {
 }
 
 function setup(cfg: Config) {
-  const cap = new Capture(cfg.servers);
+  const cap = new Capture((b, to, own) => decoded(b, to === 'client' ? to : cfg.servers[to].name, own));
   const d = new Dispatcher(cap, cap, buildStages(cfg, new AlpRegistry()), cfg.servers, 1460);
   d.tick(1);
-  const views = { ip: new Ipv4View(), tcp: new TcpView(), o: new TcpOptions() };
+  const feeder = new Feeder(d, cap);
   const free = cap.pool.available;
   /** Every slot is back in the pool after each step: nothing leaked, nothing given twice. */
   const settled = (out: Out[]) => {
     expect(cap.pool.available, 'pool slots after the step').to.equal(free);
     return out;
   };
-  const feed = (from: 'client' | number, b: Buffer) => {
-    const slot = cap.pool.take();
-    cap.pool.buf.set(b, cap.pool.ipOffset(slot));
-    const v = views.ip.wrap(cap.pool.buf, cap.pool.ipOffset(slot), b.length);
-    const t = views.tcp.wrap(cap.pool.buf, v.payloadOffset, v.payloadLength);
-    expect(t.readOptions(views.o)).to.equal(true);
-    if (from === 'client') d.fromClient(slot, v, t, views.o, b.length);
-    else d.fromServer(from, slot, v, t, views.o, b.length);
-    return settled(cap.take());
-  };
+  const feed = (from: Dest, b: Buffer) => settled(feeder.feed(from, b));
   const fix = (t: Partial<TcpRepr>) => ({ ...t, seq: u32(t.seq ?? 0), ack: u32(t.ack ?? 0) });
   return {
     cap, d,
