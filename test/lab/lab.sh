@@ -163,6 +163,14 @@ all_ns() {
 
 log() { printf 'lab: %s\n' "$*" >&2; }
 
+# Whether namespace NAME exists. Not `ip netns list | grep -q`: with pipefail, grep's early exit
+# can fail the pipeline (SIGPIPE to ip) and make an existing namespace look absent.
+ns_exists() {
+  local n
+  for n in $(ip netns list | cut -d' ' -f1); do [ "$n" = "$1" ] && return 0; done
+  return 1
+}
+
 # Runs a long-lived lab process in a namespace, detached from our stdio, and records its pid.
 spawn() {
   local ns=$1 name=$2; shift 2
@@ -178,7 +186,7 @@ wait_listen() {
   # ss reads an IPv6 address in brackets (bare, its last group would be taken for a port).
   [[ $addr == *:* ]] && addr="[$addr]"
   for i in $(seq 1 100); do
-    if ip netns exec "$ns" ss $flag "src $addr and sport = :$port" | grep -q .; then return 0; fi
+    if [ -n "$(ip netns exec "$ns" ss $flag "src $addr and sport = :$port")" ]; then return 0; fi
     sleep 0.1
   done
   log "nothing listens on $proto $addr:$port in $ns; see $RUN/*.log"
@@ -656,7 +664,7 @@ down() {
     done
   fi
   for ns in $(all_ns) $NS_APP2; do
-    ip netns list | grep -qw "^$ns" || continue
+    ns_exists "$ns" || continue
     # What still runs inside a lab namespace was started there by the lab or its tests.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
     ip netns del "$ns"
@@ -671,7 +679,7 @@ status() {
   local appliance=$1 ns f pid
   [ "$(cat "$RUN/appliance" 2>/dev/null)" = "$appliance" ] || { log "no lab for an appliance on the $appliance is up"; return 1; }
   for ns in $(all_ns); do
-    ip netns list | grep -qw "^$ns" || { log "namespace $ns is missing"; return 1; }
+    ns_exists "$ns" || { log "namespace $ns is missing"; return 1; }
   done
   [ -s "$RUN/www/big.bin.sha256" ] || { log "web files are missing"; return 1; }
   id -u "$SOCKS_USER" >/dev/null 2>&1 && [ -s "$SOCKS_PASSWORD" ] || { log "user $SOCKS_USER or $SOCKS_PASSWORD is missing"; return 1; }
@@ -828,7 +836,7 @@ ha_entry() {
 # the socket's directory when it stops the appliance.
 ha_socket() { echo "$HA/$1-control/control.sock"; }
 
-ha_is_up() { [ -f "$HA/up" ] && ip netns list | grep -qw "^$NS_APP2"; }
+ha_is_up() { [ -f "$HA/up" ] && ns_exists "$NS_APP2"; }
 
 # $HA/NAME: a copy of conf/'s appliance.ini, alp.ini and servers.ini with the appliance's own
 # control socket, its ha.ini and keepalived.conf. NAME ADDR PRIORITY PEER
@@ -934,23 +942,23 @@ ha_down() {
     pid=$(cat "$f" 2>/dev/null || true)
     if [ -n "$pid" ]; then stop_pid "$pid"; fi
   done
-  if ip netns list | grep -qw "^$NS_APP2"; then
+  if ns_exists "$NS_APP2"; then
     for pid in $(ip netns pids "$NS_APP2" 2>/dev/null); do stop_pid "$pid"; done
     ip netns del "$NS_APP2"
   fi
-  if ip netns list | grep -qw "^$NS_CLIENT" && ip -n "$NS_CLIENT" link show "$HA_BRIDGE" >/dev/null 2>&1; then
+  if ns_exists "$NS_CLIENT" && ip -n "$NS_CLIENT" link show "$HA_BRIDGE" >/dev/null 2>&1; then
     ip -n "$NS_CLIENT" link del "$HA_BRIDGE"
     ip -n "$NS_CLIENT" addr replace 198.18.0.2/24 dev c0
     ip -n "$NS_CLIENT" addr replace $CLIENT6/64 dev c0
     client_routes host
   fi
-  if ip netns list | grep -qw "^$NS_APP" && ip -n "$NS_APP" addr show dev "$HA_NIC" 2>/dev/null | grep -q ' 198\.18\.0\.3/'; then
+  if ns_exists "$NS_APP" && [[ $(ip -n "$NS_APP" addr show dev "$HA_NIC" 2>/dev/null) == *' 198.18.0.3/'* ]]; then
     ip -n "$NS_APP" addr flush dev "$HA_NIC" scope global
     ip -n "$NS_APP" addr add 198.18.0.1/24 dev "$HA_NIC"
     ip -n "$NS_APP" addr add $APP6/64 dev "$HA_NIC"
   fi
   # The client may still have 198.18.0.1 at B's MAC (B was master last): asked again at once.
-  if ip netns list | grep -qw "^$NS_CLIENT"; then ip -n "$NS_CLIENT" neigh flush dev c0; fi
+  if ns_exists "$NS_CLIENT"; then ip -n "$NS_CLIENT" neigh flush dev c0; fi
   rm -rf "$HA"
 }
 
