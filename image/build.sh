@@ -15,35 +15,50 @@
 #   4. qemu-img turns it into qcow2; socksalp.gns3a is written beside it with its checksum.
 # Runs as root; every mount and loop device is undone on exit, failure included.
 #
+# --ha a|b builds one appliance of the HA pair (issue 16) instead: image/out/socksalp-ha-a.qcow2
+# (or -b), with keepalived and socat, ha.ini (image/ha.ini.template: the same for both but for
+# the role's own eth0 address, its peer's and its VRRP priority; image/conf.sh) and
+# keepalived.conf written from it at every start of keepalived. No sync key is built in.
+#
 # Reproducible up to timestamps: SOURCE_DATE_EPOCH is the last commit's time (mmdebstrap and
 # mkinitramfs honour it), the file system's UUID and hash seed are fixed, the password hash has
 # a fixed salt. image/out/manifest.txt lists every file of the root with its mode, owner and
 # sha256 but no time: two builds from one commit and one package set give the same manifest.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# The disk is mounted in a mount namespace of the build's own: a namespace another process makes
+# meanwhile (ip netns exec, on a host running the lab) copies the host's mounts, and its copy
+# keeps the file system alive after our umount, the tree left in its journal (seen twice on
+# 2026-12-02: the VM stopped at "grub>", finding no grub.cfg).
+if [ -z "${SOCKSALP_IMAGE_OWN_MOUNTS:-}" ] && [ "$(id -u)" = 0 ]; then
+  exec env SOCKSALP_IMAGE_OWN_MOUNTS=1 unshare --mount --propagation private bash image/build.sh "$@"
+fi
+HA=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ha) HA=${2-?}; shift; [ $# -eq 0 ] || shift ;;
+    --ha=*) HA=${1#--ha=}; shift ;;
+    *) printf 'image: unknown argument "%s" (usage: build.sh [--ha a|b])\n' "$1" >&2; exit 2 ;;
+  esac
+  case $HA in
+    ''|a|b) ;;
+    *) printf 'image: --ha takes a or b (the appliance of the pair), not "%s"\n' "$HA" >&2; exit 2 ;;
+  esac
+done
 OUT=image/out
 WORK=$OUT/work
 KEEP_TAR=${SOCKSALP_IMAGE_KEEP_ROOTFS:-}
 PACKAGES=linux-image-amd64,systemd-sysv,udev,kmod,iproute2,iputils-ping,tcpdump,nodejs,procps,less,nano,ethtool
+# The pair's: keepalived for VRRP, socat for its health script (appliance/host/keepalived-health.sh).
+[ -z "$HA" ] || PACKAGES=$PACKAGES,keepalived,socat
+NAME=socksalp${HA:+-ha-$HA}
+ROOTFS=$WORK/rootfs${HA:+-ha}.tar
+MANIFEST=$OUT/manifest${HA:+-ha-$HA}.txt
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 FS_UUID=5c0c5a1b-0000-4000-8000-000000000001
 VERSION=$(node -p 'require("./package.json").version')
 
 log() { printf 'image: %s\n' "$*" >&2; }
-
-# conf/ with the VM's NICs filled in: eth0 faces the intranet (with the address the clients'
-# route to the VIP points at), eth1, eth2, .. the servers' segments in servers.ini's order.
-# net.ifnames=0 on the kernel's command line keeps these names in PCI slot order, as
-# hypervisors number their adapters.
-image_conf() {
-  local dir=$1
-  cp conf/*.ini "$dir/"
-  sed -i -e 's/^; nic = eth0$/nic = eth0/' -e 's|^; address = \(.*\)$|address = \1|' "$dir/appliance.ini"
-  awk '/^tap = / { print; print "nic = eth" ++n; next } { print }' conf/servers.ini >"$dir/servers.ini"
-  grep -q '^nic = eth0$' "$dir/appliance.ini" && grep -q '^address = ' "$dir/appliance.ini" \
-    || { log "conf/appliance.ini no longer has the commented [intranet] nic/address lines"; return 1; }
-  node dist/appliance/cli/index.js check --quiet --config "$dir"
-}
 
 need() {
   local missing=() item
@@ -73,14 +88,14 @@ need
 mkdir -p "$WORK"
 started=$(date +%s)
 
-if [ ! -f "$WORK/rootfs.tar" ]; then
+if [ ! -f "$ROOTFS" ]; then
   log "root filesystem (mmdebstrap, bookworm)"
   # merged-usr: /usr merged by a hook rather than the usrmerge package, which needs Perl.
   mmdebstrap --variant=apt --include="$PACKAGES" --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --customize-hook="sh $PWD/image/slim-modules.sh \"\$1\"" \
-    bookworm "$WORK/rootfs.tar"
+    bookworm "$ROOTFS"
 fi
 
 log "disk"
@@ -93,7 +108,7 @@ E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4 -q -L socksalp-root -U "$FS_UUI
 mkdir -p "$WORK/mnt"
 mount "$loop" "$WORK/mnt"
 root=$WORK/mnt
-tar -C "$root" -xf "$WORK/rootfs.tar"
+tar -C "$root" -xf "$ROOTFS"
 
 log "the appliance"
 app=$root/opt/socksalp
@@ -105,12 +120,24 @@ mkdir -p "$app/build/Release"
 [ -f build/Release/fdwatch.node ] && cp build/Release/fdwatch.node "$app/build/Release/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 rm -rf "$app/dist/test"
-image_conf "$root/etc/socksalp"
+bash image/conf.sh "$root/etc/socksalp" $HA
+# eth0's own addresses, for the console's greeting and the GNS3 template.
+eth0=$(sed -n 's/^address = //p' "$root/etc/socksalp/appliance.ini")
 mkdir -p "$root/usr/local/bin"
 printf '#!/bin/sh\nexec node /opt/socksalp/dist/appliance/cli/index.js "$@"\n' >"$root/usr/local/bin/socksalp"
 chmod +x "$root/usr/local/bin/socksalp"
 install -m 0644 image/socksalp.service "$root/etc/systemd/system/socksalp.service"
 ln -sf /etc/systemd/system/socksalp.service "$root/etc/systemd/system/multi-user.target.wants/socksalp.service"
+if [ -n "$HA" ]; then
+  # The pair: socksalp and keepalived start once the key is there (socksalp-ha-key.service says
+  # so at boot while it is not); keepalived.conf comes from ha.ini at each start of keepalived.
+  install -D -m 0644 image/socksalp.service.d/ha-key.conf "$root/etc/systemd/system/socksalp.service.d/ha-key.conf"
+  install -D -m 0644 image/keepalived.service.d/socksalp.conf "$root/etc/systemd/system/keepalived.service.d/socksalp.conf"
+  install -D -m 0755 image/keepalived.conf.sh "$root/usr/local/lib/socksalp/keepalived-conf"
+  install -m 0644 image/socksalp-ha-key.service "$root/etc/systemd/system/socksalp-ha-key.service"
+  ln -sf /etc/systemd/system/socksalp-ha-key.service "$root/etc/systemd/system/multi-user.target.wants/socksalp-ha-key.service"
+  ln -sf /lib/systemd/system/keepalived.service "$root/etc/systemd/system/multi-user.target.wants/keepalived.service"
+fi
 # tty1 and the serial console show the dashboard; quitting it (q) gives a login prompt.
 install -D -m 0755 image/console.sh "$root/usr/local/lib/socksalp/console"
 for unit in getty@tty1 serial-getty@ttyS0; do
@@ -121,11 +148,13 @@ done
 ln -sf /lib/systemd/system/serial-getty@.service "$root/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
 
 log "system settings"
-echo socksalp >"$root/etc/hostname"
+echo "$NAME" >"$root/etc/hostname"
 echo 'LABEL=socksalp-root / ext4 defaults,noatime 0 1' >"$root/etc/fstab"
 printf 'socksalp %s\n' "$VERSION" >"$root/etc/socksalp-release"
 printf 'socksalp %s: the SOCKS ALP dispatcher (\\l)\nLog in as root, password socksalp (change it with passwd). INI files: /etc/socksalp\n\n' \
   "$VERSION" >"$root/etc/issue"
+[ -z "$HA" ] || printf 'HA pair, appliance %s (eth0 %s): the pair'"'"'s sync key goes into /etc/socksalp/ha.key (0600); ha.ini says more.\n\n' \
+  "$HA" "$eth0" >>"$root/etc/issue"
 # The documented default login (image/README.md says how to change it); a fixed salt keeps
 # the build reproducible, and the password is meant to be changed anyway.
 chroot "$root" usermod -p "$(openssl passwd -6 -salt socksalpimage socksalp)" root
@@ -149,26 +178,45 @@ EOF
 # Every file's type, mode, owner, size and link target, then every regular file's sha256.
 (cd "$root" && find . -xdev \( -path ./lost+found -o -path ./proc -o -path ./sys -o -path ./dev \) -prune \
    -o -printf '%y %m %u:%g %s %p -> %l\n' | LC_ALL=C sort -k5 \
- && find . -xdev -path ./lost+found -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$OUT/manifest.txt"
+ && find . -xdev -path ./lost+found -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$MANIFEST"
 grub-mkimage -O i386-pc -o "$WORK/core.img" -p '(hd0,msdos1)/boot/grub' \
   biosdisk part_msdos ext2 normal linux configfile search search_label serial terminal echo test
 [ "$(stat -c %s "$WORK/core.img")" -lt $((2047 * 512)) ] || { log "core.img does not fit before the partition"; exit 1; }
 cleanup
+# The file system must be whole in disk.raw now, as GRUB reads it (no journal replay): not
+# marked needs_recovery, grub.cfg readable. Checked on a read-only loop device.
+sync "$raw"
+loop=$(losetup -r -o $((2048 * 512)) -f --show "$raw")
+case " $(dumpe2fs -h "$loop" 2>/dev/null | sed -n 's/^Filesystem features: *//p') " in
+  *' needs_recovery '*) log "the file system still needs journal recovery after unmounting it"; exit 1 ;;
+esac
+debugfs -R 'cat /boot/grub/grub.cfg' "$loop" 2>/dev/null | grep -q '^menuentry "socksalp"' \
+  || { log "/boot/grub/grub.cfg cannot be read from the disk without its journal"; exit 1; }
+losetup -d "$loop"
+loop=
 dd if=/usr/lib/grub/i386-pc/boot.img of="$raw" bs=440 count=1 conv=notrunc status=none
 dd if="$WORK/core.img" of="$raw" bs=512 seek=1 conv=notrunc status=none
 
 log "qcow2"
-qemu-img convert -c -O qcow2 "$raw" "$OUT/socksalp.qcow2"
-ln -f "$OUT/socksalp.qcow2" "$OUT/socksalp-$VERSION.qcow2"
+qemu-img convert -c -O qcow2 "$raw" "$OUT/$NAME.qcow2"
+ln -f "$OUT/$NAME.qcow2" "$OUT/$NAME-$VERSION.qcow2"
 node -e '
   const fs = require("fs");
-  const [template, md5sum, filesize, version, out] = process.argv.slice(1);
+  const [template, md5sum, filesize, version, name, role, address, out] = process.argv.slice(1);
   const a = JSON.parse(fs.readFileSync(template, "utf8"));
-  const filename = `socksalp-${version}.qcow2`;  // the hard link beside socksalp.qcow2
+  const filename = `${name}-${version}.qcow2`;  // the hard link beside NAME.qcow2
+  if (role) {
+    // One appliance of the pair: its own name and id, so that GNS3 holds both.
+    a.appliance_id = a.appliance_id.slice(0, -2) + "0" + role;
+    a.name = a.product_name = name;
+    a.usage = a.usage.replace(/eth0 faces the intranet \([^)]*\)/, `eth0 faces the intranet (${address}; keepalived puts the shared next hop 198.18.0.1 on the master)`) +
+      ` HA pair, appliance ${role}: put the pair'"'"'s key (the same on both) into /etc/socksalp/ha.key (chmod 600), then: systemctl start socksalp keepalived.`;
+  }
   a.images = [{ filename, version, md5sum, filesize: Number(filesize) }];
   a.versions = [{ name: version, images: { hda_disk_image: filename } }];
   fs.writeFileSync(out, JSON.stringify(a, null, 4) + "\n");' image/socksalp.gns3a \
-  "$(md5sum <"$OUT/socksalp.qcow2" | cut -c1-32)" "$(stat -c %s "$OUT/socksalp.qcow2")" "$VERSION" "$OUT/socksalp.gns3a"
+  "$(md5sum <"$OUT/$NAME.qcow2" | cut -c1-32)" "$(stat -c %s "$OUT/$NAME.qcow2")" "$VERSION" "$NAME" "$HA" \
+  "$eth0" "$OUT/$NAME.gns3a"
 rm -f "$raw" "$WORK/core.img"
-[ -n "$KEEP_TAR" ] || rm -f "$WORK/rootfs.tar"
-log "done in $(( $(date +%s) - started )) s: $OUT/socksalp.qcow2, $(du -h "$OUT/socksalp.qcow2" | cut -f1)"
+[ -n "$KEEP_TAR" ] || rm -f "$ROOTFS"
+log "done in $(( $(date +%s) - started )) s: $OUT/$NAME.qcow2, $(du -h "$OUT/$NAME.qcow2" | cut -f1)"
