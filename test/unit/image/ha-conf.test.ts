@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatPrefixAny } from '../../appliance/addr/prefix';
-import { formatSyncEndpoint } from '../../appliance/config/ha-ini';
-import { loadConfig } from '../../appliance/config/load';
-import { keepalivedConf } from '../../appliance/host/keepalived';
-import { REPO } from '../lab/lab';
+import { formatPrefixAny } from '../../../appliance/addr/prefix';
+import { formatSyncEndpoint } from '../../../appliance/config/ha-ini';
+import { loadConfig } from '../../../appliance/config/load';
+import { keepalivedConf } from '../../../appliance/host/keepalived';
+import { REPO } from '../../lab/lab';
 
 /**
  * image/conf.sh, the image's /etc/socksalp: for the HA pair's two images (`--ha a|b`) the same
