@@ -121,8 +121,8 @@ export class SyncPair {
     this.role = 'master';
     this.appliance.start();
     this.appliance.forwarder.neighbours.announce();
-    // The peer, when it comes back, holds them from this one.
-    for (const c of adopted) this.sender.spliced(c);
+    // The peer, when it comes back, holds them from this one: sent as a resync, a share per interval.
+    this.resync();
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     this.promotion = { at: new Date().toISOString(), adopted: adopted.length, skipped, ms };
     const left = Object.entries(skipped).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`);
