@@ -31,8 +31,8 @@ Commands:
 
 type Verb = { run: (argv: string[]) => number | Promise<number>; usage: string };
 
-// Each verb's module is loaded when it is asked for: keepalived runs `ctl health` every second,
-// which should not load the appliance (run's modules are 100 of its 270 ms).
+// Each verb's module is loaded when it is asked for: keepalived's notify scripts run `ctl role`,
+// which should not load the appliance (run's modules are 100 of the CLI's 270 ms).
 const verbs: Record<string, () => Verb> = {
   check: () => { const v = require('./check') as typeof CheckVerb; return { run: v.check, usage: v.CHECK_USAGE }; },
   run: () => { const v = require('./run') as typeof RunVerb; return { run: v.run, usage: v.RUN_USAGE }; },
