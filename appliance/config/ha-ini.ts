@@ -38,12 +38,20 @@ export interface HaSettings {
   sender: number;
   /** [vrrp], when present: the keepalived configuration `socksalp keepalived` writes. */
   vrrp?: VrrpSettings;
-  /** The role at start: a backup holds its peers' connections and serves nothing until `ctl role master` (keepalived's notify). */
+  /**
+   * The role at start: a backup holds its peers' connections and serves nothing until `ctl
+   * role master` (keepalived's notify); a member of an ECMP group serves from the start, and
+   * for good, beside its peers (sync/members.ts).
+   */
   role: HaRole;
+  /** An ECMP member's number (1 to members) and how many there are: its share of the server-leg ports (flow/server-ports.ts). */
+  member?: { index: number; count: number };
 }
 
-export type HaRole = 'master' | 'backup';
-export const HA_ROLES: readonly HaRole[] = ['master', 'backup'];
+export type HaRole = 'master' | 'backup' | 'member';
+export const HA_ROLES: readonly HaRole[] = ['master', 'backup', 'member'];
+/** The most members an ECMP group has: each gets a 64th at least of the server-leg ports. */
+export const MAX_MEMBERS = 64;
 
 /**
  * Reads DIR/ha.ini, or returns undefined when there is none (a single appliance). Keys of
@@ -51,7 +59,8 @@ export const HA_ROLES: readonly HaRole[] = ['master', 'backup'];
  * (required; relative to DIR; owner-only as a password file, config/credentials.ts),
  * interval_ms (1 to 1000, default 20), max_entries (1 to 10000000, default 1000000), refresh_s
  * (30 to 3600, default 60), role
- * (master or backup, the role at start; default backup). An IPv6 address is written in
+ * (master or backup, the role at start, default backup; or member, an ECMP group's, with
+ * member = N and members = COUNT, 1 <= N <= COUNT <= MAX_MEMBERS). An IPv6 address is written in
  * brackets, [2001:db8::1]:7500. [vrrp] is optional (config/vrrp-ini.ts). Every problem is
  * thrown as one ConfigError.
  */
@@ -77,9 +86,21 @@ export function loadHa(dir: string): HaSettings | undefined {
   const maxEntries = r.int('max_entries', 1, 10_000_000, 1_000_000)!;
   const refreshS = r.int('refresh_s', 30, 3600, 60)!;
   const roleText = r.raw('role', false) ?? 'backup';
+  const count = r.raw('members', false) === undefined ? undefined : r.int('members', 2, MAX_MEMBERS);
+  const index = r.raw('member', false) === undefined ? undefined : r.int('member', 1, MAX_MEMBERS);
   r.done();
   const role = HA_ROLES.find((x) => x === roleText.toLowerCase());
-  if (role === undefined) r.problem('role', `expected master or backup (the role at start; keepalived's notify scripts change it), got ${quote(roleText)}`);
+  if (role === undefined) r.problem('role', `expected master or backup (the role at start of a pair; keepalived's notify scripts change it) or member (of an ECMP group), got ${quote(roleText)}`);
+  let member: HaSettings['member'];
+  if (role === 'member') {
+    if (count === undefined) r.problem('members', 'required with role = member: how many appliances the ECMP group has (2 to 64)');
+    if (index === undefined) r.problem('member', 'required with role = member: this appliance\'s number in the group, 1 to members, each its own');
+    else if (count !== undefined && index > count) r.problem('member', `expected at most members (${count}), got ${index}`);
+    if (index !== undefined && count !== undefined && index <= count) member = { index, count };
+  } else {
+    if (count !== undefined) r.problem('members', 'only with role = member (an ECMP group)');
+    if (index !== undefined) r.problem('member', 'only with role = member (an ECMP group)');
+  }
 
   const listen = listenText === undefined ? undefined : endpoint(r, 'listen', listenText);
   const peers: SyncEndpointSetting[] = [];
@@ -106,7 +127,7 @@ export function loadHa(dir: string): HaSettings | undefined {
   }
   if (problems.length) throw new ConfigError(problems);
   const sender = createHash('sha256').update(`${listen!.host} ${listen!.port}`).digest().readUInt32BE(0);
-  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, refreshS, sender, role: role!, vrrp };
+  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, refreshS, sender, role: role!, member, vrrp };
 }
 
 /** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */

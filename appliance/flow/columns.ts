@@ -38,6 +38,8 @@ export class ConnectionColumns {
   timing = new Uint8Array(0);
   flagsIn = new Uint8Array(0);
   flagsOut = new Uint8Array(0);
+  /** The server-leg address: 0 this appliance's, else a slot of openers.ts (a connection another ECMP member opened). */
+  opener = new Uint8Array(0);
   /** At most 31 servers (servers-ini.ts), -1: none. */
   server = new Int8Array(0);
   windowShiftToClient = new Int8Array(0);
@@ -145,6 +147,12 @@ export const FLAG_VIP6 = 16;
  */
 export const FLAG_PICKUP_CLIENT = 32;
 export const FLAG_PICKUP_SERVER = 64;
+/**
+ * Taken over lazily, on its first segment, from what an ECMP peer synced (sync/members.ts):
+ * each leg is picked up on its own, and a leg may stay with another member for good (the
+ * server's replies go to the address of the member that opened it).
+ */
+export const FLAG_ADOPTED = 128;
 
 /** The process's store; the modules that read it per packet keep it in a constant of their own (one load, which the optimiser folds). */
 const store = new ConnectionColumns();

@@ -1,6 +1,6 @@
 import { EndReason } from '../stats/end-reason';
 import { V6_BASE } from '../addr/interner';
-import { address, COLUMNS, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER, FLAG_VIP6, stored } from './columns';
+import { address, COLUMNS, FLAG_CLIENT6, FLAG_DISCARD_ELIGIBLE, FLAG_FIN_FROM_CLIENT, FLAG_FIN_FROM_SERVER, FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER, FLAG_ADOPTED, FLAG_VIP6, stored } from './columns';
 import { TEXTS } from './texts';
 
 const C = COLUMNS;
@@ -142,6 +142,7 @@ export class Connection {
     C.clientIsn[n] = 0;
     C.server[n] = -1;
     C.allocPort[n] = 0;
+    C.opener[n] = 0;
     C.delta[n] = 0;
     C.upShift[n] = 0;
     C.leg[n] = 0;
@@ -503,6 +504,22 @@ export class Connection {
   set pickup(bits: number) {
     const n = this.id;
     C.flags[n] = (C.flags[n] & ~(FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER)) | bits;
+  }
+
+  /** The server-leg address's slot (flow/openers.ts), 0 for the server's own `local`. */
+  get opener(): number {
+    return C.opener[this.id];
+  }
+  set opener(slot: number) {
+    C.opener[this.id] = slot;
+  }
+
+  /** Taken over lazily from an ECMP peer's sync (FLAG_ADOPTED). */
+  get adopted(): boolean {
+    return (C.flags[this.id] & FLAG_ADOPTED) !== 0;
+  }
+  set adopted(v: boolean) {
+    this.flag(FLAG_ADOPTED, v);
   }
 
   /**

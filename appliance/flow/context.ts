@@ -14,6 +14,7 @@ import { Reframer } from './family';
 import { isV6 } from '../addr/address';
 import type { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
+import { serverLocal } from './openers';
 
 /** Where the flow layer's decisions go: the forwarder implements it. */
 export interface Sink {
@@ -140,7 +141,7 @@ export class FlowContext {
    * the longer header (a sender past the MSS it was offered) is dropped and counted.
    */
   forwardToServer(c: Connection, srv: ServerRecord, slot: number, ip: IpDatagram, tcp: TcpView, len: number): void {
-    if (ip.v6 !== isV6(srv.address) && (len = this.reframer.reframe(slot, ip, tcp, srv.local.address, srv.address)) < 0) {
+    if (ip.v6 !== isV6(srv.address) && (len = this.reframer.reframe(slot, ip, tcp, serverLocal(c, srv), srv.address)) < 0) {
       this.stats.reframeDropped++;
       this.sink.pool.give(slot);
       return;

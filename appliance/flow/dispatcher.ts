@@ -21,6 +21,7 @@ import { EndReason } from '../stats/end-reason';
 import { FlowStats } from '../stats/flow-stats';
 import type { ConnectionObserver } from '../stats/observer';
 import { sized } from '../stats/passive';
+import { serverLocal } from './openers';
 
 export type { Health, Sink, Stages } from './context';
 
@@ -225,7 +226,7 @@ export class Dispatcher {
       }
       const srv = this.cx.server(c);
       this.counted(c, len);
-      rewriteToServer(ip, tcp, o, c, srv.local.address, srv.address, srv.port, this.cx.us);
+      rewriteToServer(ip, tcp, o, c, serverLocal(c, srv), srv.address, srv.port, this.cx.us);
       this.ending.trackClose(c, flags, true);
       this.cx.forwardToServer(c, srv, slot, ip, tcp, len);
       return;

@@ -7,6 +7,7 @@ import { METHOD_USERPASS, parseSocks, SocksParse, SOCKS5_GENERAL_FAILURE, SOCKS5
 import type { SocksResponder } from './socks-responder';
 import { EndReason } from '../stats/end-reason';
 import { LegDiversion } from './leg-diversion';
+import { serverLocal } from './openers';
 
 /** First SYN retransmission; doubled each time until connect_timeout. */
 export const SYN_RTO = 1;
@@ -99,7 +100,7 @@ export class ServerLeg {
     const cx = this.cx;
     const srv = cx.server(c);
     cx.emitToServer(c, cx.builder.build(
-      srv.local.address, c.allocPort, srv.address, srv.port, c.clientIsn, 0, SYN, RECEIVE_WINDOW,
+      serverLocal(c, srv), c.allocPort, srv.address, srv.port, c.clientIsn, 0, SYN, RECEIVE_WINDOW,
       undefined, 0, 0, Math.min(h.clientMss, cx.serverMss(c)), h.clientWscale, h.clientSackOk,
     ));
   }
@@ -236,7 +237,7 @@ export class ServerLeg {
     for (let at = start; at < end; at += mss) {
       const n = Math.min(mss, end - at);
       cx.emitToServer(c, cx.builder.build(
-        srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + at) >>> 0, h.serverNext, ACK | PSH,
+        serverLocal(c, srv), c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + at) >>> 0, h.serverNext, ACK | PSH,
         this.window(c), bytes, at + shift, n,
       ));
     }
@@ -286,7 +287,7 @@ export class ServerLeg {
     const cx = this.cx;
     const srv = cx.server(c);
     const w = c.winToServer >= 0 ? c.winToServer : c.hs !== null ? this.window(c) : 0;
-    cx.emitToServer(c, cx.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, seq, ack, ACK, w));
+    cx.emitToServer(c, cx.builder.build(serverLocal(c, srv), c.allocPort, srv.address, srv.port, seq, ack, ACK, w));
   }
 
   ack(c: Connection): void {
@@ -294,7 +295,7 @@ export class ServerLeg {
     const h = c.hs!;
     const srv = cx.server(c);
     cx.emitToServer(c, cx.builder.build(
-      srv.local.address, c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, ACK, this.window(c),
+      serverLocal(c, srv), c.allocPort, srv.address, srv.port, (c.clientIsn + 1 + h.replayedTo) >>> 0, h.serverNext, ACK, this.window(c),
     ));
   }
 
@@ -312,7 +313,7 @@ export class ServerLeg {
       ack = seqLater(c.downNext, h === null ? undefined : ack);
     }
     const srv = cx.server(c);
-    const slot = cx.builder.build(srv.local.address, c.allocPort, srv.address, srv.port, seq, ack, RST | ACK, 0);
+    const slot = cx.builder.build(serverLocal(c, srv), c.allocPort, srv.address, srv.port, seq, ack, RST | ACK, 0);
     cx.stats.resetsSent++;
     cx.emitToServer(c, slot);
   }

@@ -19,6 +19,9 @@ export class ServerPorts {
   /** Ports taken are those the devices steer to worker `worker` of `workers` (Dispatcher.setShard). */
   private workers = 1;
   private worker = 0;
+  /** An ECMP member takes the ports p with p % members === member (sync/members.ts), so that no two members open the same one. */
+  private members = 1;
+  private member = 0;
 
   constructor(servers: number) {
     this.ports = Array.from({ length: servers }, () => new Int32Array(65536));
@@ -32,6 +35,12 @@ export class ServerPorts {
     this.worker = index;
   }
 
+  /** Member `index` (0-based) of `count` of an ECMP group: its share of every server's ports. */
+  share(index: number, count: number): void {
+    this.members = count;
+    this.member = index;
+  }
+
   /** The connection on `port` towards `server`, or -1 (free, or a health check's). */
   connection(server: number, port: number): number {
     const e = this.ports[server][port];
@@ -43,7 +52,7 @@ export class ServerPorts {
     const used = this.ports[server];
     let p = this.nextPort[server];
     for (let n = 0; n < PORTS; n++) {
-      if (used[p] === FREE && (this.workers === 1 || steeredQueue(p, this.workers) === this.worker)) {
+      if (used[p] === FREE && (this.workers === 1 || steeredQueue(p, this.workers) === this.worker) && p % this.members === this.member) {
         used[p] = owner === HEALTH_CHECK ? HEALTH_CHECK : owner + 1;
         this.nextPort[server] = p === 65535 ? FIRST_PORT : p + 1;
         return p;

@@ -44,6 +44,11 @@ export class ConnectionTable {
     this.byServer.partition(index, count);
   }
 
+  /** From now on, ports towards the servers are member `index` (0-based) of `count`'s share (an ECMP group, sync/members.ts). */
+  share(index: number, count: number): void {
+    this.byServer.share(index, count);
+  }
+
   get size(): number {
     return this.count;
   }

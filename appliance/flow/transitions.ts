@@ -12,6 +12,7 @@ import { Ev, type Transition } from './machine';
 import type { Ending } from './ending';
 import { EndReason } from '../stats/end-reason';
 import { synAckAcked, synAckSent } from '../stats/passive';
+import { serverLocal } from './openers';
 
 /**
  * The state machine's transitions on a packet (the cells of machine.ts's table), off the splice
@@ -123,7 +124,7 @@ export class Transitions {
     if (c.server < 0) return false;
     const srv = this.cx.server(c);
     this.counted(c, this.len);
-    rewriteToServer(this.ip, tcp, this.opts, c, srv.local.address, srv.address, srv.port, this.cx.us);
+    rewriteToServer(this.ip, tcp, this.opts, c, serverLocal(c, srv), srv.address, srv.port, this.cx.us);
     this.ending.trackClose(c, tcp.flags, true);
     this.cx.forwardToServer(c, srv, this.slot, this.ip, tcp, this.len);
     this.settled(c);

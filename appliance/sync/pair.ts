@@ -3,6 +3,7 @@ import type { Appliance } from '../appliance';
 import { formatSyncEndpoint, type HaRole, type HaSettings } from '../config/ha-ini';
 import type { ServerRecord } from '../config/tables';
 import type { Connection } from '../flow/connection';
+import { serverLocal } from '../flow/openers';
 import { EndReason } from '../stats/end-reason';
 import { serverListHash } from '../wire/sync';
 import { adoptHeld, promotionTarget, type PromotionSkips } from './promotion';
@@ -76,6 +77,7 @@ export class SyncPair {
         serverHash,
         vipPort: config.appliance.socksPort,
         serverMac: (i) => neighbours.serverMac[i] ?? NO_MAC,
+        local: (c) => serverLocal(c as Connection, config.servers[c.server]),
         alpName: (alp) => appliance.alps.names[alp] ?? '',
         wallMs: (t) => this.origin + t * 1000,
         send: (d, n) => this.transport.send(d, n),

@@ -46,6 +46,8 @@ export interface SyncSenderContext {
   /** The VIP's SOCKS port (socks_port): the client's destination port. */
   vipPort: number;
   serverMac(server: number): Uint8Array;
+  /** The address number the connection's server knows it by (flow/openers.ts serverLocal). */
+  local(c: SyncedConnection): number;
   alpName(alp: number): string;
   /** ms since 1970 of a time on the connections' clock (FlowContext.now, seconds). */
   wallMs(t: number): number;
@@ -113,8 +115,9 @@ export class SyncSender {
     kind: SyncKind.Spliced, client: newEndpoint(), vip: newEndpoint(), allocPort: 0, server: 0, serverMac: new Uint8Array(6), state: 0, version: 0,
     dialect: 0, leg: 0, priority: 0, discardEligible: false, finFromClient: false, finFromServer: false, clientScale: 0, serverScale: 0,
     windowShiftToClient: 0, windowShiftToServer: 0, clientIsn: 0, delta: 0, upShift: 0, upNext: 0, downNext: 0, winToClient: 0, winToServer: 0,
-    createdMs: 0, alp: '', destination: '', diverted: '',
+    createdMs: 0, local: new Uint8Array(16), local6: false, alp: '', destination: '', diverted: '',
   };
+  private readonly localEndpoint: SyncEndpoint = { address: this.splicedEntry.local, port: 0, v6: false };
   private readonly changedEntry: ChangedRepr = {
     kind: SyncKind.Changed, client: newEndpoint(), state: 0, finFromClient: false, finFromServer: false, upNext: 0, downNext: 0, winToClient: 0, winToServer: 0, closeAtMs: 0, diverted: '',
   };
@@ -178,6 +181,8 @@ export class SyncSender {
     r.winToClient = c.winToClient;
     r.winToServer = c.winToServer;
     r.createdMs = Math.round(this.cx.wallMs(c.created));
+    endpoint(this.localEndpoint, this.cx.local(c), 0);
+    r.local6 = this.localEndpoint.v6;
     r.alp = c.alp >= 0 ? this.cx.alpName(c.alp) : '';
     r.destination = c.destination;
     r.diverted = c.diverted;

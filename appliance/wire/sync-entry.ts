@@ -20,6 +20,7 @@ export const SYNC_VIP6 = 2;
 export const SYNC_DISCARD_ELIGIBLE = 4;
 export const SYNC_FIN_FROM_CLIENT = 8;
 export const SYNC_FIN_FROM_SERVER = 16;
+export const SYNC_LOCAL6 = 32;
 
 // Every entry starts with its key: kind, flags, client port, client address.
 export const E_KIND = 0;
@@ -50,8 +51,10 @@ export const S_DOWN_NEXT = 72;
 export const S_WIN_TO_CLIENT = 76;
 export const S_WIN_TO_SERVER = 80;
 export const S_CREATED = 84;
+/** The server leg's own address: the opening appliance's `local` on the server's segment (an ECMP member's own). */
+export const S_LOCAL = 92;
 /** Then the ALP's name (u8 length), the destination and the diverted text (u16 length each). */
-export const S_TEXTS = 92;
+export const S_TEXTS = 108;
 // CHANGED: what a close, a timer or a refresh of the sequence numbers changes.
 export const C_STATE = 20;
 export const C_UP_NEXT = 24;
@@ -64,7 +67,7 @@ export const C_TEXTS = 48;
 
 export const ALP_NAME_MAX = 255;
 /** So that the largest SPLICED entry (1352 bytes) fits in one datagram with the header and trailer. */
-export const TEXT_MAX = 500;
+export const TEXT_MAX = 492;
 
 /** One entry; `length` reads its texts' prefixes, -1 when the entry runs past `len` or is of no known kind. */
 export class SyncEntryView extends WireView {
@@ -152,6 +155,9 @@ export interface SplicedRepr {
   winToClient: number;
   winToServer: number;
   createdMs: number;
+  /** 16 bytes, IPv4 as IPv4-mapped: the address the server knows the connection by (its opener's `local`). */
+  local: Uint8Array;
+  local6: boolean;
   /** The ALP by name: ALP ids are the process's own (stages/alp-registry.ts). */
   alp: string;
   destination: string;
@@ -175,7 +181,7 @@ export function textLength(s: string, max: number): number {
 export function emitSyncEntry(r: SyncEntryRepr, buf: Buffer, off: number): number {
   const fin = (r.kind !== SyncKind.Ended && r.finFromClient ? SYNC_FIN_FROM_CLIENT : 0) | (r.kind !== SyncKind.Ended && r.finFromServer ? SYNC_FIN_FROM_SERVER : 0);
   buf[off] = r.kind;
-  buf[off + E_FLAGS] = (r.client.v6 ? SYNC_CLIENT6 : 0) | fin | (r.kind === SyncKind.Spliced ? (r.vip.v6 ? SYNC_VIP6 : 0) | (r.discardEligible ? SYNC_DISCARD_ELIGIBLE : 0) : 0);
+  buf[off + E_FLAGS] = (r.client.v6 ? SYNC_CLIENT6 : 0) | fin | (r.kind === SyncKind.Spliced ? (r.vip.v6 ? SYNC_VIP6 : 0) | (r.discardEligible ? SYNC_DISCARD_ELIGIBLE : 0) | (r.local6 ? SYNC_LOCAL6 : 0) : 0);
   buf.writeUInt16BE(r.client.port, off + E_CLIENT_PORT);
   buf.set(r.client.address, off + E_CLIENT);
   if (r.kind === SyncKind.Ended) return ENDED_LENGTH;
@@ -211,6 +217,7 @@ export function emitSyncEntry(r: SyncEntryRepr, buf: Buffer, off: number): numbe
   buf.writeInt32BE(r.winToClient | 0, off + S_WIN_TO_CLIENT);
   buf.writeInt32BE(r.winToServer | 0, off + S_WIN_TO_SERVER);
   writeU64(buf, off + S_CREATED, r.createdMs);
+  buf.set(r.local, off + S_LOCAL);
   let at = writeText(buf, off + S_TEXTS, r.alp, 1);
   at = writeText(buf, at, r.destination, 2);
   return writeText(buf, at, r.diverted, 2) - off;
@@ -247,6 +254,7 @@ export function parseSyncEntry(v: SyncEntryView): SyncEntryRepr | undefined {
     windowShiftToClient: v.i8(S_SHIFT_TO_CLIENT), windowShiftToServer: v.i8(S_SHIFT_TO_SERVER),
     clientIsn: v.u32(S_CLIENT_ISN), delta: v.i32(S_DELTA), upShift: v.i32(S_UP_SHIFT), upNext: v.i32(S_UP_NEXT), downNext: v.i32(S_DOWN_NEXT),
     winToClient: v.i32(S_WIN_TO_CLIENT), winToServer: v.i32(S_WIN_TO_SERVER), createdMs: v.u64(S_CREATED),
+    local: Uint8Array.from(v.bytes(S_LOCAL, 16)), local6: (f & SYNC_LOCAL6) !== 0,
     alp: readText(v, S_TEXTS, 1), destination: readText(v, destAt, 2), diverted: readText(v, divAt, 2),
   };
 }

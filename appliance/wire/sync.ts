@@ -11,7 +11,7 @@ import { WireView } from './view';
  * IPv4-mapped (RFC 4291 2.5.5.2), never this process's interner index.
  */
 export const SYNC_MAGIC = 0x53414c53; // "SALS"
-export const SYNC_VERSION = 1;
+export const SYNC_VERSION = 2;
 export const SYNC_HEADER = 32;
 export const SYNC_MAC = 16;
 /** UDP payload of one datagram at most: under any path's MTU with IP and UDP headers. */

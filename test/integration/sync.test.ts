@@ -64,7 +64,7 @@ describe('sync: the HA pair\'s connection-state sync (ha.ini), seen from the pee
     const config = loadConfig(s.conf);
     let out = Buffer.alloc(0);
     const sender = new SyncSender({
-      sender: 7, key: Buffer.from(key), vipPort: 1080, serverMac: () => new Uint8Array(6), alpName: () => '', wallMs: (t) => t * 1000,
+      sender: 7, key: Buffer.from(key), vipPort: 1080, serverMac: () => new Uint8Array(6), local: () => 0, alpName: () => '', wallMs: (t) => t * 1000,
       serverHash: serversHash(config.servers),
       send: (d, n) => (out = Buffer.from(d.subarray(0, n))),
     }, { epoch: 1 });

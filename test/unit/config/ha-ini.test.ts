@@ -57,6 +57,7 @@ describe('config/ha-ini: ha.ini', function () {
     expect(h.peers.map((p) => `${p.host} ${p.port}`)).to.deep.equal(['2001:db8:18::3 7500', '2001:db8:18::4 7501']);
     expect([h.intervalMs, h.maxEntries]).to.deep.equal([5, 10]);
     expect(loadHa(dir(GOOD + 'role = Master\n'))!.role).to.equal('master');
+    expect(loadHa(dir(GOOD + 'role = member\nmember = 3\nmembers = 3\n'))).to.deep.include({ role: 'member', member: { index: 3, count: 3 } });
     const other = loadHa(dir(GOOD.replace('listen = 198.18.0.1', 'listen = 198.18.0.2')))!;
     expect(other.sender).to.not.equal(loadHa(dir(GOOD))!.sender);
   });
@@ -73,9 +74,12 @@ describe('config/ha-ini: ha.ini', function () {
       [GOOD.replace('key_file = ha.key', 'key_file = missing.key'), 'ha.ini:4: [sync] key_file: key file'],
       [GOOD + 'interval_ms = 0\n', 'ha.ini:5: [sync] interval_ms: expected a whole number from 1 to 1000, got "0"'],
       [GOOD + 'max_entries = lots\n', 'ha.ini:5: [sync] max_entries: expected a whole number from 1 to 10000000, got "lots"'],
-      [GOOD + 'port = 7500\n', 'ha.ini:5: [sync] port: unknown key (expected one of: interval_ms, key_file, listen, max_entries, peers, refresh_s, role)'],
+      [GOOD + 'port = 7500\n', 'ha.ini:5: [sync] port: unknown key (expected one of: interval_ms, key_file, listen, max_entries, member, members, peers, refresh_s, role)'],
       [GOOD + 'refresh_s = 5\n', 'ha.ini:5: [sync] refresh_s: expected a whole number from 30 to 3600, got "5"'],
-      [GOOD + 'role = primary\n', 'ha.ini:5: [sync] role: expected master or backup (the role at start; keepalived\'s notify scripts change it), got "primary"'],
+      [GOOD + 'role = primary\n', 'ha.ini:5: [sync] role: expected master or backup (the role at start of a pair; keepalived\'s notify scripts change it) or member (of an ECMP group), got "primary"'],
+      [GOOD + 'role = member\nmember = 2\n', 'ha.ini:1: [sync] members: required with role = member: how many appliances the ECMP group has (2 to 64)'],
+      [GOOD + 'role = member\nmembers = 3\nmember = 4\n', 'ha.ini:7: [sync] member: expected at most members (3), got 4'],
+      [GOOD + 'role = master\nmember = 1\n', 'ha.ini:6: [sync] member: only with role = member (an ECMP group)'],
       [GOOD + '[bgp]\n', 'ha.ini:5: [bgp]: unknown section (expected [sync] or [vrrp])'],
       ['; nothing\n', 'ha.ini: no [sync] section: remove ha.ini for a single appliance, or add [sync] with listen, peers and key_file'],
     ];

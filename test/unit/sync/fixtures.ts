@@ -17,13 +17,15 @@ export const CLIENT6 = parseAddress('2001:db8:18::2')!;
 export const VIP6 = parseAddress('2001:db8:18::1')!;
 export const KEY = Buffer.from('the-sync-key-0123456789abcdef');
 export const SERVER_HASH = 0x5e12f00d;
+/** The server leg's address every fixture connection has: 198.19.1.1. */
+export const LOCAL = 0xc6130101;
 export const MACS = [Uint8Array.of(2, 0, 0, 0, 1, 2), Uint8Array.of(2, 0, 0, 0, 2, 2)];
 
 /** A sender whose datagrams are copied into `sent`, or given to `send`. */
 export function sender(options: SyncSenderOptions = {}, sent: Buffer[] = [], send?: (d: Buffer, n: number) => void): { s: SyncSender; sent: Buffer[] } {
   const s = new SyncSender({
     sender: 0xa1, key: KEY, serverHash: SERVER_HASH, vipPort: 1080,
-    serverMac: (i) => MACS[i], alpName: (i) => ['http', 'ftp'][i], wallMs: (t) => 1_796_000_000_000 + t * 1000,
+    serverMac: (i) => MACS[i], local: () => LOCAL, alpName: (i) => ['http', 'ftp'][i], wallMs: (t) => 1_796_000_000_000 + t * 1000,
     send: send ?? ((b, n) => sent.push(Buffer.from(b.subarray(0, n)))),
   }, { epoch: 1000, ...options });
   return { s, sent };

@@ -17,6 +17,7 @@ import { SyncSender } from '../../../appliance/sync/sender';
 import { SyncStandby, type HeldConnection } from '../../../appliance/sync/standby';
 import { adoptHeld, type PromotionSkips } from '../../../appliance/sync/promotion';
 import { serversHash } from '../../../appliance/sync/pair';
+import { serverLocal } from '../../../appliance/flow/openers';
 
 /**
  * Issue 16's failover end to end without devices, golden-style: appliance A (a Dispatcher)
@@ -131,7 +132,7 @@ function master(cfg: Config) {
   const serverHash = serversHash(cfg.servers);
   const sender = new SyncSender({
     sender: 0xa1, key: KEY, serverHash, vipPort: cfg.appliance.socksPort,
-    serverMac: (i) => MACS[i], alpName: (alp) => a.alps.names[alp] ?? '', wallMs: (t) => ORIGIN_MS + t * 1000,
+    serverMac: (i) => MACS[i], local: (c) => serverLocal(c as Connection, cfg.servers[c.server]), alpName: (alp) => a.alps.names[alp] ?? '', wallMs: (t) => ORIGIN_MS + t * 1000,
     send: (b, n) => sent.push(Buffer.from(b.subarray(0, n))),
   }, { epoch: 1000 });
   const atSplice: Snapshot[] = [];

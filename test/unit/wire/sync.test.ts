@@ -14,6 +14,7 @@ export const SPLICED: SplicedRepr = {
   discardEligible: true, finFromClient: false, finFromServer: true, clientScale: 7, serverScale: 9,
   windowShiftToClient: -2, windowShiftToServer: 2, clientIsn: 0xdeadbeef, delta: -300, upShift: 12,
   upNext: 0x7ffffff0, downNext: -5, winToClient: 502, winToServer: -1, createdMs: 1_796_000_000_123,
+  local: V4(198, 19, 3, 3), local6: false,
   alp: 'http', destination: 'web.socksalp.test:80', diverted: '',
 };
 
@@ -34,14 +35,14 @@ describe('wire/sync', function () {
   it('writes a SPLICED entry at its offsets', function () {
     const b = Buffer.alloc(200);
     const n = emitSyncEntry(SPLICED, b, 0);
-    expect(n).to.equal(syncEntryLength(SPLICED)).and.to.equal(92 + 1 + 4 + 2 + 20 + 2);
-    expect(b.subarray(0, 92).toString('hex')).to.equal(
+    expect(n).to.equal(syncEntryLength(SPLICED)).and.to.equal(108 + 1 + 4 + 2 + 20 + 2);
+    expect(b.subarray(0, 108).toString('hex')).to.equal(
       '01' + '14' + '9c41' + '00000000000000000000ffffc6120002' +
       '00000000000000000000ffffc6120001' + '0438' + '2fcd' + '025341130102' +
       '02' + '04' + '05' + '05' + '05' + '07' + '07' + '09' + 'fe' + '02' +
       'deadbeef' + 'fffffed4' + '0000000c' + '7ffffff0' + 'fffffffb' + '000001f6' + 'ffffffff' +
-      '000001a229f1287b');
-    expect(b.subarray(92, n).toString('latin1')).to.equal('\x04http\x00\x14web.socksalp.test:80\x00\x00');
+      '000001a229f1287b' + '00000000000000000000ffffc6130303');
+    expect(b.subarray(108, n).toString('latin1')).to.equal('\x04http\x00\x14web.socksalp.test:80\x00\x00');
     const v = new SyncEntryView().wrap(b, 0, n);
     expect(v.length).to.equal(n);
     expect(parseSyncEntry(v)).to.deep.equal(SPLICED);
@@ -68,19 +69,19 @@ describe('wire/sync', function () {
     const b = Buffer.alloc(SYNC_MAX_DATAGRAM);
     const n = emitSyncEntry(big, b, SYNC_HEADER);
     expect(n).to.equal(syncEntryLength(big)).and.to.equal(SYNC_MAX_DATAGRAM - SYNC_HEADER - SYNC_MAC);
-    expect(parseSyncEntry(new SyncEntryView().wrap(b, SYNC_HEADER, n))).to.deep.include({ alp: 'a'.repeat(255), destination: 'd'.repeat(500), diverted: 'v'.repeat(500) });
+    expect(parseSyncEntry(new SyncEntryView().wrap(b, SYNC_HEADER, n))).to.deep.include({ alp: 'a'.repeat(255), destination: 'd'.repeat(492), diverted: 'v'.repeat(492) });
   });
 
   it('refuses entries that run past the datagram or are of no known kind', function () {
     const b = Buffer.alloc(200);
     const n = emitSyncEntry(SPLICED, b, 0);
     const v = new SyncEntryView();
-    for (const cut of [19, 91, 92, 97, n - 1]) expect(v.wrap(b, 0, cut).length, `cut at ${cut}`).to.equal(-1);
+    for (const cut of [19, 91, 107, 108, 113, n - 1]) expect(v.wrap(b, 0, cut).length, `cut at ${cut}`).to.equal(-1);
     expect(parseSyncEntry(v.wrap(b, 0, n - 1))).to.equal(undefined);
     b[0] = 9;
     expect(parseSyncEntry(v.wrap(b, 0, n))).to.equal(undefined);
     b[0] = SyncKind.Spliced;
-    b.writeUInt16BE(2000, 97); // a destination's length beyond TEXT_MAX, inside a long enough view
+    b.writeUInt16BE(2000, 113); // a destination's length beyond TEXT_MAX, inside a long enough view
     expect(parseSyncEntry(v.wrap(Buffer.concat([b, Buffer.alloc(2100)]), 0, 2300))).to.equal(undefined);
   });
 
