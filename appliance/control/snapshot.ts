@@ -15,6 +15,8 @@ import { serverPair } from '../stages/server-diversion';
 
 export interface ConnRow {
   client: string;
+  /** Taken over from an ECMP peer's sync on a leg's first segment here (sync/adoption.ts). */
+  adopted: boolean;
   alp: string;
   destination: string;
   /** The client's SOCKS dialect, and the server leg's when it differs: "4a>5". */
@@ -196,6 +198,7 @@ export function connections(a: Appliance, offset: number, limit: number, filter:
   const serverNames = a.config.servers.map((s) => s.name);
   const row = (c: Connection): ConnRow => ({
     client: formatAddressPort(c.clientIp, c.clientPort),
+    adopted: c.adopted,
     alp: c.alp >= 0 ? names[c.alp] : '',
     destination: c.destination,
     dialect: dialects(c),

@@ -17,6 +17,12 @@ import type { ConnectionObserver } from '../stats/observer';
 import { serverLocal } from './openers';
 
 /** Where the flow layer's decisions go: the forwarder implements it. */
+/** The connections held from peers, taken into the table on a leg's first segment: undefined when none is held. */
+export interface HeldLookup {
+  fromClient(ip: number, port: number): Connection | undefined;
+  fromServer(server: number, port: number): Connection | undefined;
+}
+
 export interface Sink {
   readonly pool: PacketPool;
   /** A datagram for the intranet (the TUN). The slot is the sink's from here on. */
@@ -97,6 +103,8 @@ export class FlowContext {
   readonly observers: ConnectionObserver[] = [];
   /** The HA pair's sync when ha.ini is set (sync/pair.ts): hears of each connection once it is spliced and settled, and of its closes. */
   sync: { spliced(c: Connection): void; changed(c: Connection): void } | undefined = undefined;
+  /** Where a segment for no connection in the table may find one an ECMP peer synced (sync/adoption.ts). */
+  held: HeldLookup | undefined = undefined;
 
   constructor(
     readonly sink: Sink,

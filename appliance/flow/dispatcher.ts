@@ -9,7 +9,7 @@ import { ClientLeg } from './client-leg';
 import { SegmentGuard } from './guard';
 import { HealthChecker } from '../health/checker';
 import { steeredQueue } from '../device/steering';
-import { FlowContext, type Health, type Sink, type Stages } from './context';
+import { FlowContext, type Health, type HeldLookup, type Sink, type Stages } from './context';
 import { SocksResponder } from './socks-responder';
 import { ServerLeg } from './server-leg';
 import { ServerReply } from './server-reply';
@@ -117,6 +117,11 @@ export class Dispatcher {
     this.cx.observers.push(s);
   }
 
+  /** Segments for no connection of the table look for one in `h` (an ECMP member's, sync/adoption.ts). */
+  adoptFrom(h: HeldLookup): void {
+    this.cx.held = h;
+  }
+
   /** `o` hears of every connection's end from now on (the flow export). */
   observe(o: ConnectionObserver): void {
     this.cx.observers.push(o);
@@ -186,6 +191,8 @@ export class Dispatcher {
   fromClient(slot: number, ip: IpDatagram, tcp: TcpView, o: TcpOptions, len: number): void {
     const flags = tcp.flags;
     let c = this.table.lookupClient(ip.src, tcp.srcPort);
+    // An ECMP peer's connection whose flow the router moved here (sync/adoption.ts).
+    if (c === undefined && (flags & (SYN | ACK | RST)) !== SYN && this.cx.held !== undefined) c = this.cx.held.fromClient(ip.src, tcp.srcPort);
     // RFC 5961: resets and SYNs on a synchronized connection, checked before anything else.
     if (c !== undefined && flags & (RST | SYN) && this.guard.fromClient(c, tcp, flags)) {
       this.cx.sink.pool.give(slot);
@@ -238,7 +245,9 @@ export class Dispatcher {
   fromServer(server: number, slot: number, ip: IpDatagram, tcp: TcpView, o: TcpOptions, len: number): void {
     const srv = this.cx.stages.servers[server];
     const fromServer = tcp.srcPort === srv.port && ip.src === srv.address;
-    const c = fromServer ? this.table.lookupServer(server, tcp.dstPort) : undefined;
+    let c = fromServer ? this.table.lookupServer(server, tcp.dstPort) : undefined;
+    // An ECMP peer's connection, its server's replies answered here now (sync/members.ts).
+    if (c === undefined && fromServer && this.cx.held !== undefined && !this.checker.owns(server, tcp.dstPort)) c = this.cx.held.fromServer(server, tcp.dstPort);
     if (c === undefined) {
       // A health check's port is taken from the table but holds no connection.
       if (fromServer && this.checker.owns(server, tcp.dstPort)) {

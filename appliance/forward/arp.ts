@@ -33,20 +33,44 @@ export class Arp {
     }
     const sender = a.senderIp;
     const mac = a.senderMac;
-    this.table.heard(segIndex, sender, mac, a.operation === ARP_REPLY && a.targetIp === seg.local);
-    if (a.operation !== ARP_REQUEST || a.targetIp !== seg.local) {
+    const target = a.targetIp;
+    this.table.heard(segIndex, sender, mac, a.operation === ARP_REPLY && target === seg.local);
+    // The appliance's own address, or a silent ECMP peer's that it answers for (segments.ts `also`).
+    const also = target === seg.local ? -1 : seg.also.indexOf(target);
+    if (a.operation !== ARP_REQUEST || (target !== seg.local && also < 0)) {
       this.pool.give(slot);
       return;
     }
-    // Reply in place: to the asker, from the appliance's address on this segment.
+    // Reply in place: to the asker, from the address asked for, with that address's MAC.
+    const ours = also < 0 ? seg.mac : seg.alsoMacs[also];
     const r = this.repr;
     r.operation = ARP_REPLY;
     r.targetMac.set(mac);
     r.targetIp = sender;
-    r.senderMac.set(seg.mac);
-    r.senderIp = seg.local;
+    r.senderMac.set(ours);
+    r.senderIp = target;
     const base = this.pool.frameOffset(slot);
-    emitEthernet(this.pool.buf, base, r.targetMac, seg.mac, ETHERTYPE_ARP);
+    emitEthernet(this.pool.buf, base, r.targetMac, ours, ETHERTYPE_ARP);
+    emitArp(r, this.pool.buf, base + ETH_HEADER);
+    this.table.write(segIndex, slot, ETH_HEADER + ARP_LENGTH);
+  }
+
+  /**
+   * An ARP announcement (RFC 5227 3: a request with sender and target both `address`) of
+   * `address` at `mac` on segment `segIndex`, broadcast from that MAC, so that the bridges
+   * learn its port and the hosts that cached the address refresh it.
+   */
+  announce(segIndex: number, address: number, mac: Uint8Array): void {
+    const slot = this.pool.take();
+    if (slot < 0) return;
+    const r = this.repr;
+    r.operation = ARP_REQUEST;
+    r.senderMac.set(mac);
+    r.senderIp = address;
+    r.targetMac.fill(0);
+    r.targetIp = address;
+    const base = this.pool.frameOffset(slot);
+    emitEthernet(this.pool.buf, base, BROADCAST, mac, ETHERTYPE_ARP);
     emitArp(r, this.pool.buf, base + ETH_HEADER);
     this.table.write(segIndex, slot, ETH_HEADER + ARP_LENGTH);
   }

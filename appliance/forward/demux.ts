@@ -84,7 +84,7 @@ export class Demux {
       this.drops.dropRead(slot, 'malformed-ethernet', n - ETH_HEADER);
       return;
     }
-    if (!eth.isFor(seg.mac) && !(seg.local6 >= 0 && eth.isIpv6Multicast)) {
+    if (!eth.isFor(seg.mac) && !(seg.local6 >= 0 && eth.isIpv6Multicast) && !forAnother(eth, seg.alsoMacs)) {
       this.pool.give(slot); // another host's frame, flooded by the bridge
       return;
     }
@@ -105,7 +105,7 @@ export class Demux {
     if (slot < 0) return;
     const ip = this.checks.ip;
     const len = ip.totalLength;
-    if (ip.dst !== seg.local) {
+    if (ip.dst !== seg.local && (seg.also.length === 0 || seg.also.indexOf(ip.dst) < 0)) {
       this.router.fromSegment(segIndex, slot, ip);
       return;
     }
@@ -130,4 +130,10 @@ export class Demux {
     }
     this.drops.drop(slot, 'unsupported');
   }
+}
+
+/** Whether the frame is for one of the MACs of the silent ECMP peers answered for here (segments.ts `also`). */
+function forAnother(eth: EthernetView, macs: readonly Uint8Array[]): boolean {
+  for (let i = 0; i < macs.length; i++) if (eth.isFor(macs[i])) return true;
+  return false;
 }

@@ -169,6 +169,11 @@ export class Neighbours {
     }
   }
 
+  /** An ARP announcement of `address` at `mac` on segment `segIndex` (a silent ECMP peer's, answered for here: sync/members.ts). */
+  announceFor(segIndex: number, address: number, mac: Uint8Array): void {
+    this.arp.announce(segIndex, address, mac);
+  }
+
   /** The MACs in use, by address number: what the other workers adopt. */
   table(): [number, Uint8Array][] {
     return [...this.macs];

@@ -1,6 +1,6 @@
 import { isV6 } from '../addr/address';
 import { ADDRESSES6 } from '../addr/interner';
-import type { Prefix } from '../config/address';
+import { inPrefix, type Prefix } from '../config/address';
 import type { ServerRecord } from '../config/tables';
 import type { OpenDevice, PacketDevice } from '../device/device';
 
@@ -26,6 +26,13 @@ export interface Segment {
   servers: Map<number, number>;
   /** Servers on this segment by address alone: several may share a host. */
   hosts: Map<number, number[]>;
+  /**
+   * IPv4 addresses of silent ECMP peers this appliance answers for here (sync/members.ts), each
+   * with the MAC its member has (at the same index): the servers keep talking to the address
+   * and MAC they know, and the bridge learns the MAC's new port from the announcement.
+   */
+  also: number[];
+  alsoMacs: Uint8Array[];
 }
 
 /**
@@ -42,7 +49,7 @@ export function buildSegments(servers: readonly ServerRecord[], open: OpenDevice
     let seg = segmentIndex(segments, s.tap);
     if (seg < 0) {
       const mac = segmentMac(s.local.address);
-      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local: -1, prefix: undefined, local6: -1, prefix6: undefined, mac, servers: new Map(), hosts: new Map() }) - 1;
+      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local: -1, prefix: undefined, local6: -1, prefix6: undefined, mac, servers: new Map(), hosts: new Map(), also: [], alsoMacs: [] }) - 1;
     }
     const g = segments[seg];
     if (isV6(s.local.address)) {
@@ -69,8 +76,29 @@ export function segmentIndex(segments: readonly Segment[], tap: string): number 
   return -1;
 }
 
+/**
+ * Answers (`on`) or stops answering for another member's IPv4 address on the segment whose
+ * prefix holds it; the segment's index, -1 when no segment's prefix holds it (nothing changed).
+ */
+export function answerFor(segments: readonly Segment[], address: number, on: boolean): number {
+  for (let i = 0; i < segments.length; i++) {
+    const g = segments[i];
+    if (g.prefix === undefined || !inPrefix(address, g.prefix) || address === g.local) continue;
+    const at = g.also.indexOf(address);
+    if (on && at < 0) {
+      g.also.push(address);
+      g.alsoMacs.push(segmentMac(address));
+    } else if (!on && at >= 0) {
+      g.also.splice(at, 1);
+      g.alsoMacs.splice(at, 1);
+    }
+    return i;
+  }
+  return -1;
+}
+
 /** Locally administered, unique per segment address: 02:53:41 ("SA") + the low 24 bits of its first `local`. */
-function segmentMac(local: number): Uint8Array {
+export function segmentMac(local: number): Uint8Array {
   if (isV6(local)) {
     const o = ADDRESSES6.offset(local) + 13;
     const b = ADDRESSES6.bytes;

@@ -7,6 +7,8 @@ import { serverLocal } from '../flow/openers';
 import { EndReason } from '../stats/end-reason';
 import { serverListHash } from '../wire/sync';
 import { adoptHeld, promotionTarget, type PromotionSkips } from './promotion';
+import { LazyAdoption } from './adoption';
+import { Members } from './members';
 import { SyncSender } from './sender';
 import { SyncStandby } from './standby';
 import { SyncTransport } from './transport';
@@ -60,6 +62,9 @@ export class SyncPair {
   private closed = false;
   private refresh: NodeJS.Timeout | undefined;
   readonly stats = { resyncs: 0 };
+  /** An ECMP member's: connections taken over one by one, and the silent peers' addresses (undefined in a pair). */
+  private readonly adoption: LazyAdoption | undefined;
+  private readonly members: Members | undefined;
   /** ms since 1970 to the tables' clock (seconds since the process began). */
   private readonly origin = Date.now() - performance.now();
 
@@ -84,6 +89,12 @@ export class SyncPair {
       },
       { intervalMs: ha.intervalMs },
     );
+    if (ha.member !== undefined) {
+      appliance.dispatcher.table.share(ha.member.index - 1, ha.member.count);
+      this.adoption = new LazyAdoption(promotionTarget(appliance, (ms) => (ms - this.origin) / 1000), this.standby);
+      appliance.dispatcher.adoptFrom(this.adoption);
+      this.members = new Members(this.standby, ha.sender, appliance.forwarder.segments, neighbours, appliance.log);
+    }
   }
 
   get listen(): HaSettings['listen'] {
@@ -99,12 +110,30 @@ export class SyncPair {
     this.refresh = setInterval(() => this.resync(), this.ha.refreshS * 1000).unref();
     this.appliance.dispatcher.sync(this);
     this.appliance.log(`sync: listening on ${formatSyncEndpoint(this.ha.listen)}, sending to ${this.ha.peers.map(formatSyncEndpoint).join(', ')}; role ${this.role}`);
-    if (this.role === 'master') this.appliance.start();
+    if (this.role === 'member') this.startMember();
+    else if (this.role === 'master') this.appliance.start();
     else this.appliance.log('backup: holding the peer\'s connections, serving nothing until `ctl role master`');
+  }
+
+  /**
+   * An ECMP member serves from the start, beside its peers: its own segment addresses are
+   * announced now and once more after RFC 5227's ANNOUNCE_INTERVAL (2 s), so that a survivor
+   * that answered for them while this one was gone (members.ts) is overruled even if it
+   * answered once more before it heard this one.
+   */
+  private startMember(): void {
+    const m = this.ha.member!;
+    this.appliance.start();
+    const announce = () => this.appliance.forwarder.neighbours.announce();
+    announce();
+    setTimeout(() => this.closed || announce(), 2000).unref();
+    this.members!.start();
+    this.appliance.log(`member ${m.index} of ${m.count}: serving, with its share of the server-leg ports; holding the peers' connections to take over`);
   }
 
   /** `ctl role ROLE` (keepalived's notify scripts): what changed, for the answer. */
   setRole(role: HaRole): object {
+    if (this.role === 'member' || role === 'member') return { role: this.role, changed: false, error: 'an ECMP member has no role to change (ha.ini role = member)' };
     this.managed = true;
     if (role === this.role) return { role, changed: false };
     if (role === 'master') {
@@ -144,7 +173,7 @@ export class SyncPair {
    * daemon and conntrackd's resync do), and every refresh_s.
    */
   private resync(): void {
-    if (this.role !== 'master' || this.resyncing) return;
+    if (this.role === 'backup' || this.resyncing) return;
     const table = this.appliance.dispatcher.table;
     const pass = table.pass();
     this.resyncing = true;
@@ -153,7 +182,7 @@ export class SyncPair {
       for (let n = 0; n < RESYNC_SHARE && (c = table.next(pass)) !== undefined; n++) {
         if (c.hs === null && c.server >= 0) this.sender.spliced(c);
       }
-      if (c !== undefined && this.role === 'master' && !this.closed) {
+      if (c !== undefined && this.role !== 'backup' && !this.closed) {
         setTimeout(step, this.ha.intervalMs).unref();
         return;
       }
@@ -167,8 +196,8 @@ export class SyncPair {
   /** `ctl health` (keepalived's track_script): whether this appliance serves its role. */
   health(): { ok: boolean; role: HaRole; why: string } {
     if (this.leaving) return { ok: false, role: this.role, why: 'stopping' };
-    if (this.role === 'master' && !this.appliance.serving) return { ok: false, role: this.role, why: 'master, but not serving' };
-    return { ok: true, role: this.role, why: this.role === 'master' ? 'serving' : 'holding the peer\'s connections' };
+    if (this.role !== 'backup' && !this.appliance.serving) return { ok: false, role: this.role, why: `${this.role}, but not serving` };
+    return { ok: true, role: this.role, why: this.role === 'backup' ? 'holding the peer\'s connections' : 'serving' };
   }
 
   /**
@@ -213,6 +242,7 @@ export class SyncPair {
   close(): Promise<void> {
     this.closed = true;
     clearInterval(this.refresh);
+    this.members?.stop();
     this.sender.stop();
     return this.transport.close();
   }
@@ -223,6 +253,7 @@ export class SyncPair {
       role: this.role,
       health: this.health(),
       promotion: this.promotion,
+      member: this.ha.member === undefined ? undefined : { ...this.ha.member, adopted: { ...this.adoption!.stats }, notAdopted: { ...this.adoption!.skipped }, ...this.members!.status() },
       listen: formatSyncEndpoint(this.ha.listen),
       peers: this.ha.peers.map(formatSyncEndpoint),
       peersHeard: [...this.standby.peers.values()].map((p) => ({ lastMs: Date.now() - p.lastMs })),

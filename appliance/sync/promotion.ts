@@ -4,6 +4,7 @@ import type { Appliance } from '../appliance';
 import { FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER } from '../flow/columns';
 import { ConnState, type Connection } from '../flow/connection';
 import type { ConnectionTable } from '../flow/table';
+import { OPENERS } from '../flow/openers';
 import { readU32 } from '../wire/ipv4';
 import type { SyncEndpoint } from '../wire/sync-entry';
 import type { HeldConnection } from './standby';
@@ -18,6 +19,8 @@ export interface PromotionSkips {
   closing: number;
   /** The table is full. */
   full: number;
+  /** Its server-leg address is one more than openers.ts has slots for. */
+  opener: number;
 }
 
 /**
@@ -38,6 +41,8 @@ export interface PromotionTarget {
   alpId(name: string): number | undefined;
   /** The server's MAC as the peer knew it (forward/neighbours.ts seed). */
   seedMac(server: number, mac: Uint8Array): void;
+  /** The opener slot (flow/openers.ts) of a server-leg address: 0 when it is the server's own `local` here, -1 when none is left. */
+  openerSlot(server: number, local: Uint8Array, v6: boolean): number;
   /** Now, and a peer's ms since 1970, on the tables' clock (seconds). */
   now: number;
   wallToTable(ms: number): number;
@@ -52,72 +57,96 @@ export function promotionTarget(a: Appliance, wallToTable: (ms: number) => numbe
     servers: a.config.servers.length,
     alpId: (name) => a.alps.idOf(name),
     seedMac: (server, mac) => neighbours.seed(server, mac),
-    now: a.now(),
+    openerSlot: (server, local, v6) => {
+      // IPv6 server-leg addresses are few and configured on some member: interned for good, as VIPs are.
+      let n = v6 ? ADDRESSES6.lookup(local, 0) : readU32(local, 12);
+      if (n < 0) n = ADDRESSES6.intern(local, 0);
+      return n === a.config.servers[server].local.address ? 0 : OPENERS.slot(n);
+    },
+    get now() {
+      return a.now();
+    },
     wallToTable,
   };
 }
 
 export function adoptHeld(t: PromotionTarget, held: Iterable<HeldConnection>): { adopted: Connection[]; skipped: PromotionSkips } {
-  const { table, vips, now } = t;
   const adopted: Connection[] = [];
-  const skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0 };
+  const skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0, opener: 0 };
   for (const h of held) {
-    // Half closed, it still carries the other way; closed, its ends are about to go anyway.
-    if (h.state !== ConnState.Spliced) {
-      skipped.closing++;
-      continue;
-    }
-    const vip = configured(h.vip);
-    if (vip < 0 || !vips.has(vip) || h.server >= t.servers) {
-      skipped.vip++;
-      continue;
-    }
-    const ip = h.client.v6 ? ADDRESSES6.intern(h.client.address, 0) : readU32(h.client.address, 12);
-    if (table.lookupClient(ip, h.client.port) !== undefined) {
-      releaseAddress(ip);
-      skipped.taken++;
-      continue;
-    }
-    const c = table.create(ip, h.client.port, vip, now);
-    if (c === undefined) {
-      releaseAddress(ip);
-      skipped.full++;
-      continue;
-    }
-    if (!table.claimServer(c, h.server, h.allocPort)) {
-      table.remove(c);
-      skipped.taken++;
-      continue;
-    }
-    table.setState(c, ConnState.Spliced);
-    c.hs = null;
-    c.created = t.wallToTable(h.createdMs);
-    c.alp = t.alpId(h.alp) ?? -1;
-    c.priority = h.priority;
-    c.discardEligible = h.discardEligible;
-    c.version = h.version;
-    c.dialect = h.dialect;
-    c.leg = h.leg;
-    c.clientIsn = h.clientIsn;
-    c.delta = h.delta;
-    c.upShift = h.upShift;
-    c.upNext = h.upNext;
-    c.downNext = h.downNext;
-    c.clientScale = h.clientScale;
-    c.serverScale = h.serverScale;
-    c.windowShiftToClient = h.windowShiftToClient;
-    c.windowShiftToServer = h.windowShiftToServer;
-    c.winToClient = h.winToClient;
-    c.winToServer = h.winToServer;
-    c.finFromClient = h.finFromClient;
-    c.finFromServer = h.finFromServer;
-    c.destination = h.destination;
-    c.diverted = h.diverted;
-    c.pickup = FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER;
-    t.seedMac(h.server, h.serverMac);
-    adopted.push(c);
+    const c = adoptOne(t, h, skipped);
+    if (c !== undefined) adopted.push(c);
   }
   return { adopted, skipped };
+}
+
+/**
+ * One held connection into the table, both legs to be picked up; undefined when it cannot be
+ * (the reason counted in `skipped`). A connection whose server leg is another member's address
+ * (an ECMP group) keeps that address (flow/openers.ts).
+ */
+export function adoptOne(t: PromotionTarget, h: HeldConnection, skipped: PromotionSkips): Connection | undefined {
+  const { table, now } = t;
+  // Half closed, it still carries the other way; closed, its ends are about to go anyway.
+  if (h.state !== ConnState.Spliced) {
+    skipped.closing++;
+    return undefined;
+  }
+  const vip = configured(h.vip);
+  if (vip < 0 || !t.vips.has(vip) || h.server >= t.servers) {
+    skipped.vip++;
+    return undefined;
+  }
+  const opener = t.openerSlot(h.server, h.local, h.local6);
+  if (opener < 0) {
+    skipped.opener++;
+    return undefined;
+  }
+  const ip = h.client.v6 ? ADDRESSES6.intern(h.client.address, 0) : readU32(h.client.address, 12);
+  if (table.lookupClient(ip, h.client.port) !== undefined) {
+    releaseAddress(ip);
+    skipped.taken++;
+    return undefined;
+  }
+  const c = table.create(ip, h.client.port, vip, now);
+  if (c === undefined) {
+    releaseAddress(ip);
+    skipped.full++;
+    return undefined;
+  }
+  if (!table.claimServer(c, h.server, h.allocPort)) {
+    table.remove(c);
+    skipped.taken++;
+    return undefined;
+  }
+  table.setState(c, ConnState.Spliced);
+  c.hs = null;
+  c.created = t.wallToTable(h.createdMs);
+  c.alp = t.alpId(h.alp) ?? -1;
+  c.priority = h.priority;
+  c.discardEligible = h.discardEligible;
+  c.version = h.version;
+  c.dialect = h.dialect;
+  c.leg = h.leg;
+  c.clientIsn = h.clientIsn;
+  c.delta = h.delta;
+  c.upShift = h.upShift;
+  c.upNext = h.upNext;
+  c.downNext = h.downNext;
+  c.clientScale = h.clientScale;
+  c.serverScale = h.serverScale;
+  c.windowShiftToClient = h.windowShiftToClient;
+  c.windowShiftToServer = h.windowShiftToServer;
+  c.winToClient = h.winToClient;
+  c.winToServer = h.winToServer;
+  c.finFromClient = h.finFromClient;
+  c.finFromServer = h.finFromServer;
+  c.destination = h.destination;
+  c.diverted = h.diverted;
+  c.opener = opener;
+  c.pickup = FLAG_PICKUP_CLIENT | FLAG_PICKUP_SERVER;
+  t.seedMac(h.server, h.serverMac);
+  return c;
 }
 
 /** The address number of a configured address (a VIP: IPv6 ones are interned for good), or -1. */

@@ -43,6 +43,10 @@ export class SyncStandby {
   readonly stats = { datagrams: 0, spliced: 0, ended: 0, changed: 0, unknown: 0, expired: 0 };
   readonly windows = new ReplayWindows();
   private readonly held = new Map<string, HeldConnection>();
+  /** The same connections by server and server-leg port (server * 65536 + port): the members' ports never overlap (flow/server-ports.ts). */
+  private readonly byServer = new Map<number, HeldConnection>();
+  /** Per sender, the server-leg addresses its connections have (16 bytes, hex, as keyOf): what a member takes over when it falls silent (sync/members.ts). */
+  readonly locals = new Map<number, Map<string, SyncEndpoint>>();
   /** By sender id. */
   readonly peers = new Map<number, PeerHeard>();
   private readonly header = new SyncHeaderView();
@@ -86,6 +90,17 @@ export class SyncStandby {
   /** Lets go of every connection held (they were taken over: sync/promotion.ts). */
   clear(): void {
     this.held.clear();
+    this.byServer.clear();
+  }
+
+  /** The connection held for the client at `address` (16 bytes, IPv4 as IPv4-mapped) and `port`, if any. */
+  byClient(address: Uint8Array, port: number): HeldConnection | undefined {
+    return this.held.get(keyOf({ address, port, v6: false }));
+  }
+
+  /** The connection held on `server`'s leg from `port`, if any. */
+  onServer(server: number, port: number): HeldConnection | undefined {
+    return this.byServer.get(server * 65536 + port);
   }
 
   /** `count` entries exactly filling [SYNC_HEADER, end), or undefined. */
@@ -111,15 +126,18 @@ export class SyncStandby {
         return;
       }
       // A client port used again: the newer connection replaces the older, and goes last in the order.
-      this.held.delete(k);
-      this.held.set(k, { ...e, closeAtMs: 0, sender, heardMs: Date.now() });
+      this.forget(k);
+      const h: HeldConnection = { ...e, closeAtMs: 0, sender, heardMs: Date.now() };
+      this.held.set(k, h);
+      this.byServer.set(h.server * 65536 + h.allocPort, h);
+      this.noteLocal(sender, h);
       return;
     }
     const c = this.held.get(k);
     if (e.kind === SyncKind.Ended) {
       this.stats.ended++;
       if (c === undefined) this.stats.unknown++;
-      else this.held.delete(k);
+      else this.forget(k);
       return;
     }
     this.stats.changed++;
@@ -149,9 +167,24 @@ export class SyncStandby {
     const before = Date.now() - ms;
     for (const [k, c] of this.held) {
       if (c.heardMs >= before) return;
-      this.held.delete(k);
+      this.forget(k);
       this.stats.expired++;
     }
+  }
+
+  private forget(k: string): void {
+    const h = this.held.get(k);
+    if (h === undefined) return;
+    this.held.delete(k);
+    const s = h.server * 65536 + h.allocPort;
+    if (this.byServer.get(s) === h) this.byServer.delete(s);
+  }
+
+  private noteLocal(sender: number, h: HeldConnection): void {
+    let m = this.locals.get(sender);
+    if (m === undefined) this.locals.set(sender, (m = new Map()));
+    const k = keyOf({ address: h.local, port: 0, v6: h.local6 });
+    if (!m.has(k)) m.set(k, { address: h.local, port: 0, v6: h.local6 });
   }
 
   private refuse(why: keyof SyncStandby['refused']): false {

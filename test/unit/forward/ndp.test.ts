@@ -73,7 +73,7 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
   if (o.v4) servers.push(record('sc', ip('198.19.3.2'), ip('198.19.3.1'), 24));
   const seg: Segment = {
     tap: 'alp-sc', device, local: o.v4 ? ip('198.19.3.1') : -1, prefix: o.v4 ? servers[1].local : undefined,
-    local6, prefix6: servers[0].local, mac: APP, servers: new Map(), hosts: new Map(servers.map((s, i) => [s.address, [i]])),
+    local6, prefix6: servers[0].local, mac: APP, servers: new Map(), hosts: new Map(servers.map((s, i) => [s.address, [i]])), also: [], alsoMacs: [],
   };
   const health = new ServerHealth(servers.length, () => undefined, servers.map((s) => s.name));
   const sent = servers.map(() => ({ packetsOut: 0 }));

@@ -17,7 +17,8 @@ import { SyncSender } from '../../../appliance/sync/sender';
 import { SyncStandby, type HeldConnection } from '../../../appliance/sync/standby';
 import { adoptHeld, type PromotionSkips } from '../../../appliance/sync/promotion';
 import { serversHash } from '../../../appliance/sync/pair';
-import { serverLocal } from '../../../appliance/flow/openers';
+import { OPENERS, serverLocal } from '../../../appliance/flow/openers';
+import { readU32 } from '../../../appliance/wire/ipv4';
 
 /**
  * Issue 16's failover end to end without devices, golden-style: appliance A (a Dispatcher)
@@ -154,12 +155,13 @@ function backup(cfg: Config) {
   const adopt = (held: Iterable<HeldConnection>) => adoptHeld({
     table: b.d.table, vips: new Set(cfg.intranet.vips), servers: cfg.servers.length,
     alpId: (name) => b.alps.idOf(name), seedMac: (s, mac) => seeded.push([s, [...mac]]),
+    openerSlot: (s, local) => (readU32(local, 12) === cfg.servers[s].local.address ? 0 : OPENERS.slot(readU32(local, 12))),
     now: 5, wallToTable: (ms) => (ms - ORIGIN_MS) / 1000,
   }, held);
   return { b, seeded, adopt };
 }
 
-const NO_SKIPS: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0 };
+const NO_SKIPS: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0, opener: 0 };
 
 /** Where the SOCKS4 client's and the leg's bytes stand after the request (upShift = legEnd - reqEnd = 4). */
 const REQ_END = C_ISN + 1 + REQ_4.length;

@@ -6,7 +6,7 @@ import { steeredQueue } from '../../../appliance/device/steering';
 
 function row(client: string, o: Partial<ConnRow>): ConnRow {
   return {
-    client, alp: 'http', destination: '', dialect: '5', diverted: '', server: 'sa', port: 0, state: 'spliced', age: 0, idle: 0,
+    client, adopted: false, alp: 'http', destination: '', dialect: '5', diverted: '', server: 'sa', port: 0, state: 'spliced', age: 0, idle: 0,
     bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, handshakeMs: -1, replyMs: -1, rttClientMs: -1, rttServerMs: -1,
     throughput: 0, retransIn: 0, retransOut: 0, minLength: 0, maxLength: 0, ...o,
   };

@@ -1,0 +1,53 @@
+import { V6_BASE } from '../addr/interner';
+import { writeAddress } from '../addr/address';
+import type { Connection } from '../flow/connection';
+import type { HeldLookup } from '../flow/context';
+import { adoptOne, type PromotionSkips, type PromotionTarget } from './promotion';
+import type { SyncStandby } from './standby';
+
+/**
+ * An ECMP group's takeover, one connection at a time (issue 16): the router's resilient
+ * next-hop group moves a flow to another member when one leaves or joins, and the server's
+ * replies go to the address of the member that opened the leg, wherever that member's address
+ * is now answered. So the first segment of either leg that reaches a member for a connection
+ * it does not serve, but holds from a peer's sync, puts that connection into its table
+ * (promotion.ts's adoptOne) and is spliced at once, its leg picked up loosely (guard.ts). A
+ * leg may stay with another member for good: each member then carries one direction, as
+ * conntrackd's active-active setups with asymmetric paths do, which is why the legs are
+ * picked up one by one and each judged on its own numbers.
+ */
+export class LazyAdoption implements HeldLookup {
+  readonly stats = { fromClient: 0, fromServer: 0 };
+  readonly skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0, opener: 0 };
+  private readonly address = new Uint8Array(16);
+
+  constructor(private readonly target: PromotionTarget, private readonly standby: SyncStandby) {}
+
+  fromClient(ip: number, port: number): Connection | undefined {
+    if (this.standby.size === 0) return undefined;
+    const a = this.address;
+    if (ip >= V6_BASE) writeAddress(ip, a, 0);
+    else {
+      a.fill(0, 0, 10);
+      a[10] = a[11] = 0xff;
+      writeAddress(ip, a, 12);
+    }
+    const h = this.standby.byClient(a, port);
+    const c = h === undefined ? undefined : adoptOne(this.target, h, this.skipped);
+    if (c !== undefined) {
+      c.adopted = true;
+      this.stats.fromClient++;
+    }
+    return c;
+  }
+
+  fromServer(server: number, port: number): Connection | undefined {
+    const h = this.standby.onServer(server, port);
+    const c = h === undefined ? undefined : adoptOne(this.target, h, this.skipped);
+    if (c !== undefined) {
+      c.adopted = true;
+      this.stats.fromServer++;
+    }
+    return c;
+  }
+}

@@ -1,0 +1,93 @@
+import { formatAddress } from '../addr/address';
+import { answerFor, type Segment } from '../forward/segments';
+import type { Neighbours } from '../forward/neighbours';
+import { readU32 } from '../wire/ipv4';
+import type { SyncStandby } from './standby';
+
+/** A peer not heard for this long is taken for gone: three heartbeats (sender.ts sends one a second at least). */
+export const SILENT_MS = 3000;
+const CHECK_MS = 500;
+
+/**
+ * An ECMP group's server side (issue 16): each member talks to the servers from its own
+ * address on each segment (servers.ini `local`), so the servers answer the member that opened
+ * a leg. When a member falls silent (no datagram for SILENT_MS), one survivor answers for its
+ * addresses, with its MACs (segments.ts `also`), and announces them (RFC 5227 3), so that the
+ * bridges send the servers' replies to it: the connections the silent member opened are then
+ * taken over leg by leg as their segments come (adoption.ts). Which survivor: the one whose
+ * sender id is lowest among those heard lately, this one included, which every member works
+ * out alike from the same heartbeats; when the silent one is heard again it answers for its
+ * addresses itself (it announces them at its start) and the survivor lets go.
+ */
+export class Members {
+  /** Addresses answered for, by their text: the segment's index. */
+  private readonly answering = new Map<string, { address: number; segment: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  readonly stats = { takeovers: 0, releases: 0 };
+  /** IPv6 server-leg addresses of silent peers: not taken over (NDP for them is not built), said once. */
+  private warnedV6 = false;
+
+  constructor(
+    private readonly standby: SyncStandby,
+    private readonly self: number,
+    private readonly segments: readonly Segment[],
+    private readonly neighbours: Neighbours,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.check(Date.now()), CHECK_MS).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The peers heard within SILENT_MS of `now`, and the silent ones. */
+  peers(now: number): { live: number[]; silent: number[] } {
+    const live: number[] = [];
+    const silent: number[] = [];
+    for (const [id, p] of this.standby.peers) (now - p.lastMs < SILENT_MS ? live : silent).push(id);
+    return { live, silent };
+  }
+
+  /** Takes over, or lets go of, the silent peers' addresses as the heartbeats say. */
+  check(now: number): void {
+    const { live, silent } = this.peers(now);
+    const want = new Map<string, number>();
+    if (live.every((id) => id > this.self)) {
+      for (const id of silent) {
+        for (const [key, e] of this.standby.locals.get(id) ?? []) {
+          if (!e.v6) want.set(key, readU32(e.address, 12));
+          else if (!this.warnedV6) {
+            this.warnedV6 = true;
+            this.log('members: a silent peer had IPv6 server legs; their addresses are not taken over (only IPv4 ones are)');
+          }
+        }
+      }
+    }
+    for (const [key, a] of this.answering) {
+      if (want.has(key)) continue;
+      answerFor(this.segments, a.address, false);
+      this.answering.delete(key);
+      this.stats.releases++;
+      this.log(`members: ${formatAddress(a.address)} answered by its own member again; no longer here`);
+    }
+    for (const [key, address] of want) {
+      if (this.answering.has(key)) continue;
+      const segment = answerFor(this.segments, address, true);
+      if (segment < 0) continue;
+      this.answering.set(key, { address, segment });
+      const g = this.segments[segment];
+      this.neighbours.announceFor(segment, address, g.alsoMacs[g.also.indexOf(address)]);
+      this.stats.takeovers++;
+      this.log(`members: answering for ${formatAddress(address)} on ${g.tap}: its member is silent`);
+    }
+  }
+
+  status(now = Date.now()) {
+    const { live, silent } = this.peers(now);
+    return { live: live.length, silent: silent.length, answeringFor: [...this.answering.values()].map((a) => formatAddress(a.address)), ...this.stats };
+  }
+}
