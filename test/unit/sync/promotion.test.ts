@@ -16,6 +16,7 @@ import { ACK, FIN, PSH, RST, SYN, type TcpRepr } from '../../../appliance/wire/t
 import { SyncSender } from '../../../appliance/sync/sender';
 import { SyncStandby, type HeldConnection } from '../../../appliance/sync/standby';
 import { adoptHeld, type PromotionSkips } from '../../../appliance/sync/promotion';
+import { LazyAdoption } from '../../../appliance/sync/adoption';
 import { serversHash } from '../../../appliance/sync/pair';
 import { OPENERS, serverLocal } from '../../../appliance/flow/openers';
 import { readU32 } from '../../../appliance/wire/ipv4';
@@ -529,5 +530,75 @@ describe('sync/promotion: an IPv6 client (dual stack, IPv4 server leg)', functio
     expect(ADDRESSES6.lookup(a6(CLIENT6), 0)).to.equal(client);
     b.d.endAll();
     expect(ADDRESSES6.lookup(a6(CLIENT6), 0)).to.equal(-1);
+  });
+});
+
+describe('sync/adoption: an ECMP member takes a peer\'s connection over on a leg\'s first segment', function () {
+  /** Member B of the group: the same server, B's own address on its segment (198.19.1.3), the held entries of `standby` adopted as segments come. */
+  function member(standby: SyncStandby) {
+    const cfg = flowConfig([server('sa', 1, { versions: ['5'], local: { address: ip('198.19.1.3'), length: 24 } })]);
+    const b = appliance(cfg);
+    b.d.tick(5);
+    const lazy = new LazyAdoption({
+      table: b.d.table, vips: new Set(cfg.intranet.vips), servers: cfg.servers.length,
+      alpId: (name) => b.alps.idOf(name), seedMac: () => undefined,
+      openerSlot: (s, local) => (readU32(local, 12) === cfg.servers[s].local.address ? 0 : OPENERS.slot(readU32(local, 12))),
+      now: 5, wallToTable: (ms) => (ms - ORIGIN_MS) / 1000,
+    }, standby);
+    b.d.adoptFrom(lazy);
+    return { b, lazy };
+  }
+
+  it('the client\'s next segment, moved to B by the router: B sends it from A\'s address and port, byte for byte as A does', function () {
+    const f = downloadOnA();
+    const { b, lazy } = member(f.standby);
+    const up = f.e.up({ seq: f.upNext, ack: f.ackDown, flags: ACK | PSH, window: 65535 }, bytes(700, 0xcc));
+    const upA = f.a.feed('client', up);
+    const upB = b.feed('client', up);
+    expect(views(upB)).to.deep.equal([toServer(ONLY5.servers[0], f.e.port, f.upNext + UP_SHIFT, f.ackDown - f.delta, ACK | PSH, bytes(700, 0xcc).toString('hex'), 65535)]);
+    expect(upB[0].src, 'A\'s address on the segment, not B\'s').to.equal('198.19.1.1');
+    expect(raws(upB)).to.deep.equal(raws(upA));
+    const cb = b.d.table.lookupClient(CLIENT, CPORT)!;
+    expect([cb.adopted, cb.pickup, lazy.stats]).to.deep.equal([true, FLAG_PICKUP_SERVER, { fromClient: 1, fromServer: 0 }]);
+    expect(b.d.table.lookupServer(0, f.e.port)).to.equal(cb);
+  });
+
+  it('the server\'s next segment, answered by B for the silent A: B forwards it to the client byte for byte as A does', function () {
+    const f = downloadOnA();
+    const { b, lazy } = member(f.standby);
+    const down = f.e.down({ seq: f.downNext, ack: f.upNext + UP_SHIFT, flags: ACK | PSH }, bytes(1400, 0xdd));
+    const outA = f.a.feed(0, down);
+    const outB = b.feed(0, down);
+    expect(views(outB)).to.deep.equal([toClient(f.downNext + f.delta, f.upNext, ACK | PSH, bytes(1400, 0xdd).toString('hex'), 2000)]);
+    expect(raws(outB)).to.deep.equal(raws(outA));
+    expect(lazy.stats).to.deep.equal({ fromClient: 0, fromServer: 1 });
+    expect(b.d.table.lookupClient(CLIENT, CPORT)!.pickup).to.equal(FLAG_PICKUP_CLIENT);
+  });
+
+  it('takes nothing for a SYN, nor for a client or port it holds nothing of: those are answered as before (a RST)', function () {
+    const f = downloadOnA();
+    const { b, lazy } = member(f.standby);
+    const other = new Ends('198.18.0.2', '198.18.0.100', ONLY5.servers[0]);
+    const stranger = datagram('198.18.0.2', '198.18.0.100', { srcPort: CPORT + 1, dstPort: 1080, seq: 5, ack: 7, flags: ACK }, bytes(10, 1));
+    expect(views(b.feed('client', stranger)).map((s) => s.flags)).to.deep.equal([RST]);
+    other.port = f.e.port + 1;
+    expect(views(b.feed(0, other.down({ seq: 5, ack: 7, flags: ACK })))).to.have.lengthOf(1);
+    expect(lazy.stats).to.deep.equal({ fromClient: 0, fromServer: 0 });
+    expect(b.d.table.size).to.equal(0);
+  });
+
+  it('shares the server-leg ports out: member 2 of 3 opens only ports p with p % 3 == 1', function () {
+    const b = appliance(ONLY5);
+    b.d.table.share(1, 3);
+    const ports: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const up = (t: Partial<TcpRepr>, p?: Buffer) => datagram('198.18.0.2', '198.18.0.100', { srcPort: 30000 + i, dstPort: 1080, window: 502, ...t }, p);
+      const out = b.feed('client', up({ seq: C_ISN, flags: SYN, mss: 1460 }));
+      b.feed('client', up({ seq: C_ISN + 1, ack: out[0].tcp.seq + 1, flags: ACK }));
+      const leg = b.feed('client', up({ seq: C_ISN + 1, ack: out[0].tcp.seq + 1, flags: ACK | PSH }, REQ_4));
+      ports.push(leg.find((o) => o.to === 'sa')!.tcp.srcPort);
+    }
+    expect(ports.filter((p) => p % 3 !== 1)).to.deep.equal([]);
+    expect(new Set(ports).size).to.equal(30);
   });
 });
