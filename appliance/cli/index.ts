@@ -8,6 +8,7 @@ import type * as DivertVerb from './divert';
 import type * as MonitorVerb from './monitor';
 import type * as ReplayVerb from './replay';
 import type * as KeepalivedVerb from './keepalived';
+import type * as FrrVerb from './frr';
 import { UsageError } from './usage';
 
 const USAGE = `Usage: socksalp <command> [options]
@@ -24,6 +25,7 @@ Commands:
   monitor the network monitor: watch appliances' servers, divert from overloaded ones
   net     set up the host's kernel for the appliance (the VM image; idempotent)
   keepalived  print keepalived.conf for this appliance of an HA pair (ha.ini [vrrp])
+  frr     print frr.conf for this appliance as a member of an ECMP group (ha.ini [bgp])
   replay  what a configuration would do with the connections of a capture (pcap), offline
 
 "socksalp <command> --help" describes each command.
@@ -43,6 +45,7 @@ const verbs: Record<string, () => Verb> = {
   monitor: () => { const v = require('./monitor') as typeof MonitorVerb; return { run: v.monitor, usage: v.MONITOR_USAGE }; },
   replay: () => { const v = require('./replay') as typeof ReplayVerb; return { run: v.replay, usage: v.REPLAY_USAGE }; },
   keepalived: () => { const v = require('./keepalived') as typeof KeepalivedVerb; return { run: v.keepalived, usage: v.KEEPALIVED_USAGE }; },
+  frr: () => { const v = require('./frr') as typeof FrrVerb; return { run: v.frr, usage: v.FRR_USAGE }; },
 };
 
 async function main(argv: string[]): Promise<number> {

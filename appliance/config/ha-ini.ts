@@ -11,10 +11,12 @@ import { parseAddress } from '../addr/address';
 import { formatHostPort, parseHostPort } from '../monitor/client';
 import { quote } from '../text/printable';
 import { readVrrp, type VrrpSettings } from './vrrp-ini';
+import { readBgp, type BgpSettings } from './bgp-ini';
 
 export const HA_FILE = 'ha.ini';
 const SYNC_SECTION = 'sync';
 const VRRP_SECTION = 'vrrp';
+const BGP_SECTION = 'bgp';
 
 /** An address (text as the socket takes it) and a port. */
 export interface SyncEndpointSetting {
@@ -38,6 +40,8 @@ export interface HaSettings {
   sender: number;
   /** [vrrp], when present: the keepalived configuration `socksalp keepalived` writes. */
   vrrp?: VrrpSettings;
+  /** [bgp], when present: the frr.conf `socksalp frr` writes (an ECMP member's). */
+  bgp?: BgpSettings;
   /**
    * The role at start: a backup holds its peers' connections and serves nothing until `ctl
    * role master` (keepalived's notify); a member of an ECMP group serves from the start, and
@@ -71,7 +75,7 @@ export function loadHa(dir: string): HaSettings | undefined {
   const file = readIniFile(path, problems);
   if (!file) throw new ConfigError(problems);
   for (const s of file.sections.values()) {
-    if (s.name !== SYNC_SECTION && s.name !== VRRP_SECTION) problems.push({ file: file.name, line: s.line, section: s.name, message: 'unknown section (expected [sync] or [vrrp])' });
+    if (s.name !== SYNC_SECTION && s.name !== VRRP_SECTION && s.name !== BGP_SECTION) problems.push({ file: file.name, line: s.line, section: s.name, message: 'unknown section (expected [sync], [vrrp] or [bgp])' });
   }
   const section = file.sections.get(SYNC_SECTION);
   if (section === undefined) {
@@ -121,13 +125,15 @@ export function loadHa(dir: string): HaSettings | undefined {
   }
   const vrrpSection = file.sections.get(VRRP_SECTION);
   const vrrp = vrrpSection === undefined ? undefined : readVrrp(new SectionReader(file, vrrpSection, problems));
+  const bgpSection = file.sections.get(BGP_SECTION);
+  const bgp = bgpSection === undefined ? undefined : readBgp(new SectionReader(file, bgpSection, problems));
   // The sync socket binds on both appliances: on the backup a shared address is absent.
   if (listen !== undefined && vrrp?.addresses.some((p) => p.address === parseAddress(listen.host))) {
     r.problem('listen', `${quote(formatSyncEndpoint(listen))} is a shared address of [vrrp] address: the sync listens on this appliance's own`);
   }
   if (problems.length) throw new ConfigError(problems);
   const sender = createHash('sha256').update(`${listen!.host} ${listen!.port}`).digest().readUInt32BE(0);
-  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, refreshS, sender, role: role!, member, vrrp };
+  return { listen: listen!, peers, key: key!, intervalMs, maxEntries, refreshS, sender, role: role!, member, vrrp, bgp };
 }
 
 /** An endpoint as ha.ini writes it: ADDRESS:PORT, an IPv6 address in brackets. */

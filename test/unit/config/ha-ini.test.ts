@@ -80,7 +80,7 @@ describe('config/ha-ini: ha.ini', function () {
       [GOOD + 'role = member\nmember = 2\n', 'ha.ini:1: [sync] members: required with role = member: how many appliances the ECMP group has (2 to 64)'],
       [GOOD + 'role = member\nmembers = 3\nmember = 4\n', 'ha.ini:7: [sync] member: expected at most members (3), got 4'],
       [GOOD + 'role = master\nmember = 1\n', 'ha.ini:6: [sync] member: only with role = member (an ECMP group)'],
-      [GOOD + '[bgp]\n', 'ha.ini:5: [bgp]: unknown section (expected [sync] or [vrrp])'],
+      [GOOD + '[bfd]\n', 'ha.ini:5: [bfd]: unknown section (expected [sync], [vrrp] or [bgp])'],
       ['; nothing\n', 'ha.ini: no [sync] section: remove ha.ini for a single appliance, or add [sync] with listen, peers and key_file'],
     ];
     for (const [text, expected] of cases) {
