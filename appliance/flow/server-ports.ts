@@ -22,6 +22,11 @@ export class ServerPorts {
   /** An ECMP member takes the ports p with p % members === member (sync/members.ts), so that no two members open the same one. */
   private members = 1;
   private member = 0;
+  /**
+   * Ports a peer's connection still uses towards a server (an ECMP member back from a restart:
+   * the connections it opened before live on with its peers, which sync them back here).
+   */
+  private held: ((server: number, port: number) => boolean) | undefined;
 
   constructor(servers: number) {
     this.ports = Array.from({ length: servers }, () => new Int32Array(65536));
@@ -35,10 +40,11 @@ export class ServerPorts {
     this.worker = index;
   }
 
-  /** Member `index` (0-based) of `count` of an ECMP group: its share of every server's ports. */
-  share(index: number, count: number): void {
+  /** Member `index` (0-based) of `count` of an ECMP group: its share of every server's ports, less those `held` says a peer's connection has. */
+  share(index: number, count: number, held?: (server: number, port: number) => boolean): void {
     this.members = count;
     this.member = index;
+    this.held = held;
   }
 
   /** The connection on `port` towards `server`, or -1 (free, or a health check's). */
@@ -52,7 +58,7 @@ export class ServerPorts {
     const used = this.ports[server];
     let p = this.nextPort[server];
     for (let n = 0; n < PORTS; n++) {
-      if (used[p] === FREE && (this.workers === 1 || steeredQueue(p, this.workers) === this.worker) && p % this.members === this.member) {
+      if (used[p] === FREE && (this.workers === 1 || steeredQueue(p, this.workers) === this.worker) && p % this.members === this.member && (this.held === undefined || !this.held(server, p))) {
         used[p] = owner === HEALTH_CHECK ? HEALTH_CHECK : owner + 1;
         this.nextPort[server] = p === 65535 ? FIRST_PORT : p + 1;
         return p;

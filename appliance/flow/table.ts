@@ -44,9 +44,9 @@ export class ConnectionTable {
     this.byServer.partition(index, count);
   }
 
-  /** From now on, ports towards the servers are member `index` (0-based) of `count`'s share (an ECMP group, sync/members.ts). */
-  share(index: number, count: number): void {
-    this.byServer.share(index, count);
+  /** From now on, ports towards the servers are member `index` (0-based) of `count`'s share (an ECMP group, sync/members.ts), less those `held` names. */
+  share(index: number, count: number, held?: (server: number, port: number) => boolean): void {
+    this.byServer.share(index, count, held);
   }
 
   get size(): number {

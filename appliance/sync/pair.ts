@@ -90,7 +90,7 @@ export class SyncPair {
       { intervalMs: ha.intervalMs },
     );
     if (ha.member !== undefined) {
-      appliance.dispatcher.table.share(ha.member.index - 1, ha.member.count);
+      appliance.dispatcher.table.share(ha.member.index - 1, ha.member.count, (server, port) => this.standby.onServer(server, port) !== undefined);
       this.adoption = new LazyAdoption(promotionTarget(appliance, (ms) => (ms - this.origin) / 1000), this.standby);
       appliance.dispatcher.adoptFrom(this.adoption);
       this.members = new Members(this.standby, ha.sender, appliance.forwarder.segments, neighbours, appliance.log);
