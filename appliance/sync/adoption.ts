@@ -1,5 +1,3 @@
-import { V6_BASE } from '../addr/interner';
-import { writeAddress } from '../addr/address';
 import type { Connection } from '../flow/connection';
 import type { HeldLookup } from '../flow/context';
 import { adoptOne, type PromotionSkips, type PromotionTarget } from './promotion';
@@ -19,20 +17,11 @@ import type { SyncStandby } from './standby';
 export class LazyAdoption implements HeldLookup {
   readonly stats = { fromClient: 0, fromServer: 0 };
   readonly skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0, opener: 0 };
-  private readonly address = new Uint8Array(16);
 
   constructor(private readonly target: PromotionTarget, private readonly standby: SyncStandby) {}
 
   fromClient(ip: number, port: number): Connection | undefined {
-    if (this.standby.size === 0) return undefined;
-    const a = this.address;
-    if (ip >= V6_BASE) writeAddress(ip, a, 0);
-    else {
-      a.fill(0, 0, 10);
-      a[10] = a[11] = 0xff;
-      writeAddress(ip, a, 12);
-    }
-    const h = this.standby.byClient(a, port);
+    const h = this.standby.byClient(ip, port);
     const c = h === undefined ? undefined : adoptOne(this.target, h, this.skipped);
     if (c !== undefined) {
       c.adopted = true;

@@ -235,7 +235,10 @@ export class SyncPair {
 
   ended(c: Connection): void {
     // A stop is not an end: the peer keeps the connections it holds, to serve them once it is master.
-    if (c.endReason !== EndReason.Shutdown) this.sender.ended(c.clientIp, c.clientPort);
+    if (c.endReason === EndReason.Shutdown) return;
+    this.sender.ended(c.clientIp, c.clientPort);
+    // A member that held it too (a peer synced it) must not take it over again from that.
+    if (this.members !== undefined) this.standby.forgetClient(c.clientIp, c.clientPort);
   }
 
   /** Sends what is queued (the connections' ends, at a stop) and closes the socket. */

@@ -1,3 +1,5 @@
+import { V6_BASE } from '../addr/interner';
+import { writeAddress } from '../addr/address';
 import { SyncHeaderView, SYNC_HEADER, SYNC_MAC, SYNC_MAX_DATAGRAM, SYNC_VERSION, verifySync } from '../wire/sync';
 import { parseSyncEntry, SyncEntryView, SyncKind, type SplicedRepr, type SyncEndpoint, type SyncEntryRepr } from '../wire/sync-entry';
 import { Replay, ReplayWindows } from './replay-window';
@@ -45,6 +47,7 @@ export class SyncStandby {
   private readonly held = new Map<string, HeldConnection>();
   /** The same connections by server and server-leg port (server * 65536 + port): the members' ports never overlap (flow/server-ports.ts). */
   private readonly byServer = new Map<number, HeldConnection>();
+  private readonly scratch = new Uint8Array(16);
   /** Per sender, the server-leg addresses its connections have (16 bytes, hex, as keyOf): what a member takes over when it falls silent (sync/members.ts). */
   readonly locals = new Map<number, Map<string, SyncEndpoint>>();
   /** By sender id. */
@@ -93,9 +96,28 @@ export class SyncStandby {
     this.byServer.clear();
   }
 
-  /** The connection held for the client at `address` (16 bytes, IPv4 as IPv4-mapped) and `port`, if any. */
-  byClient(address: Uint8Array, port: number): HeldConnection | undefined {
-    return this.held.get(keyOf({ address, port, v6: false }));
+  /** The connection held for the client at address number `ip` and `port`, if any. */
+  byClient(ip: number, port: number): HeldConnection | undefined {
+    return this.size === 0 ? undefined : this.held.get(this.keyOfNumber(ip, port));
+  }
+
+  /**
+   * Lets go of the connection held for that client, if any: it ended here (an ECMP member's
+   * connection, which a peer's sync of it would otherwise bring back on a late segment).
+   */
+  forgetClient(ip: number, port: number): void {
+    if (this.size !== 0) this.forget(this.keyOfNumber(ip, port));
+  }
+
+  private keyOfNumber(ip: number, port: number): string {
+    const a = this.scratch;
+    if (ip >= V6_BASE) writeAddress(ip, a, 0);
+    else {
+      a.fill(0, 0, 10);
+      a[10] = a[11] = 0xff;
+      writeAddress(ip, a, 12);
+    }
+    return keyOf({ address: a, port, v6: false });
   }
 
   /** The connection held on `server`'s leg from `port`, if any. */
