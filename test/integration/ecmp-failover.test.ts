@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplianceProcess } from '../lab/appliance-process';
 import { labFacts, useLab, type LabFacts } from '../lab/lab';
-import { HaClient, type ClientResult } from '../lab/ha';
+import { HaClient, writeKeystream, type ClientResult } from '../lab/ha';
 import { ecmpLab, groupIs, memberRows, MEMBERS, startEcmpMember, type MemberName, type MemberRow } from '../lab/ecmp';
 
 /** Each client's download: 40 MB at 4 MB/s, ten seconds under way. */
@@ -41,17 +40,7 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
     useLab();
     ecmpLab('up');
     facts = labFacts();
-    const c = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16));
-    const h = createHash('sha256');
-    const fd = openSync(join(facts.LAB_RUN, 'www', FILE), 'w');
-    const zero = Buffer.alloc(MB);
-    for (let i = 0; i < SIZE / MB; i++) {
-      const b = c.update(zero);
-      h.update(b);
-      writeSync(fd, b);
-    }
-    closeSync(fd);
-    sha = h.digest('hex');
+    sha = writeKeystream(facts, FILE, SIZE / MB, 7);
     for (const m of MEMBERS) apps.set(m, await startEcmpMember(facts, m));
     await groupIs(facts, MEMBERS);
   });

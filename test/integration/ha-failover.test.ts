@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplianceProcess } from '../lab/appliance-process';
 import { labFacts, REPO, useLab, webLog, type LabFacts } from '../lab/lab';
-import { HaClient, haLab, healthOf, keepalivedLogs, roleIs, startMember, type ClientResult } from '../lab/ha';
+import { HaClient, haLab, writeKeystream, healthOf, keepalivedLogs, roleIs, startMember, type ClientResult } from '../lab/ha';
 
 /** The download through each failover: 200 MB, read at 20 MB/s, so that it is under way for ten seconds. */
 const FILE = 'ha200.bin';
@@ -43,18 +42,7 @@ describe('ha-failover: established connections through a failover of the HA pair
     useLab();
     haLab('up');
     facts = labFacts();
-    // The file, as lab.sh makes big.bin: AES-CTR of zeros (incompressible, reproducible).
-    const c = createCipheriv('aes-128-ctr', Buffer.alloc(16, 9), Buffer.alloc(16));
-    const h = createHash('sha256');
-    const fd = openSync(join(facts.LAB_RUN, 'www', FILE), 'w');
-    const zero = Buffer.alloc(MB);
-    for (let i = 0; i < SIZE / MB; i++) {
-      const b = c.update(zero);
-      h.update(b);
-      writeSync(fd, b);
-    }
-    closeSync(fd);
-    sha = h.digest('hex');
+    sha = writeKeystream(facts, FILE, SIZE / MB, 9);
     a = await startMember(facts, 'a');
     running.push(a);
     b = await startMember(facts, 'b');

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createCipheriv, createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplianceProcess } from './appliance-process';
 import { REPO, type LabFacts } from './lab';
@@ -129,4 +130,25 @@ export class HaClient {
   kill(): void {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * A file of `mb` MB for the web server to serve, as lab.sh makes big.bin: an AES-CTR keystream
+ * of key byte `key` (incompressible, reproducible); its sha256.
+ */
+export function writeKeystream(facts: LabFacts, name: string, mb: number, key: number): string {
+  const c = createCipheriv('aes-128-ctr', Buffer.alloc(16, key), Buffer.alloc(16));
+  const h = createHash('sha256');
+  const fd = openSync(join(facts.LAB_RUN, 'www', name), 'w');
+  const zero = Buffer.alloc(1_000_000);
+  try {
+    for (let i = 0; i < mb; i++) {
+      const b = c.update(zero);
+      h.update(b);
+      writeSync(fd, b);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }

@@ -1,34 +1,15 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadHa } from '../../../appliance/config/ha-ini';
-import { ConfigError, formatProblem } from '../../../appliance/config/problem';
 import { formatAddress, parseAddress } from '../../../appliance/addr/address';
 import { frrConf } from '../../../appliance/host/frr';
-import { tempDirs } from '../conf-dir';
+import { haDirs } from './ha-dir';
 
 /** ha.ini [bgp] (config/bgp-ini.ts) and the frr.conf `socksalp frr` writes from it (host/frr.ts). */
 
-const tempDir = tempDirs();
+const { dir, problems } = haDirs();
 const SYNC = '[sync]\nlisten = 198.18.10.11:7500\npeers = 198.18.10.12:7500\nkey_file = ha.key\nrole = member\nmember = 1\nmembers = 2\n';
 const BGP = '[bgp]\nasn = 65101\nrouter_id = 198.18.10.11\nneighbors = 198.18.10.1\nneighbor_asn = 65100\n';
 
-function dir(text: string): string {
-  const d = tempDir();
-  writeFileSync(join(d, 'ha.key'), 'the-sync-key-0123456789abcdef\n', { mode: 0o600 });
-  writeFileSync(join(d, 'ha.ini'), text);
-  return d;
-}
-
-function problems(text: string): string[] {
-  try {
-    loadHa(dir(text));
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map(formatProblem);
-    throw e;
-  }
-  return [];
-}
 
 describe('config/bgp-ini: ha.ini [bgp]', function () {
   it('is optional, and takes the defaults for what it leaves out', function () {

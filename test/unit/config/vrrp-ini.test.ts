@@ -1,34 +1,15 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadHa } from '../../../appliance/config/ha-ini';
-import { ConfigError, formatProblem } from '../../../appliance/config/problem';
 import { formatAddress } from '../../../appliance/addr/address';
 import { formatPrefixAny } from '../../../appliance/addr/prefix';
-import { tempDirs } from '../conf-dir';
+import { haDirs } from './ha-dir';
 
 /** ha.ini [vrrp] (config/vrrp-ini.ts): what `socksalp keepalived` is written from. */
 
-const tempDir = tempDirs();
+const { dir, problems } = haDirs();
 const SYNC = '[sync]\nlisten = 198.18.0.3:7500\npeers = 198.18.0.4:7500\nkey_file = ha.key\n';
 const VRRP = '[vrrp]\ninterface = intra0\nrouter_id = 18\naddress = 198.18.0.1/24\n';
 
-function dir(text: string): string {
-  const d = tempDir();
-  writeFileSync(join(d, 'ha.key'), 'the-sync-key-0123456789abcdef\n', { mode: 0o600 });
-  writeFileSync(join(d, 'ha.ini'), text);
-  return d;
-}
-
-function problems(text: string): string[] {
-  try {
-    loadHa(dir(text));
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map(formatProblem);
-    throw e;
-  }
-  return [];
-}
 
 describe('config/vrrp-ini: ha.ini [vrrp]', function () {
   it('is optional, and takes the defaults for what it leaves out', function () {
