@@ -84,7 +84,7 @@ export class Demux {
       this.drops.dropRead(slot, 'malformed-ethernet', n - ETH_HEADER);
       return;
     }
-    if (!eth.isFor(seg.mac) && !(seg.local6 >= 0 && eth.isIpv6Multicast) && !forAnother(eth, seg.alsoMacs)) {
+    if (!eth.isFor(seg.mac) && !(seg.local6 >= 0 && eth.isIpv6Multicast) && !forAnother(eth, seg.alsoMacs) && !forAnother(eth, seg.also6Macs)) {
       this.pool.give(slot); // another host's frame, flooded by the bridge
       return;
     }

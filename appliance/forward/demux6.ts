@@ -79,7 +79,8 @@ export class Demux6 {
     if (slot < 0) return;
     const ip = this.checks.ip;
     // The appliance is a destination of its local6 and of the groups on its link (not a multicast router).
-    const own = seg.local6 >= 0 && ip.dst === seg.local6;
+    // And of a silent ECMP peer's it answers for (segments.ts `also6`, sync/members.ts).
+    const own = seg.local6 >= 0 && (ip.dst === seg.local6 || (seg.also6.length > 0 && seg.also6.indexOf(ip.dst) >= 0));
     if ((own || (seg.local6 >= 0 && ip.dstMulticast)) && ip.headers.isFragment && (slot = this.checks.reassemble(slot)) < 0) return;
     const ok = this.checks.headerError === Ipv6HeaderError.None;
     // Neighbor Discovery first: a solicitation comes to a solicited-node group, not to local6.

@@ -91,44 +91,54 @@ export class NeighbourDiscovery {
       return;
     }
     const seg = this.segments[segIndex];
+    // local6, or a silent ECMP peer's address answered for here (segments.ts `also6`) with its MAC.
+    let also = -1;
     if (!equal16(ADDRESSES6.bytes, ADDRESSES6.offset(seg.local6), b, nd.targetOffset)) {
-      this.pool.give(slot);
-      return;
+      for (let i = 0; i < seg.also6.length && also < 0; i++) if (equal16(ADDRESSES6.bytes, ADDRESSES6.offset(seg.also6[i]), b, nd.targetOffset)) also = i;
+      if (also < 0) {
+        this.pool.give(slot);
+        return;
+      }
     }
     if (nd.macAt >= 0) {
       copyMac(b, nd.macAt, this.peer);
       if (ip.src >= 0) this.table.heard(segIndex, ip.src, this.peer, false);
     } else copyMac(b, this.pool.frameOffset(slot) + 6, this.peer);
-    this.advertise(segIndex, slot, unspecified);
+    if (also < 0) this.advertise(segIndex, slot, unspecified, seg.local6, seg.mac);
+    else this.advertise(segIndex, slot, unspecified, seg.also6[also], seg.also6Macs[also]);
   }
 
   /**
-   * RFC 4861 7.2.4, in place: an advertisement of `local6` at the segment's MAC, override set
-   * (the address is the appliance's alone), to the soliciter at `peer`; to all-nodes, and not
-   * marked solicited, when the soliciter is :: (duplicate address detection).
+   * RFC 4861 7.2.4, in place: an advertisement of `address` (local6, or one answered for) at
+   * `mac`, override set (the address is the appliance's alone), to the soliciter at `peer`; to
+   * all-nodes, and not marked solicited, when the soliciter is :: (duplicate address detection).
    */
-  private advertise(segIndex: number, slot: number, unspecified: boolean): void {
-    const seg = this.segments[segIndex];
+  private advertise(segIndex: number, slot: number, unspecified: boolean, address: number, mac: Uint8Array): void {
     const b = this.pool.buf;
     const o = this.pool.ipOffset(slot);
     if (unspecified) {
       writeGroupMac(ALL_NODES, 0, this.peer, 0);
       copy16(ALL_NODES, 0, b, o + 24);
     } else copy16(b, o + 8, b, o + 24);
-    ADDRESSES6.write(seg.local6, b, o + 8);
+    ADDRESSES6.write(address, b, o + 8);
     const r = this.repr;
     r.type = ND_NEIGHBOR_ADVERTISEMENT;
     r.flags = unspecified ? ND_OVERRIDE : ND_SOLICITED | ND_OVERRIDE;
-    ADDRESSES6.write(seg.local6, r.target, 0);
+    ADDRESSES6.write(address, r.target, 0);
     r.option = ND_OPT_TARGET_LL;
-    this.send(segIndex, slot, this.peer);
+    this.send(segIndex, slot, this.peer, mac);
   }
 
   /** RFC 4861 7.2.6: the segment's own address advertised unsolicited to all nodes, override set. */
   announce(segIndex: number): void {
-    if (this.segments[segIndex].local6 < 0) return;
+    const seg = this.segments[segIndex];
+    if (seg.local6 >= 0) this.announceFor(segIndex, seg.local6, seg.mac);
+  }
+
+  /** The same for `address` at `mac` (a silent ECMP peer's, answered for here: sync/members.ts). */
+  announceFor(segIndex: number, address: number, mac: Uint8Array): void {
     const slot = this.pool.take();
-    if (slot >= 0) this.advertise(segIndex, slot, true);
+    if (slot >= 0) this.advertise(segIndex, slot, true, address, mac);
   }
 
   /**
@@ -192,12 +202,11 @@ export class NeighbourDiscovery {
     r.type = ND_NEIGHBOR_SOLICITATION;
     r.flags = 0;
     r.option = ND_OPT_SOURCE_LL;
-    this.send(segIndex, slot, this.peer);
+    this.send(segIndex, slot, this.peer, seg.mac);
   }
 
-  /** Writes `repr` after the addresses already in the slot's IPv6 header, the rest of the header, the checksum and the frame, to `dst`. */
-  private send(segIndex: number, slot: number, dst: Uint8Array): void {
-    const seg = this.segments[segIndex];
+  /** Writes `repr` after the addresses already in the slot's IPv6 header, the rest of the header, the checksum and the frame, to `dst` from `mac`. */
+  private send(segIndex: number, slot: number, dst: Uint8Array, mac: Uint8Array): void {
     const b = this.pool.buf;
     const o = this.pool.ipOffset(slot);
     b[o] = 0x60;
@@ -208,10 +217,10 @@ export class NeighbourDiscovery {
     b[o + 5] = ND_SENT;
     b[o + 6] = PROTO_ICMPV6;
     b[o + 7] = ND_HOP_LIMIT;
-    this.repr.mac = seg.mac;
+    this.repr.mac = mac;
     emitNd(this.repr, b, o + IPV6_HEADER);
     this.icmp.wrap(b, o + IPV6_HEADER, ND_SENT).fillChecksum(pseudoHeaderSum6(b, o + 8, b, o + 24, PROTO_ICMPV6, ND_SENT));
-    emitEthernet(b, this.pool.frameOffset(slot), dst, seg.mac, ETHERTYPE_IPV6);
+    emitEthernet(b, this.pool.frameOffset(slot), dst, mac, ETHERTYPE_IPV6);
     // The slot may hold what a read left (an answer in place): nothing for the kernel to finish.
     this.pool.vnetFlags[slot] = 0;
     this.pool.gsoType[slot] = 0;

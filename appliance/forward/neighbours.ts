@@ -169,9 +169,10 @@ export class Neighbours {
     }
   }
 
-  /** An ARP announcement of `address` at `mac` on segment `segIndex` (a silent ECMP peer's, answered for here: sync/members.ts). */
+  /** An ARP announcement, or an unsolicited NA, of `address` at `mac` on segment `segIndex` (a silent ECMP peer's, answered for here: sync/members.ts). */
   announceFor(segIndex: number, address: number, mac: Uint8Array): void {
-    this.arp.announce(segIndex, address, mac);
+    if (isV6(address)) this.nd.announceFor(segIndex, address, mac);
+    else this.arp.announce(segIndex, address, mac);
   }
 
   /** The MACs in use, by address number: what the other workers adopt. */

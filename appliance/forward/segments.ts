@@ -1,6 +1,7 @@
 import { isV6 } from '../addr/address';
 import { ADDRESSES6 } from '../addr/interner';
-import { inPrefix, type Prefix } from '../config/address';
+import type { Prefix } from '../config/address';
+import { inPrefixAny } from '../addr/prefix';
 import type { ServerRecord } from '../config/tables';
 import type { OpenDevice, PacketDevice } from '../device/device';
 
@@ -33,6 +34,9 @@ export interface Segment {
    */
   also: number[];
   alsoMacs: Uint8Array[];
+  /** The same for IPv6 addresses (address numbers), answered by Neighbor Discovery. */
+  also6: number[];
+  also6Macs: Uint8Array[];
 }
 
 /**
@@ -49,7 +53,7 @@ export function buildSegments(servers: readonly ServerRecord[], open: OpenDevice
     let seg = segmentIndex(segments, s.tap);
     if (seg < 0) {
       const mac = segmentMac(s.local.address);
-      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local: -1, prefix: undefined, local6: -1, prefix6: undefined, mac, servers: new Map(), hosts: new Map(), also: [], alsoMacs: [] }) - 1;
+      seg = segments.push({ tap: s.tap, device: open(s.tap, 'tap'), local: -1, prefix: undefined, local6: -1, prefix6: undefined, mac, servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [] }) - 1;
     }
     const g = segments[seg];
     if (isV6(s.local.address)) {
@@ -77,20 +81,25 @@ export function segmentIndex(segments: readonly Segment[], tap: string): number 
 }
 
 /**
- * Answers (`on`) or stops answering for another member's IPv4 address on the segment whose
- * prefix holds it; the segment's index, -1 when no segment's prefix holds it (nothing changed).
+ * Answers (`on`) or stops answering for another member's address (either family) on the
+ * segment whose prefix holds it; the segment's index, -1 when no segment's prefix holds it
+ * (nothing changed).
  */
 export function answerFor(segments: readonly Segment[], address: number, on: boolean): number {
+  const v6 = isV6(address);
   for (let i = 0; i < segments.length; i++) {
     const g = segments[i];
-    if (g.prefix === undefined || !inPrefix(address, g.prefix) || address === g.local) continue;
-    const at = g.also.indexOf(address);
+    const prefix = v6 ? g.prefix6 : g.prefix;
+    if (prefix === undefined || !inPrefixAny(address, prefix) || address === (v6 ? g.local6 : g.local)) continue;
+    const list = v6 ? g.also6 : g.also;
+    const macs = v6 ? g.also6Macs : g.alsoMacs;
+    const at = list.indexOf(address);
     if (on && at < 0) {
-      g.also.push(address);
-      g.alsoMacs.push(segmentMac(address));
+      list.push(address);
+      macs.push(segmentMac(address));
     } else if (!on && at >= 0) {
-      g.also.splice(at, 1);
-      g.alsoMacs.splice(at, 1);
+      list.splice(at, 1);
+      macs.splice(at, 1);
     }
     return i;
   }

@@ -1,4 +1,5 @@
-import { formatAddress } from '../addr/address';
+import { formatAddress, isV6 } from '../addr/address';
+import { ADDRESSES6 } from '../addr/interner';
 import { answerFor, type Segment } from '../forward/segments';
 import type { Neighbours } from '../forward/neighbours';
 import { readU32 } from '../wire/ipv4';
@@ -12,20 +13,19 @@ const CHECK_MS = 500;
  * An ECMP group's server side (issue 16): each member talks to the servers from its own
  * address on each segment (servers.ini `local`), so the servers answer the member that opened
  * a leg. When a member falls silent (no datagram for SILENT_MS), one survivor answers for its
- * addresses, with its MACs (segments.ts `also`), and announces them (RFC 5227 3), so that the
+ * addresses, with its MACs (segments.ts `also`), and announces them (RFC 5227 3; RFC 4861 7.2.6), so that the
  * bridges send the servers' replies to it: the connections the silent member opened are then
  * taken over leg by leg as their segments come (adoption.ts). Which survivor: the one whose
  * sender id is lowest among those heard lately, this one included, which every member works
  * out alike from the same heartbeats; when the silent one is heard again it answers for its
- * addresses itself (it announces them at its start) and the survivor lets go.
+ * addresses itself (it announces them at its start) and the survivor lets go. Both families:
+ * ARP for IPv4 addresses, Neighbor Discovery for IPv6 ones.
  */
 export class Members {
   /** Addresses answered for, by their text: the segment's index. */
   private readonly answering = new Map<string, { address: number; segment: number }>();
   private timer: NodeJS.Timeout | undefined;
   readonly stats = { takeovers: 0, releases: 0 };
-  /** IPv6 server-leg addresses of silent peers: not taken over (NDP for them is not built), said once. */
-  private warnedV6 = false;
 
   constructor(
     private readonly standby: SyncStandby,
@@ -58,13 +58,7 @@ export class Members {
     const want = new Map<string, number>();
     if (live.every((id) => id > this.self)) {
       for (const id of silent) {
-        for (const [key, e] of this.standby.locals.get(id) ?? []) {
-          if (!e.v6) want.set(key, readU32(e.address, 12));
-          else if (!this.warnedV6) {
-            this.warnedV6 = true;
-            this.log('members: a silent peer had IPv6 server legs; their addresses are not taken over (only IPv4 ones are)');
-          }
-        }
+        for (const [key, e] of this.standby.locals.get(id) ?? []) want.set(key, e.v6 ? configured6(e.address) : readU32(e.address, 12));
       }
     }
     for (const [key, a] of this.answering) {
@@ -80,7 +74,8 @@ export class Members {
       if (segment < 0) continue;
       this.answering.set(key, { address, segment });
       const g = this.segments[segment];
-      this.neighbours.announceFor(segment, address, g.alsoMacs[g.also.indexOf(address)]);
+      const macs = isV6(address) ? g.also6Macs[g.also6.indexOf(address)] : g.alsoMacs[g.also.indexOf(address)];
+      this.neighbours.announceFor(segment, address, macs);
       this.stats.takeovers++;
       this.log(`members: answering for ${formatAddress(address)} on ${g.tap}: its member is silent`);
     }
@@ -90,4 +85,10 @@ export class Members {
     const { live, silent } = this.peers(now);
     return { live: live.length, silent: silent.length, answeringFor: [...this.answering.values()].map((a) => formatAddress(a.address)), ...this.stats };
   }
+}
+
+/** A peer's IPv6 segment address as an address number, interned for good: few, and configured on some member, as VIPs are. */
+export function configured6(bytes: Uint8Array): number {
+  const n = ADDRESSES6.lookup(bytes, 0);
+  return n >= 0 ? n : ADDRESSES6.intern(bytes, 0);
 }

@@ -5,6 +5,7 @@ import { FLAG_PICKUP_CLIENT, FLAG_PICKUP_SERVER } from '../flow/columns';
 import { ConnState, type Connection } from '../flow/connection';
 import type { ConnectionTable } from '../flow/table';
 import { OPENERS } from '../flow/openers';
+import { configured6 } from './members';
 import { readU32 } from '../wire/ipv4';
 import type { SyncEndpoint } from '../wire/sync-entry';
 import type { HeldConnection } from './standby';
@@ -58,9 +59,7 @@ export function promotionTarget(a: Appliance, wallToTable: (ms: number) => numbe
     alpId: (name) => a.alps.idOf(name),
     seedMac: (server, mac) => neighbours.seed(server, mac),
     openerSlot: (server, local, v6) => {
-      // IPv6 server-leg addresses are few and configured on some member: interned for good, as VIPs are.
-      let n = v6 ? ADDRESSES6.lookup(local, 0) : readU32(local, 12);
-      if (n < 0) n = ADDRESSES6.intern(local, 0);
+      const n = v6 ? configured6(local) : readU32(local, 12);
       return n === a.config.servers[server].local.address ? 0 : OPENERS.slot(n);
     },
     get now() {

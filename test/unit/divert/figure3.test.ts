@@ -42,7 +42,7 @@ function harness(...entries: string[]) {
   const neighbours = { sendTo: (_seg: number, slot: number, len: number, hop: number) => { sent.push({ where: 'segment', hop, bytes: copyOut(slot, len) }); pool.give(slot); } } as unknown as Neighbours;
   const output = { toIntranet: (slot: number, len: number) => { sent.push({ where: 'intranet', bytes: copyOut(slot, len) }); pool.give(slot); } } as unknown as Output;
   const icmp = { error: () => sent.push({ where: 'intranet', bytes: Buffer.from('icmp-error') }) } as unknown as Icmp;
-  const segments = [{ tap: 'alp-sa', local: OWN, mac: new Uint8Array(6), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [] } as unknown as Segment];
+  const segments = [{ tap: 'alp-sa', local: OWN, mac: new Uint8Array(6), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [] } as unknown as Segment];
   const router = new Router(segments, neighbours, icmp, output, drops);
   router.set([{ prefix: { address: ip('203.0.113.0'), length: 24 }, tap: 'alp-sa', gateway: GATEWAY }]);
   const d = new Diversion(pool, segments, router, neighbours, output, drops, { maxFlows: 8, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 }, (m) => logs.push(m));

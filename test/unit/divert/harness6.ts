@@ -72,7 +72,7 @@ export function harness6(opts: { tapMtu?: number; tunMtu?: number } = {}, ...ent
     },
   };
   const icmp = { error: () => sent.push({ where: 'intranet', bytes: Buffer.from('icmp-error') }) } as unknown as Icmp;
-  const segments = [{ tap: 'alp-sa', local: ip('198.19.1.1'), local6: parseAddress('2001:db8:19:1::1')!, mac: new Uint8Array(6), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [] } as unknown as Segment];
+  const segments = [{ tap: 'alp-sa', local: ip('198.19.1.1'), local6: parseAddress('2001:db8:19:1::1')!, mac: new Uint8Array(6), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [] } as unknown as Segment];
   const router = new Router(segments, neighbours, icmp, output, drops);
   router.set([{ prefix: { address: ip('203.0.113.0'), length: 24 }, tap: 'alp-sa', gateway: ip('198.19.1.2') }]);
   const routes = new Routes64();

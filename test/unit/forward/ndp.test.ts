@@ -12,7 +12,7 @@ import type { ServerEgress } from '../../../appliance/forward/egress';
 import { ServerHealth } from '../../../appliance/forward/health';
 import { Neighbours } from '../../../appliance/forward/neighbours';
 import type { Router } from '../../../appliance/forward/routes';
-import type { Segment } from '../../../appliance/forward/segments';
+import { answerFor, type Segment } from '../../../appliance/forward/segments';
 import { Reassembler6 } from '../../../appliance/forward/reassembly6';
 import { Validator6 } from '../../../appliance/forward/validate6';
 import { ETH_HEADER } from '../../../appliance/wire/ethernet';
@@ -73,7 +73,7 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
   if (o.v4) servers.push(record('sc', ip('198.19.3.2'), ip('198.19.3.1'), 24));
   const seg: Segment = {
     tap: 'alp-sc', device, local: o.v4 ? ip('198.19.3.1') : -1, prefix: o.v4 ? servers[1].local : undefined,
-    local6, prefix6: servers[0].local, mac: APP, servers: new Map(), hosts: new Map(servers.map((s, i) => [s.address, [i]])), also: [], alsoMacs: [],
+    local6, prefix6: servers[0].local, mac: APP, servers: new Map(), hosts: new Map(servers.map((s, i) => [s.address, [i]])), also: [], alsoMacs: [], also6: [], also6Macs: [],
   };
   const health = new ServerHealth(servers.length, () => undefined, servers.map((s) => s.name));
   const sent = servers.map(() => ({ packetsOut: 0 }));
@@ -85,7 +85,7 @@ function setup(o: { mac?: Uint8Array; v4?: boolean } = {}) {
     demux.fromSegment(0, slot, f.length - ETH_HEADER);
   };
   const out = () => written.splice(0).map(hex);
-  return { pool, n, out, drops: drops.byReason, health, sent, inject, logs };
+  return { pool, n, out, drops: drops.byReason, health, sent, inject, logs, seg };
 }
 
 /** No diverted-address table: every datagram goes on to the rest of the demux. */
@@ -100,6 +100,23 @@ describe('forward/ndp: Neighbor Discovery on a segment (RFC 4861)', function () 
     // The golden frame, checksum and all.
     expect(out[0]).to.equal(GOLDEN_NA);
     expect(t.pool.available, 'every slot given back').to.equal(16);
+  });
+
+  it('answers for a silent ECMP peer\'s address taken over (sync/members.ts) at that address\'s MAC, and announces it; then no longer', function () {
+    const t = setup();
+    const peer = parseAddress('2001:db8:19:3::4')!;
+    const P = a6('2001:db8:19:3::4');
+    const PMAC = Buffer.from('025341000004', 'hex');
+    const solicit = frame(Buffer.from('3333ff000004', 'hex'), OLD, icmp6(S, a6('ff02::1:ff00:4'), ns(P, sll(OLD))));
+    expect(answerFor([t.seg], peer, true)).to.equal(0);
+    t.inject(solicit);
+    expect(t.out()).to.deep.equal([hex(frame(OLD, PMAC, icmp6(P, S, na('60', P, tll(PMAC)))))]);
+    t.n.announceFor(0, peer, PMAC);
+    expect(t.out()).to.deep.equal([hex(frame(Buffer.from('333300000001', 'hex'), PMAC, icmp6(P, ALL_NODES, na('20', P, tll(PMAC)))))]);
+    answerFor([t.seg], peer, false);
+    t.inject(solicit);
+    expect(t.out()).to.deep.equal([]);
+    expect(t.pool.available).to.equal(16);
   });
 
   it('answers one to its unicast address without a source link-layer option, to the frame\'s source MAC', function () {

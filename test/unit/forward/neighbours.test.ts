@@ -25,7 +25,7 @@ function setup() {
   const full = { write: () => false } as unknown as PacketDevice;
   const seg = (n: number): Segment => ({
     tap: `alp-s${n}`, device: full, local: ip(`198.19.${n}.1`), prefix: { address: ip(`198.19.${n}.1`), length: 24 },
-    local6: -1, prefix6: undefined, mac: Uint8Array.of(2, 0x53, 0x41, 19, n, 1), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [],
+    local6: -1, prefix6: undefined, mac: Uint8Array.of(2, 0x53, 0x41, 19, n, 1), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [],
   });
   const n = new Neighbours(pool, [seg(1), seg(2)], [], [], new ServerHealth(0, () => undefined, []), drops, () => undefined, []);
   return { pool, n, dropped };

@@ -85,7 +85,7 @@ export function rig6(o: RigOptions = {}) {
     const prefix6 = parsePrefixAny(local)!;
     return {
       tap, device: {} as PacketDevice, local: -1, prefix: undefined, local6: prefix6.address, prefix6,
-      mac: Uint8Array.of(2, 0x53, 0x41, 0, 0, tap.length), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [],
+      mac: Uint8Array.of(2, 0x53, 0x41, 0, 0, tap.length), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [],
     };
   };
   const segments = [seg('alp-sa', '2001:db8:19:1::1/64'), seg('alp-sf', '2001:db8:19:6::1/64')];

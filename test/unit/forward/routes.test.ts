@@ -22,7 +22,7 @@ function router(loose = false) {
   const neighbours = { sendTo: (seg: number, slot: number) => { out.push(`segment ${seg}`); pool.give(slot); } } as unknown as Neighbours;
   const output = { toIntranet: (slot: number) => { out.push('intranet'); pool.give(slot); } } as unknown as Output;
   const icmp = { error: () => undefined } as unknown as Icmp;
-  const seg = (n: number) => ({ tap: `alp-s${n}`, local: ip(`198.19.${n}.1`), prefix: { address: ip(`198.19.${n}.1`), length: 24 }, servers: new Map(), hosts: new Map(), also: [], alsoMacs: [] }) as unknown as Segment;
+  const seg = (n: number) => ({ tap: `alp-s${n}`, local: ip(`198.19.${n}.1`), prefix: { address: ip(`198.19.${n}.1`), length: 24 }, servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [] }) as unknown as Segment;
   const r = new Router([seg(1), seg(2)], neighbours, icmp, output, drops);
   r.set([{ prefix: { address: ip('203.0.113.0'), length: 24 }, tap: 'alp-s1', gateway: ip('198.19.1.2') }]);
   r.vips = [VIP];

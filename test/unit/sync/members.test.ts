@@ -26,7 +26,7 @@ function group(self = 20) {
   const tap = (segment: number) => ({ write: (slot: number, len: number) => frames.push({ segment, frame: hex(pool.buf.subarray(pool.frameOffset(slot), pool.frameOffset(slot) + len)) }) > 0 }) as unknown as PacketDevice;
   const seg = (n: number): Segment => ({
     tap: `alp-s${n}`, device: tap(n - 1), local: ip(`198.19.${n}.3`), prefix: { address: ip(`198.19.${n}.3`), length: 24 },
-    local6: -1, prefix6: undefined, mac: Uint8Array.of(2, 0x53, 0x41, 19, n, 3), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [],
+    local6: -1, prefix6: undefined, mac: Uint8Array.of(2, 0x53, 0x41, 19, n, 3), servers: new Map(), hosts: new Map(), also: [], alsoMacs: [], also6: [], also6Macs: [],
   });
   const segments = [seg(1), seg(2)];
   const n = new Neighbours(pool, segments, [], [], new ServerHealth(0, () => undefined, []), {} as Drops, () => undefined, []);
