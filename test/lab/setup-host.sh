@@ -36,6 +36,7 @@ NEEDED=(
   perf:linux-perf
   ndisc6:ndisc6
   keepalived:keepalived
+  vtysh:frr
 )
 [ "${1:-}" != --image ] || NEEDED+=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils)
 missing=()
@@ -60,16 +61,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Debian services the lab's packages bring, kept off: the lab runs its own nsd in salab-inet
-# and its own keepalived in each appliance namespace (lab.sh ha), and of prometheus only
-# promtool is wanted (the metrics test checks the appliance's text with it). Debian enables nsd
-# (listening on every address's port 53), keepalived (when /etc/keepalived/keepalived.conf
-# exists) and prometheus (a server on port 9090 scraping localhost); policy-rc.d keeps them
-# from starting at install, and here they are also kept from starting at boot and stopped if
-# something started them anyway. Idempotent: nothing is done once a service is disabled and
-# stopped.
+# Debian services the lab's packages bring, kept off: the lab runs its own nsd in salab-inet,
+# its own keepalived in each appliance namespace (lab.sh ha) and its own FRR daemons in the
+# router's and the appliances' namespaces (lab.sh ecmp), and of prometheus only promtool is
+# wanted (the metrics test checks the appliance's text with it). Debian enables nsd (listening
+# on every address's port 53), keepalived (when /etc/keepalived/keepalived.conf exists), frr
+# (watchfrr with zebra and staticd, which would manage the host's own routes) and prometheus
+# (a server on port 9090 scraping localhost); policy-rc.d keeps them from starting at install,
+# and here they are also kept from starting at boot and stopped if something started them
+# anyway. Idempotent: nothing is done once a service is disabled and stopped.
+# keep_off NAME WHY DAEMON PIDFILE [DAEMON PIDFILE ...]: each daemon the service starts.
 keep_off() {
-  local name=$1 daemon=$2 pidfile=$3 why=$4
+  local name=$1 why=$2
   [ "$(id -u)" = 0 ] || return 0
   [ -e "/etc/init.d/$name" ] || [ -e "/lib/systemd/system/$name.service" ] || return 0
   if [ -d /run/systemd/system ]; then
@@ -84,17 +87,25 @@ keep_off() {
       echo "setup: disabling the system $name at boot ($why)" >&2
       update-rc.d "$name" disable >/dev/null 2>&1 || true
     fi
-    local pid
-    pid=$(cat "$pidfile" 2>/dev/null || true)
-    if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$daemon" ]; then
-      echo "setup: stopping the system $name, pid $pid ($why)" >&2
-      kill -TERM "$pid"
-    fi
+    local pid daemon pidfile
+    shift 2
+    while [ $# -ge 2 ]; do
+      daemon=$1 pidfile=$2
+      shift 2
+      pid=$(cat "$pidfile" 2>/dev/null || true)
+      if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$daemon" ]; then
+        echo "setup: stopping the system $name's ${daemon##*/}, pid $pid ($why)" >&2
+        kill -TERM "$pid"
+      fi
+    done
   fi
 }
-keep_off nsd /usr/sbin/nsd /run/nsd/nsd.pid 'the lab runs its own'
-keep_off keepalived /usr/sbin/keepalived /run/keepalived.pid 'the lab runs its own, in its namespaces'
-keep_off prometheus /usr/bin/prometheus /run/prometheus/prometheus.pid 'the lab needs only promtool'
+keep_off nsd 'the lab runs its own' /usr/sbin/nsd /run/nsd/nsd.pid
+keep_off keepalived 'the lab runs its own, in its namespaces' /usr/sbin/keepalived /run/keepalived.pid
+# watchfrr first: it would start again the daemons stopped after it.
+keep_off frr 'the lab runs its own, in its namespaces' /usr/lib/frr/watchfrr /run/frr/watchfrr.pid \
+  /usr/lib/frr/zebra /run/frr/zebra.pid /usr/lib/frr/staticd /run/frr/staticd.pid /usr/lib/frr/bgpd /run/frr/bgpd.pid
+keep_off prometheus 'the lab needs only promtool' /usr/bin/prometheus /run/prometheus/prometheus.pid
 
 # Debian's nfdump starts an nfcapd only for each /etc/nfdump/*.conf, and ships none: nothing to
 # stop. The IPFIX lab test runs its own nfcapd in a namespace, by pid.
