@@ -81,6 +81,7 @@
 #
 # Usage: lab.sh up [--vm] | down | status [--vm] | env | tun | queues multi|single | stop-server NAME | start-server NAME
 #        lab.sh ha up | down | keepalived-start a|b | keepalived-stop a|b
+#        lab.sh ecmp up | down | bgp-status
 #   up      build the lab (idempotent: an intact lab of the same sort is left as it is)
 #   down    stop every lab process by pid, delete the namespaces and files (always safe)
 #   status  exit 0 when the lab is intact, 1 otherwise, with the reason on stderr
@@ -91,6 +92,9 @@
 #   ha up|down  the HA pair's topology on top of the host sort (below, "The HA sort"); down puts
 #               the normal lab back. ha keepalived-start|stop a|b: keepalived in A's or B's
 #               namespace, by pid. env gives LAB_HA_* while it is up
+#   ecmp up|down  three appliances behind an FRR router by BGP and ECMP (below, "The ECMP
+#               sort"), exclusive with ha; down puts the normal lab back. ecmp bgp-status: the
+#               router's sessions and routes. env gives LAB_ECMP_* while it is up
 set -Eeuo pipefail
 
 # The lab's daemons must not inherit the caller's descriptors: a lock held around a test run
@@ -650,8 +654,9 @@ stop_pid() {
 
 down() {
   local f ns pid
-  # The HA sort's processes first (lab.sh ha: their pid files are under $HA).
-  for f in "$HA"/*.pid; do
+  # The HA and ECMP sorts' processes first (lab.sh ha, lab.sh ecmp: their pid files are under
+  # $HA and $ECMP).
+  for f in "$HA"/*.pid "$ECMP"/*.pid; do
     [ -e "$f" ] || continue
     pid=$(cat "$f" 2>/dev/null || true)
     [ -n "$pid" ] && stop_pid "$pid"
@@ -663,7 +668,7 @@ down() {
       [ -n "$pid" ] && stop_pid "$pid"
     done
   fi
-  for ns in $(all_ns) $NS_APP2; do
+  for ns in $(all_ns) $NS_APP2 $NS_APP3 $NS_RTR; do
     ns_exists "$ns" || continue
     # What still runs inside a lab namespace was started there by the lab or its tests.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
@@ -924,6 +929,7 @@ ha_up() {
     log "the lab is not up for an appliance on the host: lab.sh up first"
     return 1
   fi
+  if ecmp_is_up; then log "the ECMP sort is up: lab.sh ecmp down first"; return 1; fi
   if ha_is_up; then log "ha already up"; return 0; fi
   ha_down
   trap 'log "ha setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || ha_down' ERR
@@ -1001,16 +1007,435 @@ ha() {
   esac
 }
 
+# --- The ECMP sort (issue 16): `lab.sh ecmp up|down|bgp-status`, on top of the host sort's lab,
+# never together with the HA sort. Three appliances behind an FRR router that spreads the
+# client's flows over them by ECMP, each announcing the VIPs by BGP while its appliance runs:
+#   salab-client   unchanged: 198.18.0.2 and 2001:db8:18::2 on c0, its routes via 198.18.0.1
+#                  and 2001:db8:18::1
+#   salab-rtr      the intranet's router: lan0 198.18.0.1/24 and 2001:db8:18::1/64 (A's intra0,
+#                  the client's peer, moved here and renamed: its MAC stays, so the client's
+#                  neighbour entry stays right); bridge br-core 198.18.10.1/24 and
+#                  2001:db8:18:10::1/64 with a veth to each appliance's intra0 (the core L2);
+#                  zebra + bgpd, AS 65100, multipath over eBGP from any AS on the core;
+#                  198.19/16, 203.0.113/24 and their IPv6 twins via A (routed traffic goes
+#                  through A's kernel, as in the normal lab); L4 flow hashing; the VIP routes
+#                  installed by ecmp-follower.js through resilient next-hop groups
+#   salab-app  A   intra0 198.18.10.11/24 and 2001:db8:18:10::11/64 (a new veth to br-core)
+#   salab-app2 B   intra0 198.18.10.12 and ::12; its own TUN alp0, as ha_build makes B
+#   salab-app3 C   intra0 198.18.10.13 and ::13; likewise
+# Each appliance routes the client's subnets via the router, runs zebra + staticd + bgpd (AS
+# 65101, 65102, 65103) announcing 198.18.0.100/32 and 2001:db8:18:100::100/128 while its TUN has
+# carrier, i.e. while an appliance process holds alp0 open. Per server of conf/ (sa..sd), each
+# segment is one L2 holding the three TAPs alp-sX: B's and C's bridge br-sX reach A's br-sX by a
+# veth each (pa-sX in B and C, pb-sX and pc-sX in A). Each appliance has its configuration
+# directory under $RUN/ecmp, a copy of conf/ with its own control socket, its own `local`
+# address on each segment (A .1, B .3, C .4) and ha.ini ([sync] to the other two, one key made
+# at `ecmp up`). `ecmp down` (and `down`, and `up`) puts the normal lab back as `up` made it.
+NS_APP3=$PREFIX-app3
+NS_RTR=$PREFIX-rtr
+ECMP=$RUN/ecmp
+ECMP_LAN=lan0
+ECMP_CORE=br-core
+ECMP_RTR4=198.18.10.1
+ECMP_RTR6=2001:db8:18:10::1
+ECMP_RTR_AS=65100
+ECMP_CORE4=198.18.10.0/24
+ECMP_CORE6=2001:db8:18:10::/64
+# name namespace IPv4 IPv6 AS member-number host-number-on-the-segments (the appliances)
+ECMP_APPLIANCES=(
+  "a $NS_APP 198.18.10.11 2001:db8:18:10::11 65101 1 1"
+  "b $NS_APP2 198.18.10.12 2001:db8:18:10::12 65102 2 3"
+  "c $NS_APP3 198.18.10.13 2001:db8:18:10::13 65103 3 4"
+)
+# The router's next-hop groups (one per family: a group's members are of one family) and each
+# member's next hop, id = group + member number. Far above the small ids zebra gives its own.
+ECMP_GROUP=18100
+ECMP_GROUP6=18600
+# Resilient groups (Linux nexthop-group-resilient.rst): 64 buckets, 21 or 22 per appliance. A
+# removed member's buckets move at once, whatever the timers; an added member takes buckets
+# from the others only as they go idle: a bucket that carried no packet for 1 s (not the
+# kernel's 120 s default) holds no flow in mid-transfer in the lab, so a returning member gets
+# its share within about a second of the next quiet moment, while busy buckets (a download in
+# progress) keep their appliance. unbalanced_timer 0: a busy bucket is never moved by force.
+ECMP_BUCKETS=64
+ECMP_IDLE_TIMER=1
+ECMP_UNBALANCED_TIMER=0
+# ha.ini's role for the members. `member` (with member = N and members = 3) is the ECMP role,
+# each member owning a share of the server-leg ports; an appliance without it gets `master`
+# (each serves at once, syncing to the other two).
+ECMP_ROLE=master
+
+ecmp_is_up() { [ -f "$ECMP/up" ] && ns_exists "$NS_RTR"; }
+
+ecmp_socket() { echo "$ECMP/$1-control/control.sock"; }
+
+# One FRR instance's directory (the router's, rtr, or an appliance's, a|b|c): its daemons'
+# configuration files, pid files, zserv socket and vty sockets (vty/, where vtysh finds them).
+ecmp_frr_dir() { echo "$ECMP/frr/$1"; }
+
+ecmp_vips_filters() {
+  printf '%s\n' "ip prefix-list VIP seq 5 permit $VIP/32" "ipv6 prefix-list VIP6 seq 5 permit $VIP6/128"
+}
+
+# $ECMP/NAME: conf/'s appliance.ini, alp.ini and servers.ini with the member's own control
+# socket and its own address on each segment (servers answer the member that opened the leg),
+# and ha.ini syncing to the others. NAME ADDR MEMBER HOST PEER PEER
+ecmp_conf() {
+  local name=$1 addr=$2 member=$3 host=$4 dir=$ECMP/$1 f
+  shift 4
+  mkdir -p "$dir"
+  for f in appliance.ini alp.ini servers.ini; do cp "$REPO/conf/$f" "$dir/$f"; done
+  sed -i "s|^control_socket = .*|control_socket = $(ecmp_socket "$name")|" "$dir/appliance.ini"
+  sed -i -e "s|^local = \(198\.19\.[0-9]*\)\.1/|local = \1.$host/|" -e "s|^local = \(2001:db8:19:[0-9a-f]*\)::1/|local = \1::$host/|" "$dir/servers.ini"
+  install -m 600 "$ECMP/ha.key" "$dir/ha.key"
+  {
+    printf '%s\n' '[sync]' "listen = $addr:$HA_SYNC_PORT" "peers = $1:$HA_SYNC_PORT, $2:$HA_SYNC_PORT" 'key_file = ha.key' "role = $ECMP_ROLE"
+    if [ "$ECMP_ROLE" = member ]; then printf '%s\n' "member = $member" "members = ${#ECMP_APPLIANCES[@]}"; fi
+  } >"$dir/ha.ini"
+}
+
+# The router's FRR. zebra keeps the VIP routes BGP gives it in its RIB but not in the kernel
+# (the route-maps deny them): FRR 8.4 puts BGP's multipath routes in an ordinary (hash-threshold)
+# next-hop group, resilience being only for `nexthop-group` configurations of sharpd and pbrd;
+# ecmp-follower.js reads the RIB and installs the VIPs through resilient groups instead.
+ecmp_rtr_frr() {
+  local dir=$1
+  {
+    echo "hostname $NS_RTR"
+    ecmp_vips_filters
+    printf '%s\n' 'route-map NO-FIB deny 10' ' match ip address prefix-list VIP' 'route-map NO-FIB permit 20' \
+      'route-map NO-FIB6 deny 10' ' match ipv6 address prefix-list VIP6' 'route-map NO-FIB6 permit 20' \
+      'ip protocol bgp route-map NO-FIB' 'ipv6 protocol bgp route-map NO-FIB6'
+  } >"$dir/zebra.conf"
+  # Dynamic neighbours (any member on the core, any AS: `remote-as external`), so that adding an
+  # appliance needs nothing here. RFC 8212 (FRR's ebgp-requires-policy) is kept: a peer's routes
+  # are taken through VIPS-IN, the VIPs only, and nothing is sent to the appliances (no
+  # outbound policy). multipath-relax: the members' AS paths differ (one AS each), so without it
+  # only one would be used. prefer-global: the IPv6 next hop in the RIB is the member's core
+  # address, not its link-local one, which the follower could not tell from another.
+  # timers 1 3: a dead bgpd is noticed within 3 s (the appliance's own withdrawal is faster).
+  {
+    echo "hostname $NS_RTR"
+    ecmp_vips_filters
+    printf '%s\n' 'route-map VIPS-IN permit 10' ' match ip address prefix-list VIP' \
+      'route-map VIPS6-IN permit 10' ' match ipv6 address prefix-list VIP6' ' set ipv6 next-hop prefer-global' \
+      "router bgp $ECMP_RTR_AS" " bgp router-id $ECMP_RTR4" ' no bgp default ipv4-unicast' ' bgp bestpath as-path multipath-relax' \
+      ' timers bgp 1 3' \
+      ' neighbor APPS peer-group' ' neighbor APPS remote-as external' ' neighbor APPS timers 1 3' \
+      ' neighbor APPS6 peer-group' ' neighbor APPS6 remote-as external' ' neighbor APPS6 timers 1 3' \
+      " bgp listen range $ECMP_CORE4 peer-group APPS" " bgp listen range $ECMP_CORE6 peer-group APPS6" \
+      ' address-family ipv4 unicast' '  neighbor APPS activate' '  neighbor APPS route-map VIPS-IN in' '  maximum-paths 8' ' exit-address-family' \
+      ' address-family ipv6 unicast' '  neighbor APPS6 activate' '  neighbor APPS6 route-map VIPS6-IN in' '  maximum-paths 8' ' exit-address-family'
+  } >"$dir/bgpd.conf"
+}
+
+# An appliance's FRR: staticd's routes of the VIPs into alp0 are active only while alp0 has
+# carrier, which the kernel gives a persistent TUN only while a process holds it open (the
+# appliance: killed, it closes), and bgpd announces them (redistribute static) to the router,
+# and withdraws them when zebra takes them away. DIR AS ROUTER-ID
+ecmp_app_frr() {
+  local dir=$1 as=$2 id=$3
+  printf '%s\n' "hostname $PREFIX-ecmp-$as" >"$dir/zebra.conf"
+  printf '%s\n' "hostname $PREFIX-ecmp-$as" "ip route $VIP/32 alp0" "ipv6 route $VIP6/128 alp0" >"$dir/staticd.conf"
+  {
+    echo "hostname $PREFIX-ecmp-$as"
+    ecmp_vips_filters
+    printf '%s\n' 'route-map VIPS-OUT permit 10' ' match ip address prefix-list VIP' 'route-map VIPS6-OUT permit 10' ' match ipv6 address prefix-list VIP6' \
+      "router bgp $as" " bgp router-id $id" ' no bgp default ipv4-unicast' ' timers bgp 1 3'
+    # timers connect 1: after the router or this bgpd restarts, the session is retried each second.
+    local n
+    for n in $ECMP_RTR4 $ECMP_RTR6; do printf '%s\n' " neighbor $n remote-as $ECMP_RTR_AS" " neighbor $n timers 1 3" " neighbor $n timers connect 1"; done
+    printf '%s\n' ' address-family ipv4 unicast' '  redistribute static' "  neighbor $ECMP_RTR4 activate" "  neighbor $ECMP_RTR4 route-map VIPS-OUT out" ' exit-address-family' \
+      ' address-family ipv6 unicast' '  redistribute static' "  neighbor $ECMP_RTR6 activate" "  neighbor $ECMP_RTR6 route-map VIPS6-OUT out" ' exit-address-family'
+  } >"$dir/bgpd.conf"
+}
+
+# FRR daemon DAEMON of instance NAME in NS, in the foreground as a lab child: its configuration,
+# pid file, vty and zserv sockets in the instance's directory, no TCP vty (-P 0), its log to
+# stdout (the lab's log file). It runs as Debian's user frr, who owns the directory.
+ecmp_frr_start() {
+  local ns=$1 name=$2 daemon=$3 dir
+  dir=$(ecmp_frr_dir "$name")
+  spawn "$ns" "ecmp/$name-$daemon" /usr/lib/frr/$daemon -f "$dir/$daemon.conf" -i "$dir/$daemon.pid" \
+    --vty_socket "$dir/vty" -z "$dir/zserv.api" -P 0 --log stdout
+}
+
+# Waits for DAEMON's vty socket in instance NAME: it is listening (and has read its
+# configuration) once vtysh gets an answer.
+ecmp_frr_wait() {
+  local name=$1 daemon=$2 dir i
+  dir=$(ecmp_frr_dir "$name")
+  for i in $(seq 1 100); do
+    if vtysh --vty_socket "$dir/vty" -d "$daemon" -c 'show version' >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  log "FRR $daemon of $name does not answer on $dir/vty; see $ECMP/$name-$daemon.log"
+  return 1
+}
+
+# The router's BGP sessions that are established, IPv4 and IPv6 together.
+ecmp_established() {
+  local out n=0
+  out=$(vtysh --vty_socket "$(ecmp_frr_dir rtr)/vty" -d bgpd -c 'show bgp summary json' 2>/dev/null) || { echo 0; return 0; }
+  while [[ $out == *'"state":"Established"'* ]]; do out=${out#*'"state":"Established"'}; n=$((n + 1)); done
+  echo "$n"
+}
+
+ecmp_build() {
+  local e s ns o others
+  mkdir -p "$ECMP"
+  for ns in "$NS_RTR" "$NS_APP2" "$NS_APP3"; do
+    ip netns add "$ns"
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    ip -n "$ns" link set lo up
+  done
+
+  # The client's next hop moves to the router with its device: A's intra0 goes over as lan0.
+  ip -n "$NS_APP" link set intra0 netns "$NS_RTR"
+  ip -n "$NS_RTR" link set intra0 name "$ECMP_LAN"
+  ip -n "$NS_RTR" addr add 198.18.0.1/24 dev "$ECMP_LAN"
+  ip -n "$NS_RTR" addr add $APP6/64 dev "$ECMP_LAN"
+  ip -n "$NS_RTR" link set "$ECMP_LAN" up
+  ip -n "$NS_RTR" link add "$ECMP_CORE" type bridge
+  ip -n "$NS_RTR" addr add $ECMP_RTR4/24 dev "$ECMP_CORE"
+  ip -n "$NS_RTR" addr add $ECMP_RTR6/64 dev "$ECMP_CORE"
+  ip -n "$NS_RTR" link set "$ECMP_CORE" up
+  # Forwarding, and ECMP by the L4 hash (addresses, protocol and ports): every connection of
+  # the one client has a hash of its own, so connections spread (policy 0 hashes addresses
+  # only: one client, one appliance).
+  ip netns exec "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+  # What only A's kernel carries in the normal lab (the segments, the routed internet).
+  ip -n "$NS_RTR" route add 198.19.0.0/16 via 198.18.10.11
+  ip -n "$NS_RTR" route add 203.0.113.0/24 via 198.18.10.11
+  ip -n "$NS_RTR" route add $SEGMENTS6 via 2001:db8:18:10::11
+  ip -n "$NS_RTR" route add $INET6 via 2001:db8:18:10::11
+
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    ip link add core-$1 netns "$NS_RTR" type veth peer name intra0 netns "$2"
+    ip -n "$NS_RTR" link set core-$1 master "$ECMP_CORE"
+    ip -n "$NS_RTR" link set core-$1 up
+    ip -n "$2" addr add $3/24 dev intra0
+    ip -n "$2" addr add $4/64 dev intra0
+    ip -n "$2" link set intra0 up
+    # The client's side is the router's: its subnets, and the rest of the lab's intranet.
+    ip -n "$2" route add 198.18.0.0/24 via $ECMP_RTR4
+    ip -n "$2" route add 2001:db8:18::/64 via $ECMP_RTR6
+    if [ "$2" != "$NS_APP" ]; then
+      # B's and C's hosts as A's (ha_build's reasons): forwarding, loose reverse-path filter, the TUN.
+      ip netns exec "$2" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.rp_filter=2
+      tun_up "$2"
+      for s in $VM_SERVERS; do
+        ip link add p$1-$s netns "$NS_APP" type veth peer name pa-$s netns "$2"
+        ip -n "$NS_APP" link set p$1-$s master br-$s
+        ip -n "$NS_APP" link set p$1-$s up
+        segment_bridge br-$s alp-$s pa-$s "$2"
+      done
+    fi
+    # The VIPs' routes into alp0 are staticd's (ecmp_app_frr): zebra prefers a kernel route
+    # (distance 0) to a static one, and the kernel keeps a route on a device without carrier
+    # (flagged linkdown), so tun_up's would hide the carrier from BGP.
+    ip -n "$2" route del $VIP/32 dev alp0
+    ip -n "$2" -6 route del $VIP6/128 dev alp0
+  done
+
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$ECMP/ha.key")
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    others=()
+    for o in "${ECMP_APPLIANCES[@]}"; do o=${o#* * }; o=${o%% *}; [ "$o" = "$3" ] || others+=("$o"); done
+    ecmp_conf "$1" "$3" "$6" "$7" "${others[@]}"
+  done
+
+  # FRR: the router's zebra and bgpd, each appliance's zebra, staticd and bgpd; zebra first
+  # (the others connect to its zserv socket). The instances' directories belong to frr.
+  mkdir -p "$(ecmp_frr_dir rtr)/vty"
+  ecmp_rtr_frr "$(ecmp_frr_dir rtr)"
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    mkdir -p "$(ecmp_frr_dir "$1")/vty"
+    ecmp_app_frr "$(ecmp_frr_dir "$1")" "$5" "$3"
+  done
+  chown -R frr:frr "$ECMP/frr"
+  ecmp_frr_start "$NS_RTR" rtr zebra
+  for e in "${ECMP_APPLIANCES[@]}"; do set -- $e; ecmp_frr_start "$2" "$1" zebra; done
+  ecmp_frr_wait rtr zebra
+  ecmp_frr_start "$NS_RTR" rtr bgpd
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    ecmp_frr_wait "$1" zebra
+    ecmp_frr_start "$2" "$1" staticd
+    ecmp_frr_start "$2" "$1" bgpd
+  done
+  ecmp_frr_wait rtr bgpd
+  for e in "${ECMP_APPLIANCES[@]}"; do set -- $e; ecmp_frr_wait "$1" staticd; ecmp_frr_wait "$1" bgpd; done
+
+  # The follower: the router's VIP routes through resilient groups, from zebra's RIB.
+  local members=()
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    members+=(--member "$3=$((ECMP_GROUP + $6))" --member "$4=$((ECMP_GROUP6 + $6))")
+  done
+  spawn "$NS_RTR" ecmp/follower node "$REPO/dist/test/lab/ecmp-follower.js" --vty "$(ecmp_frr_dir rtr)/vty/zebra.vty" \
+    --dev "$ECMP_CORE" --buckets $ECMP_BUCKETS --idle-timer $ECMP_IDLE_TIMER --unbalanced-timer $ECMP_UNBALANCED_TIMER \
+    --route "$VIP/32=$ECMP_GROUP" --route "$VIP6/128=$ECMP_GROUP6" "${members[@]}"
+
+  # Every member's two sessions up (the appliances announce nothing yet: no appliance runs).
+  local i want=$((2 * ${#ECMP_APPLIANCES[@]}))
+  for i in $(seq 1 101); do
+    [ "$(ecmp_established)" = "$want" ] && break
+    [ "$i" = 101 ] && { log "the router has $(ecmp_established) of $want BGP sessions established; see $ECMP/*.log"; return 1; }
+    sleep 0.1
+  done
+  wait_addresses
+  touch "$ECMP/up"
+}
+
+ecmp_up() {
+  if [ "$(cat "$RUN/appliance" 2>/dev/null)" != host ] || ! status host 2>/dev/null; then
+    log "the lab is not up for an appliance on the host: lab.sh up first"
+    return 1
+  fi
+  if ha_is_up; then log "the HA sort is up: lab.sh ha down first"; return 1; fi
+  if ecmp_is_up; then log "ecmp already up"; return 0; fi
+  ecmp_down
+  trap 'log "ecmp setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || ecmp_down' ERR
+  ecmp_build
+  trap - ERR
+  log "ecmp up: router $NS_RTR (198.18.0.1, core $ECMP_RTR4), appliances A $NS_APP, B $NS_APP2, C $NS_APP3 ($ECMP_CORE4 .11-.13), each announcing the VIPs while its appliance runs"
+}
+
+# Waits until A's intra0, back from the router, is as `up` left it: up (the kernel's link watch
+# reports the veth's carrier a moment later) and with its link-local address again.
+ecmp_wait_intra0() {
+  local i
+  for i in $(seq 1 50); do
+    if [ "$(ip netns exec "$NS_APP" cat /sys/class/net/intra0/operstate)" = up ] &&
+      [ -n "$(ip -n "$NS_APP" -6 addr show dev intra0 scope link)" ]; then return 0; fi
+    sleep 0.1
+  done
+  log "A's intra0 did not come up again"
+  return 1
+}
+
+# Stops the FRR daemons and the follower by pid and whatever else runs in the ECMP sort's
+# namespaces, gives A its intra0 back (the router's lan0) and deletes the router's, B's and C's
+# namespaces (and their veths: core-X, pb-sX and pc-sX in A). Safe at any point, and when no
+# ECMP part is there.
+ecmp_down() {
+  local f pid ns
+  for f in "$ECMP"/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null || true)
+    if [ -n "$pid" ]; then stop_pid "$pid"; fi
+  done
+  for ns in "$NS_RTR" "$NS_APP2" "$NS_APP3"; do
+    ns_exists "$ns" || continue
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do stop_pid "$pid"; done
+  done
+  if ns_exists "$NS_RTR" && ip -n "$NS_RTR" link show "$ECMP_LAN" >/dev/null 2>&1 && ns_exists "$NS_APP"; then
+    # A's intra0 is the core's veth now; the original (the client's peer) takes its place again.
+    ip -n "$NS_APP" link del intra0 2>/dev/null || true
+    ip -n "$NS_RTR" link set "$ECMP_LAN" netns "$NS_APP"
+    ip -n "$NS_APP" link set "$ECMP_LAN" name intra0
+    ip -n "$NS_APP" addr add 198.18.0.1/24 dev intra0
+    ip -n "$NS_APP" addr add $APP6/64 dev intra0
+    ip -n "$NS_APP" link set intra0 up
+    ecmp_wait_intra0
+  fi
+  if ns_exists "$NS_APP"; then
+    # What A's zebra left if it was killed (its static VIP routes use its next-hop objects; the
+    # normal lab has none), and the VIP routes tun_up made.
+    ip -n "$NS_APP" nexthop flush >/dev/null 2>&1 || true
+    if ip -n "$NS_APP" link show alp0 >/dev/null 2>&1; then
+      ip -n "$NS_APP" route replace $VIP/32 dev alp0
+      ip -n "$NS_APP" -6 route replace $VIP6/128 dev alp0
+    fi
+  fi
+  for ns in "$NS_RTR" "$NS_APP2" "$NS_APP3"; do
+    if ns_exists "$ns"; then ip netns del "$ns"; fi
+  done
+  # c0 lost its carrier while its peer moved: its routes are made again as up makes them (a
+  # replace, so nothing changes where they stayed), and neighbours asked again.
+  if ns_exists "$NS_CLIENT" && ip -n "$NS_CLIENT" link show c0 >/dev/null 2>&1; then
+    client_routes host
+    ip -n "$NS_CLIENT" neigh flush dev c0
+  fi
+  rm -rf "$ECMP"
+}
+
+# `lab.sh ecmp bgp-status`: the router's BGP sessions and what the follower installed.
+ecmp_bgp_status() {
+  ecmp_is_up || { log "the ECMP sort is not up: lab.sh ecmp up first"; return 1; }
+  vtysh --vty_socket "$(ecmp_frr_dir rtr)/vty" -c 'show bgp summary' -c "show bgp ipv4 unicast $VIP/32" -c "show bgp ipv6 unicast $VIP6/128"
+  echo "--- kernel (salab-rtr):"
+  ip -n "$NS_RTR" route show $VIP/32
+  ip -n "$NS_RTR" -6 route show $VIP6/128
+  ip -n "$NS_RTR" nexthop show id $ECMP_GROUP 2>/dev/null || echo "no group $ECMP_GROUP"
+  ip -n "$NS_RTR" nexthop show id $ECMP_GROUP6 2>/dev/null || echo "no group $ECMP_GROUP6"
+}
+
+# The ECMP sort's facts, when it is up: after env_facts' in `lab.sh env`.
+ecmp_env() {
+  ecmp_is_up || return 0
+  local e up
+  echo "LAB_ECMP=up"
+  echo "LAB_ECMP_RTR_NS=$NS_RTR"
+  echo "LAB_ECMP_RTR_LAN=$ECMP_LAN"
+  echo "LAB_ECMP_RTR_CORE=$ECMP_CORE"
+  echo "LAB_ECMP_RTR_ADDRESS=$ECMP_RTR4"
+  echo "LAB_ECMP_RTR_ADDRESS6=$ECMP_RTR6"
+  echo "LAB_ECMP_RTR_AS=$ECMP_RTR_AS"
+  echo "LAB_ECMP_RTR_VTY=$(ecmp_frr_dir rtr)/vty"
+  echo "LAB_ECMP_GROUP=$ECMP_GROUP"
+  echo "LAB_ECMP_GROUP6=$ECMP_GROUP6"
+  echo "LAB_ECMP_BUCKETS=$ECMP_BUCKETS"
+  echo "LAB_ECMP_IDLE_TIMER=$ECMP_IDLE_TIMER"
+  echo "LAB_ECMP_UNBALANCED_TIMER=$ECMP_UNBALANCED_TIMER"
+  echo "LAB_ECMP_FOLLOWER_LOG=$ECMP/follower.log"
+  echo "LAB_ECMP_KEY_FILE=$ECMP/ha.key"
+  echo "LAB_ECMP_ROLE=$ECMP_ROLE"
+  echo "LAB_ECMP_MEMBERS=$(for e in "${ECMP_APPLIANCES[@]}"; do printf '%s,' "${e%% *}"; done | sed 's/,$//')"
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    up=${1^^}
+    echo "LAB_ECMP_${up}_NS=$2"
+    echo "LAB_ECMP_${up}_ADDRESS=$3"
+    echo "LAB_ECMP_${up}_ADDRESS6=$4"
+    echo "LAB_ECMP_${up}_AS=$5"
+    echo "LAB_ECMP_${up}_MEMBER=$6"
+    echo "LAB_ECMP_${up}_SEGMENT_HOST=$7"
+    echo "LAB_ECMP_${up}_NEXTHOP=$((ECMP_GROUP + $6))"
+    echo "LAB_ECMP_${up}_NEXTHOP6=$((ECMP_GROUP6 + $6))"
+    echo "LAB_ECMP_${up}_CONF=$ECMP/$1"
+    echo "LAB_ECMP_${up}_SOCKET=$(ecmp_socket "$1")"
+    echo "LAB_ECMP_${up}_SYNC=$3:$HA_SYNC_PORT"
+    echo "LAB_ECMP_${up}_VTY=$(ecmp_frr_dir "$1")/vty"
+  done
+}
+
+ecmp() {
+  case "${1:-}" in
+    up) ecmp_up ;;
+    down) ecmp_down ;;
+    bgp-status) ecmp_bgp_status ;;
+    *) log "usage: lab.sh ecmp up | down | bgp-status"; return 2 ;;
+  esac
+}
+
 appliance=host
 case "${2:-}" in
   --vm) appliance=vm ;;
   "") ;;
-  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || [ "$1" = queues ] || [ "$1" = ha ] || { log "unknown option ${2}"; exit 2; } ;;
+  *) [ "$1" = stop-server ] || [ "$1" = start-server ] || [ "$1" = queues ] || [ "$1" = ha ] || [ "$1" = ecmp ] || { log "unknown option ${2}"; exit 2; } ;;
 esac
 case "${1:-}" in
   up)
-    # up gives the normal lab: what a run left of the HA sort (it ended without ha down) goes first.
+    # up gives the normal lab: what a run left of the HA or ECMP sort (it ended without ha down
+    # or ecmp down) goes first.
     ha_down
+    ecmp_down
     if status "$appliance" 2>/dev/null; then log "already up"; exit 0; fi
     down
     trap 'log "setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || down' ERR
@@ -1024,7 +1449,8 @@ case "${1:-}" in
   status) status "$appliance" ;;
   tun) tun_up "$NS_APP" ;;
   queues) queues "${2:?multi or single}" ;;
-  env) env_facts; ha_env ;;
+  env) env_facts; ha_env; ecmp_env ;;
   ha) shift; ha "$@" ;;
+  ecmp) shift; ecmp "$@" ;;
   *) sed -n '2,/^set -Eeuo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
