@@ -1,25 +1,7 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import type { ApplianceProcess } from '../lab/appliance-process';
-import { curlSha256, labFacts, useLab, type LabFacts } from '../lab/lab';
+import { curlSha256, labFacts, normalLab, useLab, type LabFacts } from '../lab/lab';
 import { haLab, healthOf, intraAddresses, keepalivedLogs as haKeepalivedLogs, pairMember, until, type Health } from '../lab/ha';
-
-/**
- * What `ha down` must put back as `up` made it: the client's addresses, routes and links, and
- * A's intra0, routes and devices. Not the carrier and link-local addresses of A's TUN and TAPs,
- * which any appliance's run changes.
- */
-function normalLab(): string {
-  const ip = (ns: string, ...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
-  const client = 'salab-client';
-  const app = 'salab-app';
-  return [
-    ip(client, '-br', 'addr'), ip(client, 'route'), ip(client, '-6', 'route'), ip(client, '-br', 'link'),
-    ip(app, '-br', 'addr', 'show', 'dev', 'intra0'), ip(app, 'route'),
-    ip(app, '-6', 'route').split('\n').filter((l) => !/^fe80::\/64 dev alp/.test(l)).join('\n'),
-    ip(app, '-o', 'link').split('\n').map((l) => l.split(':')[1] ?? '').join(' '),
-  ].join('\n');
-}
 
 const health = new Map<ApplianceProcess, Health>();
 const healthOfKept = (app: ApplianceProcess) => health.get(app);

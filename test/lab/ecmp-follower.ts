@@ -9,10 +9,13 @@ import { promisify } from 'node:util';
  * appliance more or less moves flows between the others too), so the router's zebra keeps
  * the VIP routes out of the kernel (`ip protocol bgp route-map` deny) and this process, in the
  * router's namespace, polls zebra's RIB over its vty socket and keeps in step:
- *   ip nexthop replace id MEMBER via ADDRESS dev DEV          (once per member)
- *   ip nexthop replace id GROUP group M1/M2/.. type resilient buckets B idle_timer I unbalanced_timer U
- *   ip route replace PREFIX nhid GROUP
+ *   ip nexthop replace id MEMBER via ADDRESS dev DEV proto bgp          (once per member)
+ *   ip nexthop replace id GROUP group M1/M2/.. type resilient buckets B idle_timer I unbalanced_timer U proto bgp
+ *   ip route replace PREFIX nhid GROUP proto bgp
  * and, when no member is left, deletes the route and the group (a group cannot be empty).
+ * `proto bgp`: what they carry is BGP's, and zebra takes a new route of a protocol of its own
+ * for one it made, so it ignores them. Of `proto boot` it would make a kernel route using the
+ * group, and "send back down" the group it had whenever this process changed it.
  *
  * node ecmp-follower.js --vty ZEBRA.vty --dev DEV --buckets B --idle-timer I --unbalanced-timer U
  *   --route PREFIX=GROUP ... --member ADDRESS=ID ...
@@ -131,12 +134,12 @@ async function apply(o: Options, prefix: string, group: number, ids: number[], m
   for (const id of ids) {
     if (made.has(id)) continue;
     const address = [...o.members].find(([, m]) => m === id)![0];
-    await ip('nexthop', 'replace', 'id', String(id), 'via', address, 'dev', o.dev);
+    await ip('nexthop', 'replace', 'id', String(id), 'via', address, 'dev', o.dev, 'proto', 'bgp');
     made.add(id);
   }
   await ip('nexthop', 'replace', 'id', String(group), 'group', ids.join('/'), 'type', 'resilient',
-    'buckets', String(o.buckets), 'idle_timer', String(o.idle), 'unbalanced_timer', String(o.unbalanced));
-  await ip(...v6, 'route', 'replace', prefix, 'nhid', String(group));
+    'buckets', String(o.buckets), 'idle_timer', String(o.idle), 'unbalanced_timer', String(o.unbalanced), 'proto', 'bgp');
+  await ip(...v6, 'route', 'replace', prefix, 'nhid', String(group), 'proto', 'bgp');
 }
 
 async function main(): Promise<void> {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { ApplianceProcess } from './appliance-process';
 import { healthOf, until, type Health } from './ha';
 import { REPO, type LabFacts } from './lab';
@@ -6,8 +6,8 @@ import { join } from 'node:path';
 
 /**
  * The ECMP suites' common ground (issue 16): lab.sh's `ecmp` sort, its three members as the
- * lab made their configuration (LAB_ECMP_*), and the router's resilient next-hop group as the
- * kernel has it.
+ * lab made their configuration (LAB_ECMP_*), and the router's resilient next-hop groups as the
+ * kernel of salab-rtr has them.
  */
 
 const SCRIPT = join(REPO, 'test', 'lab', 'lab.sh');
@@ -50,4 +50,53 @@ export interface MemberRow { client: string; server: string; port: number; adopt
 export async function memberRows(app: ApplianceProcess): Promise<Map<number, MemberRow>> {
   const got = (await app.ask({ cmd: 'conns', limit: 5000 })).rows as MemberRow[];
   return new Map(got.map((r) => [Number(r.client.split(':').pop()), r]));
+}
+
+/** A member's next-hop id in the router's group of that family. */
+export const nexthopOf = (facts: LabFacts, name: MemberName, v6 = false): number => Number(facts[`LAB_ECMP_${name.toUpperCase()}_NEXTHOP${v6 ? '6' : ''}`]);
+
+const ipJson = (facts: LabFacts, ...args: string[]): unknown => {
+  const r = spawnSync('ip', ['-n', facts.LAB_ECMP_RTR_NS, '-j', ...args], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() !== '' ? JSON.parse(r.stdout) : [];
+};
+
+export interface Group { members: number[]; type: string; buckets: number; idleTimer: number; unbalancedTimer: number }
+
+/** The router's next-hop group `id`, undefined when there is none (no member announces). */
+export function groupOf(facts: LabFacts, id: number): Group | undefined {
+  const [g] = ipJson(facts, 'nexthop', 'show', 'id', String(id)) as { group?: { id: number }[]; type?: string; resilient_args?: { buckets: number; idle_timer: number; unbalanced_timer: number } }[];
+  if (g?.group === undefined) return undefined;
+  const r = g.resilient_args;
+  return { members: g.group.map((m) => m.id).sort((x, y) => x - y), type: g.type ?? 'mpath', buckets: r?.buckets ?? 0, idleTimer: r?.idle_timer ?? 0, unbalancedTimer: r?.unbalanced_timer ?? 0 };
+}
+
+/** Bucket index -> next-hop id of the router's resilient group `id`. */
+export function bucketsOf(facts: LabFacts, id: number): Map<number, number> {
+  const list = ipJson(facts, 'nexthop', 'bucket', 'list', 'id', String(id)) as { bucket: { index: number; nhid: number } }[];
+  return new Map(list.map((b) => [b.bucket.index, b.bucket.nhid]));
+}
+
+/** How many buckets each next hop has. */
+export function shares(buckets: Map<number, number>): Map<number, number> {
+  const n = new Map<number, number>();
+  for (const nh of buckets.values()) n.set(nh, (n.get(nh) ?? 0) + 1);
+  return n;
+}
+
+/** The next-hop object the router's route to `prefix` uses, undefined when it has none. */
+export function routeNhid(facts: LabFacts, prefix: string): number | undefined {
+  const [r] = ipJson(facts, ...(prefix.includes(':') ? ['-6'] : []), 'route', 'show', prefix) as { nhid?: number }[];
+  return r?.nhid;
+}
+
+/** The BGP sessions the router has established, IPv4 and IPv6 together, by its bgpd. */
+export function establishedSessions(facts: LabFacts): number {
+  const out = execFileSync('vtysh', ['--vty_socket', facts.LAB_ECMP_RTR_VTY, '-d', 'bgpd', '-c', 'show bgp summary json'], { encoding: 'utf8' });
+  const summary = JSON.parse(out) as Record<string, { peers?: Record<string, { state: string }> }>;
+  return Object.values(summary).flatMap((af) => Object.values(af.peers ?? {})).filter((p) => p.state === 'Established').length;
+}
+
+/** Connections the appliance's table has taken since it started (`ctl status`). */
+export async function created(app: ApplianceProcess): Promise<number> {
+  return ((await app.ask({ cmd: 'status' })).status as { table: { created: number } }).table.created;
 }

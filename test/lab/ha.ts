@@ -19,14 +19,14 @@ export function intraAddresses(ns: string): string[] {
   return execFileSync('ip', ['-n', ns, '-br', 'addr', 'show', 'dev', 'intra0'], { encoding: 'utf8' }).trim().split(/\s+/).slice(2).filter((a) => !a.startsWith('fe80:'));
 }
 
-/** Polls `ok` every 50 ms (after `step`, when given) for `ms` at most; how long it took. */
-export async function until(what: string, ok: () => boolean, ms: number, step?: () => Promise<void>): Promise<number> {
+/** Polls `ok` every `everyMs` (after `step`, when given) for `ms` at most; how long it took. */
+export async function until(what: string, ok: () => boolean, ms: number, step?: () => Promise<void>, everyMs = 50): Promise<number> {
   const start = Date.now();
   for (;;) {
     await step?.();
     if (ok()) return Date.now() - start;
     if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

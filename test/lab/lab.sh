@@ -1102,6 +1102,9 @@ ecmp_rtr_frr() {
   local dir=$1
   {
     echo "hostname $NS_RTR"
+    # zebra's own next-hop objects off: it learns the kernel's, the follower's among them, and
+    # its own ids follow the largest it has seen; installing its own, it could replace them.
+    echo 'no zebra nexthop kernel enable'
     ecmp_vips_filters
     printf '%s\n' 'route-map NO-FIB deny 10' ' match ip address prefix-list VIP' 'route-map NO-FIB permit 20' \
       'route-map NO-FIB6 deny 10' ' match ipv6 address prefix-list VIP6' 'route-map NO-FIB6 permit 20' \
@@ -1132,7 +1135,9 @@ ecmp_rtr_frr() {
 # An appliance's FRR: staticd's routes of the VIPs into alp0 are active only while alp0 has
 # carrier, which the kernel gives a persistent TUN only while a process holds it open (the
 # appliance: killed, it closes), and bgpd announces them (redistribute static) to the router,
-# and withdraws them when zebra takes them away. DIR AS ROUTER-ID
+# and withdraws them when zebra takes them away. zebra follows the operational state, which
+# the kernel's linkwatch sets from the carrier at most once a second: an appliance's five
+# devices losing carrier together, alp0's may wait that second. DIR AS ROUTER-ID
 ecmp_app_frr() {
   local dir=$1 as=$2 id=$3
   printf '%s\n' "hostname $PREFIX-ecmp-$as" >"$dir/zebra.conf"

@@ -101,6 +101,25 @@ export function webLog(facts: LabFacts): string[] {
   return readFileSync(facts.LAB_NGINX_LOG, 'utf8').split('\n').filter((l) => l !== '');
 }
 
+/**
+ * What `ha down` and `ecmp down` must put back as `up` made it: the client's addresses, routes
+ * and links, and A's intra0, routes and devices. Not the carrier and link-local addresses of A's
+ * TUN and TAPs, which any appliance's run changes. A's IPv6 routes are compared as a set: the
+ * kernel lists the routes of one prefix (every device's fe80::/64) in the order they were
+ * added, and an intra0 that was away (the ECMP router had it) adds its own last.
+ */
+export function normalLab(): string {
+  const ip = (ns: string, ...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+  const client = 'salab-client';
+  const app = 'salab-app';
+  return [
+    ip(client, '-br', 'addr'), ip(client, 'route'), ip(client, '-6', 'route'), ip(client, '-br', 'link'),
+    ip(app, '-br', 'addr', 'show', 'dev', 'intra0'), ip(app, 'route'),
+    ip(app, '-6', 'route').split('\n').filter((l) => !/^fe80::\/64 dev alp/.test(l)).sort().join('\n'),
+    ip(app, '-o', 'link').split('\n').map((l) => l.split(':')[1] ?? '').join(' '),
+  ].join('\n');
+}
+
 /** Lab namespaces that exist now. */
 export function labNamespaces(): string[] {
   const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
