@@ -1029,8 +1029,11 @@ ha() {
 # segment is one L2 holding the three TAPs alp-sX: B's and C's bridge br-sX reach A's br-sX by a
 # veth each (pa-sX in B and C, pb-sX and pc-sX in A). Each appliance has its configuration
 # directory under $RUN/ecmp, a copy of conf/ with its own control socket, its own `local`
-# address on each segment (A .1, B .3, C .4) and ha.ini ([sync] to the other two, one key made
-# at `ecmp up`). `ecmp down` (and `down`, and `up`) puts the normal lab back as `up` made it.
+# address on each segment (A .1, B .3, C .4) and ha.ini: [sync] to the other two (one key made
+# at `ecmp up`) as member 1, 2 or 3 of 3, and [bgp], from which `socksalp frr` (this clone's
+# dist/) writes its frr.conf. Every FRR daemon is a lab child started by pid, each instance's
+# files (frr.conf, pid files, vty and zserv sockets) in $RUN/ecmp/frr/NAME. `ecmp down` (and
+# `down`, and `up`) puts the normal lab back as `up` made it.
 NS_APP3=$PREFIX-app3
 NS_RTR=$PREFIX-rtr
 ECMP=$RUN/ecmp
@@ -1060,10 +1063,10 @@ ECMP_GROUP6=18600
 ECMP_BUCKETS=64
 ECMP_IDLE_TIMER=1
 ECMP_UNBALANCED_TIMER=0
-# ha.ini's role for the members. `member` (with member = N and members = 3) is the ECMP role,
-# each member owning a share of the server-leg ports; an appliance without it gets `master`
-# (each serves at once, syncing to the other two).
-ECMP_ROLE=master
+# BGP timers of each session (ha.ini [bgp], the router's peer groups): a dead bgpd, whose
+# routes nothing withdraws, is dropped after ECMP_HOLD_S.
+ECMP_KEEPALIVE_S=1
+ECMP_HOLD_S=3
 
 ecmp_is_up() { [ -f "$ECMP/up" ] && ns_exists "$NS_RTR"; }
 
@@ -1079,29 +1082,30 @@ ecmp_vips_filters() {
 
 # $ECMP/NAME: conf/'s appliance.ini, alp.ini and servers.ini with the member's own control
 # socket and its own address on each segment (servers answer the member that opened the leg),
-# and ha.ini syncing to the others. NAME ADDR MEMBER HOST PEER PEER
+# and ha.ini: [sync] to the others as member N of 3, [bgp] to the router for `socksalp frr`.
+# NAME ADDR MEMBER HOST AS PEER PEER
 ecmp_conf() {
-  local name=$1 addr=$2 member=$3 host=$4 dir=$ECMP/$1 f
-  shift 4
+  local name=$1 addr=$2 member=$3 host=$4 as=$5 dir=$ECMP/$1 f
+  shift 5
   mkdir -p "$dir"
   for f in appliance.ini alp.ini servers.ini; do cp "$REPO/conf/$f" "$dir/$f"; done
   sed -i "s|^control_socket = .*|control_socket = $(ecmp_socket "$name")|" "$dir/appliance.ini"
   sed -i -e "s|^local = \(198\.19\.[0-9]*\)\.1/|local = \1.$host/|" -e "s|^local = \(2001:db8:19:[0-9a-f]*\)::1/|local = \1::$host/|" "$dir/servers.ini"
   install -m 600 "$ECMP/ha.key" "$dir/ha.key"
-  {
-    printf '%s\n' '[sync]' "listen = $addr:$HA_SYNC_PORT" "peers = $1:$HA_SYNC_PORT, $2:$HA_SYNC_PORT" 'key_file = ha.key' "role = $ECMP_ROLE"
-    if [ "$ECMP_ROLE" = member ]; then printf '%s\n' "member = $member" "members = ${#ECMP_APPLIANCES[@]}"; fi
-  } >"$dir/ha.ini"
+  printf '%s\n' '[sync]' "listen = $addr:$HA_SYNC_PORT" "peers = $1:$HA_SYNC_PORT, $2:$HA_SYNC_PORT" 'key_file = ha.key' \
+    'role = member' "member = $member" "members = ${#ECMP_APPLIANCES[@]}" '' \
+    '[bgp]' "asn = $as" "router_id = $addr" "neighbors = $ECMP_RTR4, $ECMP_RTR6" "neighbor_asn = $ECMP_RTR_AS" \
+    "keepalive_s = $ECMP_KEEPALIVE_S" "hold_s = $ECMP_HOLD_S" >"$dir/ha.ini"
 }
 
-# The router's FRR. zebra keeps the VIP routes BGP gives it in its RIB but not in the kernel
-# (the route-maps deny them): FRR 8.4 puts BGP's multipath routes in an ordinary (hash-threshold)
-# next-hop group, resilience being only for `nexthop-group` configurations of sharpd and pbrd;
-# ecmp-follower.js reads the RIB and installs the VIPs through resilient groups instead.
+# The router's frr.conf, for its zebra and bgpd. zebra keeps the VIP routes BGP gives it in its
+# RIB but not in the kernel (the route-maps deny them): FRR 8.4 puts BGP's multipath routes in an
+# ordinary (hash-threshold) next-hop group, resilience being only for `nexthop-group`
+# configurations of sharpd and pbrd; ecmp-follower.js reads the RIB and installs the VIPs
+# through resilient groups instead.
 ecmp_rtr_frr() {
-  local dir=$1
   {
-    echo "hostname $NS_RTR"
+    printf '%s\n' 'frr defaults traditional' "hostname $NS_RTR" 'log stdout informational'
     # zebra's own next-hop objects off: it learns the kernel's, the follower's among them, and
     # its own ids follow the largest it has seen; installing its own, it could replace them.
     echo 'no zebra nexthop kernel enable'
@@ -1109,64 +1113,58 @@ ecmp_rtr_frr() {
     printf '%s\n' 'route-map NO-FIB deny 10' ' match ip address prefix-list VIP' 'route-map NO-FIB permit 20' \
       'route-map NO-FIB6 deny 10' ' match ipv6 address prefix-list VIP6' 'route-map NO-FIB6 permit 20' \
       'ip protocol bgp route-map NO-FIB' 'ipv6 protocol bgp route-map NO-FIB6'
-  } >"$dir/zebra.conf"
-  # Dynamic neighbours (any member on the core, any AS: `remote-as external`), so that adding an
-  # appliance needs nothing here. RFC 8212 (FRR's ebgp-requires-policy) is kept: a peer's routes
-  # are taken through VIPS-IN, the VIPs only, and nothing is sent to the appliances (no
-  # outbound policy). multipath-relax: the members' AS paths differ (one AS each), so without it
-  # only one would be used. prefer-global: the IPv6 next hop in the RIB is the member's core
-  # address, not its link-local one, which the follower could not tell from another.
-  # timers 1 3: a dead bgpd is noticed within 3 s (the appliance's own withdrawal is faster).
-  {
-    echo "hostname $NS_RTR"
-    ecmp_vips_filters
+    # Dynamic neighbours (any member on the core, any AS: `remote-as external`), so that adding
+    # an appliance needs nothing here. RFC 8212 (FRR's ebgp-requires-policy) is kept: a peer's
+    # routes are taken through VIPS-IN, the VIPs only, and nothing is sent to the appliances (no
+    # outbound policy). multipath-relax: the members' AS paths differ (one AS each), so without
+    # it only one would be used. prefer-global: the IPv6 next hop in the RIB is the member's
+    # core address, not its link-local one, which the follower could not tell from another.
+    local t="timers $ECMP_KEEPALIVE_S $ECMP_HOLD_S"
     printf '%s\n' 'route-map VIPS-IN permit 10' ' match ip address prefix-list VIP' \
       'route-map VIPS6-IN permit 10' ' match ipv6 address prefix-list VIP6' ' set ipv6 next-hop prefer-global' \
       "router bgp $ECMP_RTR_AS" " bgp router-id $ECMP_RTR4" ' no bgp default ipv4-unicast' ' bgp bestpath as-path multipath-relax' \
-      ' timers bgp 1 3' \
-      ' neighbor APPS peer-group' ' neighbor APPS remote-as external' ' neighbor APPS timers 1 3' \
-      ' neighbor APPS6 peer-group' ' neighbor APPS6 remote-as external' ' neighbor APPS6 timers 1 3' \
+      ' neighbor APPS peer-group' ' neighbor APPS remote-as external' " neighbor APPS $t" \
+      ' neighbor APPS6 peer-group' ' neighbor APPS6 remote-as external' " neighbor APPS6 $t" \
       " bgp listen range $ECMP_CORE4 peer-group APPS" " bgp listen range $ECMP_CORE6 peer-group APPS6" \
       ' address-family ipv4 unicast' '  neighbor APPS activate' '  neighbor APPS route-map VIPS-IN in' '  maximum-paths 8' ' exit-address-family' \
       ' address-family ipv6 unicast' '  neighbor APPS6 activate' '  neighbor APPS6 route-map VIPS6-IN in' '  maximum-paths 8' ' exit-address-family'
-  } >"$dir/bgpd.conf"
+  } >"$(ecmp_frr_dir rtr)/frr.conf"
 }
 
-# An appliance's FRR: staticd's routes of the VIPs into alp0 are active only while alp0 has
-# carrier, which the kernel gives a persistent TUN only while a process holds it open (the
-# appliance: killed, it closes), and bgpd announces them (redistribute static) to the router,
-# and withdraws them when zebra takes them away. zebra follows the operational state, which
-# the kernel's linkwatch sets from the carrier at most once a second: an appliance's five
-# devices losing carrier together, alp0's may wait that second. DIR AS ROUTER-ID
+# An appliance's frr.conf, for its zebra, staticd and bgpd, is `socksalp frr`'s from its ha.ini
+# [bgp]: staticd's routes of the VIPs into alp0 are active only while alp0 has carrier, which
+# the kernel gives a persistent TUN only while a process holds it open (the appliance: killed,
+# it closes), and bgpd announces them (redistribute static) to the router, and withdraws them
+# when zebra takes them away. zebra follows the operational state, which the kernel's linkwatch
+# sets from the carrier at most once a second: an appliance's five devices losing carrier
+# together, alp0's may wait that second.
 ecmp_app_frr() {
-  local dir=$1 as=$2 id=$3
-  printf '%s\n' "hostname $PREFIX-ecmp-$as" >"$dir/zebra.conf"
-  printf '%s\n' "hostname $PREFIX-ecmp-$as" "ip route $VIP/32 alp0" "ipv6 route $VIP6/128 alp0" >"$dir/staticd.conf"
-  {
-    echo "hostname $PREFIX-ecmp-$as"
-    ecmp_vips_filters
-    printf '%s\n' 'route-map VIPS-OUT permit 10' ' match ip address prefix-list VIP' 'route-map VIPS6-OUT permit 10' ' match ipv6 address prefix-list VIP6' \
-      "router bgp $as" " bgp router-id $id" ' no bgp default ipv4-unicast' ' timers bgp 1 3'
-    # timers connect 1: after the router or this bgpd restarts, the session is retried each second.
-    local n
-    for n in $ECMP_RTR4 $ECMP_RTR6; do printf '%s\n' " neighbor $n remote-as $ECMP_RTR_AS" " neighbor $n timers 1 3" " neighbor $n timers connect 1"; done
-    printf '%s\n' ' address-family ipv4 unicast' '  redistribute static' "  neighbor $ECMP_RTR4 activate" "  neighbor $ECMP_RTR4 route-map VIPS-OUT out" ' exit-address-family' \
-      ' address-family ipv6 unicast' '  redistribute static' "  neighbor $ECMP_RTR6 activate" "  neighbor $ECMP_RTR6 route-map VIPS6-OUT out" ' exit-address-family'
-  } >"$dir/bgpd.conf"
+  node "$REPO/dist/appliance/cli/index.js" frr --config "$ECMP/$1" >"$(ecmp_frr_dir "$1")/frr.conf"
 }
 
-# FRR daemon DAEMON of instance NAME in NS, in the foreground as a lab child: its configuration,
-# pid file, vty and zserv sockets in the instance's directory, no TCP vty (-P 0), its log to
-# stdout (the lab's log file). It runs as Debian's user frr, who owns the directory.
+# FRR daemon DAEMON of instance NAME in NS, in the foreground as a lab child: its pid file, vty
+# and zserv sockets in the instance's directory, no TCP vty (-P 0), its log to stdout (the lab's
+# log file), no configuration of its own (-f /dev/null): the instance's frr.conf is given to
+# all its daemons by `vtysh -b` (ecmp_frr_config), as Debian's frr service does with
+# /etc/frr/frr.conf. It runs as Debian's user frr, who owns the directory.
 ecmp_frr_start() {
   local ns=$1 name=$2 daemon=$3 dir
   dir=$(ecmp_frr_dir "$name")
-  spawn "$ns" "ecmp/$name-$daemon" /usr/lib/frr/$daemon -f "$dir/$daemon.conf" -i "$dir/$daemon.pid" \
+  spawn "$ns" "ecmp/$name-$daemon" /usr/lib/frr/$daemon -f /dev/null -i "$dir/$daemon.pid" \
     --vty_socket "$dir/vty" -z "$dir/zserv.api" -P 0 --log stdout
 }
 
-# Waits for DAEMON's vty socket in instance NAME: it is listening (and has read its
-# configuration) once vtysh gets an answer.
+# Instance NAME's frr.conf, into its running daemons. vtysh.conf (vtysh's own) says that the
+# configuration is the integrated one.
+ecmp_frr_config() {
+  local dir
+  dir=$(ecmp_frr_dir "$1")
+  echo 'service integrated-vtysh-config' >"$dir/vtysh.conf"
+  vtysh --vty_socket "$dir/vty" --config_dir "$dir" -b >>"$ECMP/$1-vtysh.log" 2>&1 ||
+    { log "vtysh -b for FRR $1 failed; see $ECMP/$1-vtysh.log"; return 1; }
+}
+
+# Waits for DAEMON's vty socket in instance NAME: it is listening once vtysh gets an answer.
 ecmp_frr_wait() {
   local name=$1 daemon=$2 dir i
   dir=$(ecmp_frr_dir "$name")
@@ -1196,8 +1194,7 @@ ecmp_build() {
   done
 
   # The client's next hop moves to the router with its device: A's intra0 goes over as lan0.
-  ip -n "$NS_APP" link set intra0 netns "$NS_RTR"
-  ip -n "$NS_RTR" link set intra0 name "$ECMP_LAN"
+  ip -n "$NS_APP" link set intra0 netns "$NS_RTR" name "$ECMP_LAN"
   ip -n "$NS_RTR" addr add 198.18.0.1/24 dev "$ECMP_LAN"
   ip -n "$NS_RTR" addr add $APP6/64 dev "$ECMP_LAN"
   ip -n "$NS_RTR" link set "$ECMP_LAN" up
@@ -1250,17 +1247,18 @@ ecmp_build() {
     set -- $e
     others=()
     for o in "${ECMP_APPLIANCES[@]}"; do o=${o#* * }; o=${o%% *}; [ "$o" = "$3" ] || others+=("$o"); done
-    ecmp_conf "$1" "$3" "$6" "$7" "${others[@]}"
+    ecmp_conf "$1" "$3" "$6" "$7" "$5" "${others[@]}"
   done
 
   # FRR: the router's zebra and bgpd, each appliance's zebra, staticd and bgpd; zebra first
-  # (the others connect to its zserv socket). The instances' directories belong to frr.
+  # (the others connect to its zserv socket), then each instance's frr.conf once all its
+  # daemons answer. The instances' directories belong to frr.
   mkdir -p "$(ecmp_frr_dir rtr)/vty"
-  ecmp_rtr_frr "$(ecmp_frr_dir rtr)"
+  ecmp_rtr_frr
   for e in "${ECMP_APPLIANCES[@]}"; do
     set -- $e
     mkdir -p "$(ecmp_frr_dir "$1")/vty"
-    ecmp_app_frr "$(ecmp_frr_dir "$1")" "$5" "$3"
+    ecmp_app_frr "$1"
   done
   chown -R frr:frr "$ECMP/frr"
   ecmp_frr_start "$NS_RTR" rtr zebra
@@ -1274,7 +1272,13 @@ ecmp_build() {
     ecmp_frr_start "$2" "$1" bgpd
   done
   ecmp_frr_wait rtr bgpd
-  for e in "${ECMP_APPLIANCES[@]}"; do set -- $e; ecmp_frr_wait "$1" staticd; ecmp_frr_wait "$1" bgpd; done
+  ecmp_frr_config rtr
+  for e in "${ECMP_APPLIANCES[@]}"; do
+    set -- $e
+    ecmp_frr_wait "$1" staticd
+    ecmp_frr_wait "$1" bgpd
+    ecmp_frr_config "$1"
+  done
 
   # The follower: the router's VIP routes through resilient groups, from zebra's RIB.
   local members=()
@@ -1342,8 +1346,7 @@ ecmp_down() {
   if ns_exists "$NS_RTR" && ip -n "$NS_RTR" link show "$ECMP_LAN" >/dev/null 2>&1 && ns_exists "$NS_APP"; then
     # A's intra0 is the core's veth now; the original (the client's peer) takes its place again.
     ip -n "$NS_APP" link del intra0 2>/dev/null || true
-    ip -n "$NS_RTR" link set "$ECMP_LAN" netns "$NS_APP"
-    ip -n "$NS_APP" link set "$ECMP_LAN" name intra0
+    ip -n "$NS_RTR" link set "$ECMP_LAN" netns "$NS_APP" name intra0
     ip -n "$NS_APP" addr add 198.18.0.1/24 dev intra0
     ip -n "$NS_APP" addr add $APP6/64 dev intra0
     ip -n "$NS_APP" link set intra0 up
@@ -1393,6 +1396,7 @@ ecmp_env() {
   echo "LAB_ECMP_RTR_ADDRESS6=$ECMP_RTR6"
   echo "LAB_ECMP_RTR_AS=$ECMP_RTR_AS"
   echo "LAB_ECMP_RTR_VTY=$(ecmp_frr_dir rtr)/vty"
+  echo "LAB_ECMP_RTR_FRR_CONF=$(ecmp_frr_dir rtr)/frr.conf"
   echo "LAB_ECMP_GROUP=$ECMP_GROUP"
   echo "LAB_ECMP_GROUP6=$ECMP_GROUP6"
   echo "LAB_ECMP_BUCKETS=$ECMP_BUCKETS"
@@ -1400,7 +1404,8 @@ ecmp_env() {
   echo "LAB_ECMP_UNBALANCED_TIMER=$ECMP_UNBALANCED_TIMER"
   echo "LAB_ECMP_FOLLOWER_LOG=$ECMP/follower.log"
   echo "LAB_ECMP_KEY_FILE=$ECMP/ha.key"
-  echo "LAB_ECMP_ROLE=$ECMP_ROLE"
+  echo "LAB_ECMP_KEEPALIVE_S=$ECMP_KEEPALIVE_S"
+  echo "LAB_ECMP_HOLD_S=$ECMP_HOLD_S"
   echo "LAB_ECMP_MEMBERS=$(for e in "${ECMP_APPLIANCES[@]}"; do printf '%s,' "${e%% *}"; done | sed 's/,$//')"
   for e in "${ECMP_APPLIANCES[@]}"; do
     set -- $e
@@ -1417,6 +1422,7 @@ ecmp_env() {
     echo "LAB_ECMP_${up}_SOCKET=$(ecmp_socket "$1")"
     echo "LAB_ECMP_${up}_SYNC=$3:$HA_SYNC_PORT"
     echo "LAB_ECMP_${up}_VTY=$(ecmp_frr_dir "$1")/vty"
+    echo "LAB_ECMP_${up}_FRR_CONF=$(ecmp_frr_dir "$1")/frr.conf"
   done
 }
 
