@@ -1070,6 +1070,14 @@ ECMP_HOLD_S=3
 
 ecmp_is_up() { [ -f "$ECMP/up" ] && ns_exists "$NS_RTR"; }
 
+# Whether every FRR daemon and the follower still run: an ECMP sort with one gone is built again.
+ecmp_alive() {
+  local f
+  for f in "$ECMP"/*.pid; do
+    [ -e "$f" ] && alive "$(cat "$f")" || { log "ecmp: $(basename "$f" .pid) is not running"; return 1; }
+  done
+}
+
 ecmp_socket() { echo "$ECMP/$1-control/control.sock"; }
 
 # One FRR instance's directory (the router's, rtr, or an appliance's, a|b|c): its daemons'
@@ -1307,7 +1315,7 @@ ecmp_up() {
     return 1
   fi
   if ha_is_up; then log "the HA sort is up: lab.sh ha down first"; return 1; fi
-  if ecmp_is_up; then log "ecmp already up"; return 0; fi
+  if ecmp_is_up && ecmp_alive; then log "ecmp already up"; return 0; fi
   ecmp_down
   trap 'log "ecmp setup failed at line $LINENO: $BASH_COMMAND"; [ -n "${SOCKSALP_LAB_KEEP_FAILED:-}" ] || ecmp_down' ERR
   ecmp_build
