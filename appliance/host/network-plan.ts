@@ -38,9 +38,12 @@ export function networkPlan(c: Config): Step[] {
   const mq = c.appliance.workers > 1 ? ['multi_queue'] : [];
   steps.push({ argv: ['ip', 'tuntap', 'add', 'mode', 'tun', 'name', tun, ...mq], unless: ['ip', 'link', 'show', tun] });
   steps.push({ argv: ['ip', 'link', 'set', tun, 'up'] });
+  // An ECMP member's VIP routes are FRR's (host/frr.ts: staticd's, which go with the TUN's
+  // carrier); a kernel route of them would outrank staticd's in zebra and never be withdrawn.
+  const member = c.ha?.role === 'member';
   for (const vip of vips) {
     const v6 = isV6(vip);
-    steps.push({ argv: v6 ? ['ip', '-6', 'route', 'replace', `${formatAddress(vip)}/128`, 'dev', tun] : ['ip', 'route', 'replace', `${formatIpv4(vip)}/32`, 'dev', tun] });
+    if (!member) steps.push({ argv: v6 ? ['ip', '-6', 'route', 'replace', `${formatAddress(vip)}/128`, 'dev', tun] : ['ip', 'route', 'replace', `${formatIpv4(vip)}/32`, 'dev', tun] });
     if (nic === undefined) continue;
     if (!v6 && address !== undefined && inPrefix(vip, address)) {
       steps.push({ argv: ['ip', 'neigh', 'replace', 'proxy', formatIpv4(vip), 'dev', nic], nic: intranetNic });

@@ -46,6 +46,13 @@ describe('host: the network plan from the INI files', function () {
     ]);
   });
 
+  it('an ECMP member: no kernel routes of the VIPs (FRR\'s staticd has them, and withdraws them with the TUN\'s carrier)', function () {
+    const member = { ...base, ha: { role: 'member' } } as unknown as Config;
+    const lines = networkPlan(member).map((s) => s.argv.join(' '));
+    expect(lines.filter((l) => l.includes('198.18.0.100') || l.includes('198.18.9.9'))).to.deep.equal(['ip neigh replace proxy 198.18.0.100 dev ens3']);
+    expect(lines).to.include('ip link set alp0 up');
+  });
+
   it('dual stack: IPv6 forwarding, the host\'s IPv6 address, /128 routes for IPv6 VIPs, proxy NDP for one on the intranet\'s subnet', function () {
     const v6 = {
       ...base,
