@@ -81,7 +81,7 @@ export async function ctl(argv: string[]): Promise<number> {
       const workers = st.workers as Row[] | undefined;
       const shares = workers ? `; ${workers.length} workers: ${workers.map((w) => w.connections).join(' + ')} connections, ${workers.reduce((t, w) => t + (w.misrouted as number), 0)} misrouted` : '';
       const sync = st.sync as { role: string; held: number; health: { ok: boolean; why: string } } | null;
-      const ha = sync ? `; HA ${sync.role}${sync.health.ok ? '' : ` (${sync.health.why})`}, ${sync.held} of the peer's held` : '';
+      const ha = sync ? `; HA ${sync.role}${sync.health.ok ? '' : ` (${sync.health.why})`}, ${sync.held} of the ${sync.role === 'member' ? 'peers\'' : 'peer\'s'} held` : '';
       out(`socksalp ${st.version}: ${st.connections} connections (${st.halfOpen} half-open), up ${formatDuration(st.uptime as number)}${shares}${ha}`);
       out(formatTable(
         ['Server', 'Address', 'TAP', 'Cap', 'ALPs', 'State', 'Check', 'ActiveConn', 'InPkts', 'OutPkts', 'InBytes', 'OutBytes', 'Queue', 'Discards', 'Conn/s', 'ReplyP50', 'ReplyP99', 'Failures'],

@@ -46,6 +46,10 @@ export function serversHash(servers: readonly ServerRecord[]): number {
  * go into the table (promotion.ts), the loop starts, and the segments' addresses are announced
  * from here. notify_backup or notify_fault (`ctl role backup`) makes a master backup again: it
  * stops serving and forgets its connections, which the new master holds.
+ *
+ * An ECMP member (role = member) has no role to change: it serves from the start, syncs to
+ * every other member, takes a peer's connection over on a leg's first segment (adoption.ts)
+ * and answers for a silent peer's segment addresses (members.ts).
  */
 export class SyncPair {
   readonly sender: SyncSender;

@@ -35,6 +35,14 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
   const clients: HaClient[] = [];
   /** The member the first test killed. */
   let victim: MemberName = 'c';
+  /**
+   * A client whose download (40 MB at 1 MB/s) outlasts both tests: its connections on the
+   * member killed are taken over by the others, and must go on when it returns (its servers'
+   * replies reach it again, and it takes them over from what the others sync back).
+   */
+  let long: HaClient;
+  /** Who had opened each connection before the kill. */
+  let openedBefore = new Map<number, [MemberName, MemberRow]>();
 
   before(async function () {
     useLab();
@@ -46,7 +54,7 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
   });
 
   after(async function () {
-    for (const c of clients) c.kill();
+    for (const c of [...clients, long]) c?.kill();
     const problems: string[] = [];
     for (const app of apps.values()) {
       try { await app.stop(); } catch (e) { problems.push((e as Error).message); }
@@ -82,7 +90,8 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
 
   it('spreads the connections over the three; the one carrying most downloads killed, every flow goes on through the others', async function () {
     for (let i = 0; i < CLIENTS; i++) clients.push(new HaClient(facts, `/${FILE}`, RATE_MB, INTERACTIVE));
-    await Promise.all(clients.map((c) => c.opened));
+    long = new HaClient(facts, `/${FILE}`, 1, INTERACTIVE);
+    await Promise.all([...clients, long].map((c) => c.opened));
     await Promise.all(clients.map((c) => c.progress(FAIL_AT)));
     const before = await where();
     expect(before.opened.size, 'connections opened').to.be.at.least(CLIENTS * (INTERACTIVE + 1));
@@ -92,6 +101,7 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
     const downloads = per.map((rows) => rows.filter(([, r]) => r.bytesOut > MB).length);
     victim = MEMBERS[downloads.indexOf(Math.max(...downloads))];
     console.log(`      downloads per member: ${MEMBERS.map((m, i) => `${m} ${downloads[i]}`).join(', ')}; killing ${victim}`);
+    openedBefore = before.opened;
     apps.get(victim)!.signal('SIGKILL');
     const survivors = MEMBERS.filter((m) => m !== victim);
     const gone = await groupIs(facts, survivors);
@@ -154,5 +164,15 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
     expect(r2.interactive).to.have.lengthOf(2 * INTERACTIVE);
     expect([r2.download.bytes, r2.download.sha256]).to.deep.equal([SIZE, sha]);
     for (const c of r2.interactive) expect(c, `new connection ${c.port}`).to.deep.include({ failures: 0, pending: false });
+
+    // The long client's connections lived through the kill and the return.
+    const home = await where();
+    const r3 = await long.result;
+    check(r3);
+    const ports = [r3.download.port, ...r3.interactive.map((c) => c.port)];
+    const victims = ports.filter((p) => openedBefore.get(p)?.[0] === victim);
+    const retaken = victims.filter((p) => (home.adopted.get(p) ?? []).some(([m]) => m === victim));
+    console.log(`      the long client: ${victims.length} of its ${ports.length} connections on ${victim} before the kill, ${retaken.length} of them taken back by it on its return; download silent at most ${r3.download.longestGapMs} ms`);
+    expect(retaken.length, `${victim}'s old connections taken back by it`).to.equal(victims.length);
   });
 });
