@@ -21,6 +21,13 @@ import { serverLocal } from './openers';
 export interface HeldLookup {
   fromClient(ip: number, port: number): Connection | undefined;
   fromServer(server: number, port: number): Connection | undefined;
+  /**
+   * While a member has just started and may not hold its peers' connections yet (their resync
+   * is under way): a segment for no connection is dropped, not reset (RFC 9293 3.10.7.1 would
+   * reset a connection that lives on, the peers' or its own from before its restart); its
+   * sender retransmits, and by then it is held.
+   */
+  readonly quiet: boolean;
 }
 
 export interface Sink {

@@ -216,7 +216,7 @@ export class Dispatcher {
         return;
       }
       if ((flags & (SYN | ACK | RST)) === SYN) this.client.accept(ip, tcp, o); // step 705
-      else if ((flags & RST) === 0) this.client.resetUnknown(ip, tcp); // RFC 9293 3.10.7.1
+      else if ((flags & RST) === 0 && !this.cx.held?.quiet) this.client.resetUnknown(ip, tcp); // RFC 9293 3.10.7.1
       this.cx.sink.pool.give(slot);
       return;
     }
@@ -257,7 +257,7 @@ export class Dispatcher {
       }
       if (this.shard.count > 1 && steeredQueue(tcp.dstPort, this.shard.count) !== this.shard.index) this.cx.stats.misrouted++;
       else this.cx.stats.unknownServerSegments++;
-      if ((tcp.flags & RST) === 0 && tcp.srcPort === srv.port) this.leg.resetUnknown(server, ip, tcp);
+      if ((tcp.flags & RST) === 0 && tcp.srcPort === srv.port && !this.cx.held?.quiet) this.leg.resetUnknown(server, ip, tcp);
       this.cx.sink.pool.give(slot);
       return;
     }

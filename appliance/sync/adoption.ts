@@ -18,7 +18,19 @@ export class LazyAdoption implements HeldLookup {
   readonly stats = { fromClient: 0, fromServer: 0 };
   readonly skipped: PromotionSkips = { vip: 0, taken: 0, closing: 0, full: 0, opener: 0 };
 
+  /** performance.now() until which segments of no connection are not reset (HeldLookup.quiet). */
+  private quietUntil = 0;
+
   constructor(private readonly target: PromotionTarget, private readonly standby: SyncStandby) {}
+
+  get quiet(): boolean {
+    return this.quietUntil > 0 && performance.now() < this.quietUntil;
+  }
+
+  /** From now on for `ms`: a member's start (sync/pair.ts). */
+  quietFor(ms: number): void {
+    this.quietUntil = performance.now() + ms;
+  }
 
   fromClient(ip: number, port: number): Connection | undefined {
     const h = this.standby.byClient(ip, port);

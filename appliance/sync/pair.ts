@@ -17,6 +17,13 @@ const NO_MAC = new Uint8Array(6);
 /** How long a master stopped by SIGTERM waits for keepalived to make it backup (its peer master) before it stops anyway. */
 const HANDOVER_MS = 5000;
 
+/**
+ * How long a member just started resets no segment of a connection it does not hold: the
+ * peers see it within a heartbeat (1 s) and resync 400 connections an interval (20,000 a
+ * second), so 5 s covers their heartbeat, the silence they took it for, and 60,000 connections.
+ */
+const START_QUIET_MS = 5000;
+
 /** Connections a resync sends per sender interval: about 40 datagrams of the ring's 64. */
 const RESYNC_SHARE = 400;
 /** A standby forgets a connection its sender has not sent again for this many refresh periods (ha.ini refresh_s). */
@@ -120,13 +127,16 @@ export class SyncPair {
   }
 
   /**
-   * An ECMP member serves from the start, beside its peers: its own segment addresses are
+   * An ECMP member serves from the start, beside its peers, quiet a while (START_QUIET_MS):
+   * its own segment addresses are
    * announced now and once more after RFC 5227's ANNOUNCE_INTERVAL (2 s), so that a survivor
    * that answered for them while this one was gone (members.ts) is overruled even if it
    * answered once more before it heard this one.
    */
   private startMember(): void {
     const m = this.ha.member!;
+    // Until the peers heard this one and resynced to it, nothing of theirs is known here.
+    this.adoption!.quietFor(START_QUIET_MS);
     this.appliance.start();
     const announce = () => this.appliance.forwarder.neighbours.announce();
     announce();
