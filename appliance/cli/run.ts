@@ -8,6 +8,7 @@ import { parseVerb } from './usage';
 import { WorkerPool } from '../workers/pool';
 import { SyncPair } from '../sync/pair';
 import { formatSyncEndpoint } from '../config/ha-ini';
+import { Watchdog } from '../health/watchdog';
 
 export const RUN_USAGE = `Usage: socksalp run [--config DIR]
 
@@ -98,6 +99,9 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
 
+  const watchdog = new Watchdog(config.appliance.watchdog);
+  watchdog.start();
+
   return new Promise<number>((resolve) => {
     let stopping = false;
     let failed = false;
@@ -109,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
       void (sync && !failed ? sync.handover() : Promise.resolve()).then(() => stopNow());
     };
     const stopNow = () => {
+      watchdog.stop();
       metrics?.close();
       monitor?.close();
       control.close();

@@ -52,6 +52,7 @@ export function readApplianceIni(file: IniFile, problems: Problem[], dir = '.'):
     controlSocket: a.raw('control_socket', false) ?? '/run/socksalp/control.sock',
     rpFilter: 'strict',
     workers: 1,
+    watchdog: a.int('watchdog_s', 0, 3600, 10)!,
   };
   const w = a.raw('workers', false);
   if (w === 'auto') appliance.workers = Math.min(MAX_WORKERS, availableParallelism());

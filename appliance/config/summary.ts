@@ -44,7 +44,7 @@ export function summarizeConfig(c: Config): string {
   ]);
   return [
     `configuration ${printable(c.dir, Infinity)}: valid`,
-    `  appliance  socks_port ${a.socksPort}, idle_timeout ${a.idleTimeout}s, half_open_timeout ${a.halfOpenTimeout}s (max ${a.maxHalfOpen}), connect_timeout ${a.connectTimeout}s, max_connections ${a.maxConnections}, workers ${a.workers}`,
+    `  appliance  socks_port ${a.socksPort}, idle_timeout ${a.idleTimeout}s, half_open_timeout ${a.halfOpenTimeout}s (max ${a.maxHalfOpen}), connect_timeout ${a.connectTimeout}s, max_connections ${a.maxConnections}, workers ${a.workers}, watchdog_s ${a.watchdog || 'off'}`,
     `  control    ${printable(a.controlSocket, Infinity)}`,
     `  intranet   tun ${c.intranet.tun} (mtu ${c.intranet.mtu}), vip ${c.intranet.vips.map(formatAddress).join(', ')}`,
     `  selection  ${rules}`,

@@ -32,6 +32,8 @@ export interface ApplianceSettings {
    * (IFF_MULTI_QUEUE) and its share of the connections. `auto` in the file: one per CPU.
    */
   workers: number;
+  /** Seconds the event loop may stand still before the process is ended (health/watchdog.ts); 0: never. */
+  watchdog: number;
 }
 
 export interface IntranetSettings {

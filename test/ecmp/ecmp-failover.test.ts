@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplianceProcess } from '../lab/appliance-process';
@@ -62,6 +63,21 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
     ecmpLab('down');
     rmSync(join(facts.LAB_RUN, 'www', FILE), { force: true });
     if (problems.length) throw new Error(problems.join('\n'));
+  });
+
+  // A failure's evidence: each live member's sync and member state, the segments' bridges and the servers' neighbours.
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed') return;
+    for (const [m, app] of apps) {
+      if (app.exited !== null) continue;
+      try {
+        const sync = ((await app.ask({ cmd: 'status' })).status as { sync?: unknown }).sync;
+        console.log(`      ${m}: sync ${JSON.stringify(sync)}`);
+      } catch (e) { console.log(`      ${m}: no status (${(e as Error).message})`); }
+    }
+    const run = (ns: string, ...args: string[]) => spawnSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8' }).stdout;
+    console.log(run(facts.LAB_NS_APP, 'bridge', 'fdb', 'show', 'dynamic'));
+    for (const s of ['salab-sa', 'salab-sb', 'salab-sc', 'salab-sd']) console.log(`${s}:\n${run(s, 'ip', 'neigh', 'show')}`);
   });
 
   /** Every member's table: which serves each client port (not taken over: opened there), and which took it over. */

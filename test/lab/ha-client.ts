@@ -153,14 +153,17 @@ function download(path: string, progress: (bytes: number) => void): { result: Pr
 }
 
 async function main(): Promise<number> {
+  const conns: Interactive[] = [];
+  let dl: ReturnType<typeof download> | undefined;
+  // What was stuck, for the suite's failure report: the download's port and bytes, the echoes awaited.
   const timeout = setTimeout(() => {
-    out('error timeout');
+    const stuck = conns.filter((c) => c.waiting !== undefined).map((c) => `${c.port} (since ${Date.now() - c.sentAt} ms)`);
+    out(`error timeout: download port ${dl?.state.port} at ${dl?.state.bytes} bytes${dl?.state.done ? ', done' : ''}; echoes awaited on ${stuck.join(', ') || 'none'}`);
     process.exit(1);
   }, Number(values['timeout-s']) * 1000);
-  const conns: Interactive[] = [];
   for (let i = 0; i < N; i += 10) conns.push(...(await Promise.all(Array.from({ length: Math.min(10, N - i) }, (_, k) => openInteractive(i + k)))));
   let reported = 0;
-  const dl = download(values.path!, (b) => { reported = b; });
+  dl = download(values.path!, (b) => { reported = b; });
   const progress = setInterval(() => out(`progress ${reported}`), 500);
   // Each connection sends a line every ECHO_MS and expects it back (one outstanding at a time).
   let round = 0;

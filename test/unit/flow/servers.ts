@@ -24,7 +24,7 @@ export function server(name: string, n: number, extra: Partial<ServerRecord> = {
 export function flowConfig(servers: ServerRecord[], over: Partial<Config> = {}, appliance: Partial<ApplianceSettings> = {}): Config {
   return {
     dir: '/test', loadedAt: new Date(0),
-    appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict', workers: 1, ...appliance },
+    appliance: { socksPort: 1080, idleTimeout: 30, halfOpenTimeout: 10, maxHalfOpen: 100, connectTimeout: 5, maxConnections: 1000, controlSocket: '/x', rpFilter: 'strict', workers: 1, watchdog: 0, ...appliance },
     intranet: { tun: 'alp0', vips: [VIP], mtu: 1500 },
     capacityForPriority: [{ priority: 0, capacity: 0 }],
     routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },

@@ -15,7 +15,7 @@ function server(name: string, n: number, nic?: string, tap = `alp-${name}`): Ser
 describe('host: the network plan from the INI files', function () {
   const base: Config = {
     dir: '/etc/socksalp', loadedAt: new Date(0),
-    appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 10, connectTimeout: 5, maxConnections: 10, controlSocket: '/run/s', rpFilter: 'strict', workers: 1 },
+    appliance: { socksPort: 1080, idleTimeout: 300, halfOpenTimeout: 10, maxHalfOpen: 10, connectTimeout: 5, maxConnections: 10, controlSocket: '/run/s', rpFilter: 'strict', workers: 1, watchdog: 0 },
     intranet: { tun: 'alp0', vips: [parseIpv4('198.18.0.100')!, parseIpv4('198.18.9.9')!], mtu: 1500, nic: 'ens3', address: parsePrefix('198.18.0.1/24') },
     capacityForPriority: [], routes: [], diversion: { maxFlows: 1024, udpTimeout: 30, tcpTimeout: 300, unrepliedTimeout: 10, dnsTtl: 30 },
     alps: { records: [], fallback: { name: 'default', ports: [], priority: 0, discardEligible: true } },
