@@ -8,6 +8,13 @@ import type { SyncStandby } from './standby';
 /** A peer not heard for this long is taken for gone: three heartbeats (sender.ts sends one a second at least). */
 export const SILENT_MS = 3000;
 const CHECK_MS = 500;
+/**
+ * How often a member announces again what it answers for, its own addresses and a silent
+ * peer's (keepalived's garp_master_refresh): a bridge that learnt one of those MACs on another
+ * member's port, in the race of a return with a takeover (the survivor answered an ARP request
+ * once more before it heard the one back), learns it again within this.
+ */
+export const REFRESH_MS = 5000;
 
 /**
  * An ECMP group's server side (issue 16): each member talks to the servers from its own
@@ -23,8 +30,10 @@ const CHECK_MS = 500;
  */
 export class Members {
   /** Addresses answered for, by their text: the segment's index. */
-  private readonly answering = new Map<string, { address: number; segment: number }>();
+  private readonly answering = new Map<string, { address: number; segment: number; macs: Uint8Array }>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the addresses were last announced (Date.now); 0 before the start. */
+  private announcedMs = 0;
   readonly stats = { takeovers: 0, releases: 0 };
 
   constructor(
@@ -35,7 +44,9 @@ export class Members {
     private readonly log: (m: string) => void,
   ) {}
 
-  start(): void {
+  /** From a start whose own addresses were just announced (pair.ts). */
+  start(now = Date.now()): void {
+    this.announcedMs = now;
     this.timer ??= setInterval(() => this.check(Date.now()), CHECK_MS).unref();
   }
 
@@ -72,13 +83,17 @@ export class Members {
       if (this.answering.has(key)) continue;
       const segment = answerFor(this.segments, address, true);
       if (segment < 0) continue;
-      this.answering.set(key, { address, segment });
       const g = this.segments[segment];
       const macs = isV6(address) ? g.also6Macs[g.also6.indexOf(address)] : g.alsoMacs[g.also.indexOf(address)];
+      this.answering.set(key, { address, segment, macs });
       this.neighbours.announceFor(segment, address, macs);
       this.stats.takeovers++;
       this.log(`members: answering for ${formatAddress(address)} on ${g.tap}: its member is silent`);
     }
+    if (this.announcedMs === 0 || now - this.announcedMs < REFRESH_MS) return;
+    this.announcedMs = now;
+    this.neighbours.announce();
+    for (const a of this.answering.values()) this.neighbours.announceFor(a.segment, a.address, a.macs);
   }
 
   status(now = Date.now()) {

@@ -35,6 +35,8 @@ export interface SyncedConnection {
   readonly closeAt: number;
   readonly destination: string;
   readonly diverted: string;
+  /** Whose address the server leg is from: 0 for this appliance's own (flow/openers.ts). */
+  readonly opener: number;
 }
 
 /** What the appliance knows beside the connection; `send` gets bytes valid during the call only (transport.ts copies them). */
@@ -115,7 +117,7 @@ export class SyncSender {
     kind: SyncKind.Spliced, client: newEndpoint(), vip: newEndpoint(), allocPort: 0, server: 0, serverMac: new Uint8Array(6), state: 0, version: 0,
     dialect: 0, leg: 0, priority: 0, discardEligible: false, finFromClient: false, finFromServer: false, clientScale: 0, serverScale: 0,
     windowShiftToClient: 0, windowShiftToServer: 0, clientIsn: 0, delta: 0, upShift: 0, upNext: 0, downNext: 0, winToClient: 0, winToServer: 0,
-    createdMs: 0, local: new Uint8Array(16), local6: false, alp: '', destination: '', diverted: '',
+    createdMs: 0, local: new Uint8Array(16), local6: false, peerLocal: false, alp: '', destination: '', diverted: '',
   };
   private readonly localEndpoint: SyncEndpoint = { address: this.splicedEntry.local, port: 0, v6: false };
   private readonly changedEntry: ChangedRepr = {
@@ -183,6 +185,7 @@ export class SyncSender {
     r.createdMs = Math.round(this.cx.wallMs(c.created));
     endpoint(this.localEndpoint, this.cx.local(c), 0);
     r.local6 = this.localEndpoint.v6;
+    r.peerLocal = c.opener !== 0;
     r.alp = c.alp >= 0 ? this.cx.alpName(c.alp) : '';
     r.destination = c.destination;
     r.diverted = c.diverted;

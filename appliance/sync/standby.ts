@@ -152,7 +152,7 @@ export class SyncStandby {
       const h: HeldConnection = { ...e, closeAtMs: 0, sender, heardMs: Date.now() };
       this.held.set(k, h);
       this.byServer.set(h.server * 65536 + h.allocPort, h);
-      this.noteLocal(sender, h);
+      if (!h.peerLocal) this.noteLocal(sender, h);
       return;
     }
     const c = this.held.get(k);

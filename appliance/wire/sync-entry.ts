@@ -21,6 +21,7 @@ export const SYNC_DISCARD_ELIGIBLE = 4;
 export const SYNC_FIN_FROM_CLIENT = 8;
 export const SYNC_FIN_FROM_SERVER = 16;
 export const SYNC_LOCAL6 = 32;
+export const SYNC_PEER_LOCAL = 64;
 
 // Every entry starts with its key: kind, flags, client port, client address.
 export const E_KIND = 0;
@@ -158,6 +159,12 @@ export interface SplicedRepr {
   /** 16 bytes, IPv4 as IPv4-mapped: the address the server knows the connection by (its opener's `local`). */
   local: Uint8Array;
   local6: boolean;
+  /**
+   * `local` is another ECMP member's address, not the sender's own: the sender took the
+   * connection over from its opener (sync/adoption.ts). Such an address is not the sender's to
+   * be answered for when it falls silent (sync/members.ts): its opener may well be alive.
+   */
+  peerLocal: boolean;
   /** The ALP by name: ALP ids are the process's own (stages/alp-registry.ts). */
   alp: string;
   destination: string;
@@ -181,7 +188,7 @@ export function textLength(s: string, max: number): number {
 export function emitSyncEntry(r: SyncEntryRepr, buf: Buffer, off: number): number {
   const fin = (r.kind !== SyncKind.Ended && r.finFromClient ? SYNC_FIN_FROM_CLIENT : 0) | (r.kind !== SyncKind.Ended && r.finFromServer ? SYNC_FIN_FROM_SERVER : 0);
   buf[off] = r.kind;
-  buf[off + E_FLAGS] = (r.client.v6 ? SYNC_CLIENT6 : 0) | fin | (r.kind === SyncKind.Spliced ? (r.vip.v6 ? SYNC_VIP6 : 0) | (r.discardEligible ? SYNC_DISCARD_ELIGIBLE : 0) | (r.local6 ? SYNC_LOCAL6 : 0) : 0);
+  buf[off + E_FLAGS] = (r.client.v6 ? SYNC_CLIENT6 : 0) | fin | (r.kind === SyncKind.Spliced ? (r.vip.v6 ? SYNC_VIP6 : 0) | (r.discardEligible ? SYNC_DISCARD_ELIGIBLE : 0) | (r.local6 ? SYNC_LOCAL6 : 0) | (r.peerLocal ? SYNC_PEER_LOCAL : 0) : 0);
   buf.writeUInt16BE(r.client.port, off + E_CLIENT_PORT);
   buf.set(r.client.address, off + E_CLIENT);
   if (r.kind === SyncKind.Ended) return ENDED_LENGTH;
@@ -254,7 +261,7 @@ export function parseSyncEntry(v: SyncEntryView): SyncEntryRepr | undefined {
     windowShiftToClient: v.i8(S_SHIFT_TO_CLIENT), windowShiftToServer: v.i8(S_SHIFT_TO_SERVER),
     clientIsn: v.u32(S_CLIENT_ISN), delta: v.i32(S_DELTA), upShift: v.i32(S_UP_SHIFT), upNext: v.i32(S_UP_NEXT), downNext: v.i32(S_DOWN_NEXT),
     winToClient: v.i32(S_WIN_TO_CLIENT), winToServer: v.i32(S_WIN_TO_SERVER), createdMs: v.u64(S_CREATED),
-    local: Uint8Array.from(v.bytes(S_LOCAL, 16)), local6: (f & SYNC_LOCAL6) !== 0,
+    local: Uint8Array.from(v.bytes(S_LOCAL, 16)), local6: (f & SYNC_LOCAL6) !== 0, peerLocal: (f & SYNC_PEER_LOCAL) !== 0,
     alp: readText(v, S_TEXTS, 1), destination: readText(v, destAt, 2), diverted: readText(v, divAt, 2),
   };
 }

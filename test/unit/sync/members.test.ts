@@ -5,7 +5,7 @@ import type { Drops } from '../../../appliance/forward/drops';
 import { ServerHealth } from '../../../appliance/forward/health';
 import { Neighbours } from '../../../appliance/forward/neighbours';
 import type { Segment } from '../../../appliance/forward/segments';
-import { Members, SILENT_MS } from '../../../appliance/sync/members';
+import { Members, REFRESH_MS, SILENT_MS } from '../../../appliance/sync/members';
 import type { SyncStandby } from '../../../appliance/sync/standby';
 import type { SyncEndpoint } from '../../../appliance/wire/sync-entry';
 import { ARP_LENGTH, ARP_REPLY, ARP_REQUEST, ArpView, emitArp } from '../../../appliance/wire/arp';
@@ -63,6 +63,28 @@ describe('sync/members: a silent ECMP peer\'s segment addresses', function () {
     g.m.check(later);
     expect(g.segments.map((s) => s.also)).to.deep.equal([[], []]);
     expect(g.m.status(later)).to.deep.include({ answeringFor: [], releases: 2 });
+  });
+
+  it('are announced again, with the member\'s own, every REFRESH_MS once started', function () {
+    const g = group(20);
+    g.m.start(g.now);
+    g.m.stop();
+    const silent = g.now + SILENT_MS; // 10 falls silent
+    g.peers.get(30)!.lastMs = silent;
+    g.m.check(silent);
+    expect(g.frames).to.have.lengthOf(2); // the takeover's announcements
+    g.frames.length = 0;
+    g.peers.get(30)!.lastMs = g.now + REFRESH_MS;
+    g.m.check(g.now + REFRESH_MS);
+    // Sender and target of each: its own .3 on both segments, then 10's .1 on both, each from its MAC.
+    const announced = g.frames.map((f) => [f.segment, f.frame.slice(12, 24), f.frame.slice(56, 64)]);
+    expect(announced).to.deep.equal([
+      [0, '025341130103', 'c6130103'], [1, '025341130203', 'c6130203'],
+      [0, '025341130101', 'c6130101'], [1, '025341130201', 'c6130201'],
+    ]);
+    g.frames.length = 0;
+    g.m.check(g.now + REFRESH_MS + 1000);
+    expect(g.frames).to.deep.equal([]);
   });
 
   it('are left to a lower live member', function () {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SyncStandby } from '../../../appliance/sync/standby';
 import { signSync, SYNC_MAC } from '../../../appliance/wire/sync';
-import { CLIENT6, connection, KEY, sender, SERVER_HASH, VIP6 } from './fixtures';
+import { CLIENT6, connection, KEY, LOCAL, sender, SERVER_HASH, VIP6 } from './fixtures';
 
 /** Issue 16's sync end to end without sockets: a sender's datagrams fed to a standby. */
 
@@ -31,6 +31,19 @@ describe('sync: sender to standby', function () {
     });
     expect(all[1].client.address).to.deep.equal(Uint8Array.from(Buffer.from('20010db8001800000000000000000002', 'hex')));
     expect(b.stats).to.deep.equal({ datagrams: 2, spliced: 3, ended: 1, changed: 1, unknown: 0, expired: 0 });
+  });
+
+  it('notes as the sender\'s own server-leg addresses only those of connections it opened, not those it took over', function () {
+    // Opener 3 stands for another member's 198.19.1.4 (flow/openers.ts).
+    const { s, sent } = sender({}, [], undefined, (c) => (c.opener === 0 ? LOCAL : 0xc6130104));
+    s.spliced(connection(40001));
+    s.spliced(connection(40002, { opener: 3 }));
+    s.flush();
+    const b = standby();
+    for (const d of sent) expect(b.receive(d)).to.equal(true);
+    expect([...b.connections()].map((c) => [c.client.port, c.peerLocal, Buffer.from(c.local.subarray(12)).toString('hex')])).to.deep.equal([[40001, false, 'c6130101'], [40002, true, 'c6130104']]);
+    expect([...(b.locals.get(0xa1)?.values() ?? [])].map((e) => Buffer.from(e.address.subarray(12)).toString('hex'))).to.deep.equal(['c6130101']);
+    expect(b.onServer(1, 12002)?.client.port).to.equal(40002);
   });
 
   it('refuses a tampered byte as mac, a replayed datagram as replay, and counts the lost ones', function () {

@@ -34,7 +34,7 @@ describe('sync/sender', function () {
       discardEligible: true, finFromClient: false, finFromServer: false, clientScale: 7, serverScale: 9,
       windowShiftToClient: -2, windowShiftToServer: 2, clientIsn: 0x80000001, delta: -300, upShift: 0,
       upNext: 0x7ffffff0, downNext: -5, winToClient: 502, winToServer: 1024, createdMs: 1_796_000_012_500,
-      local: Uint8Array.from(mapped([198, 19, 1, 1])), local6: false, alp: 'ftp', destination: 'web.socksalp.test:80', diverted: '203.0.113.81:21',
+      local: Uint8Array.from(mapped([198, 19, 1, 1])), local6: false, peerLocal: false, alp: 'ftp', destination: 'web.socksalp.test:80', diverted: '203.0.113.81:21',
     });
     expect(s.stats).to.deep.equal({ datagrams: 1, entries: 1, dropped: 0, bytes: d.length });
   });

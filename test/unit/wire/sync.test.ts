@@ -14,7 +14,7 @@ export const SPLICED: SplicedRepr = {
   discardEligible: true, finFromClient: false, finFromServer: true, clientScale: 7, serverScale: 9,
   windowShiftToClient: -2, windowShiftToServer: 2, clientIsn: 0xdeadbeef, delta: -300, upShift: 12,
   upNext: 0x7ffffff0, downNext: -5, winToClient: 502, winToServer: -1, createdMs: 1_796_000_000_123,
-  local: V4(198, 19, 3, 3), local6: false,
+  local: V4(198, 19, 3, 3), local6: false, peerLocal: false,
   alp: 'http', destination: 'web.socksalp.test:80', diverted: '',
 };
 
@@ -46,6 +46,11 @@ describe('wire/sync', function () {
     const v = new SyncEntryView().wrap(b, 0, n);
     expect(v.length).to.equal(n);
     expect(parseSyncEntry(v)).to.deep.equal(SPLICED);
+    // Taken over from another member: its address is flagged as that member's.
+    const taken = { ...SPLICED, peerLocal: true };
+    emitSyncEntry(taken, b, 0);
+    expect(b[1]).to.equal(0x54);
+    expect(parseSyncEntry(new SyncEntryView().wrap(b, 0, n))).to.deep.equal(taken);
   });
 
   it('writes ENDED and CHANGED entries, IPv6 clients whole', function () {
