@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplianceProcess } from '../lab/appliance-process';
 import { labFacts, useLab, type LabFacts } from '../lab/lab';
-import { HaClient, writeKeystream, type ClientResult } from '../lab/ha';
+import { HaClient, until, writeKeystream, type ClientResult } from '../lab/ha';
 import { ecmpLab, groupIs, memberRows, MEMBERS, startEcmpMember, type MemberName, type MemberRow } from '../lab/ecmp';
 
 /** Each client's download: 40 MB at 4 MB/s, ten seconds under way. */
@@ -182,8 +182,12 @@ describe('ecmp-failover: three members behind the router, one lost, one back', f
     expect([r2.download.bytes, r2.download.sha256]).to.deep.equal([SIZE, sha]);
     for (const c of r2.interactive) expect(c, `new connection ${c.port}`).to.deep.include({ failures: 0, pending: false });
 
-    // The long client's connections lived through the kill and the return.
-    const home = await where();
+    // The member's own connections from before the kill still up (the long client's; it ends
+    // about when this test does, and its connections with it, so this is read now): each taken
+    // back by the member on its leg's first segment since its return, once its peers resynced.
+    const own = (w: typeof after) => [...w.adopted].filter(([p]) => openedBefore.get(p)?.[0] === victim);
+    let home = after;
+    await until(`${victim}'s own connections taken back`, () => own(home).every(([, takers]) => takers.some(([m]) => m === victim)), 10_000, async () => { home = await where(); }, 200).catch(() => undefined);
     const r3 = await long.result;
     check(r3);
     const ports = [r3.download.port, ...r3.interactive.map((c) => c.port)];
